@@ -1,0 +1,167 @@
+// portico::log::Log — the append-only event log, stored in LMDB.
+//
+// Every event gets a dense global position (1, 2, …), a dense version within its stream, and a
+// SHA-256 hash chaining it to the record before it (docs/log-format.md). An append returns only
+// after its LMDB transaction committed with fsync; appends arriving together from many threads are
+// group-committed in one transaction, and one that conflicts fails alone.
+//
+// Thread safety: a Log is safe for concurrent use from any number of threads without external
+// synchronisation. Several processes may open the same directory at once (a server and an admin
+// tool); positions stay dense and the chain stays valid. One process may open a directory only
+// once at a time (LMDB forbids more): a second open answers Errc::already_open.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <portico/log/error.hpp>
+#include <portico/log/types.hpp>
+#include <portico/log/upcasters.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portico::log {
+
+// Documented limits, enforced on append with Errc::invalid_argument.
+inline constexpr std::size_t kMaxStreamIdBytes = 255;
+inline constexpr std::size_t kMaxTypeBytes = 128;
+inline constexpr std::size_t kMaxActorIdBytes = 255;
+inline constexpr std::size_t kMaxPayloadBytes = 1u << 20;  // serialized JSON
+inline constexpr std::size_t kMaxSealedBytes = 1u << 20;
+inline constexpr std::size_t kMaxEventsPerAppend = 10'000;
+
+// Read up to "the end" of a stream (see Log::read_stream).
+inline constexpr std::uint64_t kEndOfStream = ~std::uint64_t{0};
+
+struct Options {
+  bool create = true;      // create the directory and an empty log when missing
+  bool read_only = false;  // appends answer Errc::read_only
+  // The memory map starts at this size (or the size the file already needs) and doubles when
+  // full, up to max_map_size; past that, appends answer Errc::storage_full and write nothing.
+  std::uint64_t initial_map_size = std::uint64_t{64} << 20;
+  std::uint64_t max_map_size = std::uint64_t{1} << 40;
+  // Bounds of one group commit.
+  std::size_t max_batch_events = 8192;
+  std::size_t max_batch_bytes = std::size_t{32} << 20;
+  Upcasters upcasters;
+  // Microseconds since the Unix epoch; the system clock when empty. Recorded-at times never go
+  // backwards along the log, whatever the clock does.
+  std::function<std::int64_t()> clock;
+};
+
+enum class Direction : std::uint8_t { forward, backward };
+
+// Counters for metrics. All monotonic except map_size.
+struct Stats {
+  std::uint64_t appends = 0;        // successful append calls (duplicates included)
+  std::uint64_t events = 0;         // events written
+  std::uint64_t conflicts = 0;      // appends refused for a version or id conflict
+  std::uint64_t commits = 0;        // write transactions committed
+  std::uint64_t batched_appends = 0;  // appends carried by those commits (÷ commits = batch size)
+  std::uint64_t max_batch = 0;      // largest number of appends in one commit
+  std::uint64_t commit_ns = 0;      // time spent in mdb_txn_commit (write + fsync)
+  std::uint64_t map_grows = 0;
+  std::uint64_t map_size = 0;       // bytes
+};
+
+// Result of Log::verify.
+struct VerifyReport {
+  bool ok = true;
+  std::uint64_t events = 0;   // records checked
+  std::uint64_t streams = 0;  // distinct streams seen
+  std::uint64_t first_bad_position = 0;
+  std::string problem;        // what is wrong at first_bad_position (empty when ok)
+};
+
+// Called now and then during long work with (done, total).
+using Progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+class Subscription;
+
+namespace detail {
+class LogImpl;
+}
+
+class Log {
+ public:
+  // Opens (and with Options::create, creates) the log in directory `dir`.
+  static LogResult<std::unique_ptr<Log>> open(const std::filesystem::path& dir,
+                                               Options options = {});
+  // Precondition: every Subscription of this log has been destroyed.
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Appends the events of every write atomically: all of them or none. Each write's stream must
+  // be at its expected version (else Errc::conflict with LogError::conflict set). When every
+  // event id is already stored, nothing is written and the original positions come back with
+  // AppendResult::duplicate set; when only some are, Errc::conflict. Blocks until durable.
+  LogResult<AppendResult> append(std::span<const StreamWrite> writes);
+  LogResult<AppendResult> append(const StreamWrite& write);
+
+  // Up to `max_count` events of `stream`, from `from_version` on in `direction` (backward from
+  // kEndOfStream reads the newest first). An unknown stream reads as empty. One snapshot.
+  LogResult<std::vector<Record>> read_stream(std::string_view stream, std::uint64_t from_version,
+                                             Direction direction, std::size_t max_count) const;
+  // Up to `max_count` events of the whole log from `from_position` on (1 is the first). One
+  // snapshot.
+  LogResult<std::vector<Record>> read_all(std::uint64_t from_position,
+                                          std::size_t max_count) const;
+  // The stream's current version; 0 when it has no events.
+  LogResult<std::uint64_t> stream_version(std::string_view stream) const;
+  // The position of the last committed event; 0 when the log is empty.
+  LogResult<std::uint64_t> head() const;
+
+  // A subscription that delivers every event from `from_position` on, in order, with no gap and
+  // no duplicate: first those already stored, then new ones as they commit (in this process or
+  // another one on the same directory).
+  Subscription subscribe(std::uint64_t from_position);
+
+  // Checks every record: it decodes, its hash matches its bytes, it chains to the one before, and
+  // positions and stream versions are dense; then that the indexes count the same events. Reads in
+  // bounded chunks, each in a fresh snapshot, so it may run beside appends (it checks the records
+  // that were there when it started).
+  LogResult<VerifyReport> verify(const Progress& progress = {}) const;
+
+  // Writes a compacted, consistent copy of the log into directory `dest` (created if missing,
+  // must not already hold a log) while the log stays in use.
+  LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress = {}) const;
+
+  Stats stats() const;
+  const std::filesystem::path& directory() const noexcept;
+
+ private:
+  friend class Subscription;
+  explicit Log(std::unique_ptr<detail::LogImpl> impl);
+  std::unique_ptr<detail::LogImpl> impl_;
+};
+
+// A cursor over the log that follows new commits. Move-only. Not for concurrent use by several
+// threads, except close(), which any thread may call to wake a blocked next().
+class Subscription {
+ public:
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();
+
+  // Returns the next events (at most max_count, at least one) as soon as some are committed, or
+  // an empty vector when `timeout` passes first. After close(), Errc::closed.
+  LogResult<std::vector<Record>> next(std::size_t max_count, std::chrono::milliseconds timeout);
+  // The position of the last event delivered (from_position - 1 before the first).
+  std::uint64_t position() const noexcept { return position_; }
+  void close();
+
+ private:
+  friend class Log;
+  struct State;
+  Subscription(detail::LogImpl* log, std::uint64_t from_position);
+  detail::LogImpl* log_ = nullptr;
+  std::uint64_t position_ = 0;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace portico::log

@@ -1,0 +1,1102 @@
+// The LMDB-backed event log: layout of the databases, group commit, reads, subscriptions.
+//
+// Databases in one LMDB environment (docs/log-format.md):
+//   events        be64(position) -> record bytes                   (appended with MDB_APPEND)
+//   streams       stream id -> le64(stream number)                 (written when a stream starts)
+//   stream_index  be64(stream number) -> be64(version) be64(position)  (DUPSORT | DUPFIXED)
+//   event_ids     uuid (16 bytes) -> be64(position)
+//   meta          "format" -> "1", "log_id" -> uuid
+// Stream numbers are handed out in creation order, so recently active streams sit next to each
+// other in stream_index and a group commit dirties few of its pages.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <lmdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <portico/log/log.hpp>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "lmdb.hpp"
+#include "record_codec.hpp"
+
+namespace portico::log {
+namespace detail {
+namespace {
+
+using lmdb::Cursor;
+using lmdb::Status;
+using lmdb::Txn;
+
+// LMDB forbids opening one environment twice in a process; this set remembers which directories
+// (by device and inode) this process has open.
+std::mutex g_open_mu;
+std::set<std::pair<dev_t, ino_t>> g_open_dirs;
+
+std::int64_t system_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool valid_utf8_printable(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    std::uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool valid_type(std::string_view t) {
+  return !t.empty() && t.size() <= kMaxTypeBytes &&
+         std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-' || c == ':';
+         });
+}
+
+std::string_view uuid_key(const Uuid& id) {
+  return {reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()};
+}
+
+bool is_disk_full(int rc) { return rc == ENOSPC || rc == EFBIG || rc == EDQUOT; }
+
+LogError error_from(const Status& s) {
+  if (s.rc == MDB_MAP_FULL || is_disk_full(s.rc)) {
+    return {Errc::storage_full, s.message(), std::nullopt, 0};
+  }
+  return {Errc::io_error, s.message(), std::nullopt, 0};
+}
+
+struct PreparedEvent {
+  Uuid id;
+  std::string bytes;  // encoded by the caller's thread; sealed by the writer
+};
+
+struct PreparedStream {
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::vector<PreparedEvent> events;
+};
+
+struct Prepared {
+  std::vector<PreparedStream> streams;
+  std::size_t events = 0;
+  std::size_t bytes = 0;
+};
+
+// One caller waiting in the group-commit queue (lives on the caller's stack).
+struct Writer {
+  Prepared* prepared;
+  std::optional<LogResult<AppendResult>> result;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+// The tail of the log as the current write transaction sees it.
+struct Tail {
+  std::uint64_t position = 0;
+  Hash hash{};
+  std::int64_t recorded_at_us = 0;
+  std::uint64_t last_stream_no = 0;
+};
+
+}  // namespace
+
+class LogImpl {
+ public:
+  LogImpl(std::filesystem::path dir, Options options)
+      : dir_(std::move(dir)), options_(std::move(options)) {
+    if (!options_.clock) options_.clock = system_now_us;
+  }
+  ~LogImpl() {
+    stop_watcher();
+    if (env_) mdb_env_close(env_);
+    if (registered_) {
+      std::lock_guard lock(g_open_mu);
+      g_open_dirs.erase(dir_key_);
+    }
+  }
+
+  LogResult<void> open();
+  LogResult<AppendResult> append(std::span<const StreamWrite> writes);
+  LogResult<std::vector<Record>> read_stream(std::string_view stream, std::uint64_t from,
+                                             Direction direction, std::size_t max_count);
+  LogResult<std::vector<Record>> read_all(std::uint64_t from, std::size_t max_count);
+  LogResult<std::uint64_t> stream_version(std::string_view stream);
+  LogResult<std::uint64_t> head();
+  LogResult<VerifyReport> verify(const Progress& progress);
+  LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress);
+  Stats stats() const;
+
+  // Subscriptions wait here for commits.
+  bool wait_for_commit(std::uint64_t after, const std::atomic<bool>& closed,
+                       std::chrono::steady_clock::time_point deadline);
+  void wake_all() {
+    std::lock_guard lock(notify_mu_);
+    notify_cv_.notify_all();
+  }
+  void subscription_opened() { ++live_subscriptions_; }
+  void subscription_closed() { --live_subscriptions_; }
+  int live_subscriptions() const { return live_subscriptions_.load(); }
+
+  std::filesystem::path dir_;
+
+ private:
+  LogResult<void> prepare(std::span<const StreamWrite> writes, Prepared& out) const;
+  void run_batch(std::span<Writer*> batch);
+  // Applies one append inside the batch's transaction. A refused append (conflict) writes nothing
+  // and comes back as a result; a failing LMDB call is reported in `failure` and dooms the batch.
+  LogResult<AppendResult> apply(Txn& txn, Tail& tail, Prepared& prepared, Status& failure);
+  Status read_tail(const Txn& txn, Tail& tail) const;
+  std::optional<std::uint64_t> stream_no(const Txn& txn, std::string_view stream,
+                                         Status& status) const;
+  std::uint64_t current_version(const Txn& txn, std::uint64_t stream_no, Status& status) const;
+  LogResult<Record> to_record(std::string_view bytes, std::uint64_t position) const;
+
+  // Runs `fn(txn)` in a fresh read-only transaction, adopting a map grown by another process.
+  template <class Fn>
+  auto with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>()));
+  LogResult<void> grow_map();
+  void adopt_map();
+  void publish(std::uint64_t head);
+  void start_watcher();
+  void stop_watcher();
+
+  Options options_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi events_ = 0, streams_ = 0, stream_index_ = 0, event_ids_ = 0, meta_ = 0;
+  std::pair<dev_t, ino_t> dir_key_{};
+  bool registered_ = false;
+
+  // Shared by every transaction, exclusive while the map is resized (LMDB requires that no
+  // transaction of this process is active then).
+  mutable std::shared_mutex env_mu_;
+
+  std::mutex queue_mu_;
+  std::deque<Writer*> queue_;
+
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::uint64_t published_head_ = 0;
+
+  std::mutex watcher_mu_;
+  std::thread watcher_;
+  int stop_fd_ = -1;
+  bool watcher_failed_ = false;
+  std::atomic<int> live_subscriptions_{0};
+
+  struct AtomicStats {
+    std::atomic<std::uint64_t> appends{0}, events{0}, conflicts{0}, commits{0},
+        batched_appends{0}, max_batch{0}, commit_ns{0}, map_grows{0}, map_size{0};
+  };
+  mutable AtomicStats stats_;
+};
+
+LogResult<void> LogImpl::open() {
+  std::error_code ec;
+  if (options_.create && !options_.read_only) std::filesystem::create_directories(dir_, ec);
+  struct stat st {};
+  if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return log_error(Errc::invalid_argument, fmt::format("{} is not a directory", dir_.string()));
+  }
+  if ((options_.read_only || !options_.create) &&
+      !std::filesystem::exists(dir_ / "data.mdb", ec)) {
+    return log_error(Errc::invalid_argument, fmt::format("no log in {}", dir_.string()));
+  }
+  dir_key_ = {st.st_dev, st.st_ino};
+  {
+    std::lock_guard lock(g_open_mu);
+    if (!g_open_dirs.insert(dir_key_).second) {
+      return log_error(Errc::already_open,
+                       fmt::format("{} is already open in this process", dir_.string()));
+    }
+    registered_ = true;
+  }
+
+  auto fail = [&](int rc, const char* origin) {
+    return Unexpected(error_from(Status{rc, origin}));
+  };
+  if (int rc = mdb_env_create(&env_); rc) return fail(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(env_, 16);
+  mdb_env_set_maxreaders(env_, 1024);
+  const unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0u);
+  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0644); rc) return fail(rc, "mdb_env_open");
+  // Reader slots left behind by processes that died (kill -9) would pin old pages for ever.
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
+
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  if (!options_.read_only && info.me_mapsize < options_.initial_map_size) {
+    if (int rc = mdb_env_set_mapsize(env_, options_.initial_map_size); rc) {
+      return fail(rc, "mdb_env_set_mapsize");
+    }
+  }
+
+  Txn txn;
+  for (;;) {
+    Status s = Txn::begin(env_, options_.read_only ? MDB_RDONLY : 0u, txn);
+    if (s.rc == MDB_MAP_RESIZED) {
+      mdb_env_set_mapsize(env_, 0);
+      continue;
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    break;
+  }
+  const unsigned create = options_.read_only ? 0u : MDB_CREATE;
+  struct Db {
+    const char* name;
+    unsigned flags;
+    MDB_dbi* dbi;
+  } dbs[] = {{"events", 0, &events_},
+             {"streams", 0, &streams_},
+             {"stream_index", MDB_DUPSORT | MDB_DUPFIXED, &stream_index_},
+             {"event_ids", 0, &event_ids_},
+             {"meta", 0, &meta_}};
+  for (const Db& db : dbs) {
+    if (int rc = mdb_dbi_open(txn.get(), db.name, db.flags | create, db.dbi); rc) {
+      if (rc == MDB_NOTFOUND) {
+        return log_error(Errc::corrupt,
+                         fmt::format("{} holds an LMDB file but not a Portico log (no '{}')",
+                                     dir_.string(), db.name));
+      }
+      return fail(rc, "mdb_dbi_open");
+    }
+  }
+  Status s;
+  auto format = txn.get(meta_, "format", s);
+  if (!s.ok()) return Unexpected(error_from(s));
+  if (!format) {
+    if (options_.read_only) return log_error(Errc::corrupt, "log has no format marker");
+    const Uuid log_id = new_uuid_v4();
+    if (s = txn.put(meta_, "format", "1"); !s.ok()) return Unexpected(error_from(s));
+    if (s = txn.put(meta_, "log_id", uuid_key(log_id)); !s.ok()) return Unexpected(error_from(s));
+  } else if (*format != "1") {
+    return log_error(Errc::corrupt,
+                     fmt::format("log format {} is not supported by this build", *format));
+  }
+  if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
+
+  mdb_env_info(env_, &info);
+  stats_.map_size = info.me_mapsize;
+  auto h = head();
+  if (!h) return Unexpected(std::move(h).error());
+  published_head_ = *h;
+  return {};
+}
+
+template <class Fn>
+auto LogImpl::with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
+  for (;;) {
+    std::shared_lock lock(env_mu_);
+    Txn txn;
+    Status s = Txn::begin(env_, MDB_RDONLY, txn);
+    if (s.rc == MDB_MAP_RESIZED) {
+      lock.unlock();
+      adopt_map();
+      continue;
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    return fn(txn);
+  }
+}
+
+void LogImpl::adopt_map() {
+  std::unique_lock lock(env_mu_);
+  mdb_env_set_mapsize(env_, 0);  // 0: take the size another process set
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  stats_.map_size = info.me_mapsize;
+}
+
+LogResult<void> LogImpl::grow_map() {
+  std::unique_lock lock(env_mu_);
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  if (info.me_mapsize >= options_.max_map_size) {
+    return log_error(Errc::storage_full,
+                     fmt::format("mdb_put: MDB_MAP_FULL: the log reached its maximum size of {} "
+                                 "bytes (Options::max_map_size)",
+                                 options_.max_map_size));
+  }
+  const std::uint64_t next = std::min<std::uint64_t>(info.me_mapsize * 2, options_.max_map_size);
+  if (int rc = mdb_env_set_mapsize(env_, next); rc) {
+    return Unexpected(error_from(Status{rc, "mdb_env_set_mapsize"}));
+  }
+  ++stats_.map_grows;
+  stats_.map_size = next;
+  return {};
+}
+
+LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& out) const {
+  auto invalid = [](std::string message) {
+    return log_error(Errc::invalid_argument, std::move(message));
+  };
+  if (options_.read_only) return log_error(Errc::read_only, "the log was opened read-only");
+  if (writes.empty()) return invalid("an append needs at least one stream write");
+  std::unordered_set<std::string_view> streams;
+  std::unordered_set<std::string_view> ids;
+  out.streams.reserve(writes.size());
+  for (const StreamWrite& w : writes) {
+    if (w.stream.empty() || w.stream.size() > kMaxStreamIdBytes) {
+      return invalid(fmt::format("stream id must be 1 to {} bytes", kMaxStreamIdBytes));
+    }
+    if (!valid_utf8_printable(w.stream)) {
+      return invalid("stream id must be UTF-8 without control characters");
+    }
+    if (!streams.insert(w.stream).second) {
+      return invalid(fmt::format("stream '{}' appears twice in one append", w.stream));
+    }
+    if (w.events.empty()) return invalid(fmt::format("no events for stream '{}'", w.stream));
+    out.events += w.events.size();
+    if (out.events > kMaxEventsPerAppend) {
+      return invalid(fmt::format("an append holds at most {} events", kMaxEventsPerAppend));
+    }
+    PreparedStream& ps = out.streams.emplace_back();
+    ps.stream = w.stream;
+    ps.expected = w.expected;
+    ps.events.reserve(w.events.size());
+    for (const EventData& e : w.events) {
+      if (!valid_type(e.type)) {
+        return invalid(fmt::format(
+            "event type '{}' must be 1 to {} characters of A-Z a-z 0-9 _ . : -", e.type,
+            kMaxTypeBytes));
+      }
+      if (e.schema_version == 0) return invalid("schema version starts at 1");
+      if (e.actor.realm > Realm::staff) return invalid("unknown actor realm");
+      if (e.actor.id.size() > kMaxActorIdBytes || !valid_utf8_printable(e.actor.id)) {
+        return invalid(fmt::format("actor id must be at most {} bytes of UTF-8 text",
+                                   kMaxActorIdBytes));
+      }
+      if (e.actor.realm != Realm::system && e.actor.id.empty()) {
+        return invalid("a customer or staff actor needs an id");
+      }
+      if (e.sealed.size() > kMaxSealedBytes) {
+        return invalid(fmt::format("sealed fields are limited to {} bytes", kMaxSealedBytes));
+      }
+      const std::string payload = boost::json::serialize(e.payload);
+      if (payload.size() > kMaxPayloadBytes) {
+        return invalid(fmt::format("payload is {} bytes; the limit is {}", payload.size(),
+                                   kMaxPayloadBytes));
+      }
+      PreparedEvent& pe = ps.events.emplace_back();
+      pe.id = e.id.is_nil() ? new_uuid_v7() : e.id;
+      EventData with_id = e;
+      with_id.id = pe.id;
+      pe.bytes = codec::encode_unsealed(w.stream, with_id, payload);
+      out.bytes += pe.bytes.size();
+    }
+  }
+  for (const PreparedStream& ps : out.streams) {
+    for (const PreparedEvent& pe : ps.events) {
+      if (!ids.insert(uuid_key(pe.id)).second) {
+        return invalid(fmt::format("event id {} appears twice in one append", pe.id.to_string()));
+      }
+    }
+  }
+  return {};
+}
+
+LogResult<AppendResult> LogImpl::append(std::span<const StreamWrite> writes) {
+  Prepared prepared;
+  if (auto ok = prepare(writes, prepared); !ok) return Unexpected(std::move(ok).error());
+
+  Writer self{&prepared, std::nullopt, false, {}};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&self);
+  while (!self.done && &self != queue_.front()) self.cv.wait(lock);
+  if (self.done) return std::move(*self.result);
+
+  // This caller leads: it takes what is queued behind it into one transaction.
+  std::vector<Writer*> batch;
+  std::size_t events = 0, bytes = 0;
+  for (Writer* w : queue_) {
+    if (!batch.empty() && (events + w->prepared->events > options_.max_batch_events ||
+                           bytes + w->prepared->bytes > options_.max_batch_bytes)) {
+      break;
+    }
+    batch.push_back(w);
+    events += w->prepared->events;
+    bytes += w->prepared->bytes;
+  }
+  lock.unlock();
+  run_batch(batch);
+  lock.lock();
+  for (Writer* w : batch) {
+    queue_.pop_front();
+    w->done = true;
+    if (w != &self) w->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return std::move(*self.result);
+}
+
+Status LogImpl::read_tail(const Txn& txn, Tail& tail) const {
+  Status s;
+  Cursor c;
+  if (s = Cursor::open(txn, events_, c); !s.ok()) return s;
+  MDB_val k{}, v{};
+  if (c.seek(MDB_LAST, k, v, s)) {
+    const auto bytes = lmdb::as_view(v);
+    tail.position = lmdb::read_be64(static_cast<const char*>(k.mv_data));
+    tail.hash = codec::hash_of(bytes);
+    tail.recorded_at_us = codec::recorded_at_of(bytes);
+  } else if (!s.ok()) {
+    return s;
+  }
+  Cursor idx;
+  if (s = Cursor::open(txn, stream_index_, idx); !s.ok()) return s;
+  if (idx.seek(MDB_LAST, k, v, s)) {
+    tail.last_stream_no = lmdb::read_be64(static_cast<const char*>(k.mv_data));
+  }
+  return s;
+}
+
+std::optional<std::uint64_t> LogImpl::stream_no(const Txn& txn, std::string_view stream,
+                                                Status& status) const {
+  auto v = txn.get(streams_, stream, status);
+  if (!v || v->size() != 8) return std::nullopt;
+  std::uint64_t no = 0;
+  for (int i = 7; i >= 0; --i) no = no << 8 | static_cast<unsigned char>((*v)[i]);
+  return no;
+}
+
+std::uint64_t LogImpl::current_version(const Txn& txn, std::uint64_t no, Status& status) const {
+  Cursor c;
+  if (status = Cursor::open(txn, stream_index_, c); !status.ok()) return 0;
+  const std::string key = lmdb::be64(no);
+  MDB_val k = lmdb::as_val(key), v{};
+  if (!c.seek(MDB_SET, k, v, status)) return 0;
+  if (!c.seek(MDB_LAST_DUP, k, v, status)) return 0;
+  return lmdb::read_be64(static_cast<const char*>(v.mv_data));
+}
+
+LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
+                                       Status& failure) {
+  // A retry of an append that already committed: every id is known. Answer as the first time.
+  std::size_t known = 0;
+  AppendResult result;
+  result.events.reserve(prepared.events);
+  for (const PreparedStream& ps : prepared.streams) {
+    for (const PreparedEvent& pe : ps.events) {
+      auto pos = txn.get(event_ids_, uuid_key(pe.id), failure);
+      if (!failure.ok()) return result;
+      if (!pos) continue;
+      ++known;
+      const std::uint64_t position = lmdb::read_be64(pos->data());
+      auto bytes = txn.get(events_, lmdb::be64(position), failure);
+      if (!failure.ok()) return result;
+      if (!bytes || codec::well_formed(*bytes)) {
+        return Unexpected(LogError{Errc::corrupt,
+                                   fmt::format("event id {} points at position {}, which does "
+                                               "not hold a sound record",
+                                               pe.id.to_string(), position),
+                                   std::nullopt, position});
+      }
+      if (codec::stream_of(*bytes) != ps.stream) {
+        ++stats_.conflicts;
+        return log_error(Errc::conflict,
+                         fmt::format("event id {} is already stored in another stream",
+                                     pe.id.to_string()));
+      }
+      result.events.push_back(
+          {position, codec::stream_version_of(*bytes), pe.id, codec::hash_of(*bytes)});
+    }
+  }
+  if (known == prepared.events) {
+    result.duplicate = true;
+    return result;
+  }
+  if (known > 0) {
+    ++stats_.conflicts;
+    return log_error(Errc::conflict,
+                     fmt::format("{} of the {} event ids are already stored: an append is "
+                                 "retried whole or not at all",
+                                 known, prepared.events));
+  }
+  result.events.clear();
+
+  // Check every expected version before writing anything, so a refusal writes nothing.
+  struct Target {
+    std::optional<std::uint64_t> no;
+    std::uint64_t version;
+  };
+  std::vector<Target> targets;
+  targets.reserve(prepared.streams.size());
+  for (const PreparedStream& ps : prepared.streams) {
+    Target t{stream_no(txn, ps.stream, failure), 0};
+    if (!failure.ok()) return result;
+    if (t.no) t.version = current_version(txn, *t.no, failure);
+    if (!failure.ok()) return result;
+    if (!ps.expected.admits(t.version)) {
+      ++stats_.conflicts;
+      return Unexpected(LogError{
+          Errc::conflict,
+          fmt::format("stream '{}' is at version {}, expected {}", ps.stream, t.version,
+                      ps.expected.to_string()),
+          Conflict{ps.stream, ps.expected, t.version}, 0});
+    }
+    targets.push_back(t);
+  }
+
+  for (std::size_t i = 0; i < prepared.streams.size(); ++i) {
+    PreparedStream& ps = prepared.streams[i];
+    Target& t = targets[i];
+    if (!t.no) {
+      t.no = ++tail.last_stream_no;
+      std::string no_le(8, '\0');
+      for (int b = 0; b < 8; ++b) {
+        no_le[static_cast<std::size_t>(b)] = static_cast<char>((*t.no >> (8 * b)) & 0xff);
+      }
+      if (failure = txn.put(streams_, ps.stream, no_le, MDB_NOOVERWRITE); !failure.ok()) {
+        return result;
+      }
+    }
+    const std::string index_key = lmdb::be64(*t.no);
+    for (PreparedEvent& pe : ps.events) {
+      const std::uint64_t position = ++tail.position;
+      const std::uint64_t version = ++t.version;
+      tail.hash = codec::seal(pe.bytes, position, version, tail.recorded_at_us, tail.hash);
+      const std::string pos_key = lmdb::be64(position);
+      if (failure = txn.put(events_, pos_key, pe.bytes, MDB_APPEND); !failure.ok()) return result;
+      const std::string entry = lmdb::be64(version) + pos_key;
+      if (failure = txn.put(stream_index_, index_key, entry, MDB_APPENDDUP); !failure.ok()) {
+        return result;
+      }
+      if (failure = txn.put(event_ids_, uuid_key(pe.id), pos_key, MDB_NOOVERWRITE);
+          !failure.ok()) {
+        return result;
+      }
+      result.events.push_back({position, version, pe.id, tail.hash});
+    }
+  }
+  return result;
+}
+
+void LogImpl::run_batch(std::span<Writer*> batch) {
+  auto fail_all = [&](const LogError& e) {
+    for (Writer* w : batch) w->result.emplace(Unexpected(e));
+  };
+  for (;;) {
+    std::shared_lock lock(env_mu_);
+    Txn txn;
+    Status s = Txn::begin(env_, 0, txn);
+    if (s.rc == MDB_MAP_RESIZED) {
+      lock.unlock();
+      adopt_map();
+      continue;
+    }
+    if (!s.ok()) return fail_all(error_from(s));
+    Tail tail;
+    if (s = read_tail(txn, tail); !s.ok()) return fail_all(error_from(s));
+    // Recorded-at never goes backwards along the log, whatever the clock does.
+    tail.recorded_at_us = std::max(tail.recorded_at_us, options_.clock());
+
+    Status failure;
+    for (Writer* w : batch) {
+      w->result.emplace(apply(txn, tail, *w->prepared, failure));
+      if (!failure.ok()) break;
+    }
+    if (failure.ok()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      failure = txn.commit();
+      stats_.commit_ns += static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now() - t0)
+              .count());
+      if (failure.ok()) {
+        lock.unlock();
+        ++stats_.commits;
+        stats_.batched_appends += batch.size();
+        std::uint64_t prev = stats_.max_batch.load();
+        while (prev < batch.size() && !stats_.max_batch.compare_exchange_weak(prev, batch.size())) {
+        }
+        for (Writer* w : batch) {
+          if (*w->result) {
+            ++stats_.appends;
+            if (!(*w->result)->duplicate) stats_.events += (*w->result)->events.size();
+          }
+        }
+        publish(tail.position);
+        return;
+      }
+    }
+    txn.abort();
+    lock.unlock();
+    if (failure.rc == MDB_MAP_FULL) {
+      if (auto grown = grow_map(); !grown) return fail_all(grown.error());
+      continue;  // the whole batch again, in a larger map
+    }
+    if (failure.rc == MDB_MAP_RESIZED) {
+      adopt_map();
+      continue;
+    }
+    LogError e = error_from(failure);
+    if (e.code == Errc::storage_full) e.message += " (the disk is full; nothing was written)";
+    return fail_all(e);
+  }
+}
+
+void LogImpl::publish(std::uint64_t head) {
+  std::lock_guard lock(notify_mu_);
+  if (head > published_head_) {
+    published_head_ = head;
+    notify_cv_.notify_all();
+  }
+}
+
+LogResult<Record> LogImpl::to_record(std::string_view bytes, std::uint64_t position) const {
+  auto rec = codec::decode(bytes);
+  if (!rec || rec->position != position) {
+    return Unexpected(LogError{
+        Errc::corrupt,
+        fmt::format("record at position {} does not decode: {}", position,
+                    rec ? "it names another position" : *codec::well_formed(bytes)),
+        std::nullopt, position});
+  }
+  if (!options_.upcasters.empty() &&
+      options_.upcasters.handles(rec->type, rec->schema_version)) {
+    boost::json::object payload = rec->payload_object();
+    rec->schema_version = options_.upcasters.apply(rec->type, rec->schema_version, payload);
+    rec->payload = boost::json::serialize(payload);
+  }
+  return std::move(*rec);
+}
+
+LogResult<std::vector<Record>> LogImpl::read_all(std::uint64_t from, std::size_t max_count) {
+  return with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
+    std::vector<Record> out;
+    Status s;
+    Cursor c;
+    if (s = Cursor::open(txn, events_, c); !s.ok()) return Unexpected(error_from(s));
+    const std::string key = lmdb::be64(std::max<std::uint64_t>(from, 1));
+    MDB_val k = lmdb::as_val(key), v{};
+    for (bool found = c.seek(MDB_SET_RANGE, k, v, s); found && out.size() < max_count;
+         found = c.seek(MDB_NEXT, k, v, s)) {
+      auto rec = to_record(lmdb::as_view(v), lmdb::read_be64(static_cast<const char*>(k.mv_data)));
+      if (!rec) return Unexpected(std::move(rec).error());
+      out.push_back(std::move(*rec));
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    return out;
+  });
+}
+
+LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std::uint64_t from,
+                                                    Direction direction,
+                                                    std::size_t max_count) {
+  return with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
+    std::vector<Record> out;
+    Status s;
+    auto no = stream_no(txn, stream, s);
+    if (!s.ok()) return Unexpected(error_from(s));
+    if (!no || max_count == 0) return out;
+    Cursor c;
+    if (s = Cursor::open(txn, stream_index_, c); !s.ok()) return Unexpected(error_from(s));
+    const std::string key = lmdb::be64(*no);
+    const std::string probe = lmdb::be64(std::max<std::uint64_t>(from, 1)) + lmdb::be64(0);
+    MDB_val k = lmdb::as_val(key), v = lmdb::as_val(probe);
+    bool found = c.seek(MDB_GET_BOTH_RANGE, k, v, s);
+    if (direction == Direction::backward) {
+      if (found && lmdb::read_be64(static_cast<const char*>(v.mv_data)) > from) {
+        found = c.seek(MDB_PREV_DUP, k, v, s);
+      } else if (!found && s.ok()) {
+        // `from` is past the end: start from the newest.
+        k = lmdb::as_val(key);
+        found = c.seek(MDB_SET, k, v, s) && c.seek(MDB_LAST_DUP, k, v, s);
+      }
+    }
+    const MDB_cursor_op step = direction == Direction::forward ? MDB_NEXT_DUP : MDB_PREV_DUP;
+    for (; found && out.size() < max_count; found = c.seek(step, k, v, s)) {
+      const std::uint64_t position = lmdb::read_be64(static_cast<const char*>(v.mv_data) + 8);
+      auto bytes = txn.get(events_, lmdb::be64(position), s);
+      if (!s.ok()) return Unexpected(error_from(s));
+      if (!bytes) {
+        return Unexpected(LogError{Errc::corrupt,
+                                   fmt::format("stream '{}' lists position {}, which is missing",
+                                               stream, position),
+                                   std::nullopt, position});
+      }
+      auto rec = to_record(*bytes, position);
+      if (!rec) return Unexpected(std::move(rec).error());
+      out.push_back(std::move(*rec));
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    return out;
+  });
+}
+
+LogResult<std::uint64_t> LogImpl::stream_version(std::string_view stream) {
+  return with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
+    Status s;
+    auto no = stream_no(txn, stream, s);
+    const std::uint64_t version = no && s.ok() ? current_version(txn, *no, s) : 0;
+    if (!s.ok()) return Unexpected(error_from(s));
+    return version;
+  });
+}
+
+LogResult<std::uint64_t> LogImpl::head() {
+  return with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
+    Tail tail;
+    if (Status s = read_tail(txn, tail); !s.ok()) return Unexpected(error_from(s));
+    return tail.position;
+  });
+}
+
+LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
+  struct Snapshot {
+    std::uint64_t head = 0, ids = 0, index = 0, streams = 0;
+  };
+  auto snap = with_read([&](Txn& txn) -> LogResult<Snapshot> {
+    Snapshot out;
+    Tail tail;
+    if (Status s = read_tail(txn, tail); !s.ok()) return Unexpected(error_from(s));
+    out.head = tail.position;
+    MDB_stat st{};
+    mdb_stat(txn.get(), event_ids_, &st);
+    out.ids = st.ms_entries;
+    mdb_stat(txn.get(), stream_index_, &st);
+    out.index = st.ms_entries;
+    mdb_stat(txn.get(), streams_, &st);
+    out.streams = st.ms_entries;
+    return out;
+  });
+  if (!snap) return Unexpected(std::move(snap).error());
+
+  VerifyReport report;
+  std::unordered_map<std::string, std::uint64_t> versions;
+  Hash prev{};
+  std::uint64_t expected = 1;
+  auto bad = [&](std::uint64_t position, std::string problem) {
+    report.ok = false;
+    report.first_bad_position = position;
+    report.problem = std::move(problem);
+  };
+  constexpr std::size_t kChunk = 8192;  // records per read transaction
+  while (report.ok && expected <= snap->head) {
+    auto chunk = with_read([&](Txn& txn) -> LogResult<bool> {
+      Status s;
+      Cursor c;
+      if (s = Cursor::open(txn, events_, c); !s.ok()) return Unexpected(error_from(s));
+      const std::string key = lmdb::be64(expected);
+      MDB_val k = lmdb::as_val(key), v{};
+      std::size_t n = 0;
+      bool found = c.seek(MDB_SET_RANGE, k, v, s);
+      for (; found && n < kChunk && expected <= snap->head; found = c.seek(MDB_NEXT, k, v, s)) {
+        ++n;
+        const std::uint64_t position = lmdb::read_be64(static_cast<const char*>(k.mv_data));
+        const std::string_view bytes = lmdb::as_view(v);
+        if (k.mv_size != 8 || position != expected) {
+          bad(expected, fmt::format("position {} is missing (the next record is at {})", expected,
+                                    position));
+          return true;
+        }
+        if (auto problem = codec::well_formed(bytes)) {
+          bad(position, "record does not decode: " + *problem);
+          return true;
+        }
+        if (codec::position_of(bytes) != position) {
+          bad(position, fmt::format("record claims position {}", codec::position_of(bytes)));
+          return true;
+        }
+        if (codec::prev_hash_of(bytes) != prev) {
+          bad(position, "record does not chain to the one before it (prev_hash differs)");
+          return true;
+        }
+        if (!codec::hash_matches(bytes)) {
+          bad(position, "hash does not match the record's bytes: the record was altered");
+          return true;
+        }
+        std::uint64_t& version = versions[std::string(codec::stream_of(bytes))];
+        if (codec::stream_version_of(bytes) != version + 1) {
+          bad(position, fmt::format("stream '{}' jumps from version {} to {}",
+                                    codec::stream_of(bytes), version,
+                                    codec::stream_version_of(bytes)));
+          return true;
+        }
+        ++version;
+        prev = codec::hash_of(bytes);
+        ++report.events;
+        ++expected;
+      }
+      if (!s.ok()) return Unexpected(error_from(s));
+      if (!found && expected <= snap->head) {
+        bad(expected, fmt::format("position {} is missing (the log ends before {})", expected,
+                                  snap->head));
+      }
+      return true;
+    });
+    if (!chunk) return Unexpected(std::move(chunk).error());
+    if (progress) progress(report.events, snap->head);
+  }
+  report.streams = versions.size();
+  if (report.ok && (snap->ids != snap->head || snap->index != snap->head ||
+                    snap->streams != report.streams)) {
+    bad(snap->head,
+        fmt::format("indexes disagree with the records: {} records, {} event ids, {} stream "
+                    "index entries, {} streams named (records name {})",
+                    snap->head, snap->ids, snap->index, snap->streams, report.streams));
+  }
+  return report;
+}
+
+LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progress& progress) {
+  std::error_code ec;
+  std::filesystem::create_directories(dest, ec);
+  if (ec) {
+    return log_error(Errc::io_error,
+                     fmt::format("cannot create {}: {}", dest.string(), ec.message()));
+  }
+  if (std::filesystem::exists(dest / "data.mdb")) {
+    return log_error(Errc::invalid_argument,
+                     fmt::format("{} already holds a log; back up into an empty directory",
+                                 dest.string()));
+  }
+  MDB_envinfo info{};
+  MDB_stat st{};
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  const std::uint64_t total = (info.me_last_pgno + 1) * std::uint64_t{st.ms_psize};
+
+  std::atomic<bool> done{false};
+  std::thread watcher;
+  if (progress) {
+    watcher = std::thread([&] {
+      while (!done.load()) {
+        std::error_code size_ec;
+        const auto size = std::filesystem::file_size(dest / "data.mdb", size_ec);
+        progress(size_ec ? 0 : std::min<std::uint64_t>(size, total), total);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  int rc;
+  {
+    std::shared_lock lock(env_mu_);
+    rc = mdb_env_copy2(env_, dest.c_str(), MDB_CP_COMPACT);
+  }
+  done = true;
+  if (watcher.joinable()) watcher.join();
+  if (rc) {
+    std::filesystem::remove(dest / "data.mdb", ec);
+    return Unexpected(error_from(Status{rc, "mdb_env_copy2"}));
+  }
+  if (progress) progress(total, total);
+  return {};
+}
+
+Stats LogImpl::stats() const {
+  Stats s;
+  s.appends = stats_.appends;
+  s.events = stats_.events;
+  s.conflicts = stats_.conflicts;
+  s.commits = stats_.commits;
+  s.batched_appends = stats_.batched_appends;
+  s.max_batch = stats_.max_batch;
+  s.commit_ns = stats_.commit_ns;
+  s.map_grows = stats_.map_grows;
+  s.map_size = stats_.map_size;
+  return s;
+}
+
+bool LogImpl::wait_for_commit(std::uint64_t after, const std::atomic<bool>& closed,
+                              std::chrono::steady_clock::time_point deadline) {
+  start_watcher();
+  std::unique_lock lock(notify_mu_);
+  auto ready = [&] { return closed.load() || published_head_ > after; };
+  if (!watcher_failed_) return notify_cv_.wait_until(lock, deadline, ready);
+  // Without inotify, commits of other processes are only seen by looking again now and then.
+  const auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  notify_cv_.wait_until(lock, std::min(deadline, slice), ready);
+  return std::chrono::steady_clock::now() < deadline || ready();
+}
+
+void LogImpl::start_watcher() {
+  std::lock_guard lock(watcher_mu_);
+  if (watcher_.joinable() || watcher_failed_) return;
+  const int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  const int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Commits of other processes write data.mdb with pwrite; each one raises IN_MODIFY.
+  if (in < 0 || stop < 0 || inotify_add_watch(in, (dir_ / "data.mdb").c_str(), IN_MODIFY) < 0) {
+    if (in >= 0) ::close(in);
+    if (stop >= 0) ::close(stop);
+    std::lock_guard notify_lock(notify_mu_);
+    watcher_failed_ = true;
+    return;
+  }
+  stop_fd_ = stop;
+  watcher_ = std::thread([this, in, stop] {
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+      pollfd fds[2] = {{in, POLLIN, 0}, {stop, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      if (fds[1].revents) break;
+      while (::read(in, buf, sizeof buf) > 0) {
+      }
+      if (auto h = head()) publish(*h);
+    }
+    ::close(in);
+  });
+}
+
+void LogImpl::stop_watcher() {
+  std::lock_guard lock(watcher_mu_);
+  if (!watcher_.joinable()) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof one);
+  watcher_.join();
+  ::close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+}  // namespace detail
+
+// ---- Log ----
+
+Log::Log(std::unique_ptr<detail::LogImpl> impl) : impl_(std::move(impl)) {}
+
+Log::~Log() {
+  if (impl_ && impl_->live_subscriptions() != 0) {
+    std::fprintf(stderr, "portico: a Log was destroyed while %d subscription(s) still used it\n",
+                 impl_->live_subscriptions());
+    std::abort();
+  }
+}
+
+LogResult<std::unique_ptr<Log>> Log::open(const std::filesystem::path& dir, Options options) {
+  auto impl = std::make_unique<detail::LogImpl>(dir, std::move(options));
+  if (auto ok = impl->open(); !ok) return Unexpected(std::move(ok).error());
+  return std::unique_ptr<Log>(new Log(std::move(impl)));
+}
+
+LogResult<AppendResult> Log::append(std::span<const StreamWrite> writes) {
+  return impl_->append(writes);
+}
+LogResult<AppendResult> Log::append(const StreamWrite& write) {
+  return impl_->append(std::span<const StreamWrite>(&write, 1));
+}
+LogResult<std::vector<Record>> Log::read_stream(std::string_view stream,
+                                                std::uint64_t from_version, Direction direction,
+                                                std::size_t max_count) const {
+  return impl_->read_stream(stream, from_version, direction, max_count);
+}
+LogResult<std::vector<Record>> Log::read_all(std::uint64_t from_position,
+                                             std::size_t max_count) const {
+  return impl_->read_all(from_position, max_count);
+}
+LogResult<std::uint64_t> Log::stream_version(std::string_view stream) const {
+  return impl_->stream_version(stream);
+}
+LogResult<std::uint64_t> Log::head() const { return impl_->head(); }
+LogResult<VerifyReport> Log::verify(const Progress& progress) const {
+  return impl_->verify(progress);
+}
+LogResult<void> Log::backup(const std::filesystem::path& dest, const Progress& progress) const {
+  return impl_->backup(dest, progress);
+}
+Stats Log::stats() const { return impl_->stats(); }
+const std::filesystem::path& Log::directory() const noexcept { return impl_->dir_; }
+
+Subscription Log::subscribe(std::uint64_t from_position) {
+  return Subscription(impl_.get(), from_position);
+}
+
+// ---- Subscription ----
+
+struct Subscription::State {
+  std::atomic<bool> closed{false};
+};
+
+Subscription::Subscription(detail::LogImpl* log, std::uint64_t from_position)
+    : log_(log),
+      position_(from_position == 0 ? 0 : from_position - 1),
+      state_(std::make_shared<State>()) {
+  log_->subscription_opened();
+}
+
+Subscription::Subscription(Subscription&& o) noexcept
+    : log_(std::exchange(o.log_, nullptr)),
+      position_(o.position_),
+      state_(std::move(o.state_)) {}
+
+Subscription& Subscription::operator=(Subscription&& o) noexcept {
+  if (this != &o) {
+    if (log_) log_->subscription_closed();
+    log_ = std::exchange(o.log_, nullptr);
+    position_ = o.position_;
+    state_ = std::move(o.state_);
+  }
+  return *this;
+}
+
+Subscription::~Subscription() {
+  if (log_) log_->subscription_closed();
+}
+
+void Subscription::close() {
+  if (!log_) return;
+  state_->closed = true;
+  log_->wake_all();
+}
+
+LogResult<std::vector<Record>> Subscription::next(std::size_t max_count,
+                                                  std::chrono::milliseconds timeout) {
+  if (!log_ || state_->closed) return log_error(Errc::closed, "the subscription is closed");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto records = log_->read_all(position_ + 1, std::max<std::size_t>(max_count, 1));
+    if (!records) return records;
+    if (!records->empty()) {
+      position_ = records->back().position;
+      return records;
+    }
+    if (!log_->wait_for_commit(position_, state_->closed, deadline)) return records;
+    if (state_->closed) return log_error(Errc::closed, "the subscription is closed");
+  }
+}
+
+}  // namespace portico::log
