@@ -51,9 +51,8 @@ int verify(const std::string& dir) {
   auto log = open_log(dir);
   if (!log) return report(log.error());
   portico::cli::ProgressBar bar("verify");
-  auto result = (*log)->verify([&](std::uint64_t done, std::uint64_t total) {
-    bar.update(done, total);
-  });
+  auto result =
+      (*log)->verify([&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
   bar.finish();
   if (!result) return report(result.error());
   if (!result->ok) {

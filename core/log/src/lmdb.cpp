@@ -16,8 +16,7 @@ Status Txn::commit() {
   return {mdb_txn_commit(std::exchange(txn_, nullptr)), "mdb_txn_commit"};
 }
 
-std::optional<std::string_view> Txn::get(MDB_dbi dbi, std::string_view key,
-                                         Status& status) const {
+std::optional<std::string_view> Txn::get(MDB_dbi dbi, std::string_view key, Status& status) const {
   MDB_val k = as_val(key), v{};
   const int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;

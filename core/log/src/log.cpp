@@ -90,11 +90,10 @@ bool valid_utf8_printable(std::string_view s) {
 }
 
 bool valid_type(std::string_view t) {
-  return !t.empty() && t.size() <= kMaxTypeBytes &&
-         std::all_of(t.begin(), t.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-' || c == ':';
-         });
+  return !t.empty() && t.size() <= kMaxTypeBytes && std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-' || c == ':';
+  });
 }
 
 std::string_view uuid_key(const Uuid& id) {
@@ -229,8 +228,8 @@ class LogImpl {
   std::atomic<int> live_subscriptions_{0};
 
   struct AtomicStats {
-    std::atomic<std::uint64_t> appends{0}, events{0}, conflicts{0}, commits{0},
-        batched_appends{0}, max_batch{0}, commit_ns{0}, map_grows{0}, map_size{0};
+    std::atomic<std::uint64_t> appends{0}, events{0}, conflicts{0}, commits{0}, batched_appends{0},
+        max_batch{0}, commit_ns{0}, map_grows{0}, map_size{0};
   };
   mutable AtomicStats stats_;
 };
@@ -242,8 +241,7 @@ LogResult<void> LogImpl::open() {
   if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return log_error(Errc::invalid_argument, fmt::format("{} is not a directory", dir_.string()));
   }
-  if ((options_.read_only || !options_.create) &&
-      !std::filesystem::exists(dir_ / "data.mdb", ec)) {
+  if ((options_.read_only || !options_.create) && !std::filesystem::exists(dir_ / "data.mdb", ec)) {
     return log_error(Errc::invalid_argument, fmt::format("no log in {}", dir_.string()));
   }
   dir_key_ = {st.st_dev, st.st_ino};
@@ -401,15 +399,15 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
     ps.events.reserve(w.events.size());
     for (const EventData& e : w.events) {
       if (!valid_type(e.type)) {
-        return invalid(fmt::format(
-            "event type '{}' must be 1 to {} characters of A-Z a-z 0-9 _ . : -", e.type,
-            kMaxTypeBytes));
+        return invalid(
+            fmt::format("event type '{}' must be 1 to {} characters of A-Z a-z 0-9 _ . : -", e.type,
+                        kMaxTypeBytes));
       }
       if (e.schema_version == 0) return invalid("schema version starts at 1");
       if (e.actor.realm > Realm::staff) return invalid("unknown actor realm");
       if (e.actor.id.size() > kMaxActorIdBytes || !valid_utf8_printable(e.actor.id)) {
-        return invalid(fmt::format("actor id must be at most {} bytes of UTF-8 text",
-                                   kMaxActorIdBytes));
+        return invalid(
+            fmt::format("actor id must be at most {} bytes of UTF-8 text", kMaxActorIdBytes));
       }
       if (e.actor.realm != Realm::system && e.actor.id.empty()) {
         return invalid("a customer or staff actor needs an id");
@@ -419,8 +417,8 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
       }
       const std::string payload = boost::json::serialize(e.payload);
       if (payload.size() > kMaxPayloadBytes) {
-        return invalid(fmt::format("payload is {} bytes; the limit is {}", payload.size(),
-                                   kMaxPayloadBytes));
+        return invalid(
+            fmt::format("payload is {} bytes; the limit is {}", payload.size(), kMaxPayloadBytes));
       }
       PreparedEvent& pe = ps.events.emplace_back();
       pe.id = e.id.is_nil() ? new_uuid_v7() : e.id;
@@ -514,8 +512,7 @@ std::uint64_t LogImpl::current_version(const Txn& txn, std::uint64_t no, Status&
   return lmdb::read_be64(static_cast<const char*>(v.mv_data));
 }
 
-LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
-                                       Status& failure) {
+LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared, Status& failure) {
   // A retry of an append that already committed: every id is known. Answer as the first time.
   std::size_t known = 0;
   AppendResult result;
@@ -538,9 +535,9 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
       }
       if (codec::stream_of(*bytes) != ps.stream) {
         ++stats_.conflicts;
-        return log_error(Errc::conflict,
-                         fmt::format("event id {} is already stored in another stream",
-                                     pe.id.to_string()));
+        return log_error(
+            Errc::conflict,
+            fmt::format("event id {} is already stored in another stream", pe.id.to_string()));
       }
       result.events.push_back(
           {position, codec::stream_version_of(*bytes), pe.id, codec::hash_of(*bytes)});
@@ -573,11 +570,10 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
     if (!failure.ok()) return result;
     if (!ps.expected.admits(t.version)) {
       ++stats_.conflicts;
-      return Unexpected(LogError{
-          Errc::conflict,
-          fmt::format("stream '{}' is at version {}, expected {}", ps.stream, t.version,
-                      ps.expected.to_string()),
-          Conflict{ps.stream, ps.expected, t.version}, 0});
+      return Unexpected(LogError{Errc::conflict,
+                                 fmt::format("stream '{}' is at version {}, expected {}", ps.stream,
+                                             t.version, ps.expected.to_string()),
+                                 Conflict{ps.stream, ps.expected, t.version}, 0});
     }
     targets.push_back(t);
   }
@@ -606,8 +602,7 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
       if (failure = txn.put(stream_index_, index_key, entry, MDB_APPENDDUP); !failure.ok()) {
         return result;
       }
-      if (failure = txn.put(event_ids_, uuid_key(pe.id), pos_key, MDB_NOOVERWRITE);
-          !failure.ok()) {
+      if (failure = txn.put(event_ids_, uuid_key(pe.id), pos_key, MDB_NOOVERWRITE); !failure.ok()) {
         return result;
       }
       result.events.push_back({position, version, pe.id, tail.hash});
@@ -643,10 +638,10 @@ void LogImpl::run_batch(std::span<Writer*> batch) {
     if (failure.ok()) {
       const auto t0 = std::chrono::steady_clock::now();
       failure = txn.commit();
-      stats_.commit_ns += static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::steady_clock::now() - t0)
-              .count());
+      stats_.commit_ns +=
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - t0)
+                                         .count());
       if (failure.ok()) {
         lock.unlock();
         ++stats_.commits;
@@ -691,14 +686,13 @@ void LogImpl::publish(std::uint64_t head) {
 LogResult<Record> LogImpl::to_record(std::string_view bytes, std::uint64_t position) const {
   auto rec = codec::decode(bytes);
   if (!rec || rec->position != position) {
-    return Unexpected(LogError{
-        Errc::corrupt,
-        fmt::format("record at position {} does not decode: {}", position,
-                    rec ? "it names another position" : *codec::well_formed(bytes)),
-        std::nullopt, position});
+    return Unexpected(
+        LogError{Errc::corrupt,
+                 fmt::format("record at position {} does not decode: {}", position,
+                             rec ? "it names another position" : *codec::well_formed(bytes)),
+                 std::nullopt, position});
   }
-  if (!options_.upcasters.empty() &&
-      options_.upcasters.handles(rec->type, rec->schema_version)) {
+  if (!options_.upcasters.empty() && options_.upcasters.handles(rec->type, rec->schema_version)) {
     boost::json::object payload = rec->payload_object();
     rec->schema_version = options_.upcasters.apply(rec->type, rec->schema_version, payload);
     rec->payload = boost::json::serialize(payload);
@@ -726,8 +720,7 @@ LogResult<std::vector<Record>> LogImpl::read_all(std::uint64_t from, std::size_t
 }
 
 LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std::uint64_t from,
-                                                    Direction direction,
-                                                    std::size_t max_count) {
+                                                    Direction direction, std::size_t max_count) {
   return with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
     std::vector<Record> out;
     Status s;
@@ -755,10 +748,10 @@ LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std
       auto bytes = txn.get(events_, lmdb::be64(position), s);
       if (!s.ok()) return Unexpected(error_from(s));
       if (!bytes) {
-        return Unexpected(LogError{Errc::corrupt,
-                                   fmt::format("stream '{}' lists position {}, which is missing",
-                                               stream, position),
-                                   std::nullopt, position});
+        return Unexpected(LogError{
+            Errc::corrupt,
+            fmt::format("stream '{}' lists position {}, which is missing", stream, position),
+            std::nullopt, position});
       }
       auto rec = to_record(*bytes, position);
       if (!rec) return Unexpected(std::move(rec).error());
@@ -831,8 +824,8 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
         const std::uint64_t position = lmdb::read_be64(static_cast<const char*>(k.mv_data));
         const std::string_view bytes = lmdb::as_view(v);
         if (k.mv_size != 8 || position != expected) {
-          bad(expected, fmt::format("position {} is missing (the next record is at {})", expected,
-                                    position));
+          bad(expected,
+              fmt::format("position {} is missing (the next record is at {})", expected, position));
           return true;
         }
         if (auto problem = codec::well_formed(bytes)) {
@@ -853,9 +846,9 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
         }
         std::uint64_t& version = versions[std::string(codec::stream_of(bytes))];
         if (codec::stream_version_of(bytes) != version + 1) {
-          bad(position, fmt::format("stream '{}' jumps from version {} to {}",
-                                    codec::stream_of(bytes), version,
-                                    codec::stream_version_of(bytes)));
+          bad(position,
+              fmt::format("stream '{}' jumps from version {} to {}", codec::stream_of(bytes),
+                          version, codec::stream_version_of(bytes)));
           return true;
         }
         ++version;
@@ -865,8 +858,8 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
       }
       if (!s.ok()) return Unexpected(error_from(s));
       if (!found && expected <= snap->head) {
-        bad(expected, fmt::format("position {} is missing (the log ends before {})", expected,
-                                  snap->head));
+        bad(expected,
+            fmt::format("position {} is missing (the log ends before {})", expected, snap->head));
       }
       return true;
     });
@@ -874,8 +867,8 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
     if (progress) progress(report.events, snap->head);
   }
   report.streams = versions.size();
-  if (report.ok && (snap->ids != snap->head || snap->index != snap->head ||
-                    snap->streams != report.streams)) {
+  if (report.ok &&
+      (snap->ids != snap->head || snap->index != snap->head || snap->streams != report.streams)) {
     bad(snap->head,
         fmt::format("indexes disagree with the records: {} records, {} event ids, {} stream "
                     "index entries, {} streams named (records name {})",
@@ -892,9 +885,9 @@ LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progres
                      fmt::format("cannot create {}: {}", dest.string(), ec.message()));
   }
   if (std::filesystem::exists(dest / "data.mdb")) {
-    return log_error(Errc::invalid_argument,
-                     fmt::format("{} already holds a log; back up into an empty directory",
-                                 dest.string()));
+    return log_error(
+        Errc::invalid_argument,
+        fmt::format("{} already holds a log; back up into an empty directory", dest.string()));
   }
   MDB_envinfo info{};
   MDB_stat st{};
@@ -970,12 +963,25 @@ void LogImpl::start_watcher() {
   }
   stop_fd_ = stop;
   watcher_ = std::thread([this, in, stop] {
+    // LMDB makes a commit visible by storing the new transaction id in the lock file's shared
+    // memory just after its last write to data.mdb, and that store raises no event. So a head
+    // read on an event may still see the old commit: look again a little later, backing off,
+    // until a while passes with no event.
+    constexpr int kRecheckMs[] = {1, 10, 100, 1000};
+    std::size_t recheck = std::size(kRecheckMs);  // no recheck pending
     alignas(inotify_event) char buf[4096];
     for (;;) {
       pollfd fds[2] = {{in, POLLIN, 0}, {stop, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      const int timeout = recheck < std::size(kRecheckMs) ? kRecheckMs[recheck] : -1;
+      const int ready = ::poll(fds, 2, timeout);
+      if (ready < 0 && errno != EINTR) break;
       if (fds[1].revents) break;
-      while (::read(in, buf, sizeof buf) > 0) {
+      if (ready > 0) {
+        while (::read(in, buf, sizeof buf) > 0) {
+        }
+        recheck = 0;
+      } else if (ready == 0) {
+        ++recheck;
       }
       if (auto h = head()) publish(*h);
     }
@@ -1019,9 +1025,8 @@ LogResult<AppendResult> Log::append(std::span<const StreamWrite> writes) {
 LogResult<AppendResult> Log::append(const StreamWrite& write) {
   return impl_->append(std::span<const StreamWrite>(&write, 1));
 }
-LogResult<std::vector<Record>> Log::read_stream(std::string_view stream,
-                                                std::uint64_t from_version, Direction direction,
-                                                std::size_t max_count) const {
+LogResult<std::vector<Record>> Log::read_stream(std::string_view stream, std::uint64_t from_version,
+                                                Direction direction, std::size_t max_count) const {
   return impl_->read_stream(stream, from_version, direction, max_count);
 }
 LogResult<std::vector<Record>> Log::read_all(std::uint64_t from_position,
@@ -1059,9 +1064,7 @@ Subscription::Subscription(detail::LogImpl* log, std::uint64_t from_position)
 }
 
 Subscription::Subscription(Subscription&& o) noexcept
-    : log_(std::exchange(o.log_, nullptr)),
-      position_(o.position_),
-      state_(std::move(o.state_)) {}
+    : log_(std::exchange(o.log_, nullptr)), position_(o.position_), state_(std::move(o.state_)) {}
 
 Subscription& Subscription::operator=(Subscription&& o) noexcept {
   if (this != &o) {

@@ -1,9 +1,9 @@
 #include "record_codec.hpp"
 
+#include <fmt/format.h>
 #include <openssl/sha.h>
 
 #include <cstring>
-#include <fmt/format.h>
 
 namespace portico::log::codec {
 namespace {
@@ -101,9 +101,7 @@ std::uint64_t position_of(std::string_view b) { return get_le<std::uint64_t>(b, 
 std::uint64_t stream_version_of(std::string_view b) {
   return get_le<std::uint64_t>(b, kOffStreamVersion);
 }
-std::int64_t recorded_at_of(std::string_view b) {
-  return get_le<std::int64_t>(b, kOffRecordedAt);
-}
+std::int64_t recorded_at_of(std::string_view b) { return get_le<std::int64_t>(b, kOffRecordedAt); }
 Hash prev_hash_of(std::string_view b) { return get_hash(b, b.size() - kTrailerSize); }
 Hash hash_of(std::string_view b) { return get_hash(b, b.size() - kHashSize); }
 std::string_view stream_of(std::string_view b) {

@@ -57,13 +57,12 @@ class [[nodiscard]] Result {
   using error_type = E;
 
   template <class U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Result>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Unexpected<E>>)
-  Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}
+  requires std::is_constructible_v<T, U&&> &&(!std::is_same_v<std::remove_cvref_t<U>, Result>)&&(
+      !std::is_same_v<std::remove_cvref_t<U>, Unexpected<E>>)Result(U&& value)
+      : v_(std::in_place_index<0>, std::forward<U>(value)) {}
   template <class G>
-    requires std::is_constructible_v<E, G&&>
-  Result(Unexpected<G> u) : v_(std::in_place_index<1>, std::move(u).error()) {}
+  requires std::is_constructible_v<E, G&&> Result(Unexpected<G> u)
+      : v_(std::in_place_index<1>, std::move(u).error()) {}
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -99,8 +98,8 @@ class [[nodiscard]] Result<void, E> {
 
   Result() = default;
   template <class G>
-    requires std::is_constructible_v<E, G&&>
-  Result(Unexpected<G> u) : error_(std::move(u).error()), ok_(false) {}
+  requires std::is_constructible_v<E, G&&> Result(Unexpected<G> u)
+      : error_(std::move(u).error()), ok_(false) {}
 
   bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }

@@ -31,9 +31,9 @@ struct Conflict {
 
 struct LogError {
   Errc code = Errc::io_error;
-  std::string message;                // says what failed, e.g. "mdb_put: MDB_MAP_FULL ..."
-  std::optional<Conflict> conflict;   // set for version conflicts
-  std::uint64_t position = 0;         // set for corrupt records
+  std::string message;               // says what failed, e.g. "mdb_put: MDB_MAP_FULL ..."
+  std::optional<Conflict> conflict;  // set for version conflicts
+  std::uint64_t position = 0;        // set for corrupt records
 };
 
 template <class T>

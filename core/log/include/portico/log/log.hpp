@@ -57,15 +57,15 @@ enum class Direction : std::uint8_t { forward, backward };
 
 // Counters for metrics. All monotonic except map_size.
 struct Stats {
-  std::uint64_t appends = 0;        // successful append calls (duplicates included)
-  std::uint64_t events = 0;         // events written
-  std::uint64_t conflicts = 0;      // appends refused for a version or id conflict
-  std::uint64_t commits = 0;        // write transactions committed
+  std::uint64_t appends = 0;          // successful append calls (duplicates included)
+  std::uint64_t events = 0;           // events written
+  std::uint64_t conflicts = 0;        // appends refused for a version or id conflict
+  std::uint64_t commits = 0;          // write transactions committed
   std::uint64_t batched_appends = 0;  // appends carried by those commits (÷ commits = batch size)
-  std::uint64_t max_batch = 0;      // largest number of appends in one commit
-  std::uint64_t commit_ns = 0;      // time spent in mdb_txn_commit (write + fsync)
+  std::uint64_t max_batch = 0;        // largest number of appends in one commit
+  std::uint64_t commit_ns = 0;        // time spent in mdb_txn_commit (write + fsync)
   std::uint64_t map_grows = 0;
-  std::uint64_t map_size = 0;       // bytes
+  std::uint64_t map_size = 0;  // bytes
 };
 
 // Result of Log::verify.
@@ -74,7 +74,7 @@ struct VerifyReport {
   std::uint64_t events = 0;   // records checked
   std::uint64_t streams = 0;  // distinct streams seen
   std::uint64_t first_bad_position = 0;
-  std::string problem;        // what is wrong at first_bad_position (empty when ok)
+  std::string problem;  // what is wrong at first_bad_position (empty when ok)
 };
 
 // Called now and then during long work with (done, total).
@@ -90,7 +90,7 @@ class Log {
  public:
   // Opens (and with Options::create, creates) the log in directory `dir`.
   static LogResult<std::unique_ptr<Log>> open(const std::filesystem::path& dir,
-                                               Options options = {});
+                                              Options options = {});
   // Precondition: every Subscription of this log has been destroyed.
   ~Log();
   Log(const Log&) = delete;
@@ -109,8 +109,7 @@ class Log {
                                              Direction direction, std::size_t max_count) const;
   // Up to `max_count` events of the whole log from `from_position` on (1 is the first). One
   // snapshot.
-  LogResult<std::vector<Record>> read_all(std::uint64_t from_position,
-                                          std::size_t max_count) const;
+  LogResult<std::vector<Record>> read_all(std::uint64_t from_position, std::size_t max_count) const;
   // The stream's current version; 0 when it has no events.
   LogResult<std::uint64_t> stream_version(std::string_view stream) const;
   // The position of the last committed event; 0 when the log is empty.
