@@ -9,7 +9,8 @@
 //   --appenders K   concurrent appenders of the group-commit phase (default 64)
 //   --quick         small sizes (under 10 s in all) for a smoke run; explicit flags still win
 //
-// Phases, each append phase on a fresh log in its own subdirectory:
+// Phases (2b: the load of phase 2 from one thread through append_async), each append phase on a
+// fresh log in its own subdirectory:
 //   0. the disk alone: 4 KiB pwrite + fdatasync, in place and growing the file (the floor under
 //      every durable figure);
 //   1. one thread appends one event per call for S seconds: every event pays a commit + fsync;
@@ -35,6 +36,7 @@
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -356,6 +358,94 @@ AppendRun run_appenders(plog::Log& log, const Messages& messages, unsigned threa
   return run;
 }
 
+// ---- Phase 2b: appends in flight from one thread (append_async) ----
+
+// What a server built on an event loop does: one thread keeps `in_flight` appends queued with
+// Log::append_async and issues the next one for a ticket when the commit thread answers the last.
+// Same tickets and expected versions as run_appenders; no thread blocks per append.
+AppendRun run_async(plog::Log& log, const Messages& messages, unsigned in_flight, double seconds) {
+  struct Slot {
+    std::uint64_t ticket = 0, version = 0;
+    Clock::time_point sent{};
+  };
+  std::vector<Slot> slots(in_flight);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<unsigned> answered;  // slots whose append completed, for the issuing thread
+  std::optional<plog::LogError> error;
+  std::vector<std::uint32_t> latencies_us;
+  latencies_us.reserve(1 << 20);
+
+  auto issue = [&](unsigned i) {
+    Slot& slot = slots[i];
+    plog::StreamWrite write{stream_name(slot.ticket),
+                            plog::ExpectedVersion::exactly(slot.version),
+                            {messages.make(slot.ticket, slot.version)}};
+    slot.sent = Clock::now();
+    log.append_async(
+        std::span<const plog::StreamWrite>(&write, 1),
+        [&, i](plog::LogResult<plog::AppendResult> r) {
+          const auto done = Clock::now();
+          std::lock_guard lock(mu);
+          if (!r && !error) error = r.error();
+          latencies_us.push_back(static_cast<std::uint32_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(done - slots[i].sent).count()));
+          answered.push_back(i);
+          cv.notify_one();
+        });
+  };
+
+  const plog::Stats before = log.stats();
+  const auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
+  const auto deadline =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (unsigned i = 0; i < in_flight; ++i) {
+    slots[i].ticket = i;
+    issue(i);
+  }
+  std::size_t outstanding = in_flight;
+  std::vector<unsigned> ready;
+  while (outstanding > 0) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !answered.empty(); });
+      ready.swap(answered);
+    }
+    outstanding -= ready.size();
+    const bool more = Clock::now() < deadline && !error;
+    for (unsigned i : ready) {
+      if (!more) continue;
+      Slot& slot = slots[i];
+      if (++slot.version == kEventsPerTicket) {
+        slot.version = 0;
+        slot.ticket += in_flight;
+      }
+      issue(i);
+      ++outstanding;
+    }
+    ready.clear();
+  }
+  AppendRun run;
+  run.seconds = seconds_since(t0);
+  const double cpu = cpu_seconds() - cpu0;
+  if (error) die("append_async", *error);
+  run.events = latencies_us.size();
+  if (run.events > 0) run.cpu_us_per_event = cpu * 1e6 / static_cast<double>(run.events);
+  run.p50_ms = quantile(latencies_us, 0.50) / 1000.0;
+  run.p99_ms = quantile(latencies_us, 0.99) / 1000.0;
+  const plog::Stats after = log.stats();
+  const std::uint64_t commits = after.commits - before.commits;
+  if (commits > 0) {
+    run.group = static_cast<double>(after.batched_appends - before.batched_appends) /
+                static_cast<double>(commits);
+    run.commit_ms = static_cast<double>(after.commit_ns - before.commit_ns) /
+                    static_cast<double>(commits) / 1e6;
+  }
+  run.max_group = after.max_batch;
+  return run;
+}
+
 // ---- Phase 3: fill, replay, verify ----
 
 // Appends `events` events, kTicketsPerFill tickets of kEventsPerTicket events per call.
@@ -549,6 +639,7 @@ int run(int argc, char** argv) {
   // Every log gets a directory of its own, claimed up front so that a used --dir fails at once.
   const fs::path single_dir = cleanup.make(root, "single");
   const fs::path group_dir = cleanup.make(root, "group");
+  const fs::path async_dir = cleanup.make(root, "async");
   const fs::path replay_dir = cleanup.make(root, "replay");
   const fs::path backup_dir = cleanup.make(root, "replay-backup");
   const Messages messages;
@@ -573,6 +664,15 @@ int run(int argc, char** argv) {
   {
     auto log = open_log(group_dir);
     group = run_appenders(*log, messages, appenders, seconds);
+  }
+
+  // Phase 2b: the same load from one thread through append_async.
+  fmt::print(stderr, "phase 2b: {} appends in flight from one thread for {} s\n", appenders,
+             seconds);
+  AppendRun async;
+  {
+    auto log = open_log(async_dir);
+    async = run_async(*log, messages, appenders, seconds);
   }
 
   // Phase 3: fill, replay, verify; phase 4: bytes per event.
@@ -646,6 +746,14 @@ int run(int argc, char** argv) {
   row("", "append latency p50 / p99", latency(group));
   row("", "commit (write + fsync), average", fmt::format("{:.2f} ms", group.commit_ms));
   row("", "CPU per event (user + sys)", fmt::format("{:.0f} µs", group.cpu_us_per_event));
+  const double async_rate = rate(async.events, async.seconds);
+  row(fmt::format("2b. {} appends in flight from one thread (append_async)", appenders),
+      "durable events/s", grouped(async_rate), goal(async_rate, 100'000));
+  row("", "appends per commit: average / largest",
+      fmt::format("{:.1f} / {}", async.group, async.max_group));
+  row("", "append latency p50 / p99", latency(async));
+  row("", "commit (write + fsync), average", fmt::format("{:.2f} ms", async.commit_ms));
+  row("", "CPU per event (user + sys)", fmt::format("{:.0f} µs", async.cpu_us_per_event));
   row(fmt::format("3. log of {} events", grouped(n)),
       fmt::format("bulk fill, {} events per append: events/s", kTicketsPerFill * kEventsPerTicket),
       grouped(rate(n_events, fill_seconds)));
@@ -659,10 +767,11 @@ int run(int argc, char** argv) {
       fmt::format("{:.0f}", static_cast<double>(backup_bytes) / n));
   row("", "Log::backup() time", fmt::format("{:.2f} s", backup_seconds));
   fmt::print(
-      "\nAppend phases ran {:.1f} s each ({} and {} events); latencies include the wait for a "
-      "group commit. Reads ran on a warm page cache; the first replay also mapped the pages in.\n",
+      "\nAppend phases ran {:.1f} s each ({}, {} and {} events); latencies include the wait for "
+      "a group commit. Reads ran on a warm page cache; the first replay also mapped the pages "
+      "in.\n",
       seconds, grouped(static_cast<double>(single.events)),
-      grouped(static_cast<double>(group.events)));
+      grouped(static_cast<double>(group.events)), grouped(static_cast<double>(async.events)));
   return 0;
 }
 

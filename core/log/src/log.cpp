@@ -27,6 +27,7 @@
 #include <deque>
 #include <mutex>
 #include <portico/log/log.hpp>
+#include <semaphore>
 #include <set>
 #include <shared_mutex>
 #include <thread>
@@ -111,7 +112,8 @@ LogError error_from(const Status& s) {
 
 struct PreparedEvent {
   Uuid id;
-  std::string bytes;  // encoded by the caller's thread; sealed by the writer
+  bool generated = false;  // a fresh id from this process: it cannot be stored already
+  std::string bytes;       // encoded by the caller's thread; sealed by the writer
 };
 
 struct PreparedStream {
@@ -126,12 +128,11 @@ struct Prepared {
   std::size_t bytes = 0;
 };
 
-// One caller waiting in the group-commit queue (lives on the caller's stack).
-struct Writer {
-  Prepared* prepared;
+// One append waiting in the commit queue.
+struct Pending {
+  Prepared prepared;
+  AppendCallback done;
   std::optional<LogResult<AppendResult>> result;
-  bool done = false;
-  std::condition_variable cv;
 };
 
 // The tail of the log as the current write transaction sees it.
@@ -151,6 +152,14 @@ class LogImpl {
     if (!options_.clock) options_.clock = system_now_us;
   }
   ~LogImpl() {
+    if (committer_.joinable()) {
+      {
+        std::lock_guard lock(queue_mu_);
+        stopping_ = true;
+      }
+      queue_cv_.notify_one();
+      committer_.join();  // answers everything queued first
+    }
     stop_watcher();
     if (env_) mdb_env_close(env_);
     if (registered_) {
@@ -161,6 +170,7 @@ class LogImpl {
 
   LogResult<void> open();
   LogResult<AppendResult> append(std::span<const StreamWrite> writes);
+  void append_async(std::span<const StreamWrite> writes, AppendCallback done);
   LogResult<std::vector<Record>> read_stream(std::string_view stream, std::uint64_t from,
                                              Direction direction, std::size_t max_count);
   LogResult<std::vector<Record>> read_all(std::uint64_t from, std::size_t max_count);
@@ -185,7 +195,9 @@ class LogImpl {
 
  private:
   LogResult<void> prepare(std::span<const StreamWrite> writes, Prepared& out) const;
-  void run_batch(std::span<Writer*> batch);
+  // The commit thread: takes what is queued into one transaction, commits, answers, repeats.
+  void commit_loop();
+  void run_batch(std::span<const std::unique_ptr<Pending>> batch);
   // Applies one append inside the batch's transaction. A refused append (conflict) writes nothing
   // and comes back as a result; a failing LMDB call is reported in `failure` and dooms the batch.
   LogResult<AppendResult> apply(Txn& txn, Tail& tail, Prepared& prepared, Status& failure);
@@ -215,7 +227,10 @@ class LogImpl {
   mutable std::shared_mutex env_mu_;
 
   std::mutex queue_mu_;
-  std::deque<Writer*> queue_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<Pending>> queue_;
+  bool stopping_ = false;
+  std::thread committer_;
 
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;
@@ -323,6 +338,7 @@ LogResult<void> LogImpl::open() {
   auto h = head();
   if (!h) return Unexpected(std::move(h).error());
   published_head_ = *h;
+  if (!options_.read_only) committer_ = std::thread([this] { commit_loop(); });
   return {};
 }
 
@@ -421,16 +437,16 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
             fmt::format("payload is {} bytes; the limit is {}", payload.size(), kMaxPayloadBytes));
       }
       PreparedEvent& pe = ps.events.emplace_back();
-      pe.id = e.id.is_nil() ? new_uuid_v7() : e.id;
-      EventData with_id = e;
-      with_id.id = pe.id;
-      pe.bytes = codec::encode_unsealed(w.stream, with_id, payload);
+      pe.bytes = codec::encode_unsealed(w.stream, e, payload);
+      pe.generated = e.id.is_nil();
+      pe.id = pe.generated ? new_uuid_v7() : e.id;
+      if (pe.generated) codec::set_event_id(pe.bytes, pe.id);
       out.bytes += pe.bytes.size();
     }
   }
   for (const PreparedStream& ps : out.streams) {
     for (const PreparedEvent& pe : ps.events) {
-      if (!ids.insert(uuid_key(pe.id)).second) {
+      if (!pe.generated && !ids.insert(uuid_key(pe.id)).second) {
         return invalid(fmt::format("event id {} appears twice in one append", pe.id.to_string()));
       }
     }
@@ -438,38 +454,69 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
   return {};
 }
 
+void LogImpl::append_async(std::span<const StreamWrite> writes, AppendCallback done) {
+  auto pending = std::make_unique<Pending>();
+  if (auto ok = prepare(writes, pending->prepared); !ok) {
+    done(Unexpected(std::move(ok).error()));
+    return;
+  }
+  pending->done = std::move(done);
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(std::move(pending));
+  }
+  queue_cv_.notify_one();
+}
+
 LogResult<AppendResult> LogImpl::append(std::span<const StreamWrite> writes) {
-  Prepared prepared;
-  if (auto ok = prepare(writes, prepared); !ok) return Unexpected(std::move(ok).error());
+  // Shared with the callback, so the commit thread never touches a dead caller's stack.
+  struct Wait {
+    std::binary_semaphore ready{0};
+    std::optional<LogResult<AppendResult>> result;
+  };
+  auto wait = std::make_shared<Wait>();
+  append_async(writes, [wait](LogResult<AppendResult> r) {
+    wait->result.emplace(std::move(r));
+    wait->ready.release();
+  });
+  wait->ready.acquire();
+  return std::move(*wait->result);
+}
 
-  Writer self{&prepared, std::nullopt, false, {}};
-  std::unique_lock lock(queue_mu_);
-  queue_.push_back(&self);
-  while (!self.done && &self != queue_.front()) self.cv.wait(lock);
-  if (self.done) return std::move(*self.result);
-
-  // This caller leads: it takes what is queued behind it into one transaction.
-  std::vector<Writer*> batch;
-  std::size_t events = 0, bytes = 0;
-  for (Writer* w : queue_) {
-    if (!batch.empty() && (events + w->prepared->events > options_.max_batch_events ||
-                           bytes + w->prepared->bytes > options_.max_batch_bytes)) {
-      break;
+void LogImpl::commit_loop() {
+  std::vector<std::unique_ptr<Pending>> batch;
+  std::size_t last_batch = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is answered
+      // The callers the last commit answered tend to come straight back. Waiting a moment for
+      // them keeps them in one group instead of splitting into two that alternate, each waiting
+      // out the other's fsync. Under light load (a batch of one) there is no wait at all.
+      if (queue_.size() < last_batch && options_.group_commit_window.count() > 0) {
+        queue_cv_.wait_for(lock, options_.group_commit_window,
+                           [&] { return stopping_ || queue_.size() >= last_batch; });
+      }
+      // Whatever queued up during the last commit goes into this one, within the batch bounds.
+      std::size_t events = 0, bytes = 0;
+      while (!queue_.empty()) {
+        const Prepared& p = queue_.front()->prepared;
+        if (!batch.empty() && (events + p.events > options_.max_batch_events ||
+                               bytes + p.bytes > options_.max_batch_bytes)) {
+          break;
+        }
+        events += p.events;
+        bytes += p.bytes;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
     }
-    batch.push_back(w);
-    events += w->prepared->events;
-    bytes += w->prepared->bytes;
+    run_batch(batch);
+    for (auto& p : batch) p->done(std::move(*p->result));
+    last_batch = batch.size();
+    batch.clear();
   }
-  lock.unlock();
-  run_batch(batch);
-  lock.lock();
-  for (Writer* w : batch) {
-    queue_.pop_front();
-    w->done = true;
-    if (w != &self) w->cv.notify_one();
-  }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
-  return std::move(*self.result);
 }
 
 Status LogImpl::read_tail(const Txn& txn, Tail& tail) const {
@@ -519,6 +566,7 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
   result.events.reserve(prepared.events);
   for (const PreparedStream& ps : prepared.streams) {
     for (const PreparedEvent& pe : ps.events) {
+      if (pe.generated) continue;
       auto pos = txn.get(event_ids_, uuid_key(pe.id), failure);
       if (!failure.ok()) return result;
       if (!pos) continue;
@@ -611,9 +659,9 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
   return result;
 }
 
-void LogImpl::run_batch(std::span<Writer*> batch) {
+void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
   auto fail_all = [&](const LogError& e) {
-    for (Writer* w : batch) w->result.emplace(Unexpected(e));
+    for (const auto& p : batch) p->result.emplace(Unexpected(e));
   };
   for (;;) {
     std::shared_lock lock(env_mu_);
@@ -631,8 +679,8 @@ void LogImpl::run_batch(std::span<Writer*> batch) {
     tail.recorded_at_us = std::max(tail.recorded_at_us, options_.clock());
 
     Status failure;
-    for (Writer* w : batch) {
-      w->result.emplace(apply(txn, tail, *w->prepared, failure));
+    for (const auto& p : batch) {
+      p->result.emplace(apply(txn, tail, p->prepared, failure));
       if (!failure.ok()) break;
     }
     if (failure.ok()) {
@@ -649,10 +697,10 @@ void LogImpl::run_batch(std::span<Writer*> batch) {
         std::uint64_t prev = stats_.max_batch.load();
         while (prev < batch.size() && !stats_.max_batch.compare_exchange_weak(prev, batch.size())) {
         }
-        for (Writer* w : batch) {
-          if (*w->result) {
+        for (const auto& p : batch) {
+          if (*p->result) {
             ++stats_.appends;
-            if (!(*w->result)->duplicate) stats_.events += (*w->result)->events.size();
+            if (!(*p->result)->duplicate) stats_.events += (*p->result)->events.size();
           }
         }
         publish(tail.position);
@@ -801,7 +849,14 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
   if (!snap) return Unexpected(std::move(snap).error());
 
   VerifyReport report;
-  std::unordered_map<std::string, std::uint64_t> versions;
+  struct ViewHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, std::uint64_t, ViewHash, std::equal_to<>> versions;
+  versions.reserve(snap->streams);
   Hash prev{};
   std::uint64_t expected = 1;
   auto bad = [&](std::uint64_t position, std::string problem) {
@@ -844,7 +899,11 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
           bad(position, "hash does not match the record's bytes: the record was altered");
           return true;
         }
-        std::uint64_t& version = versions[std::string(codec::stream_of(bytes))];
+        auto known = versions.find(codec::stream_of(bytes));
+        if (known == versions.end()) {
+          known = versions.emplace(std::string(codec::stream_of(bytes)), 0).first;
+        }
+        std::uint64_t& version = known->second;
         if (codec::stream_version_of(bytes) != version + 1) {
           bad(position,
               fmt::format("stream '{}' jumps from version {} to {}", codec::stream_of(bytes),
@@ -1024,6 +1083,9 @@ LogResult<AppendResult> Log::append(std::span<const StreamWrite> writes) {
 }
 LogResult<AppendResult> Log::append(const StreamWrite& write) {
   return impl_->append(std::span<const StreamWrite>(&write, 1));
+}
+void Log::append_async(std::span<const StreamWrite> writes, AppendCallback done) {
+  impl_->append_async(writes, std::move(done));
 }
 LogResult<std::vector<Record>> Log::read_stream(std::string_view stream, std::uint64_t from_version,
                                                 Direction direction, std::size_t max_count) const {

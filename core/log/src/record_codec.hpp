@@ -35,6 +35,9 @@ inline constexpr std::size_t kOffSealedLen = 92;
 std::string encode_unsealed(std::string_view stream, const EventData& event,
                             std::string_view payload_json);
 
+// Replaces the event id of an encoded record.
+void set_event_id(std::string& record, const Uuid& id);
+
 // Fills in the fields only the writer knows and computes the hash (SHA-256 of every byte before
 // the hash itself). Returns the hash.
 Hash seal(std::string& record, std::uint64_t position, std::uint64_t stream_version,

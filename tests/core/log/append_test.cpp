@@ -1,6 +1,7 @@
 // Appending: atomicity, expected versions, idempotent retries, limits; and reading back.
 #include <doctest/doctest.h>
 
+#include <mutex>
 #include <thread>
 
 #include "fixtures.hpp"
@@ -371,4 +372,69 @@ TEST_CASE("appends from many threads are group-committed; a conflicting one fail
   for (int t = 1; t < kThreads; ++t) successes += t % 2 ? 0 : 1;
   CHECK(log->head().value() == static_cast<std::uint64_t>(successes));
   CHECK(log->verify()->ok);
+}
+
+TEST_CASE("append_async answers every append once, in queue order, and refuses bad input inline") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  constexpr int kAppends = 500;
+  std::mutex mu;
+  std::vector<std::uint64_t> positions;
+  std::atomic<int> answered{0};
+  const auto caller = std::this_thread::get_id();
+  std::atomic<bool> on_commit_thread{true};
+  for (int i = 0; i < kAppends; ++i) {
+    const plog::StreamWrite w = write("s" + std::to_string(i % 7), EV::any());
+    log->append_async(std::span<const plog::StreamWrite>(&w, 1),
+                      [&](plog::LogResult<plog::AppendResult> r) {
+                        if (std::this_thread::get_id() == caller) on_commit_thread = false;
+                        std::lock_guard lock(mu);
+                        positions.push_back(r ? r->events[0].position : 0);
+                        ++answered;
+                      });
+  }
+  // Refused input is answered on the calling thread before append_async returns.
+  bool refused_inline = false;
+  const plog::StreamWrite bad = write("", EV::any());
+  log->append_async(std::span<const plog::StreamWrite>(&bad, 1),
+                    [&](plog::LogResult<plog::AppendResult> r) {
+                      refused_inline = !r && r.error().code == plog::Errc::invalid_argument &&
+                                       std::this_thread::get_id() == caller;
+                    });
+  CHECK(refused_inline);
+
+  log.reset();  // destroying the log answers everything queued first
+  CHECK(answered == kAppends);
+  CHECK(on_commit_thread);
+  REQUIRE(positions.size() == kAppends);
+  for (int i = 0; i < kAppends; ++i) CHECK(positions[static_cast<std::size_t>(i)] == i + 1u);
+  auto reopened = open_log(dir.path());
+  CHECK(reopened->head().value() == kAppends);
+  CHECK(reopened->verify()->ok);
+}
+
+TEST_CASE("an append_async conflict fails alone among the appends committed with it") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  REQUIRE(log->append(write("t", EV::no_stream())));
+  std::vector<std::optional<plog::LogResult<plog::AppendResult>>> results(3);
+  std::mutex mu;
+  const std::vector<plog::StreamWrite> writes{
+      write("t", EV::exactly(1)), write("t", EV::exactly(1)), write("u", EV::no_stream())};
+  std::atomic<int> answered{0};
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    log->append_async(std::span<const plog::StreamWrite>(&writes[i], 1),
+                      [&, i](plog::LogResult<plog::AppendResult> r) {
+                        std::lock_guard lock(mu);
+                        results[i].emplace(std::move(r));
+                        ++answered;
+                      });
+  }
+  log.reset();
+  REQUIRE(answered == 3);
+  CHECK(*results[0]);
+  REQUIRE_FALSE(*results[1]);  // the second saw the first's version 2
+  CHECK(results[1]->error().code == plog::Errc::conflict);
+  CHECK(results[1]->error().conflict->actual == 2);
+  CHECK(*results[2]);
 }

@@ -2,8 +2,9 @@
 //
 // Every event gets a dense global position (1, 2, …), a dense version within its stream, and a
 // SHA-256 hash chaining it to the record before it (docs/log-format.md). An append returns only
-// after its LMDB transaction committed with fsync; appends arriving together from many threads are
-// group-committed in one transaction, and one that conflicts fails alone.
+// after its LMDB transaction committed with fsync. One commit thread per log takes every append
+// queued while the previous transaction was being written into the next one (group commit); an
+// append that conflicts fails alone and the rest commit.
 //
 // Thread safety: a Log is safe for concurrent use from any number of threads without external
 // synchronisation. Several processes may open the same directory at once (a server and an admin
@@ -47,6 +48,10 @@ struct Options {
   // Bounds of one group commit.
   std::size_t max_batch_events = 8192;
   std::size_t max_batch_bytes = std::size_t{32} << 20;
+  // When fewer appends are queued than the last commit carried, the commit thread waits up to
+  // this long for the rest (their callers were just answered and usually come straight back).
+  // Zero disables the wait; a lone appender never waits.
+  std::chrono::microseconds group_commit_window{200};
   Upcasters upcasters;
   // Microseconds since the Unix epoch; the system clock when empty. Recorded-at times never go
   // backwards along the log, whatever the clock does.
@@ -77,6 +82,9 @@ struct VerifyReport {
   std::string problem;  // what is wrong at first_bad_position (empty when ok)
 };
 
+// Receives the outcome of Log::append_async.
+using AppendCallback = std::function<void(LogResult<AppendResult>)>;
+
 // Called now and then during long work with (done, total).
 using Progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
@@ -102,6 +110,14 @@ class Log {
   // AppendResult::duplicate set; when only some are, Errc::conflict. Blocks until durable.
   LogResult<AppendResult> append(std::span<const StreamWrite> writes);
   LogResult<AppendResult> append(const StreamWrite& write);
+
+  // The same append without blocking: `writes` is validated and encoded before this returns (so
+  // it may be discarded then), and `done` is called exactly once — on the calling thread, before
+  // this returns, when the input is refused (Errc::invalid_argument, Errc::read_only); otherwise
+  // on the log's commit thread once the events are durable or refused. Keep `done` short (hand
+  // the result to your own executor): the next group commit waits for it. Appends are committed
+  // in the order they were queued; destroying the Log answers every queued append first.
+  void append_async(std::span<const StreamWrite> writes, AppendCallback done);
 
   // Up to `max_count` events of `stream`, from `from_version` on in `direction` (backward from
   // kEndOfStream reads the newest first). An unknown stream reads as empty. One snapshot.
