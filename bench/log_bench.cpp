@@ -287,6 +287,26 @@ struct AppendRun {
   double cpu_us_per_event = 0;  // user + system CPU of the whole process, all threads
 };
 
+// The figures of one append phase from its latencies, CPU time and the log's counters.
+AppendRun summarize(std::vector<std::uint32_t>& latencies_us, double seconds, double cpu,
+                    const plog::Stats& before, const plog::Stats& after) {
+  AppendRun run;
+  run.seconds = seconds;
+  run.events = latencies_us.size();
+  if (run.events > 0) run.cpu_us_per_event = cpu * 1e6 / static_cast<double>(run.events);
+  run.p50_ms = quantile(latencies_us, 0.50) / 1000.0;
+  run.p99_ms = quantile(latencies_us, 0.99) / 1000.0;
+  const std::uint64_t commits = after.commits - before.commits;
+  if (commits > 0) {
+    run.group = static_cast<double>(after.batched_appends - before.batched_appends) /
+                static_cast<double>(commits);
+    run.commit_ms = static_cast<double>(after.commit_ns - before.commit_ns) /
+                    static_cast<double>(commits) / 1e6;
+  }
+  run.max_group = after.max_batch;  // a fresh log per phase, so this is the phase's maximum
+  return run;
+}
+
 // `threads` appenders each append one event per call until `seconds` have passed. Appender t owns
 // tickets t, t + threads, t + 2 * threads, …: it writes kEventsPerTicket events to one (checking
 // the expected version, as a real command handler would), then starts the next ticket.
@@ -335,27 +355,12 @@ AppendRun run_appenders(plog::Log& log, const Messages& messages, unsigned threa
   stop = true;
   // Appends already in flight finish and count; the clock runs until they have.
   for (std::thread& th : pool) th.join();
-  AppendRun run;
-  run.seconds = seconds_since(t0);
+  const double elapsed = seconds_since(t0);
   const double cpu = cpu_seconds() - cpu0;
   if (error) die("append", *error);
-
   std::vector<std::uint32_t> all;
   for (const auto& v : latencies_us) all.insert(all.end(), v.begin(), v.end());
-  run.events = all.size();
-  if (run.events > 0) run.cpu_us_per_event = cpu * 1e6 / static_cast<double>(run.events);
-  run.p50_ms = quantile(all, 0.50) / 1000.0;
-  run.p99_ms = quantile(all, 0.99) / 1000.0;
-  const plog::Stats after = log.stats();
-  const std::uint64_t commits = after.commits - before.commits;
-  if (commits > 0) {
-    run.group = static_cast<double>(after.batched_appends - before.batched_appends) /
-                static_cast<double>(commits);
-    run.commit_ms = static_cast<double>(after.commit_ns - before.commit_ns) /
-                    static_cast<double>(commits) / 1e6;
-  }
-  run.max_group = after.max_batch;  // a fresh log per phase, so this is the phase's maximum
-  return run;
+  return summarize(all, elapsed, cpu, before, log.stats());
 }
 
 // ---- Phase 2b: appends in flight from one thread (append_async) ----
@@ -426,24 +431,10 @@ AppendRun run_async(plog::Log& log, const Messages& messages, unsigned in_flight
     }
     ready.clear();
   }
-  AppendRun run;
-  run.seconds = seconds_since(t0);
+  const double elapsed = seconds_since(t0);
   const double cpu = cpu_seconds() - cpu0;
   if (error) die("append_async", *error);
-  run.events = latencies_us.size();
-  if (run.events > 0) run.cpu_us_per_event = cpu * 1e6 / static_cast<double>(run.events);
-  run.p50_ms = quantile(latencies_us, 0.50) / 1000.0;
-  run.p99_ms = quantile(latencies_us, 0.99) / 1000.0;
-  const plog::Stats after = log.stats();
-  const std::uint64_t commits = after.commits - before.commits;
-  if (commits > 0) {
-    run.group = static_cast<double>(after.batched_appends - before.batched_appends) /
-                static_cast<double>(commits);
-    run.commit_ms = static_cast<double>(after.commit_ns - before.commit_ns) /
-                    static_cast<double>(commits) / 1e6;
-  }
-  run.max_group = after.max_batch;
-  return run;
+  return summarize(latencies_us, elapsed, cpu, before, log.stats());
 }
 
 // ---- Phase 3: fill, replay, verify ----

@@ -226,3 +226,17 @@ TEST_CASE("a backup taken while appends go on is a consistent log") {
   CHECK(report->ok);
   CHECK(report->events >= 500);
 }
+
+TEST_CASE("portico-audit draws progress on a terminal and stays quiet otherwise") {
+  TempDir dir;
+  fill(dir.path(), 30);
+  const std::string verify = std::string(PORTICO_AUDIT) + " verify " + dir.path().string();
+  // Standard error to a pipe: nothing but the verdict on standard output.
+  auto piped = portico::test::run({"/bin/sh", "-c", verify + " 2>&1"});
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.out.find("verify [") == std::string::npos);
+  // Under a pseudo-terminal (script(1)), the bar appears.
+  auto tty = portico::test::run({"/usr/bin/script", "-qec", verify, "/dev/null"});
+  CHECK(tty.exit_code == 0);
+  CHECK(tty.out.find("verify [##############################] 100.0% 30/30") != std::string::npos);
+}
