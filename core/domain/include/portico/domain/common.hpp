@@ -1,0 +1,121 @@
+// The vocabulary shared by every aggregate: time, actors, statuses, project policies.
+//
+// core/domain is pure: no I/O, no clock, no random source. Time and fresh ids reach a decider in
+// its Context; everything else comes from the events it folds.
+#pragma once
+
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
+#include <cstdint>
+#include <optional>
+#include <portico/result.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portico::domain {
+
+// Microseconds since the Unix epoch, UTC. Events carry the time of their decision in `at`.
+using TimeUs = std::int64_t;
+inline constexpr TimeUs kSecond = 1'000'000;
+inline constexpr TimeUs kHour = 3600 * kSecond;
+inline constexpr TimeUs kDay = 24 * kHour;
+
+enum class Realm { customer, staff, system };
+BOOST_DESCRIBE_ENUM(Realm, customer, staff, system)
+
+struct Actor {
+  Realm realm = Realm::system;
+  std::string id;  // empty for the system
+
+  friend bool operator==(const Actor&, const Actor&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Actor, (), (realm, id))
+
+inline Actor system_actor() { return {Realm::system, {}}; }
+
+// The nine ticket statuses of PRODUCT.md.
+enum class Status {
+  open,
+  in_progress,
+  awaiting_customer,
+  required_test,
+  required_action,
+  resolved,
+  pending_closure,
+  closure_scheduled,
+  closed
+};
+BOOST_DESCRIBE_ENUM(Status, open, in_progress, awaiting_customer, required_test, required_action,
+                    resolved, pending_closure, closure_scheduled, closed)
+
+inline constexpr Status kAllStatuses[] = {Status::open,
+                                          Status::in_progress,
+                                          Status::awaiting_customer,
+                                          Status::required_test,
+                                          Status::required_action,
+                                          Status::resolved,
+                                          Status::pending_closure,
+                                          Status::closure_scheduled,
+                                          Status::closed};
+
+// The five active statuses; leaving them begins a resolution, returning ends it ("reopened").
+constexpr bool is_active(Status s) noexcept {
+  return s == Status::open || s == Status::in_progress || s == Status::awaiting_customer ||
+         s == Status::required_test || s == Status::required_action;
+}
+
+std::string_view to_string(Status s) noexcept;
+std::optional<Status> parse_status(std::string_view text) noexcept;
+std::string_view to_string(Realm r) noexcept;
+
+// What a customer reply does to the status (seed 000 vs seed 001).
+enum class CustomerReplyPolicy { keep_status, reopen };
+BOOST_DESCRIBE_ENUM(CustomerReplyPolicy, keep_status, reopen)
+// What a customer reply on a closed ticket does; this alone decides it.
+enum class ClosedTicketsPolicy { closed_is_final, reply_reopens };
+BOOST_DESCRIBE_ENUM(ClosedTicketsPolicy, closed_is_final, reply_reopens)
+
+// The per-project settings the ticket rules read.
+struct Policies {
+  CustomerReplyPolicy customer_reply = CustomerReplyPolicy::keep_status;
+  ClosedTicketsPolicy closed_tickets = ClosedTicketsPolicy::closed_is_final;
+  TimeUs pending_closure_timeout = 48 * kHour;
+  TimeUs resolved_timeout = 14 * kDay;  // 0: resolved tickets are never closed automatically
+  TimeUs survey_expiry = 7 * kDay;
+  std::vector<std::string> survey_options = {"Excellent", "Good", "Fair", "Poor"};
+  bool organization_visibility = false;
+  std::size_t max_subject = 200;
+  std::size_t max_message = 10'000;
+
+  friend bool operator==(const Policies&, const Policies&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Policies, (),
+                      (customer_reply, closed_tickets, pending_closure_timeout, resolved_timeout,
+                       survey_expiry, survey_options, organization_visibility, max_subject,
+                       max_message))
+
+// Domain errors: the codes of API.md.
+namespace errc {
+inline constexpr const char* kInvalidRequest = "invalid_request";
+inline constexpr const char* kForbidden = "forbidden";
+inline constexpr const char* kNotAuthor = "not_author";
+inline constexpr const char* kNotCreator = "not_creator";
+inline constexpr const char* kDomainNotAllowed = "domain_not_allowed";
+inline constexpr const char* kNotFound = "not_found";
+inline constexpr const char* kTicketClosed = "ticket_closed";
+inline constexpr const char* kTicketNotActive = "ticket_not_active";
+inline constexpr const char* kInvalidTransition = "invalid_transition";
+inline constexpr const char* kCreatorCannotLeave = "creator_cannot_leave";
+inline constexpr const char* kNoSurveyPending = "no_survey_pending";
+inline constexpr const char* kConflict = "conflict";
+inline constexpr const char* kInviteInactive = "invite_inactive";
+inline constexpr const char* kSurveyInactive = "survey_inactive";
+}  // namespace errc
+
+// Length in characters (Unicode code points) of UTF-8 text; nullopt when it is not valid UTF-8.
+std::optional<std::size_t> utf8_length(std::string_view text) noexcept;
+// Text with leading and trailing white space removed.
+std::string_view trim(std::string_view text) noexcept;
+
+}  // namespace portico::domain

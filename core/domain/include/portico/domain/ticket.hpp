@@ -1,0 +1,412 @@
+// The ticket aggregate: every rule of PRODUCT.md's "Tickets" and "Who may see what".
+//
+// One stream per ticket ("ticket:{project}:{number}", see docs/events.md for why). The file reads
+// in the Decider order: events, state, evolve and fold, commands, context, decide, queries.
+#pragma once
+
+#include <boost/describe/class.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <portico/domain/common.hpp>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace portico::domain::ticket {
+
+// ---- Events (the persisted schema: change with care, upcast old versions) ----
+// Every event carries `at`, the time of the decision that produced it.
+
+struct TicketOpened {
+  TimeUs at = 0;
+  std::string project;
+  std::uint64_t number = 0;
+  std::string creator;       // customer id
+  std::string organization;  // the creator's organisation in the project ("" for none)
+  std::string subject;
+  std::string message_id;
+  std::string body;
+  std::string priority;
+  std::string team;
+  std::optional<std::string> purchase_id;
+  std::optional<std::string> template_name;
+  boost::json::object fields;
+  std::vector<std::string> mentions;
+};
+struct MessagePosted {
+  TimeUs at = 0;
+  std::string message_id;
+  Actor author;
+  std::string body;
+  bool internal = false;
+  std::vector<std::string> mentions;  // customers notified, who can read the ticket
+};
+struct MessageEdited {
+  TimeUs at = 0;
+  std::string message_id;
+  std::string body;
+};
+struct MessageDeleted {
+  TimeUs at = 0;
+  std::string message_id;
+};
+struct ReactionAdded {
+  TimeUs at = 0;
+  std::string message_id;
+  std::string emoji;
+  Actor by;
+};
+struct ReactionRemoved {
+  TimeUs at = 0;
+  std::string message_id;
+  std::string emoji;
+  Actor by;
+};
+struct StatusChanged {
+  TimeUs at = 0;
+  Status from = Status::open;
+  Status to = Status::open;
+  Actor by;
+};
+struct ClosureRequested {
+  TimeUs at = 0;
+  Status from = Status::open;
+  std::string by;  // customer id
+};
+struct ClosureScheduled {
+  TimeUs at = 0;
+  TimeUs closes_at = 0;
+  Status previous = Status::open;
+  Actor by;
+};
+struct ClosureCancelled {
+  TimeUs at = 0;
+  Status restored = Status::open;
+  Actor by;
+};
+struct TicketClosed {
+  TimeUs at = 0;
+  Status from = Status::open;
+  Actor by;
+  std::string
+      reason;  // "customer", "staff", "scheduled", "pending_closure_timeout", "resolved_timeout"
+};
+struct SurveyOffered {
+  TimeUs at = 0;
+  std::string survey_id;
+  std::string customer;  // the creator
+  TimeUs expires_at = 0;
+};
+struct SurveyAnswered {
+  TimeUs at = 0;
+  std::string survey_id;
+  int rating = 0;
+  std::optional<std::string> option;
+  std::optional<std::string> comment;
+};
+struct SurveyWithdrawn {
+  TimeUs at = 0;
+  std::string survey_id;
+};
+struct SurveyExpired {
+  TimeUs at = 0;
+  std::string survey_id;
+};
+struct FavoriteAdded {
+  TimeUs at = 0;
+  std::string customer;
+};
+struct FavoriteRemoved {
+  TimeUs at = 0;
+  std::string customer;
+  std::string reason;  // "customer", "resolved", "closed", "lost_access"
+};
+struct InviteCreated {
+  TimeUs at = 0;
+  std::string invite_id;
+  std::string token_hash;  // the token itself is never stored
+  std::string by;          // customer id
+};
+struct InviteRevoked {
+  TimeUs at = 0;
+  std::string invite_id;
+  std::string by;
+};
+struct ParticipantJoined {
+  TimeUs at = 0;
+  std::string customer;
+  std::string invite_id;
+};
+struct ParticipantLeft {
+  TimeUs at = 0;
+  std::string customer;
+};
+struct ParticipantRemoved {
+  TimeUs at = 0;
+  std::string customer;
+  std::string by;
+};
+struct TicketUpdated {
+  TimeUs at = 0;
+  std::optional<std::string> priority;
+  std::optional<std::string> team;
+  Actor by;
+};
+
+BOOST_DESCRIBE_STRUCT(TicketOpened, (),
+                      (at, project, number, creator, organization, subject, message_id, body,
+                       priority, team, purchase_id, template_name, fields, mentions))
+BOOST_DESCRIBE_STRUCT(MessagePosted, (), (at, message_id, author, body, internal, mentions))
+BOOST_DESCRIBE_STRUCT(MessageEdited, (), (at, message_id, body))
+BOOST_DESCRIBE_STRUCT(MessageDeleted, (), (at, message_id))
+BOOST_DESCRIBE_STRUCT(ReactionAdded, (), (at, message_id, emoji, by))
+BOOST_DESCRIBE_STRUCT(ReactionRemoved, (), (at, message_id, emoji, by))
+BOOST_DESCRIBE_STRUCT(StatusChanged, (), (at, from, to, by))
+BOOST_DESCRIBE_STRUCT(ClosureRequested, (), (at, from, by))
+BOOST_DESCRIBE_STRUCT(ClosureScheduled, (), (at, closes_at, previous, by))
+BOOST_DESCRIBE_STRUCT(ClosureCancelled, (), (at, restored, by))
+BOOST_DESCRIBE_STRUCT(TicketClosed, (), (at, from, by, reason))
+BOOST_DESCRIBE_STRUCT(SurveyOffered, (), (at, survey_id, customer, expires_at))
+BOOST_DESCRIBE_STRUCT(SurveyAnswered, (), (at, survey_id, rating, option, comment))
+BOOST_DESCRIBE_STRUCT(SurveyWithdrawn, (), (at, survey_id))
+BOOST_DESCRIBE_STRUCT(SurveyExpired, (), (at, survey_id))
+BOOST_DESCRIBE_STRUCT(FavoriteAdded, (), (at, customer))
+BOOST_DESCRIBE_STRUCT(FavoriteRemoved, (), (at, customer, reason))
+BOOST_DESCRIBE_STRUCT(InviteCreated, (), (at, invite_id, token_hash, by))
+BOOST_DESCRIBE_STRUCT(InviteRevoked, (), (at, invite_id, by))
+BOOST_DESCRIBE_STRUCT(ParticipantJoined, (), (at, customer, invite_id))
+BOOST_DESCRIBE_STRUCT(ParticipantLeft, (), (at, customer))
+BOOST_DESCRIBE_STRUCT(ParticipantRemoved, (), (at, customer, by))
+BOOST_DESCRIBE_STRUCT(TicketUpdated, (), (at, priority, team, by))
+
+using Event =
+    std::variant<TicketOpened, MessagePosted, MessageEdited, MessageDeleted, ReactionAdded,
+                 ReactionRemoved, StatusChanged, ClosureRequested, ClosureScheduled,
+                 ClosureCancelled, TicketClosed, SurveyOffered, SurveyAnswered, SurveyWithdrawn,
+                 SurveyExpired, FavoriteAdded, FavoriteRemoved, InviteCreated, InviteRevoked,
+                 ParticipantJoined, ParticipantLeft, ParticipantRemoved, TicketUpdated>;
+
+// The stable type name stored in the log ("TicketOpened", …) and the current schema version.
+std::string_view type_name(const Event& event) noexcept;
+inline constexpr std::uint32_t kSchemaVersion = 1;
+boost::json::object to_payload(const Event& event);
+// Rebuilds an event from its stored type name and payload; invalid_request when they do not fit.
+Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+
+// ---- State ----
+
+struct Message {
+  std::string id;
+  Actor author;
+  std::string body;
+  TimeUs created_at = 0;
+  std::optional<TimeUs> edited_at;
+  bool deleted = false;
+  bool internal = false;
+  std::vector<std::string> history;  // earlier bodies, oldest first (staff see the edit history)
+  std::map<std::string, std::set<std::string>> reactions;  // emoji -> "realm:id" of who reacted
+
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+struct Invite {
+  std::string id;
+  std::string token_hash;
+  std::string created_by;
+  TimeUs created_at = 0;
+  bool revoked = false;
+  bool dead = false;  // the ticket was resolved or closed since: the link never works again
+
+  friend bool operator==(const Invite&, const Invite&) = default;
+};
+
+enum class SurveyState { pending, answered, withdrawn, expired };
+
+struct Survey {
+  std::string id;
+  std::string customer;
+  TimeUs offered_at = 0;
+  TimeUs expires_at = 0;
+  SurveyState state = SurveyState::pending;
+  int rating = 0;
+  std::optional<std::string> option;
+  std::optional<std::string> comment;
+
+  friend bool operator==(const Survey&, const Survey&) = default;
+};
+
+struct Closure {
+  std::optional<std::string> requested_by;  // pending_closure: the customer who asked
+  std::optional<TimeUs> closes_at;          // closure_scheduled: when the system closes it
+  Status previous = Status::open;           // closure_scheduled: restored on cancel
+
+  friend bool operator==(const Closure&, const Closure&) = default;
+};
+
+struct State {
+  bool exists = false;
+  std::string project;
+  std::uint64_t number = 0;
+  std::string creator;
+  std::string organization;
+  std::string subject;
+  Status status = Status::open;
+  TimeUs status_since = 0;
+  std::string priority;
+  std::string team;
+  std::optional<std::string> purchase_id;
+  std::optional<std::string> template_name;
+  boost::json::object fields;
+  std::set<std::string> participants;  // the creator included, always
+  std::vector<Message> messages;
+  std::optional<Closure> closure;
+  std::uint32_t resolutions = 0;  // resolutions begun so far
+  bool survey_offered_this_resolution = false;
+  std::vector<Survey> surveys;      // every survey offered, newest last
+  std::set<std::string> favorites;  // customers who marked it
+  std::map<std::string, Invite> invites;
+  TimeUs created_at = 0;
+  TimeUs updated_at = 0;
+  std::optional<TimeUs> first_staff_reply_at;
+  std::optional<Realm> last_public_author;  // who spoke last in public: the queue's "waiting on"
+
+  friend bool operator==(const State&, const State&) = default;
+};
+
+State evolve(State state, const Event& event);
+State fold(const std::vector<Event>& events, State state = {});
+
+// ---- Commands ----
+
+struct OpenTicket {
+  std::uint64_t number = 0;  // the handler picks the next free number of the project
+  std::string subject;
+  std::string body;
+  std::string message_id;
+  std::string priority = "normal";
+  std::optional<std::string> purchase_id;
+  std::optional<std::string> template_name;
+  boost::json::object fields;
+};
+struct PostReply {  // a customer's reply
+  std::string message_id;
+  std::string body;
+};
+struct PostStaffMessage {  // a staff reply or internal note, optionally setting the status
+  std::string message_id;
+  std::string body;
+  bool internal = false;
+  std::optional<Status> status;
+};
+struct EditMessage {
+  std::string message_id;
+  std::string body;
+};
+struct DeleteMessage {
+  std::string message_id;
+};
+struct AddReaction {
+  std::string message_id;
+  std::string emoji;
+};
+struct RemoveReaction {
+  std::string message_id;
+  std::string emoji;
+};
+struct SetStatus {
+  Status status = Status::open;
+};
+struct RequestClosure {};
+struct ScheduleClosure {
+  TimeUs closes_at = 0;
+};
+struct CancelScheduledClosure {};
+struct CloseNow {};
+// Issued by the scheduler: closes the ticket if a closure is due and expires a stale survey;
+// otherwise does nothing, so it is safe to issue any number of times.
+struct ApplyTimers {};
+struct AnswerSurvey {
+  int rating = 0;
+  std::optional<std::string> option;
+  std::optional<std::string> comment;
+  bool via_token = false;  // from an e-mailed link: the token stands in for signing in
+  std::optional<std::string> survey_id;  // with via_token: the survey the token names
+};
+struct AddFavorite {};
+struct RemoveFavorite {};
+struct CreateInvite {
+  std::string invite_id;
+  std::string token_hash;
+};
+struct RevokeInvite {
+  std::string invite_id;
+};
+struct JoinByInvite {
+  std::string token_hash;
+};
+struct RemoveParticipant {
+  std::string customer;
+};
+struct LeaveTicket {};
+struct UpdateTicket {
+  std::optional<std::string> priority;
+  std::optional<std::string> team;
+};
+
+using Command =
+    std::variant<OpenTicket, PostReply, PostStaffMessage, EditMessage, DeleteMessage, AddReaction,
+                 RemoveReaction, SetStatus, RequestClosure, ScheduleClosure, CancelScheduledClosure,
+                 CloseNow, ApplyTimers, AnswerSurvey, AddFavorite, RemoveFavorite, CreateInvite,
+                 RevokeInvite, JoinByInvite, RemoveParticipant, LeaveTicket, UpdateTicket>;
+
+// ---- Context: what the decider may know beyond the ticket's own events ----
+
+// A customer an @handle in a message may refer to.
+struct MentionCandidate {
+  std::string handle;
+  std::string customer;
+  bool is_member = false;
+  std::string organization;
+};
+
+struct Context {
+  Actor actor;
+  TimeUs now = 0;
+  std::string command_id;  // ids of things the decider creates derive from it
+  Policies policies;       // the ticket's project's
+  std::string project;     // the ticket's project
+  // Facts about the actor that the handler looked up:
+  bool is_member = false;         // a customer who is a member of the project
+  std::string organization;       // that customer's organisation in the project
+  bool is_project_staff = false;  // a staff member of the project
+  std::vector<MentionCandidate> mention_candidates;
+};
+
+// How a customer relates to a ticket.
+enum class Role { none, creator, participant, organization };
+
+// ---- Decide ----
+
+// The events that carry out `command`, or the domain error that refuses it (with an API.md
+// code). A command that would change nothing returns no events, so a retry is harmless.
+Result<std::vector<Event>> decide(const State& state, const Command& command, const Context& ctx);
+
+// ---- Queries ----
+
+// Who may see the ticket: staff of its project; a member customer who created it, participates,
+// or (with organisation visibility) shares its organisation.
+Role role_of(const State& state, const Context& ctx);
+bool can_read(const State& state, const Context& ctx);
+// The earliest time at which ApplyTimers would change something, if any.
+std::optional<TimeUs> next_timer(const State& state, const Policies& policies);
+// The pending survey of the current resolution, if any (and not expired at `now`).
+const Survey* pending_survey(const State& state, TimeUs now);
+// "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', deduplicated.
+std::vector<std::string> extract_mentions(std::string_view body);
+// The stream a ticket's events are stored in.
+std::string stream_id(std::string_view project, std::uint64_t number);
+
+}  // namespace portico::domain::ticket

@@ -1,0 +1,803 @@
+#include <algorithm>
+#include <array>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+#include <chrono>
+#include <cstdio>
+#include <portico/domain/ticket.hpp>
+
+namespace portico::domain::ticket {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
+    "TicketOpened",     "MessagePosted",      "MessageEdited", "MessageDeleted",
+    "ReactionAdded",    "ReactionRemoved",    "StatusChanged", "ClosureRequested",
+    "ClosureScheduled", "ClosureCancelled",   "TicketClosed",  "SurveyOffered",
+    "SurveyAnswered",   "SurveyWithdrawn",    "SurveyExpired", "FavoriteAdded",
+    "FavoriteRemoved",  "InviteCreated",      "InviteRevoked", "ParticipantJoined",
+    "ParticipantLeft",  "ParticipantRemoved", "TicketUpdated"};
+
+constexpr std::array<std::string_view, 4> kPriorities = {"low", "normal", "high", "urgent"};
+constexpr std::size_t kMaxComment = 2000;
+constexpr std::size_t kMaxEmojiBytes = 64;
+constexpr std::size_t kMaxTeam = 100;
+
+std::string reactor_key(const Actor& a) { return std::string(to_string(a.realm)) + ":" + a.id; }
+
+Message* find_message(State& s, std::string_view id) {
+  for (auto& m : s.messages) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+const Message* find_message(const State& s, std::string_view id) {
+  return find_message(const_cast<State&>(s), id);
+}
+
+Survey* find_survey(State& s, std::string_view id) {
+  for (auto& v : s.surveys) {
+    if (v.id == id) return &v;
+  }
+  return nullptr;
+}
+
+// Status bookkeeping shared by every event that moves the ticket.
+void enter_status(State& s, Status to, TimeUs at) {
+  const Status from = s.status;
+  if (is_active(from) && !is_active(to)) {
+    ++s.resolutions;  // a resolution begins
+    s.survey_offered_this_resolution = false;
+  }
+  if (to == Status::resolved || to == Status::closed) {
+    for (auto& [id, invite] : s.invites) invite.dead = true;
+  }
+  if (to != Status::pending_closure && to != Status::closure_scheduled) {
+    s.closure.reset();
+  } else if (to == Status::pending_closure && s.closure) {
+    s.closure->closes_at.reset();
+  }
+  s.status = to;
+  s.status_since = at;
+}
+
+}  // namespace
+
+// ---- Payloads ----
+
+std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+
+boost::json::object to_payload(const Event& event) {
+  return std::visit([](const auto& e) { return boost::json::value_from(e).as_object(); }, event);
+}
+
+namespace {
+template <std::size_t I>
+Result<Event> decode_as(const boost::json::object& payload) {
+  using T = std::variant_alternative_t<I, Event>;
+  auto r = boost::json::try_value_to<T>(boost::json::value(payload));
+  if (!r) {
+    return fail(errc::kInvalidRequest, std::string("payload does not fit ") +
+                                           std::string(kTypeNames[I]) + ": " + r.error().message());
+  }
+  return Event(std::in_place_index<I>, std::move(*r));
+}
+
+template <std::size_t... I>
+Result<Event> decode_by_index(std::size_t index, const boost::json::object& payload,
+                              std::index_sequence<I...>) {
+  using Decoder = Result<Event> (*)(const boost::json::object&);
+  static constexpr Decoder kDecoders[] = {&decode_as<I>...};
+  return kDecoders[index](payload);
+}
+}  // namespace
+
+Result<Event> from_payload(std::string_view type, const boost::json::object& payload) {
+  for (std::size_t i = 0; i < kTypeNames.size(); ++i) {
+    if (kTypeNames[i] == type) {
+      return decode_by_index(i, payload, std::make_index_sequence<std::variant_size_v<Event>>());
+    }
+  }
+  return fail(errc::kInvalidRequest, "unknown ticket event type " + std::string(type));
+}
+
+// ---- Evolve ----
+
+State evolve(State s, const Event& event) {
+  std::visit(Overloaded{
+                 [&](const TicketOpened& e) {
+                   s.exists = true;
+                   s.project = e.project;
+                   s.number = e.number;
+                   s.creator = e.creator;
+                   s.organization = e.organization;
+                   s.subject = e.subject;
+                   s.status = Status::open;
+                   s.status_since = e.at;
+                   s.priority = e.priority;
+                   s.team = e.team;
+                   s.purchase_id = e.purchase_id;
+                   s.template_name = e.template_name;
+                   s.fields = e.fields;
+                   s.participants = {e.creator};
+                   s.messages.push_back({e.message_id,
+                                         {Realm::customer, e.creator},
+                                         e.body,
+                                         e.at,
+                                         {},
+                                         false,
+                                         false,
+                                         {},
+                                         {}});
+                   s.created_at = e.at;
+                   s.last_public_author = Realm::customer;
+                 },
+                 [&](const MessagePosted& e) {
+                   s.messages.push_back(
+                       {e.message_id, e.author, e.body, e.at, {}, false, e.internal, {}, {}});
+                   if (!e.internal && e.author.realm != Realm::system) {
+                     s.last_public_author = e.author.realm;
+                     if (e.author.realm == Realm::staff && !s.first_staff_reply_at) {
+                       s.first_staff_reply_at = e.at;
+                     }
+                   }
+                 },
+                 [&](const MessageEdited& e) {
+                   if (Message* m = find_message(s, e.message_id)) {
+                     m->history.push_back(std::move(m->body));
+                     m->body = e.body;
+                     m->edited_at = e.at;
+                   }
+                 },
+                 [&](const MessageDeleted& e) {
+                   if (Message* m = find_message(s, e.message_id)) {
+                     m->history.push_back(std::move(m->body));  // the text stays in the history
+                     m->body.clear();
+                     m->deleted = true;
+                     m->reactions.clear();
+                   }
+                 },
+                 [&](const ReactionAdded& e) {
+                   if (Message* m = find_message(s, e.message_id)) {
+                     m->reactions[e.emoji].insert(reactor_key(e.by));
+                   }
+                 },
+                 [&](const ReactionRemoved& e) {
+                   if (Message* m = find_message(s, e.message_id)) {
+                     auto it = m->reactions.find(e.emoji);
+                     if (it != m->reactions.end()) {
+                       it->second.erase(reactor_key(e.by));
+                       if (it->second.empty()) m->reactions.erase(it);
+                     }
+                   }
+                 },
+                 [&](const StatusChanged& e) { enter_status(s, e.to, e.at); },
+                 [&](const ClosureRequested& e) {
+                   enter_status(s, Status::pending_closure, e.at);
+                   s.closure = Closure{e.by, std::nullopt, e.from};
+                 },
+                 [&](const ClosureScheduled& e) {
+                   std::optional<std::string> requested_by =
+                       s.closure ? s.closure->requested_by : std::nullopt;
+                   enter_status(s, Status::closure_scheduled, e.at);
+                   s.closure = Closure{std::move(requested_by), e.closes_at, e.previous};
+                 },
+                 [&](const ClosureCancelled& e) { enter_status(s, e.restored, e.at); },
+                 [&](const TicketClosed& e) { enter_status(s, Status::closed, e.at); },
+                 [&](const SurveyOffered& e) {
+                   s.surveys.push_back({e.survey_id, e.customer, e.at, e.expires_at,
+                                        SurveyState::pending, 0, std::nullopt, std::nullopt});
+                   s.survey_offered_this_resolution = true;
+                 },
+                 [&](const SurveyAnswered& e) {
+                   if (Survey* v = find_survey(s, e.survey_id)) {
+                     v->state = SurveyState::answered;
+                     v->rating = e.rating;
+                     v->option = e.option;
+                     v->comment = e.comment;
+                   }
+                 },
+                 [&](const SurveyWithdrawn& e) {
+                   if (Survey* v = find_survey(s, e.survey_id)) v->state = SurveyState::withdrawn;
+                 },
+                 [&](const SurveyExpired& e) {
+                   if (Survey* v = find_survey(s, e.survey_id)) v->state = SurveyState::expired;
+                 },
+                 [&](const FavoriteAdded& e) { s.favorites.insert(e.customer); },
+                 [&](const FavoriteRemoved& e) { s.favorites.erase(e.customer); },
+                 [&](const InviteCreated& e) {
+                   s.invites[e.invite_id] = {e.invite_id, e.token_hash, e.by, e.at, false, false};
+                 },
+                 [&](const InviteRevoked& e) {
+                   if (auto it = s.invites.find(e.invite_id); it != s.invites.end()) {
+                     it->second.revoked = true;
+                   }
+                 },
+                 [&](const ParticipantJoined& e) { s.participants.insert(e.customer); },
+                 [&](const ParticipantLeft& e) { s.participants.erase(e.customer); },
+                 [&](const ParticipantRemoved& e) { s.participants.erase(e.customer); },
+                 [&](const TicketUpdated& e) {
+                   if (e.priority) s.priority = *e.priority;
+                   if (e.team) s.team = *e.team;
+                 },
+             },
+             event);
+  // Activity that moves a ticket up the lists; marks and reactions do not.
+  const bool activity = !std::holds_alternative<FavoriteAdded>(event) &&
+                        !std::holds_alternative<FavoriteRemoved>(event) &&
+                        !std::holds_alternative<ReactionAdded>(event) &&
+                        !std::holds_alternative<ReactionRemoved>(event) &&
+                        !std::holds_alternative<InviteCreated>(event) &&
+                        !std::holds_alternative<InviteRevoked>(event);
+  if (activity) s.updated_at = std::visit([](const auto& e) { return e.at; }, event);
+  return s;
+}
+
+State fold(const std::vector<Event>& events, State state) {
+  for (const Event& e : events) state = evolve(std::move(state), e);
+  return state;
+}
+
+// ---- Queries ----
+
+Role role_of(const State& s, const Context& ctx) {
+  if (ctx.actor.realm != Realm::customer || !ctx.is_member || !s.exists ||
+      ctx.project != s.project) {
+    return Role::none;
+  }
+  if (s.creator == ctx.actor.id) return Role::creator;
+  if (s.participants.contains(ctx.actor.id)) return Role::participant;
+  if (ctx.policies.organization_visibility && !ctx.organization.empty() &&
+      ctx.organization == s.organization) {
+    return Role::organization;
+  }
+  return Role::none;
+}
+
+bool can_read(const State& s, const Context& ctx) {
+  switch (ctx.actor.realm) {
+    case Realm::staff:
+      return s.exists && ctx.is_project_staff && ctx.project == s.project;
+    case Realm::customer:
+      return role_of(s, ctx) != Role::none;
+    case Realm::system:
+      return s.exists;
+  }
+  return false;
+}
+
+const Survey* pending_survey(const State& s, TimeUs now) {
+  if (s.surveys.empty()) return nullptr;
+  const Survey& last = s.surveys.back();
+  if (last.state != SurveyState::pending || now >= last.expires_at) return nullptr;
+  return &last;
+}
+
+std::optional<TimeUs> next_timer(const State& s, const Policies& p) {
+  std::optional<TimeUs> next;
+  auto consider = [&](TimeUs t) { next = next ? std::min(*next, t) : t; };
+  if (!s.exists) return next;
+  if (s.status == Status::pending_closure) consider(s.status_since + p.pending_closure_timeout);
+  if (s.status == Status::resolved && p.resolved_timeout > 0) {
+    consider(s.status_since + p.resolved_timeout);
+  }
+  if (s.status == Status::closure_scheduled && s.closure && s.closure->closes_at) {
+    consider(*s.closure->closes_at);
+  }
+  if (!s.surveys.empty() && s.surveys.back().state == SurveyState::pending) {
+    consider(s.surveys.back().expires_at);
+  }
+  return next;
+}
+
+std::vector<std::string> extract_mentions(std::string_view body) {
+  std::vector<std::string> out;
+  auto handle_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  };
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '@') continue;
+    // "@" starts a mention only at the start or after something that is not part of a word
+    // (so "support@example.com" mentions nobody).
+    if (i > 0 && handle_char(body[i - 1])) continue;
+    std::size_t end = i + 1;
+    while (end < body.size() && handle_char(body[end])) ++end;
+    std::string handle(body.substr(i + 1, end - i - 1));
+    while (!handle.empty() && handle.back() == '.') handle.pop_back();  // sentence end
+    if (!handle.empty() && std::find(out.begin(), out.end(), handle) == out.end()) {
+      out.push_back(std::move(handle));
+    }
+    i = end - 1;
+  }
+  return out;
+}
+
+std::string stream_id(std::string_view project, std::uint64_t number) {
+  return "ticket:" + std::string(project) + ":" + std::to_string(number);
+}
+
+// ---- Decide ----
+
+namespace {
+
+using Events = std::vector<Event>;
+
+std::string format_time(TimeUs us) {
+  using namespace std::chrono;
+  const sys_time<microseconds> t{microseconds{us}};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(t) - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld UTC", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()));
+  return buf;
+}
+
+Result<void> check_text(std::string_view text, std::size_t max, const char* field) {
+  const auto length = utf8_length(text);
+  if (!length)
+    return fail(errc::kInvalidRequest, std::string(field) + " is not valid UTF-8", field);
+  if (trim(text).empty())
+    return fail(errc::kInvalidRequest, std::string(field) + " is empty", field);
+  if (*length > max) {
+    return fail(errc::kInvalidRequest,
+                std::string(field) + " is longer than " + std::to_string(max) + " characters",
+                field);
+  }
+  return {};
+}
+
+Result<void> check_priority(const std::string& priority) {
+  if (std::find(kPriorities.begin(), kPriorities.end(), priority) == kPriorities.end()) {
+    return fail(errc::kInvalidRequest, "priority must be low, normal, high or urgent", "priority");
+  }
+  return {};
+}
+
+// Mentions in a public message: candidates named by @handle who can read the ticket.
+std::vector<std::string> resolve_mentions(const State& s, std::string_view body, const Context& ctx,
+                                          std::string_view creator, std::string_view organization) {
+  std::vector<std::string> out;
+  const auto handles = extract_mentions(body);
+  if (handles.empty()) return out;
+  for (const MentionCandidate& c : ctx.mention_candidates) {
+    if (std::find(handles.begin(), handles.end(), c.handle) == handles.end()) continue;
+    if (ctx.actor.realm == Realm::customer && c.customer == ctx.actor.id) continue;
+    const bool reads =
+        c.is_member && (c.customer == creator || s.participants.contains(c.customer) ||
+                        (ctx.policies.organization_visibility && !c.organization.empty() &&
+                         c.organization == organization));
+    if (reads && std::find(out.begin(), out.end(), c.customer) == out.end()) {
+      out.push_back(c.customer);
+    }
+  }
+  return out;
+}
+
+// The consequences of moving from `from` to `to`, appended after the event that moves it:
+// a survey when a resolution begins, its withdrawal on reopening, favorites dropped on
+// resolved/closed.
+void consequences(const State& s, Status from, Status to, const Context& ctx, Events& out) {
+  const bool begins = is_active(from) && !is_active(to);
+  const bool offered = begins ? false : s.survey_offered_this_resolution;
+  if (!is_active(to) && !offered) {
+    out.push_back(SurveyOffered{ctx.now, ctx.command_id + "/survey", s.creator,
+                                ctx.now + ctx.policies.survey_expiry});
+  }
+  if (!is_active(from) && is_active(to)) {
+    if (const Survey* v = pending_survey(s, ctx.now)) {
+      out.push_back(SurveyWithdrawn{ctx.now, v->id});
+    }
+  }
+  if (to == Status::resolved || to == Status::closed) {
+    for (const auto& customer : s.favorites) {
+      out.push_back(FavoriteRemoved{ctx.now, customer, std::string(to_string(to))});
+    }
+  }
+}
+
+// A staff status change, as the status route and a staff message with a status carry it out.
+Result<void> staff_status(const State& s, Status to, const Context& ctx, Events& out) {
+  if (to == Status::pending_closure || to == Status::closure_scheduled) {
+    return fail(errc::kInvalidTransition,
+                "staff cannot set pending_closure or closure_scheduled directly; schedule a "
+                "closure instead");
+  }
+  if (to == s.status) return {};
+  if (to == Status::closed) {
+    out.push_back(TicketClosed{ctx.now, s.status, ctx.actor, "staff"});
+  } else {
+    out.push_back(StatusChanged{ctx.now, s.status, to, ctx.actor});
+  }
+  consequences(s, s.status, to, ctx, out);
+  return {};
+}
+
+void close(const State& s, const Context& ctx, const char* reason, Events& out) {
+  out.push_back(TicketClosed{ctx.now, s.status, ctx.actor, reason});
+  consequences(s, s.status, Status::closed, ctx, out);
+}
+
+bool is_customer_participant(Role role) {
+  return role == Role::creator || role == Role::participant;
+}
+
+}  // namespace
+
+Result<Events> decide(const State& s, const Command& command, const Context& ctx) {
+  Events out;
+  const Realm realm = ctx.actor.realm;
+
+  if (const auto* open = std::get_if<OpenTicket>(&command)) {
+    if (realm != Realm::customer) return fail(errc::kForbidden, "only customers open tickets");
+    if (!ctx.is_member) return fail(errc::kForbidden, "only members of the project open tickets");
+    if (s.exists) return fail(errc::kConflict, "ticket number is already taken");
+    if (open->number == 0 || open->message_id.empty()) {
+      return fail(errc::kInvalidRequest, "a ticket needs a number and a message id");
+    }
+    if (auto ok = check_text(open->subject, ctx.policies.max_subject, "subject"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_text(open->body, ctx.policies.max_message, "message"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_priority(open->priority); !ok) return Unexpected(ok.error());
+    out.push_back(
+        TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
+                     std::string(trim(open->subject)), open->message_id, open->body, open->priority,
+                     "", open->purchase_id, open->template_name, open->fields,
+                     resolve_mentions(s, open->body, ctx, ctx.actor.id, ctx.organization)});
+    return out;
+  }
+
+  // Anything the caller may not read answers exactly as if it did not exist.
+  const bool joining = std::holds_alternative<JoinByInvite>(command) && realm == Realm::customer &&
+                       s.exists && ctx.project == s.project;
+  const bool by_token = std::holds_alternative<AnswerSurvey>(command) &&
+                        std::get<AnswerSurvey>(command).via_token && s.exists;
+  if (!joining && !by_token && !can_read(s, ctx)) return fail(errc::kNotFound, "no such ticket");
+  const Role role = role_of(s, ctx);
+  const bool staff = realm == Realm::staff;
+  auto customers_only = [&]() -> Result<void> {
+    if (realm != Realm::customer) return fail(errc::kForbidden, "this is a customer action");
+    if (!is_customer_participant(role)) {
+      return fail(errc::kForbidden, "only the creator and participants of a ticket do this");
+    }
+    return {};
+  };
+  auto staff_only = [&]() -> Result<void> {
+    if (!staff) return fail(errc::kForbidden, "this is a staff action");
+    return {};
+  };
+  // The message a customer or staff member addresses; customers never see internal notes.
+  auto visible_message = [&](const std::string& id) -> Result<const Message*> {
+    const Message* m = find_message(s, id);
+    if (!m || m->deleted || (m->internal && realm != Realm::staff)) {
+      return fail(errc::kNotFound, "no such message");
+    }
+    return m;
+  };
+
+  Result<void> done = std::visit(
+      Overloaded{
+          [&](const OpenTicket&) -> Result<void> { return {}; },
+          [&](const PostReply& c) -> Result<void> {
+            if (auto ok = customers_only(); !ok) return ok;
+            if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
+            if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            std::optional<Status> reopen;
+            if (s.status == Status::closed) {
+              if (ctx.policies.closed_tickets == ClosedTicketsPolicy::closed_is_final) {
+                return fail(errc::kTicketClosed, "this ticket is closed");
+              }
+              reopen = Status::open;
+            } else if (ctx.policies.customer_reply == CustomerReplyPolicy::reopen &&
+                       (s.status == Status::awaiting_customer || s.status == Status::resolved ||
+                        s.status == Status::pending_closure ||
+                        s.status == Status::closure_scheduled)) {
+              reopen = Status::open;
+            }
+            out.push_back(
+                MessagePosted{ctx.now, c.message_id, ctx.actor, c.body, false,
+                              resolve_mentions(s, c.body, ctx, s.creator, s.organization)});
+            if (reopen) {
+              out.push_back(StatusChanged{ctx.now, s.status, *reopen, ctx.actor});
+              consequences(s, s.status, *reopen, ctx, out);
+            }
+            return {};
+          },
+          [&](const PostStaffMessage& c) -> Result<void> {
+            if (auto ok = staff_only(); !ok) return ok;
+            if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
+            if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            out.push_back(MessagePosted{
+                ctx.now, c.message_id, ctx.actor, c.body, c.internal,
+                c.internal ? std::vector<std::string>{}
+                           : resolve_mentions(s, c.body, ctx, s.creator, s.organization)});
+            if (c.status) return staff_status(s, *c.status, ctx, out);
+            return {};
+          },
+          [&](const EditMessage& c) -> Result<void> {
+            auto m = visible_message(c.message_id);
+            if (!m) return Unexpected(m.error());
+            if ((*m)->author != ctx.actor) return fail(errc::kNotAuthor, "not your message");
+            if (s.status == Status::closed)
+              return fail(errc::kTicketClosed, "this ticket is closed");
+            if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
+            if ((*m)->body != c.body) out.push_back(MessageEdited{ctx.now, c.message_id, c.body});
+            return {};
+          },
+          [&](const DeleteMessage& c) -> Result<void> {
+            const Message* m = find_message(s, c.message_id);
+            if (m && m->deleted && m->author == ctx.actor) return {};  // already gone
+            auto visible = visible_message(c.message_id);
+            if (!visible) return Unexpected(visible.error());
+            if ((*visible)->author != ctx.actor) return fail(errc::kNotAuthor, "not your message");
+            if (s.status == Status::closed)
+              return fail(errc::kTicketClosed, "this ticket is closed");
+            out.push_back(MessageDeleted{ctx.now, c.message_id});
+            return {};
+          },
+          [&](const AddReaction& c) -> Result<void> {
+            auto m = visible_message(c.message_id);
+            if (!m) return Unexpected(m.error());
+            if (s.status == Status::closed)
+              return fail(errc::kTicketClosed, "this ticket is closed");
+            if (c.emoji.empty() || c.emoji.size() > kMaxEmojiBytes || !utf8_length(c.emoji) ||
+                c.emoji.find_first_of(" \t\r\n") != std::string::npos) {
+              return fail(errc::kInvalidRequest, "emoji must be 1 to 64 bytes of text", "emoji");
+            }
+            auto it = (*m)->reactions.find(c.emoji);
+            if (it == (*m)->reactions.end() || !it->second.contains(reactor_key(ctx.actor))) {
+              out.push_back(ReactionAdded{ctx.now, c.message_id, c.emoji, ctx.actor});
+            }
+            return {};
+          },
+          [&](const RemoveReaction& c) -> Result<void> {
+            auto m = visible_message(c.message_id);
+            if (!m) return Unexpected(m.error());
+            if (s.status == Status::closed)
+              return fail(errc::kTicketClosed, "this ticket is closed");
+            auto it = (*m)->reactions.find(c.emoji);
+            if (it != (*m)->reactions.end() && it->second.contains(reactor_key(ctx.actor))) {
+              out.push_back(ReactionRemoved{ctx.now, c.message_id, c.emoji, ctx.actor});
+            }
+            return {};
+          },
+          [&](const SetStatus& c) -> Result<void> {
+            if (auto ok = staff_only(); !ok) return ok;
+            return staff_status(s, c.status, ctx, out);
+          },
+          [&](const RequestClosure&) -> Result<void> {
+            if (auto ok = customers_only(); !ok) return ok;
+            if (s.status == Status::pending_closure || s.status == Status::closure_scheduled ||
+                s.status == Status::closed) {
+              return fail(errc::kInvalidTransition, "closure cannot be requested on a " +
+                                                        std::string(to_string(s.status)) +
+                                                        " ticket");
+            }
+            out.push_back(ClosureRequested{ctx.now, s.status, ctx.actor.id});
+            consequences(s, s.status, Status::pending_closure, ctx, out);
+            return {};
+          },
+          [&](const ScheduleClosure& c) -> Result<void> {
+            if (auto ok = staff_only(); !ok) return ok;
+            if (s.status == Status::closure_scheduled || s.status == Status::closed) {
+              return fail(errc::kInvalidTransition, "a closure cannot be scheduled on a " +
+                                                        std::string(to_string(s.status)) +
+                                                        " ticket");
+            }
+            if (c.closes_at <= ctx.now) {
+              return fail(errc::kInvalidRequest, "the closing time must be in the future", "at");
+            }
+            out.push_back(ClosureScheduled{ctx.now, c.closes_at, s.status, ctx.actor});
+            out.push_back(
+                MessagePosted{ctx.now,
+                              ctx.command_id + "/notice",
+                              system_actor(),
+                              "This ticket will be closed on " + format_time(c.closes_at) + ".",
+                              false,
+                              {}});
+            consequences(s, s.status, Status::closure_scheduled, ctx, out);
+            return {};
+          },
+          [&](const CancelScheduledClosure&) -> Result<void> {
+            if (auto ok = staff_only(); !ok) return ok;
+            if (s.status != Status::closure_scheduled || !s.closure) {
+              return fail(errc::kInvalidTransition, "no closure is scheduled");
+            }
+            const Status restored = s.closure->previous;
+            out.push_back(ClosureCancelled{ctx.now, restored, ctx.actor});
+            out.push_back(MessagePosted{ctx.now,
+                                        ctx.command_id + "/notice",
+                                        system_actor(),
+                                        "The scheduled closure was cancelled.",
+                                        false,
+                                        {}});
+            consequences(s, s.status, restored, ctx, out);
+            return {};
+          },
+          [&](const CloseNow&) -> Result<void> {
+            if (auto ok = customers_only(); !ok) return ok;
+            if (s.status != Status::resolved && s.status != Status::pending_closure &&
+                s.status != Status::closure_scheduled) {
+              return fail(errc::kInvalidTransition,
+                          "a " + std::string(to_string(s.status)) + " ticket cannot be closed now");
+            }
+            close(s, ctx, "customer", out);
+            return {};
+          },
+          [&](const ApplyTimers&) -> Result<void> {
+            if (realm != Realm::system) return fail(errc::kForbidden, "timers are the system's");
+            State now = s;
+            if (!s.surveys.empty() && s.surveys.back().state == SurveyState::pending &&
+                ctx.now >= s.surveys.back().expires_at) {
+              out.push_back(SurveyExpired{ctx.now, s.surveys.back().id});
+              now = evolve(std::move(now), out.back());
+            }
+            const Policies& p = ctx.policies;
+            if (s.status == Status::pending_closure &&
+                ctx.now >= s.status_since + p.pending_closure_timeout) {
+              close(now, ctx, "pending_closure_timeout", out);
+            } else if (s.status == Status::resolved && p.resolved_timeout > 0 &&
+                       ctx.now >= s.status_since + p.resolved_timeout) {
+              close(now, ctx, "resolved_timeout", out);
+            } else if (s.status == Status::closure_scheduled && s.closure && s.closure->closes_at &&
+                       ctx.now >= *s.closure->closes_at) {
+              close(now, ctx, "scheduled", out);
+            }
+            return {};
+          },
+          [&](const AnswerSurvey& c) -> Result<void> {
+            const Survey* pending = pending_survey(s, ctx.now);
+            if (c.via_token) {
+              const auto found = std::find_if(
+                  s.surveys.begin(), s.surveys.end(),
+                  [&](const Survey& v) { return c.survey_id && v.id == *c.survey_id; });
+              if (found == s.surveys.end()) return fail(errc::kNotFound, "no such survey");
+              if (pending != &*found) {
+                return fail(errc::kSurveyInactive,
+                            "this survey was already answered, withdrawn or has expired");
+              }
+            } else {
+              if (realm != Realm::customer || role != Role::creator) {
+                return fail(errc::kNotCreator, "only the ticket's creator answers its survey");
+              }
+              if (!pending) return fail(errc::kNoSurveyPending, "no survey is pending");
+            }
+            if (c.rating < 1 || c.rating > 5) {
+              return fail(errc::kInvalidRequest, "rating must be 1 to 5", "rating");
+            }
+            if (c.option &&
+                std::find(ctx.policies.survey_options.begin(), ctx.policies.survey_options.end(),
+                          *c.option) == ctx.policies.survey_options.end()) {
+              return fail(errc::kInvalidRequest, "option is not one this project offers", "option");
+            }
+            if (c.comment) {
+              const auto length = utf8_length(*c.comment);
+              if (!length || *length > kMaxComment) {
+                return fail(errc::kInvalidRequest, "comment must be at most 2000 characters",
+                            "comment");
+              }
+            }
+            out.push_back(SurveyAnswered{ctx.now, pending->id, c.rating, c.option, c.comment});
+            return {};
+          },
+          [&](const AddFavorite&) -> Result<void> {
+            if (realm != Realm::customer) return fail(errc::kForbidden, "favorites are customers'");
+            if (s.status == Status::resolved || s.status == Status::closed) {
+              return fail(errc::kTicketNotActive,
+                          "resolved and closed tickets cannot be favorites");
+            }
+            if (!s.favorites.contains(ctx.actor.id)) {
+              out.push_back(FavoriteAdded{ctx.now, ctx.actor.id});
+            }
+            return {};
+          },
+          [&](const RemoveFavorite&) -> Result<void> {
+            if (realm != Realm::customer) return fail(errc::kForbidden, "favorites are customers'");
+            if (s.favorites.contains(ctx.actor.id)) {
+              out.push_back(FavoriteRemoved{ctx.now, ctx.actor.id, "customer"});
+            }
+            return {};
+          },
+          [&](const CreateInvite& c) -> Result<void> {
+            if (auto ok = customers_only(); !ok) return ok;
+            if (s.status == Status::resolved || s.status == Status::closed) {
+              return fail(errc::kTicketNotActive,
+                          "invite links need a ticket that is not resolved or closed");
+            }
+            if (c.invite_id.empty() || c.token_hash.empty()) {
+              return fail(errc::kInvalidRequest, "an invite needs an id and a token hash");
+            }
+            if (s.invites.contains(c.invite_id)) return fail(errc::kConflict, "invite id is taken");
+            out.push_back(InviteCreated{ctx.now, c.invite_id, c.token_hash, ctx.actor.id});
+            return {};
+          },
+          [&](const RevokeInvite& c) -> Result<void> {
+            if (realm != Realm::customer || role != Role::creator) {
+              return fail(errc::kNotCreator, "only the creator revokes invite links");
+            }
+            auto it = s.invites.find(c.invite_id);
+            if (it == s.invites.end()) return fail(errc::kNotFound, "no such invite");
+            if (!it->second.revoked)
+              out.push_back(InviteRevoked{ctx.now, c.invite_id, ctx.actor.id});
+            return {};
+          },
+          [&](const JoinByInvite& c) -> Result<void> {
+            const auto it = std::find_if(s.invites.begin(), s.invites.end(), [&](const auto& kv) {
+              return kv.second.token_hash == c.token_hash;
+            });
+            if (it == s.invites.end() || c.token_hash.empty()) {
+              return fail(errc::kNotFound, "no such invite");
+            }
+            if (it->second.revoked || it->second.dead || s.status == Status::resolved ||
+                s.status == Status::closed) {
+              return fail(errc::kInviteInactive, "this invite link no longer works");
+            }
+            if (!s.participants.contains(ctx.actor.id)) {
+              out.push_back(ParticipantJoined{ctx.now, ctx.actor.id, it->first});
+            }
+            return {};
+          },
+          [&](const RemoveParticipant& c) -> Result<void> {
+            if (realm != Realm::customer || role != Role::creator) {
+              return fail(errc::kNotCreator, "only the creator removes participants");
+            }
+            if (c.customer == s.creator) {
+              return fail(errc::kCreatorCannotLeave, "the creator cannot be removed");
+            }
+            if (!s.participants.contains(c.customer)) {
+              return fail(errc::kNotFound, "no such participant");
+            }
+            out.push_back(ParticipantRemoved{ctx.now, c.customer, ctx.actor.id});
+            if (s.favorites.contains(c.customer)) {
+              out.push_back(FavoriteRemoved{ctx.now, c.customer, "lost_access"});
+            }
+            return {};
+          },
+          [&](const LeaveTicket&) -> Result<void> {
+            if (realm != Realm::customer)
+              return fail(errc::kForbidden, "this is a customer action");
+            if (role == Role::creator) {
+              return fail(errc::kCreatorCannotLeave, "the creator cannot leave their ticket");
+            }
+            if (role != Role::participant) {
+              return fail(errc::kForbidden, "only participants leave a ticket");
+            }
+            out.push_back(ParticipantLeft{ctx.now, ctx.actor.id});
+            if (s.favorites.contains(ctx.actor.id)) {
+              out.push_back(FavoriteRemoved{ctx.now, ctx.actor.id, "lost_access"});
+            }
+            return {};
+          },
+          [&](const UpdateTicket& c) -> Result<void> {
+            if (auto ok = staff_only(); !ok) return ok;
+            if (c.priority) {
+              if (auto ok = check_priority(*c.priority); !ok) return ok;
+            }
+            if (c.team && (c.team->size() > kMaxTeam || !utf8_length(*c.team))) {
+              return fail(errc::kInvalidRequest, "team must be at most 100 characters", "team");
+            }
+            TicketUpdated e{ctx.now, std::nullopt, std::nullopt, ctx.actor};
+            if (c.priority && *c.priority != s.priority) e.priority = c.priority;
+            if (c.team && *c.team != s.team) e.team = c.team;
+            if (e.priority || e.team) out.push_back(std::move(e));
+            return {};
+          },
+      },
+      command);
+  if (!done) return Unexpected(std::move(done).error());
+  return out;
+}
+
+}  // namespace portico::domain::ticket
