@@ -6,15 +6,12 @@
 #include <cstdio>
 #include <portico/domain/ticket.hpp>
 
+#include "payload.hpp"
+
 namespace portico::domain::ticket {
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
+using detail::Overloaded;
 
 constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
     "TicketOpened",     "MessagePosted",      "MessageEdited", "MessageDeleted",
@@ -73,38 +70,10 @@ void enter_status(State& s, Status to, TimeUs at) {
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
 
-boost::json::object to_payload(const Event& event) {
-  return std::visit([](const auto& e) { return boost::json::value_from(e).as_object(); }, event);
-}
-
-namespace {
-template <std::size_t I>
-Result<Event> decode_as(const boost::json::object& payload) {
-  using T = std::variant_alternative_t<I, Event>;
-  auto r = boost::json::try_value_to<T>(boost::json::value(payload));
-  if (!r) {
-    return fail(errc::kInvalidRequest, std::string("payload does not fit ") +
-                                           std::string(kTypeNames[I]) + ": " + r.error().message());
-  }
-  return Event(std::in_place_index<I>, std::move(*r));
-}
-
-template <std::size_t... I>
-Result<Event> decode_by_index(std::size_t index, const boost::json::object& payload,
-                              std::index_sequence<I...>) {
-  using Decoder = Result<Event> (*)(const boost::json::object&);
-  static constexpr Decoder kDecoders[] = {&decode_as<I>...};
-  return kDecoders[index](payload);
-}
-}  // namespace
+boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 
 Result<Event> from_payload(std::string_view type, const boost::json::object& payload) {
-  for (std::size_t i = 0; i < kTypeNames.size(); ++i) {
-    if (kTypeNames[i] == type) {
-      return decode_by_index(i, payload, std::make_index_sequence<std::variant_size_v<Event>>());
-    }
-  }
-  return fail(errc::kInvalidRequest, "unknown ticket event type " + std::string(type));
+  return detail::from_payload<Event>(kTypeNames, type, payload);
 }
 
 // ---- Evolve ----

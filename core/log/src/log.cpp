@@ -175,6 +175,7 @@ class LogImpl {
                                              Direction direction, std::size_t max_count);
   LogResult<std::vector<Record>> read_all(std::uint64_t from, std::size_t max_count);
   LogResult<std::uint64_t> stream_version(std::string_view stream);
+  LogResult<std::optional<Record>> find(const Uuid& id);
   LogResult<std::uint64_t> head();
   LogResult<VerifyReport> verify(const Progress& progress);
   LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress);
@@ -820,6 +821,27 @@ LogResult<std::uint64_t> LogImpl::stream_version(std::string_view stream) {
   });
 }
 
+LogResult<std::optional<Record>> LogImpl::find(const Uuid& id) {
+  return with_read([&](Txn& txn) -> LogResult<std::optional<Record>> {
+    Status s;
+    auto pos = txn.get(event_ids_, uuid_key(id), s);
+    if (!s.ok()) return Unexpected(error_from(s));
+    if (!pos) return std::optional<Record>();
+    const std::uint64_t position = lmdb::read_be64(pos->data());
+    auto bytes = txn.get(events_, lmdb::be64(position), s);
+    if (!s.ok()) return Unexpected(error_from(s));
+    if (!bytes) {
+      return Unexpected(LogError{
+          Errc::corrupt,
+          fmt::format("event id {} points at missing position {}", id.to_string(), position),
+          std::nullopt, position});
+    }
+    auto rec = to_record(*bytes, position);
+    if (!rec) return Unexpected(std::move(rec).error());
+    return std::optional<Record>(std::move(*rec));
+  });
+}
+
 LogResult<std::uint64_t> LogImpl::head() {
   return with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
     Tail tail;
@@ -1099,6 +1121,7 @@ LogResult<std::uint64_t> Log::stream_version(std::string_view stream) const {
   return impl_->stream_version(stream);
 }
 LogResult<std::uint64_t> Log::head() const { return impl_->head(); }
+LogResult<std::optional<Record>> Log::find(const Uuid& id) const { return impl_->find(id); }
 LogResult<VerifyReport> Log::verify(const Progress& progress) const {
   return impl_->verify(progress);
 }

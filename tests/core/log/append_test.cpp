@@ -438,3 +438,19 @@ TEST_CASE("an append_async conflict fails alone among the appends committed with
   CHECK(results[1]->error().conflict->actual == 2);
   CHECK(*results[2]);
 }
+
+TEST_CASE("an event is found by its id; an unknown id finds nothing") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  plog::StreamWrite w = write("s", EV::any(), 3);
+  w.events[1].id = plog::new_uuid_v4();
+  REQUIRE(log->append(w));
+  auto found = log->find(w.events[1].id);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->position == 2);
+  CHECK((*found)->stream == "s");
+  auto missing = log->find(plog::new_uuid_v4());
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+}

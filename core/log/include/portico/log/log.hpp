@@ -126,6 +126,8 @@ class Log {
   // Up to `max_count` events of the whole log from `from_position` on (1 is the first). One
   // snapshot.
   LogResult<std::vector<Record>> read_all(std::uint64_t from_position, std::size_t max_count) const;
+  // The event with id `id`, if stored.
+  LogResult<std::optional<Record>> find(const Uuid& id) const;
   // The stream's current version; 0 when it has no events.
   LogResult<std::uint64_t> stream_version(std::string_view stream) const;
   // The position of the last committed event; 0 when the log is empty.

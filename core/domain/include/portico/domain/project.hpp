@@ -1,0 +1,225 @@
+// The project aggregate (one support desk, one tenant) and the customer aggregate.
+//
+// Streams: "project:{slug}" and "customer:{id}" (docs/events.md). Same layout as ticket.hpp.
+#pragma once
+
+#include <boost/describe/class.hpp>
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <portico/domain/common.hpp>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace portico::domain::project {
+
+// ---- Events ----
+
+struct Theme {
+  std::string logo_url;
+  std::string primary_color = "#1f6feb";
+  std::string accent_color = "#8250df";
+  friend bool operator==(const Theme&, const Theme&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Theme, (), (logo_url, primary_color, accent_color))
+
+// Customers whose e-mail domain is one of `domains` belong to the organisation.
+struct Organization {
+  std::string name;
+  std::vector<std::string> domains;
+  friend bool operator==(const Organization&, const Organization&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Organization, (), (name, domains))
+
+struct Settings {
+  std::string name;
+  Policies policies;
+  std::vector<std::string> sign_in = {"magic_link", "password"};
+  std::vector<std::string> allowed_domains;  // empty: any domain
+  std::vector<Organization> organizations;
+  Theme theme;
+  friend bool operator==(const Settings&, const Settings&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Settings, (),
+                      (name, policies, sign_in, allowed_domains, organizations, theme))
+
+struct ProjectCreated {
+  TimeUs at = 0;
+  std::string slug;
+  Settings settings;
+};
+struct ProjectConfigured {
+  TimeUs at = 0;
+  Settings settings;  // the whole new configuration
+  Actor by;
+};
+struct StaffAdded {
+  TimeUs at = 0;
+  std::string staff_id;
+  std::string email;
+  std::string display_name;
+  std::string role;  // "admin" or "agent"
+};
+struct StaffRemoved {
+  TimeUs at = 0;
+  std::string staff_id;
+};
+BOOST_DESCRIBE_STRUCT(ProjectCreated, (), (at, slug, settings))
+BOOST_DESCRIBE_STRUCT(ProjectConfigured, (), (at, settings, by))
+BOOST_DESCRIBE_STRUCT(StaffAdded, (), (at, staff_id, email, display_name, role))
+BOOST_DESCRIBE_STRUCT(StaffRemoved, (), (at, staff_id))
+
+using Event = std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved>;
+std::string_view type_name(const Event& event) noexcept;
+boost::json::object to_payload(const Event& event);
+Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+
+// ---- State ----
+
+struct StaffMember {
+  std::string email;
+  std::string display_name;
+  std::string role;
+  friend bool operator==(const StaffMember&, const StaffMember&) = default;
+};
+
+struct State {
+  bool exists = false;
+  std::string slug;
+  Settings settings;
+  std::map<std::string, StaffMember> staff;  // by staff id
+  friend bool operator==(const State&, const State&) = default;
+};
+
+State evolve(State state, const Event& event);
+State fold(const std::vector<Event>& events, State state = {});
+
+// ---- Commands ----
+
+struct CreateProject {
+  std::string slug;
+  Settings settings;
+};
+struct ConfigureProject {
+  Settings settings;
+};
+struct AddStaff {
+  std::string staff_id;
+  std::string email;
+  std::string display_name;
+  std::string role;
+};
+struct RemoveStaff {
+  std::string staff_id;
+};
+using Command = std::variant<CreateProject, ConfigureProject, AddStaff, RemoveStaff>;
+
+struct Context {
+  Actor actor;  // the system (portico-admin) or an admin of the project
+  TimeUs now = 0;
+};
+
+Result<std::vector<Event>> decide(const State& state, const Command& command, const Context& ctx);
+
+// ---- Queries ----
+
+// Slugs: 2 to 40 of a-z 0-9 and '-', starting with a letter or digit.
+bool valid_slug(std::string_view slug) noexcept;
+// The lower-cased domain of an e-mail address, or "" when it has none.
+std::string email_domain(std::string_view email);
+// Whether the project's allowed e-mail domains (when set) admit `email`.
+bool domain_allowed(const State& state, std::string_view email);
+// The organisation `email` belongs to in this project, "" for none.
+std::string organization_of(const State& state, std::string_view email);
+bool is_staff(const State& state, std::string_view staff_id);
+std::string stream_id(std::string_view slug);
+
+}  // namespace portico::domain::project
+
+namespace portico::domain::customer {
+
+// ---- Events ----
+
+struct CustomerRegistered {
+  TimeUs at = 0;
+  std::string customer_id;
+  std::string email;
+  std::string display_name;
+  std::string handle;
+};
+struct MembershipJoined {
+  TimeUs at = 0;
+  std::string project;
+};
+struct MembershipLeft {
+  TimeUs at = 0;
+  std::string project;
+};
+BOOST_DESCRIBE_STRUCT(CustomerRegistered, (), (at, customer_id, email, display_name, handle))
+BOOST_DESCRIBE_STRUCT(MembershipJoined, (), (at, project))
+// Stored in the handle's own stream ("handle:{handle}"), so that two customers can never hold one
+// handle: the claim is appended with "no stream" beside the registration.
+struct HandleClaimed {
+  TimeUs at = 0;
+  std::string handle;
+  std::string customer_id;
+};
+BOOST_DESCRIBE_STRUCT(MembershipLeft, (), (at, project))
+BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
+
+using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed>;
+std::string_view type_name(const Event& event) noexcept;
+boost::json::object to_payload(const Event& event);
+Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+
+// ---- State ----
+
+struct State {
+  bool exists = false;
+  std::string id;
+  std::string email;
+  std::string display_name;
+  std::string handle;
+  std::set<std::string> projects;  // where the customer is a member now
+  friend bool operator==(const State&, const State&) = default;
+};
+
+State evolve(State state, const Event& event);
+State fold(const std::vector<Event>& events, State state = {});
+
+// ---- Commands ----
+
+struct Register {
+  std::string customer_id;
+  std::string email;
+  std::string display_name;
+  std::string handle;
+};
+// Becoming a member by signing in on a project's portal (or joining through an invite).
+struct JoinProject {
+  std::string project;
+  std::vector<std::string> allowed_domains;  // the project's, looked up by the handler
+};
+struct LeaveProject {
+  std::string project;
+};
+using Command = std::variant<Register, JoinProject, LeaveProject>;
+
+struct Context {
+  Actor actor;
+  TimeUs now = 0;
+};
+
+Result<std::vector<Event>> decide(const State& state, const Command& command, const Context& ctx);
+
+// ---- Queries ----
+
+bool is_member(const State& state, std::string_view project);
+// Handles: 2 to 32 of a-z 0-9 '_' '-' '.', as @mentions spell them.
+bool valid_handle(std::string_view handle) noexcept;
+std::string stream_id(std::string_view customer_id);
+std::string handle_stream_id(std::string_view handle);
+
+}  // namespace portico::domain::customer

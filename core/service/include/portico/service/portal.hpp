@@ -1,0 +1,106 @@
+// portico::service::Portal — the command handler: load → fold → decide → append.
+//
+// Each call loads the streams a decision needs, folds them, asks the pure decider in core/domain,
+// and appends the events with the expected version it loaded; when another writer got there
+// first it reloads and decides again (a bounded number of times). A command carries an id:
+// its events get ids derived from it, so a retried command acts once and answers as the first
+// time did (CommandMeta). Thread-safe: any number of threads may call a Portal at once.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <portico/domain/project.hpp>
+#include <portico/domain/ticket.hpp>
+#include <portico/log/log.hpp>
+#include <string>
+#include <vector>
+
+namespace portico::service {
+
+namespace domain = portico::domain;
+
+// Who acts, with what idempotency key, in which request.
+struct CommandMeta {
+  domain::Actor actor;
+  // Commands with the same id act once; the second answers like the first. Empty: a fresh id.
+  std::string command_id;
+  log::Uuid correlation_id;
+};
+
+struct TicketOutcome {
+  domain::ticket::State state;                // after the command
+  std::vector<domain::ticket::Event> events;  // what it recorded (none when nothing changed)
+  std::uint64_t version = 0;                  // the ticket stream's version after it
+  bool replayed = false;  // the command id had acted before: `events` are that first time's
+};
+
+struct Options {
+  // Microseconds since the Unix epoch; the system clock when empty.
+  std::function<domain::TimeUs()> clock;
+  int max_attempts = 8;  // decisions retried after a concurrent write, before answering conflict
+};
+
+class Portal {
+ public:
+  // `log` must outlive the Portal.
+  explicit Portal(log::Log& log, Options options = {});
+
+  // ---- Projects (the operator, portico-admin) ----
+  Result<domain::project::State> create_project(const std::string& slug,
+                                                const domain::project::Settings& settings,
+                                                const CommandMeta& meta);
+  Result<domain::project::State> configure_project(const std::string& slug,
+                                                   const domain::project::Settings& settings,
+                                                   const CommandMeta& meta);
+  Result<domain::project::State> add_staff(const std::string& slug,
+                                           const domain::project::AddStaff& staff,
+                                           const CommandMeta& meta);
+
+  // ---- Customers ----
+  // Registers a customer identity and claims its @handle (unique across the server).
+  Result<domain::customer::State> register_customer(const domain::customer::Register& command,
+                                                    const CommandMeta& meta);
+  // Signing in on a project's portal makes the customer a member (allowed domains apply).
+  Result<domain::customer::State> join_project(const std::string& customer_id,
+                                               const std::string& slug, const CommandMeta& meta);
+  Result<domain::customer::State> leave_project(const std::string& customer_id,
+                                                const std::string& slug, const CommandMeta& meta);
+
+  // ---- Tickets ----
+  // Opens a ticket under the project's next free number (the command's number is ignored).
+  Result<TicketOutcome> open_ticket(const std::string& slug, domain::ticket::OpenTicket command,
+                                    const CommandMeta& meta);
+  // Any other ticket command. Joining through an invite also makes the customer a member of the
+  // project, in the same atomic append.
+  Result<TicketOutcome> execute(const std::string& slug, std::uint64_t number,
+                                const domain::ticket::Command& command, const CommandMeta& meta);
+
+  // ---- Reads (current state, folded from the log) ----
+  Result<domain::project::State> project(const std::string& slug) const;
+  Result<domain::customer::State> customer(const std::string& customer_id) const;
+  Result<domain::ticket::State> ticket(const std::string& slug, std::uint64_t number) const;
+  // The customer holding `handle`, if any.
+  Result<std::optional<std::string>> customer_by_handle(const std::string& handle) const;
+  // What a ticket command by `actor` may know: the project's policies, the actor's membership,
+  // organisation and staff standing, and candidates for the @mentions in `body`.
+  Result<domain::ticket::Context> ticket_context(const std::string& slug,
+                                                 const domain::Actor& actor,
+                                                 std::string_view body) const;
+
+  log::Log& event_log() const { return log_; }
+
+ private:
+  Result<std::uint64_t> highest_number(const std::string& slug) const;
+
+  log::Log& log_;
+  Options options_;
+  mutable std::mutex numbers_mu_;
+  mutable std::map<std::string, std::uint64_t> last_number_;  // per project, a lower bound
+};
+
+// A ticket command's time-independent idempotency: the event ids a command id stands for.
+log::Uuid event_id(std::string_view command_id, std::size_t index);
+
+}  // namespace portico::service

@@ -1,0 +1,390 @@
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <cstring>
+#include <portico/service/portal.hpp>
+
+#include "store.hpp"
+
+namespace portico::service {
+
+namespace project = domain::project;
+namespace customer = domain::customer;
+namespace ticket = domain::ticket;
+using detail::CustomerTraits;
+using detail::ProjectTraits;
+using detail::TicketTraits;
+
+log::Uuid event_id(std::string_view command_id, std::size_t index) {
+  // Name-based, like a UUIDv5 but over SHA-256 (RFC 9562 version 8): the same command id and
+  // index always give the same event id, which is what makes a retried command act once.
+  std::string input = "portico/event\n";
+  input.append(command_id);
+  input.push_back('\n');
+  input.append(std::to_string(index));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
+  log::Uuid id;
+  std::memcpy(id.bytes.data(), digest, id.bytes.size());
+  id.bytes[6] = static_cast<std::uint8_t>(0x80 | (id.bytes[6] & 0x0f));
+  id.bytes[8] = static_cast<std::uint8_t>(0x80 | (id.bytes[8] & 0x3f));
+  return id;
+}
+
+namespace detail {
+
+Error from_log(const log::LogError& e) {
+  switch (e.code) {
+    case log::Errc::conflict:
+      return {"conflict", e.message, {}};
+    case log::Errc::invalid_argument:
+      return {"invalid_request", e.message, {}};
+    default:
+      return {"unavailable", std::string(log::to_string(e.code)) + ": " + e.message, {}};
+  }
+}
+
+log::Realm to_log(domain::Realm realm) {
+  switch (realm) {
+    case domain::Realm::customer:
+      return log::Realm::customer;
+    case domain::Realm::staff:
+      return log::Realm::staff;
+    case domain::Realm::system:
+      return log::Realm::system;
+  }
+  return log::Realm::system;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string command_id_of(const CommandMeta& meta) {
+  return meta.command_id.empty() ? log::new_uuid_v4().to_string() : meta.command_id;
+}
+
+domain::TimeUs system_now() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Project and customer commands share one shape: decide on the loaded state, append.
+template <class T, class Command, class Ctx>
+Result<typename T::State> run(log::Log& log, const std::string& stream, const Command& command,
+                              const Ctx& ctx, const CommandMeta& meta, int attempts) {
+  const std::string id = command_id_of(meta);
+  auto done = detail::execute<T>(log, stream, meta, id, attempts, [&](const auto& state) {
+    if constexpr (std::is_same_v<T, ProjectTraits>) {
+      return project::decide(state, command, ctx);
+    } else {
+      return customer::decide(state, command, ctx);
+    }
+  });
+  if (!done) return Unexpected(done.error());
+  return std::move(done->state);
+}
+
+}  // namespace
+
+Portal::Portal(log::Log& log, Options options) : log_(log), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = system_now;
+}
+
+// ---- Projects ----
+
+Result<project::State> Portal::create_project(const std::string& slug,
+                                              const project::Settings& settings,
+                                              const CommandMeta& meta) {
+  if (!project::valid_slug(slug)) {
+    return fail("invalid_request", "a slug is 2 to 40 of a-z, 0-9 and '-'", "slug");
+  }
+  return run<ProjectTraits>(
+      log_, project::stream_id(slug), project::Command{project::CreateProject{slug, settings}},
+      project::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+}
+
+Result<project::State> Portal::configure_project(const std::string& slug,
+                                                 const project::Settings& settings,
+                                                 const CommandMeta& meta) {
+  return run<ProjectTraits>(
+      log_, project::stream_id(slug), project::Command{project::ConfigureProject{settings}},
+      project::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+}
+
+Result<project::State> Portal::add_staff(const std::string& slug, const project::AddStaff& staff,
+                                         const CommandMeta& meta) {
+  return run<ProjectTraits>(log_, project::stream_id(slug), project::Command{staff},
+                            project::Context{meta.actor, options_.clock()}, meta,
+                            options_.max_attempts);
+}
+
+Result<project::State> Portal::project(const std::string& slug) const {
+  auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug));
+  if (!loaded) return Unexpected(loaded.error());
+  if (!loaded->state.exists) return fail("not_found", "no such project");
+  return std::move(loaded->state);
+}
+
+// ---- Customers ----
+
+Result<customer::State> Portal::register_customer(const customer::Register& command,
+                                                  const CommandMeta& meta) {
+  const std::string id = command_id_of(meta);
+  const customer::Context ctx{meta.actor, options_.clock()};
+  auto before =
+      detail::replayed<CustomerTraits>(log_, customer::stream_id(command.customer_id), id);
+  if (!before) return Unexpected(before.error());
+  if (*before) return std::move((*before)->state);
+  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(command.customer_id));
+  if (!loaded) return Unexpected(loaded.error());
+  auto events = customer::decide(loaded->state, customer::Command{command}, ctx);
+  if (!events) return Unexpected(events.error());
+  if (events->empty()) return std::move(loaded->state);
+  // The registration and the handle's claim go in together: "no stream" on the handle makes two
+  // customers with one handle impossible, even from two processes at once.
+  const std::vector<customer::Event> claim{
+      customer::HandleClaimed{ctx.now, command.handle, command.customer_id}};
+  const std::vector<log::StreamWrite> writes{
+      detail::encode<CustomerTraits>(customer::stream_id(command.customer_id),
+                                     log::ExpectedVersion::no_stream(), *events, meta, id, 0),
+      detail::encode<CustomerTraits>(customer::handle_stream_id(command.handle),
+                                     log::ExpectedVersion::no_stream(), claim, meta, id,
+                                     events->size())};
+  auto appended = log_.append(writes);
+  if (!appended) {
+    if (appended.error().conflict &&
+        appended.error().conflict->stream == customer::handle_stream_id(command.handle)) {
+      return fail("conflict", "the handle @" + command.handle + " is taken", "handle");
+    }
+    return Unexpected(detail::from_log(appended.error()));
+  }
+  return customer::fold(*events, std::move(loaded->state));
+}
+
+Result<customer::State> Portal::join_project(const std::string& customer_id,
+                                             const std::string& slug, const CommandMeta& meta) {
+  auto p = project(slug);
+  if (!p) return Unexpected(p.error());
+  return run<CustomerTraits>(
+      log_, customer::stream_id(customer_id),
+      customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
+      customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+}
+
+Result<customer::State> Portal::leave_project(const std::string& customer_id,
+                                              const std::string& slug, const CommandMeta& meta) {
+  return run<CustomerTraits>(
+      log_, customer::stream_id(customer_id), customer::Command{customer::LeaveProject{slug}},
+      customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+}
+
+Result<customer::State> Portal::customer(const std::string& customer_id) const {
+  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id));
+  if (!loaded) return Unexpected(loaded.error());
+  if (!loaded->state.exists) return fail("not_found", "no such customer");
+  return std::move(loaded->state);
+}
+
+Result<std::optional<std::string>> Portal::customer_by_handle(const std::string& handle) const {
+  auto records =
+      log_.read_stream(customer::handle_stream_id(handle), 1, log::Direction::forward, 1);
+  if (!records) return Unexpected(detail::from_log(records.error()));
+  if (records->empty()) return std::optional<std::string>();
+  auto e = detail::decode<CustomerTraits>(records->front());
+  if (!e) return Unexpected(e.error());
+  const auto* claim = std::get_if<customer::HandleClaimed>(&*e);
+  if (!claim) return fail("unavailable", "handle stream holds something else");
+  return std::optional<std::string>(claim->customer_id);
+}
+
+// ---- Tickets ----
+
+Result<ticket::Context> Portal::ticket_context(const std::string& slug, const domain::Actor& actor,
+                                               std::string_view body) const {
+  auto p = project(slug);
+  if (!p) return Unexpected(p.error());
+  ticket::Context ctx;
+  ctx.actor = actor;
+  ctx.now = options_.clock();
+  ctx.project = slug;
+  ctx.policies = p->settings.policies;
+  if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(*p, actor.id);
+  if (actor.realm == domain::Realm::customer) {
+    auto c = customer(actor.id);
+    if (c) {
+      ctx.is_member = customer::is_member(*c, slug);
+      ctx.organization = project::organization_of(*p, c->email);
+    } else if (c.error().code != "not_found") {
+      return Unexpected(c.error());
+    }
+  }
+  for (const std::string& handle : ticket::extract_mentions(body)) {
+    auto who = customer_by_handle(handle);
+    if (!who) return Unexpected(who.error());
+    if (!*who) continue;
+    auto c = customer(**who);
+    if (!c) continue;
+    ctx.mention_candidates.push_back(
+        {handle, c->id, customer::is_member(*c, slug), project::organization_of(*p, c->email)});
+  }
+  return ctx;
+}
+
+Result<ticket::State> Portal::ticket(const std::string& slug, std::uint64_t number) const {
+  auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number));
+  if (!loaded) return Unexpected(loaded.error());
+  if (!loaded->state.exists) return fail("not_found", "no such ticket");
+  return std::move(loaded->state);
+}
+
+Result<std::uint64_t> Portal::highest_number(const std::string& slug) const {
+  std::uint64_t known;
+  {
+    std::lock_guard lock(numbers_mu_);
+    known = last_number_[slug];
+  }
+  // Numbers are dense (each is taken by a "no stream" append), so the highest is found by
+  // doubling past the known bound, then bisecting.
+  auto taken = [&](std::uint64_t n) -> Result<bool> {
+    auto v = log_.stream_version(ticket::stream_id(slug, n));
+    if (!v) return Unexpected(detail::from_log(v.error()));
+    return *v > 0;
+  };
+  std::uint64_t low = known, step = 1;
+  for (;;) {
+    auto t = taken(low + step);
+    if (!t) return Unexpected(t.error());
+    if (!*t) break;
+    low += step;
+    step *= 2;
+  }
+  std::uint64_t high = low + step;  // not taken; low is taken (or 0)
+  while (high - low > 1) {
+    const std::uint64_t mid = low + (high - low) / 2;
+    auto t = taken(mid);
+    if (!t) return Unexpected(t.error());
+    (*t ? low : high) = mid;
+  }
+  std::lock_guard lock(numbers_mu_);
+  last_number_[slug] = std::max(last_number_[slug], low);
+  return low;
+}
+
+Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenTicket command,
+                                          const CommandMeta& meta) {
+  const std::string id = command_id_of(meta);
+  // A retry of an open that went through answers with the ticket it opened.
+  if (auto first = log_.find(event_id(id, 0)); !first) {
+    return Unexpected(detail::from_log(first.error()));
+  } else if (*first) {
+    auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id);
+    if (!r) return Unexpected(r.error());
+    return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
+  }
+  auto ctx = ticket_context(slug, meta.actor, command.body);
+  if (!ctx) return Unexpected(ctx.error());
+  ctx->command_id = id;
+  auto highest = highest_number(slug);
+  if (!highest) return Unexpected(highest.error());
+  command.number = *highest + 1;
+  for (int attempt = 0; attempt < options_.max_attempts * 4; ++attempt, ++command.number) {
+    auto events = ticket::decide(ticket::State{}, command, *ctx);
+    if (!events) return Unexpected(events.error());
+    const std::string stream = ticket::stream_id(slug, command.number);
+    auto appended = log_.append(detail::encode<TicketTraits>(
+        stream, log::ExpectedVersion::no_stream(), *events, meta, id, 0));
+    if (appended) {
+      {
+        std::lock_guard lock(numbers_mu_);
+        last_number_[slug] = std::max(last_number_[slug], command.number);
+      }
+      if (appended->duplicate) {
+        auto r = detail::replayed<TicketTraits>(log_, stream, id);
+        if (!r) return Unexpected(r.error());
+        return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
+      }
+      return TicketOutcome{ticket::fold(*events), std::move(*events),
+                           appended->events.back().stream_version, false};
+    }
+    if (appended.error().code != log::Errc::conflict) {
+      return Unexpected(detail::from_log(appended.error()));
+    }
+    // Someone else took this number: try the next one.
+  }
+  return fail("conflict", "could not find a free ticket number; try again");
+}
+
+Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t number,
+                                      const ticket::Command& command, const CommandMeta& meta) {
+  const std::string id = command_id_of(meta);
+  std::string_view body;
+  if (const auto* r = std::get_if<ticket::PostReply>(&command)) body = r->body;
+  if (const auto* r = std::get_if<ticket::PostStaffMessage>(&command)) body = r->body;
+  auto ctx = ticket_context(slug, meta.actor, body);
+  if (!ctx) {
+    if (ctx.error().code == "not_found") return fail("not_found", "no such ticket");
+    return Unexpected(ctx.error());
+  }
+  ctx->command_id = id;
+  const std::string stream = ticket::stream_id(slug, number);
+
+  // Joining through an invite also makes the customer a member: both streams in one append.
+  if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
+      meta.actor.realm == domain::Realm::customer) {
+    auto before = detail::replayed<TicketTraits>(log_, stream, id);
+    if (!before) return Unexpected(before.error());
+    if (*before) {
+      return TicketOutcome{std::move((*before)->state), std::move((*before)->events),
+                           (*before)->version, true};
+    }
+    for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+      auto t = detail::load<TicketTraits>(log_, stream);
+      if (!t) return Unexpected(t.error());
+      auto c = detail::load<CustomerTraits>(log_, customer::stream_id(meta.actor.id));
+      if (!c) return Unexpected(c.error());
+      auto p = project(slug);
+      if (!p) return Unexpected(p.error());
+      auto ticket_events = ticket::decide(t->state, command, *ctx);
+      if (!ticket_events) return Unexpected(ticket_events.error());
+      auto member_events = customer::decide(
+          c->state, customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
+          customer::Context{meta.actor, ctx->now});
+      if (!member_events) return Unexpected(member_events.error());
+      std::vector<log::StreamWrite> writes;
+      if (!ticket_events->empty()) {
+        writes.push_back(detail::encode<TicketTraits>(
+            stream, log::ExpectedVersion::exactly(t->version), *ticket_events, meta, id, 0));
+      }
+      if (!member_events->empty()) {
+        writes.push_back(detail::encode<CustomerTraits>(
+            customer::stream_id(meta.actor.id), log::ExpectedVersion::exactly(c->version),
+            *member_events, meta, id, ticket_events->size()));
+      }
+      if (writes.empty()) {
+        return TicketOutcome{std::move(t->state), {}, t->version, false};
+      }
+      auto appended = log_.append(writes);
+      if (appended) {
+        const std::uint64_t version =
+            ticket_events->empty() ? t->version : t->version + ticket_events->size();
+        return TicketOutcome{ticket::fold(*ticket_events, std::move(t->state)),
+                             std::move(*ticket_events), version, appended->duplicate};
+      }
+      if (appended.error().code != log::Errc::conflict) {
+        return Unexpected(detail::from_log(appended.error()));
+      }
+    }
+    return fail("conflict", "the ticket kept changing under this command; try again");
+  }
+
+  auto done = detail::execute<TicketTraits>(
+      log_, stream, meta, id, options_.max_attempts,
+      [&](const ticket::State& state) { return ticket::decide(state, command, *ctx); });
+  if (!done) return Unexpected(done.error());
+  return TicketOutcome{std::move(done->state), std::move(done->events), done->version,
+                       done->replayed};
+}
+
+}  // namespace portico::service

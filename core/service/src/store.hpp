@@ -1,0 +1,160 @@
+// Typed streams over the log: decode and fold a stream, encode decided events, and the
+// load → decide → append loop with retries and command-id idempotency (private to core/service).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <portico/domain/project.hpp>
+#include <portico/domain/ticket.hpp>
+#include <portico/log/log.hpp>
+#include <portico/service/portal.hpp>
+#include <string>
+#include <vector>
+
+namespace portico::service::detail {
+
+#define PORTICO_AGGREGATE_TRAITS(Name, ns)                                                         \
+  struct Name {                                                                                    \
+    using Event = domain::ns::Event;                                                               \
+    using State = domain::ns::State;                                                               \
+    static std::string_view type_name(const Event& e) { return domain::ns::type_name(e); }         \
+    static boost::json::object to_payload(const Event& e) { return domain::ns::to_payload(e); }    \
+    static Result<Event> from_payload(std::string_view type, const boost::json::object& payload) { \
+      return domain::ns::from_payload(type, payload);                                              \
+    }                                                                                              \
+    static State evolve(State s, const Event& e) { return domain::ns::evolve(std::move(s), e); }   \
+  };
+PORTICO_AGGREGATE_TRAITS(TicketTraits, ticket)
+PORTICO_AGGREGATE_TRAITS(ProjectTraits, project)
+PORTICO_AGGREGATE_TRAITS(CustomerTraits, customer)
+#undef PORTICO_AGGREGATE_TRAITS
+
+// The log's errors in the API's terms: storage trouble is 503 unavailable (retry), a conflict
+// that outlived the retries 409 conflict.
+Error from_log(const log::LogError& e);
+log::Realm to_log(domain::Realm realm);
+
+template <class T>
+struct Loaded {
+  typename T::State state;
+  std::uint64_t version = 0;
+};
+
+template <class T>
+Result<typename T::Event> decode(const log::Record& r) {
+  auto e = T::from_payload(r.type, r.payload_object());
+  if (!e) {
+    return fail("unavailable", "event at position " + std::to_string(r.position) +
+                                   " does not decode: " + e.error().message);
+  }
+  return e;
+}
+
+template <class T>
+Result<Loaded<T>> load(const log::Log& log, const std::string& stream) {
+  Loaded<T> out;
+  constexpr std::size_t kChunk = 1024;
+  for (;;) {
+    auto records = log.read_stream(stream, out.version + 1, log::Direction::forward, kChunk);
+    if (!records) return Unexpected(from_log(records.error()));
+    for (const log::Record& r : *records) {
+      auto e = decode<T>(r);
+      if (!e) return Unexpected(e.error());
+      out.state = T::evolve(std::move(out.state), *e);
+      out.version = r.stream_version;
+    }
+    if (records->size() < kChunk) return out;
+  }
+}
+
+template <class T>
+log::StreamWrite encode(const std::string& stream, log::ExpectedVersion expected,
+                        const std::vector<typename T::Event>& events, const CommandMeta& meta,
+                        const std::string& command_id, std::size_t first_index) {
+  log::StreamWrite w{stream, expected, {}};
+  w.events.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    log::EventData d;
+    d.id = event_id(command_id, first_index + i);
+    d.type = std::string(T::type_name(events[i]));
+    d.schema_version = domain::ticket::kSchemaVersion;
+    d.actor = {to_log(meta.actor.realm), meta.actor.id};
+    d.correlation_id = meta.correlation_id;
+    d.causation_id = event_id(command_id, ~std::size_t{0});  // the command itself
+    d.payload = T::to_payload(events[i]);
+    w.events.push_back(std::move(d));
+  }
+  return w;
+}
+
+template <class T>
+struct Executed {
+  typename T::State state;
+  std::vector<typename T::Event> events;
+  std::uint64_t version = 0;
+  bool replayed = false;
+};
+
+// When `command_id` already acted, the events it recorded in `stream`, and the stream now.
+template <class T>
+Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::string& stream,
+                                            const std::string& command_id) {
+  auto first = log.find(event_id(command_id, 0));
+  if (!first) return Unexpected(from_log(first.error()));
+  if (!*first) return std::optional<Executed<T>>();
+  Executed<T> out;
+  out.replayed = true;
+  // A command's events are consecutive in the log (one append), possibly over several streams.
+  auto records = log.read_all((*first)->position, log::kMaxEventsPerAppend);
+  if (!records) return Unexpected(from_log(records.error()));
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    const log::Record& r = (*records)[i];
+    if (r.id != event_id(command_id, i)) break;
+    if (r.stream != stream) continue;
+    auto e = decode<T>(r);
+    if (!e) return Unexpected(e.error());
+    out.events.push_back(std::move(*e));
+  }
+  auto now = load<T>(log, stream);
+  if (!now) return Unexpected(now.error());
+  out.state = std::move(now->state);
+  out.version = now->version;
+  return std::optional<Executed<T>>(std::move(out));
+}
+
+// Load, decide, append at the loaded version; again on a concurrent write, up to max_attempts.
+// `decide(state)` returns the events for this stream, or a domain error.
+template <class T, class Decide>
+Result<Executed<T>> execute(log::Log& log, const std::string& stream, const CommandMeta& meta,
+                            const std::string& command_id, int max_attempts, Decide&& decide) {
+  auto before = replayed<T>(log, stream, command_id);
+  if (!before) return Unexpected(before.error());
+  if (*before) return std::move(**before);
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    auto loaded = load<T>(log, stream);
+    if (!loaded) return Unexpected(loaded.error());
+    Result<std::vector<typename T::Event>> events = decide(loaded->state);
+    if (!events) return Unexpected(events.error());
+    if (events->empty()) return Executed<T>{std::move(loaded->state), {}, loaded->version, false};
+    const auto write = encode<T>(stream, log::ExpectedVersion::exactly(loaded->version), *events,
+                                 meta, command_id, 0);
+    auto appended = log.append(write);
+    if (appended) {
+      if (appended->duplicate) break;  // the same command won a race with itself
+      Executed<T> out;
+      out.version = appended->events.back().stream_version;
+      out.state = std::move(loaded->state);
+      for (const auto& e : *events) out.state = T::evolve(std::move(out.state), e);
+      out.events = std::move(*events);
+      return out;
+    }
+    if (appended.error().code != log::Errc::conflict) {
+      return Unexpected(from_log(appended.error()));
+    }
+  }
+  auto after = replayed<T>(log, stream, command_id);
+  if (!after) return Unexpected(after.error());
+  if (*after) return std::move(**after);
+  return fail("conflict", "the ticket kept changing under this command; try again");
+}
+
+}  // namespace portico::service::detail
