@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <lmdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -50,6 +51,29 @@ using lmdb::Txn;
 std::mutex g_open_mu;
 std::set<std::pair<dev_t, ino_t>> g_open_dirs;
 
+// A reader-writer lock that lets a waiting writer in ahead of new readers (glibc's default, and so
+// std::shared_mutex, prefers readers: steady reads could hold off a map resize for ever).
+class RwLock {
+ public:
+  RwLock() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~RwLock() { pthread_rwlock_destroy(&lock_); }
+  RwLock(const RwLock&) = delete;
+  RwLock& operator=(const RwLock&) = delete;
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
 std::int64_t system_now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
@@ -82,12 +106,63 @@ bool valid_utf8_printable(std::string_view s) {
       cp = cp << 6 | (d & 0x3f);
     }
     if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) {
+      return false;  // overlong, out of range, a surrogate, or a C1 control
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// Boost.JSON serializes strings byte for byte; text that is not UTF-8 would make the stored
+// payload unreadable JSON. Control characters are fine inside JSON strings (they are escaped).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    std::uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
         cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return false;
     }
     i += n + 1;
   }
   return true;
+}
+
+bool valid_json_text(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::string:
+      return valid_utf8(v.get_string());
+    case boost::json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(), valid_json_text);
+    case boost::json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(), [](const auto& kv) {
+        return valid_utf8(kv.key()) && valid_json_text(kv.value());
+      });
+    default:
+      return true;
+  }
 }
 
 bool valid_type(std::string_view t) {
@@ -104,6 +179,7 @@ std::string_view uuid_key(const Uuid& id) {
 bool is_disk_full(int rc) { return rc == ENOSPC || rc == EFBIG || rc == EDQUOT; }
 
 LogError error_from(const Status& s) {
+  if (s.rc == MDB_CORRUPTED) return {Errc::corrupt, s.message(), std::nullopt, 0};
   if (s.rc == MDB_MAP_FULL || is_disk_full(s.rc)) {
     return {Errc::storage_full, s.message(), std::nullopt, 0};
   }
@@ -137,6 +213,7 @@ struct Pending {
 
 // The tail of the log as the current write transaction sees it.
 struct Tail {
+  bool damaged = false;  // the last record does not decode: appends are refused
   std::uint64_t position = 0;
   Hash hash{};
   std::int64_t recorded_at_us = 0;
@@ -225,7 +302,7 @@ class LogImpl {
 
   // Shared by every transaction, exclusive while the map is resized (LMDB requires that no
   // transaction of this process is active then).
-  mutable std::shared_mutex env_mu_;
+  mutable RwLock env_mu_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -277,7 +354,15 @@ LogResult<void> LogImpl::open() {
   mdb_env_set_maxdbs(env_, 16);
   mdb_env_set_maxreaders(env_, 1024);
   const unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0u);
+  const bool fresh = !std::filesystem::exists(dir_ / "data.mdb", ec);
   if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0644); rc) return fail(rc, "mdb_env_open");
+  if (fresh) {
+    // The new files' directory entries must be durable before the first append is acknowledged.
+    if (int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
   // Reader slots left behind by processes that died (kill -9) would pin old pages for ever.
   int dead = 0;
   mdb_reader_check(env_, &dead);
@@ -432,6 +517,9 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
       if (e.sealed.size() > kMaxSealedBytes) {
         return invalid(fmt::format("sealed fields are limited to {} bytes", kMaxSealedBytes));
       }
+      if (!valid_json_text(e.payload)) {
+        return invalid("payload holds text that is not valid UTF-8");
+      }
       const std::string payload = boost::json::serialize(e.payload);
       if (payload.size() > kMaxPayloadBytes) {
         return invalid(
@@ -443,6 +531,9 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
       pe.id = pe.generated ? new_uuid_v7() : e.id;
       if (pe.generated) codec::set_event_id(pe.bytes, pe.id);
       out.bytes += pe.bytes.size();
+      if (out.bytes > kMaxAppendBytes) {
+        return invalid(fmt::format("an append holds at most {} bytes of records", kMaxAppendBytes));
+      }
     }
   }
   for (const PreparedStream& ps : out.streams) {
@@ -456,6 +547,7 @@ LogResult<void> LogImpl::prepare(std::span<const StreamWrite> writes, Prepared& 
 }
 
 void LogImpl::append_async(std::span<const StreamWrite> writes, AppendCallback done) {
+  if (!done) done = [](LogResult<AppendResult>) {};  // fire and forget
   auto pending = std::make_unique<Pending>();
   if (auto ok = prepare(writes, pending->prepared); !ok) {
     done(Unexpected(std::move(ok).error()));
@@ -470,6 +562,12 @@ void LogImpl::append_async(std::span<const StreamWrite> writes, AppendCallback d
 }
 
 LogResult<AppendResult> LogImpl::append(std::span<const StreamWrite> writes) {
+  if (std::this_thread::get_id() == committer_.get_id()) {
+    // An append_async callback runs on the commit thread, which would wait for itself.
+    return log_error(Errc::invalid_argument,
+                     "append() called from an append_async callback would wait for ever; call "
+                     "append_async() there instead");
+  }
   // Shared with the callback, so the commit thread never touches a dead caller's stack.
   struct Wait {
     std::binary_semaphore ready{0};
@@ -514,7 +612,16 @@ void LogImpl::commit_loop() {
       }
     }
     run_batch(batch);
-    for (auto& p : batch) p->done(std::move(*p->result));
+    for (auto& p : batch) {
+      // A throwing callback is the caller's bug; it must not stop the commit thread for everyone.
+      try {
+        p->done(std::move(*p->result));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "portico: an append_async callback threw (ignored): %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "portico: an append_async callback threw (ignored)\n");
+      }
+    }
     last_batch = batch.size();
     batch.clear();
   }
@@ -527,7 +634,15 @@ Status LogImpl::read_tail(const Txn& txn, Tail& tail) const {
   MDB_val k{}, v{};
   if (c.seek(MDB_LAST, k, v, s)) {
     const auto bytes = lmdb::as_view(v);
+    if (k.mv_size != 8) {
+      tail.damaged = true;
+      return s;
+    }
     tail.position = lmdb::read_be64(static_cast<const char*>(k.mv_data));
+    if (codec::well_formed(bytes) || codec::position_of(bytes) != tail.position) {
+      tail.damaged = true;  // never chain onto bytes that are not a record
+      return s;
+    }
     tail.hash = codec::hash_of(bytes);
     tail.recorded_at_us = codec::recorded_at_of(bytes);
   } else if (!s.ok()) {
@@ -544,7 +659,11 @@ Status LogImpl::read_tail(const Txn& txn, Tail& tail) const {
 std::optional<std::uint64_t> LogImpl::stream_no(const Txn& txn, std::string_view stream,
                                                 Status& status) const {
   auto v = txn.get(streams_, stream, status);
-  if (!v || v->size() != 8) return std::nullopt;
+  if (!v) return std::nullopt;
+  if (v->size() != 8) {
+    status = {MDB_CORRUPTED, "streams: a stream number is not 8 bytes"};
+    return std::nullopt;
+  }
   std::uint64_t no = 0;
   for (int i = 7; i >= 0; --i) no = no << 8 | static_cast<unsigned char>((*v)[i]);
   return no;
@@ -571,6 +690,10 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
       auto pos = txn.get(event_ids_, uuid_key(pe.id), failure);
       if (!failure.ok()) return result;
       if (!pos) continue;
+      if (pos->size() != 8) {
+        failure = {MDB_CORRUPTED, "event_ids: a position is not 8 bytes"};
+        return result;
+      }
       ++known;
       const std::uint64_t position = lmdb::read_be64(pos->data());
       auto bytes = txn.get(events_, lmdb::be64(position), failure);
@@ -597,7 +720,6 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
     return result;
   }
   if (known > 0) {
-    ++stats_.conflicts;
     return log_error(Errc::conflict,
                      fmt::format("{} of the {} event ids are already stored: an append is "
                                  "retried whole or not at all",
@@ -618,7 +740,6 @@ LogResult<AppendResult> LogImpl::apply(Txn& txn, Tail& tail, Prepared& prepared,
     if (t.no) t.version = current_version(txn, *t.no, failure);
     if (!failure.ok()) return result;
     if (!ps.expected.admits(t.version)) {
-      ++stats_.conflicts;
       return Unexpected(LogError{Errc::conflict,
                                  fmt::format("stream '{}' is at version {}, expected {}", ps.stream,
                                              t.version, ps.expected.to_string()),
@@ -676,6 +797,14 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     if (!s.ok()) return fail_all(error_from(s));
     Tail tail;
     if (s = read_tail(txn, tail); !s.ok()) return fail_all(error_from(s));
+    if (tail.damaged) {
+      return fail_all(LogError{Errc::corrupt,
+                               fmt::format("the last record (position {}) is damaged; appends are "
+                                           "refused until the log is repaired (portico-audit "
+                                           "verify names the damage)",
+                                           tail.position),
+                               std::nullopt, tail.position});
+    }
     // Recorded-at never goes backwards along the log, whatever the clock does.
     tail.recorded_at_us = std::max(tail.recorded_at_us, options_.clock());
 
@@ -702,6 +831,8 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
           if (*p->result) {
             ++stats_.appends;
             if (!(*p->result)->duplicate) stats_.events += (*p->result)->events.size();
+          } else if (p->result->error().code == Errc::conflict) {
+            ++stats_.conflicts;
           }
         }
         publish(tail.position);
@@ -711,15 +842,24 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     txn.abort();
     lock.unlock();
     if (failure.rc == MDB_MAP_FULL) {
-      if (auto grown = grow_map(); !grown) return fail_all(grown.error());
-      continue;  // the whole batch again, in a larger map
+      auto grown = grow_map();
+      if (grown) continue;  // the whole batch again, in a larger map
+      if (batch.size() == 1) return fail_all(grown.error());
     }
     if (failure.rc == MDB_MAP_RESIZED) {
       adopt_map();
       continue;
     }
+    if (batch.size() > 1) {
+      // One append may be what failed (too large for the space left, say): give each its own
+      // transaction, so that the others still commit and only the culprit fails.
+      for (std::size_t i = 0; i < batch.size(); ++i) run_batch(batch.subspan(i, 1));
+      return;
+    }
     LogError e = error_from(failure);
-    if (e.code == Errc::storage_full) e.message += " (the disk is full; nothing was written)";
+    if (e.code == Errc::storage_full && failure.rc != MDB_MAP_FULL) {
+      e.message += " (the disk is full; nothing was written)";
+    }
     return fail_all(e);
   }
 }
@@ -742,7 +882,14 @@ LogResult<Record> LogImpl::to_record(std::string_view bytes, std::uint64_t posit
                  std::nullopt, position});
   }
   if (!options_.upcasters.empty() && options_.upcasters.handles(rec->type, rec->schema_version)) {
-    boost::json::object payload = rec->payload_object();
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(rec->payload, ec);
+    if (ec || !parsed.is_object()) {
+      return Unexpected(LogError{
+          Errc::corrupt, fmt::format("the payload at position {} is not a JSON object", position),
+          std::nullopt, position});
+    }
+    boost::json::object payload = std::move(parsed.as_object());
     rec->schema_version = options_.upcasters.apply(rec->type, rec->schema_version, payload);
     rec->payload = boost::json::serialize(payload);
   }
@@ -755,11 +902,20 @@ LogResult<std::vector<Record>> LogImpl::read_all(std::uint64_t from, std::size_t
     Status s;
     Cursor c;
     if (s = Cursor::open(txn, events_, c); !s.ok()) return Unexpected(error_from(s));
-    const std::string key = lmdb::be64(std::max<std::uint64_t>(from, 1));
+    std::uint64_t expected = std::max<std::uint64_t>(from, 1);
+    const std::string key = lmdb::be64(expected);
     MDB_val k = lmdb::as_val(key), v{};
     for (bool found = c.seek(MDB_SET_RANGE, k, v, s); found && out.size() < max_count;
-         found = c.seek(MDB_NEXT, k, v, s)) {
-      auto rec = to_record(lmdb::as_view(v), lmdb::read_be64(static_cast<const char*>(k.mv_data)));
+         found = c.seek(MDB_NEXT, k, v, s), ++expected) {
+      const std::uint64_t position =
+          k.mv_size == 8 ? lmdb::read_be64(static_cast<const char*>(k.mv_data)) : 0;
+      if (position != expected) {
+        // Positions are dense: a gap means a record was removed behind the log's back.
+        return Unexpected(LogError{Errc::corrupt,
+                                   fmt::format("position {} is missing from the log", expected),
+                                   std::nullopt, expected});
+      }
+      auto rec = to_record(lmdb::as_view(v), position);
       if (!rec) return Unexpected(std::move(rec).error());
       out.push_back(std::move(*rec));
     }
@@ -804,6 +960,15 @@ LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std
       }
       auto rec = to_record(*bytes, position);
       if (!rec) return Unexpected(std::move(rec).error());
+      if (rec->stream != stream ||
+          rec->stream_version != lmdb::read_be64(static_cast<const char*>(v.mv_data))) {
+        return Unexpected(LogError{
+            Errc::corrupt,
+            fmt::format("the index of stream '{}' points at position {}, which holds another "
+                        "event",
+                        stream, position),
+            std::nullopt, position});
+      }
       out.push_back(std::move(*rec));
     }
     if (!s.ok()) return Unexpected(error_from(s));
@@ -827,6 +992,7 @@ LogResult<std::optional<Record>> LogImpl::find(const Uuid& id) {
     auto pos = txn.get(event_ids_, uuid_key(id), s);
     if (!s.ok()) return Unexpected(error_from(s));
     if (!pos) return std::optional<Record>();
+    if (pos->size() != 8) return log_error(Errc::corrupt, "event_ids: a position is not 8 bytes");
     const std::uint64_t position = lmdb::read_be64(pos->data());
     auto bytes = txn.get(events_, lmdb::be64(position), s);
     if (!s.ok()) return Unexpected(error_from(s));
@@ -898,9 +1064,13 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
       bool found = c.seek(MDB_SET_RANGE, k, v, s);
       for (; found && n < kChunk && expected <= snap->head; found = c.seek(MDB_NEXT, k, v, s)) {
         ++n;
+        if (k.mv_size != 8) {
+          bad(expected, "a key of the events database is not a position");
+          return true;
+        }
         const std::uint64_t position = lmdb::read_be64(static_cast<const char*>(k.mv_data));
         const std::string_view bytes = lmdb::as_view(v);
-        if (k.mv_size != 8 || position != expected) {
+        if (position != expected) {
           bad(expected,
               fmt::format("position {} is missing (the next record is at {})", expected, position));
           return true;
@@ -988,10 +1158,27 @@ LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progres
       }
     });
   }
-  int rc;
+  // The copy holds a read transaction throughout, and LMDB cannot resize the map while one is
+  // open: give the map room to double first, so appends meanwhile rarely need to grow it (if
+  // they do, they wait for the copy to finish).
   {
-    std::shared_lock lock(env_mu_);
-    rc = mdb_env_copy2(env_, dest.c_str(), MDB_CP_COMPACT);
+    std::unique_lock lock(env_mu_);
+    MDB_envinfo now{};
+    mdb_env_info(env_, &now);
+    const std::uint64_t want = std::min<std::uint64_t>(options_.max_map_size, total * 2);
+    if (!options_.read_only && now.me_mapsize < want && mdb_env_set_mapsize(env_, want) == 0) {
+      stats_.map_size = want;
+    }
+  }
+  int rc;
+  for (;;) {
+    {
+      std::shared_lock lock(env_mu_);
+      rc = mdb_env_copy2(env_, dest.c_str(), MDB_CP_COMPACT);
+    }
+    if (rc != MDB_MAP_RESIZED) break;
+    std::filesystem::remove(dest / "data.mdb", ec);
+    adopt_map();  // another process grew the map: adopt its size and copy again
   }
   done = true;
   if (watcher.joinable()) watcher.join();
@@ -1043,6 +1230,9 @@ void LogImpl::start_watcher() {
     return;
   }
   stop_fd_ = stop;
+  // A commit that landed between the caller's last read and the watch being armed raised no
+  // event this watch will see: look once now.
+  if (auto h = head()) publish(*h);
   watcher_ = std::thread([this, in, stop] {
     // LMDB makes a commit visible by storing the new transaction id in the lock file's shared
     // memory just after its last write to data.mdb, and that store raises no event. So a head
@@ -1174,9 +1364,11 @@ void Subscription::close() {
 LogResult<std::vector<Record>> Subscription::next(std::size_t max_count,
                                                   std::chrono::milliseconds timeout) {
   if (!log_ || state_->closed) return log_error(Errc::closed, "the subscription is closed");
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A year stands in for "for ever" without overflowing the clock.
+  constexpr std::chrono::milliseconds kForever = std::chrono::hours(24 * 365);
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, kForever);
   for (;;) {
-    auto records = log_->read_all(position_ + 1, std::max<std::size_t>(max_count, 1));
+    auto records = log_->read_all(position_ + 1, std::clamp<std::size_t>(max_count, 1, 4096));
     if (!records) return records;
     if (!records->empty()) {
       position_ = records->back().position;

@@ -1,6 +1,7 @@
 // Appending: atomicity, expected versions, idempotent retries, limits; and reading back.
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -453,4 +454,86 @@ TEST_CASE("an event is found by its id; an unknown id finds nothing") {
   auto missing = log->find(plog::new_uuid_v4());
   REQUIRE(missing);
   CHECK_FALSE(missing->has_value());
+}
+
+TEST_CASE("an append that cannot fit fails alone; the appends committed with it succeed") {
+  TempDir dir;
+  plog::Options options;
+  options.initial_map_size = 1 << 20;
+  options.max_map_size = 4 << 20;
+  std::atomic<int> clock_calls{0};
+  // The second commit's clock call stalls, so the next two appends queue into one batch.
+  options.clock = [&] {
+    if (clock_calls++ == 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return std::int64_t{1};
+  };
+  auto log = open_log(dir.path(), options);
+  REQUIRE(log->append(write("warm-up", EV::any())));
+  std::thread leader([&] { CHECK(log->append(write("lead", EV::any()))); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const plog::StreamWrite huge = write("huge", EV::any(), 5, std::string(900'000, 'h'));
+  const plog::StreamWrite small = write("small", EV::any());
+  std::optional<plog::LogResult<plog::AppendResult>> huge_result, small_result;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  auto answer = [&](std::optional<plog::LogResult<plog::AppendResult>>& slot) {
+    return [&](plog::LogResult<plog::AppendResult> r) {
+      std::lock_guard lock(mu);
+      slot.emplace(std::move(r));
+      ++answered;
+      cv.notify_all();
+    };
+  };
+  log->append_async(std::span<const plog::StreamWrite>(&huge, 1), answer(huge_result));
+  log->append_async(std::span<const plog::StreamWrite>(&small, 1), answer(small_result));
+  leader.join();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return answered == 2; });
+  }
+  REQUIRE_FALSE(*huge_result);
+  CHECK(huge_result->error().code == plog::Errc::storage_full);
+  CHECK(*small_result);
+  CHECK(log->stream_version("small").value() == 1);
+  CHECK(log->stream_version("huge").value() == 0);
+  CHECK(log->verify()->ok);
+}
+
+TEST_CASE("append() inside an append_async callback is refused instead of waiting for ever") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  std::optional<plog::LogResult<plog::AppendResult>> inner;
+  std::atomic<bool> done{false};
+  const plog::StreamWrite w = write("a", EV::any());
+  log->append_async(std::span<const plog::StreamWrite>(&w, 1),
+                    [&](plog::LogResult<plog::AppendResult>) {
+                      inner.emplace(log->append(write("b", EV::any())));
+                      done = true;
+                    });
+  while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(inner);
+  REQUIRE_FALSE(*inner);
+  CHECK(inner->error().code == plog::Errc::invalid_argument);
+  // And a throwing callback leaves the log working.
+  log->append_async(std::span<const plog::StreamWrite>(&w, 1),
+                    [](plog::LogResult<plog::AppendResult>) { throw std::runtime_error("oops"); });
+  CHECK(log->append(write("c", EV::any())));
+  CHECK(log->stream_version("a").value() == 2);
+}
+
+TEST_CASE("payload text must be UTF-8, and ids may not hold C1 controls") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  plog::StreamWrite w = write("s", EV::any());
+  w.events[0].payload = {{"name", "caf\xe9"}};
+  auto r = log->append(w);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == plog::Errc::invalid_argument);
+  w.events[0].payload = {{"nested", boost::json::array{"ok", boost::json::object{{"k\xff", 1}}}}};
+  CHECK(log->append(w).error().code == plog::Errc::invalid_argument);
+  w.events[0].payload = {{"name", "caf\xc3\xa9 \x01"}};  // escaped control characters are fine
+  CHECK(log->append(w));
+  CHECK(log->append(write("c1\xc2\x85", EV::any())).error().code == plog::Errc::invalid_argument);
+  CHECK(log->head().value() == 1);
 }

@@ -75,6 +75,20 @@ TEST_CASE("a subscriber reading while writers append sees every position exactly
   for (std::uint64_t i = 0; i < kTotal; ++i) CHECK(seen[i] == i + 1);
 }
 
+TEST_CASE("a subscription may wait for ever: the longest timeout does not overflow") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  auto sub = log->subscribe(1);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(50ms);
+    CHECK(log->append(write("a", EV::any())));
+  });
+  auto r = sub.next(10, std::chrono::milliseconds::max());
+  writer.join();
+  REQUIRE(r);
+  CHECK(r->size() == 1);
+}
+
 TEST_CASE("close() wakes a subscriber blocked in next()") {
   TempDir dir;
   auto log = open_log(dir.path());

@@ -159,6 +159,26 @@ TEST_CASE("a deleted record is found as a gap in the positions") {
   CHECK_FALSE(report.ok);
   CHECK(report.first_bad_position == 3);
   CHECK(report.problem.find("missing") != std::string::npos);
+  // Reads report the gap instead of skipping it.
+  auto log = open_log(dir.path());
+  auto r = log->read_all(1, 100);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == plog::Errc::corrupt);
+  CHECK(r.error().position == 3);
+  CHECK(log->read_all(1, 2)->size() == 2);
+}
+
+TEST_CASE("a damaged last record stops appends instead of being chained onto") {
+  TempDir dir;
+  fill(dir.path(), 4);
+  raw_edit(dir.path(), 4,
+           [](std::string) -> std::optional<std::string> { return std::string(10, '\x01'); });
+  auto log = open_log(dir.path());
+  auto r = log->append(write("s", EV::any()));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == plog::Errc::corrupt);
+  CHECK(r.error().position == 4);
+  CHECK(log->head().value() == 4);
 }
 
 TEST_CASE("the last record deleted is found too") {

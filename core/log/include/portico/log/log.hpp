@@ -34,6 +34,7 @@ inline constexpr std::size_t kMaxActorIdBytes = 255;
 inline constexpr std::size_t kMaxPayloadBytes = 1u << 20;  // serialized JSON
 inline constexpr std::size_t kMaxSealedBytes = 1u << 20;
 inline constexpr std::size_t kMaxEventsPerAppend = 10'000;
+inline constexpr std::size_t kMaxAppendBytes = std::size_t{16} << 20;  // encoded records
 
 // Read up to "the end" of a stream (see Log::read_stream).
 inline constexpr std::uint64_t kEndOfStream = ~std::uint64_t{0};
@@ -50,7 +51,8 @@ struct Options {
   std::size_t max_batch_bytes = std::size_t{32} << 20;
   // When fewer appends are queued than the last commit carried, the commit thread waits up to
   // this long for the rest (their callers were just answered and usually come straight back).
-  // Zero disables the wait; a lone appender never waits.
+  // Zero disables the wait. Under light load (the last commit carried one append) nobody waits;
+  // right after a busy moment, a lone append may wait up to this long once.
   std::chrono::microseconds group_commit_window{200};
   Upcasters upcasters;
   // Microseconds since the Unix epoch; the system clock when empty. Recorded-at times never go
@@ -165,8 +167,9 @@ class Subscription {
   Subscription& operator=(Subscription&&) noexcept;
   ~Subscription();
 
-  // Returns the next events (at most max_count, at least one) as soon as some are committed, or
-  // an empty vector when `timeout` passes first. After close(), Errc::closed.
+  // Returns the next events (at most max_count, capped at 4096 per call so that each read stays
+  // short; at least one) as soon as some are committed, or an empty vector when `timeout` passes
+  // first. After close(), Errc::closed. A damaged log answers Errc::corrupt, never a gap.
   LogResult<std::vector<Record>> next(std::size_t max_count, std::chrono::milliseconds timeout);
   // The position of the last event delivered (from_position - 1 before the first).
   std::uint64_t position() const noexcept { return position_; }
