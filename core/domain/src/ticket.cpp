@@ -311,8 +311,10 @@ std::string format_time(TimeUs us) {
   return buf;
 }
 
-Result<void> check_text(std::string_view text, std::size_t max, const char* field) {
-  const auto length = utf8_length(text);
+// Text of 1 to `max` characters; a subject is measured (and stored) without surrounding space.
+Result<void> check_text(std::string_view text, std::size_t max, const char* field,
+                        bool trimmed = false) {
+  const auto length = utf8_length(trimmed ? trim(text) : text);
   if (!length)
     return fail(errc::kInvalidRequest, std::string(field) + " is not valid UTF-8", field);
   if (trim(text).empty())
@@ -362,9 +364,14 @@ void consequences(const State& s, Status from, Status to, const Context& ctx, Ev
     out.push_back(SurveyOffered{ctx.now, ctx.command_id + "/survey", s.creator,
                                 ctx.now + ctx.policies.survey_expiry});
   }
-  if (!is_active(from) && is_active(to)) {
-    if (const Survey* v = pending_survey(s, ctx.now)) {
-      out.push_back(SurveyWithdrawn{ctx.now, v->id});
+  if (!is_active(from) && is_active(to) && !s.surveys.empty() &&
+      s.surveys.back().state == SurveyState::pending) {
+    // Reopened before it was answered: withdrawn, or expired if its week has already passed.
+    const Survey& v = s.surveys.back();
+    if (ctx.now < v.expires_at) {
+      out.push_back(SurveyWithdrawn{ctx.now, v.id});
+    } else {
+      out.push_back(SurveyExpired{ctx.now, v.id});
     }
   }
   if (to == Status::resolved || to == Status::closed) {
@@ -413,7 +420,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     if (open->number == 0 || open->message_id.empty()) {
       return fail(errc::kInvalidRequest, "a ticket needs a number and a message id");
     }
-    if (auto ok = check_text(open->subject, ctx.policies.max_subject, "subject"); !ok) {
+    if (auto ok = check_text(open->subject, ctx.policies.max_subject, "subject", true); !ok) {
       return Unexpected(ok.error());
     }
     if (auto ok = check_text(open->body, ctx.policies.max_message, "message"); !ok) {
@@ -703,6 +710,9 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             return {};
           },
           [&](const JoinByInvite& c) -> Result<void> {
+            if (realm != Realm::customer) {
+              return fail(errc::kForbidden, "customers join tickets through invite links");
+            }
             const auto it = std::find_if(s.invites.begin(), s.invites.end(), [&](const auto& kv) {
               return kv.second.token_hash == c.token_hash;
             });

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstring>
 #include <portico/service/portal.hpp>
+#include <random>
+#include <thread>
 
 #include "store.hpp"
 
@@ -43,6 +45,13 @@ Error from_log(const log::LogError& e) {
     default:
       return {"unavailable", std::string(log::to_string(e.code)) + ": " + e.message, {}};
   }
+}
+
+void backoff(int attempt) {
+  // Jittered and growing, so that writers who collided do not collide again in step.
+  thread_local std::mt19937 rng{std::random_device{}()};
+  const int ceiling_us = std::min(200 << std::min(attempt, 5), 10'000);
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(ceiling_us)));
 }
 
 log::Realm to_log(domain::Realm realm) {
@@ -289,7 +298,7 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   auto highest = highest_number(slug);
   if (!highest) return Unexpected(highest.error());
   command.number = *highest + 1;
-  for (int attempt = 0; attempt < options_.max_attempts * 4; ++attempt, ++command.number) {
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     auto events = ticket::decide(ticket::State{}, command, *ctx);
     if (!events) return Unexpected(events.error());
     const std::string stream = ticket::stream_id(slug, command.number);
@@ -311,7 +320,11 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
     if (appended.error().code != log::Errc::conflict) {
       return Unexpected(detail::from_log(appended.error()));
     }
-    // Someone else took this number: try the next one.
+    // Someone else took this number, and maybe more since: look again past the highest.
+    detail::backoff(attempt);
+    auto now_highest = highest_number(slug);
+    if (!now_highest) return Unexpected(now_highest.error());
+    command.number = *now_highest + 1;
   }
   return fail("conflict", "could not find a free ticket number; try again");
 }
@@ -375,6 +388,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       if (appended.error().code != log::Errc::conflict) {
         return Unexpected(detail::from_log(appended.error()));
       }
+      detail::backoff(attempt);
     }
     return fail("conflict", "the ticket kept changing under this command; try again");
   }

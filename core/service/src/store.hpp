@@ -32,6 +32,8 @@ PORTICO_AGGREGATE_TRAITS(CustomerTraits, customer)
 // that outlived the retries 409 conflict.
 Error from_log(const log::LogError& e);
 log::Realm to_log(domain::Realm realm);
+// Sleeps a little before attempt `attempt + 1` of a decision that met a concurrent write.
+void backoff(int attempt);
 
 template <class T>
 struct Loaded {
@@ -150,6 +152,7 @@ Result<Executed<T>> execute(log::Log& log, const std::string& stream, const Comm
     if (appended.error().code != log::Errc::conflict) {
       return Unexpected(from_log(appended.error()));
     }
+    backoff(attempt);
   }
   auto after = replayed<T>(log, stream, command_id);
   if (!after) return Unexpected(after.error());

@@ -39,7 +39,9 @@ struct TicketOutcome {
 struct Options {
   // Microseconds since the Unix epoch; the system clock when empty.
   std::function<domain::TimeUs()> clock;
-  int max_attempts = 8;  // decisions retried after a concurrent write, before answering conflict
+  // Decisions retried after a concurrent write (with a short jittered pause) before answering
+  // conflict.
+  int max_attempts = 16;
 };
 
 class Portal {

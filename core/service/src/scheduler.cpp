@@ -1,0 +1,140 @@
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <portico/service/scheduler.hpp>
+
+namespace portico::service {
+namespace {
+
+domain::TimeUs system_now() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// "ticket:{project}:{number}" -> (project, number)
+std::optional<std::pair<std::string, std::uint64_t>> parse_ticket_stream(std::string_view s) {
+  constexpr std::string_view kPrefix = "ticket:";
+  if (!s.starts_with(kPrefix)) return std::nullopt;
+  s.remove_prefix(kPrefix.size());
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::uint64_t n = 0;
+  const auto digits = s.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+  return std::make_pair(std::string(s.substr(0, colon)), n);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Portal& portal, std::function<domain::TimeUs()> clock)
+    : portal_(portal),
+      clock_(clock ? std::move(clock) : system_now),
+      subscription_(portal.event_log().subscribe(1)) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+Result<void> Scheduler::refresh(const Key& key) {
+  auto it = policies_.find(key.first);
+  if (it == policies_.end()) {
+    auto p = portal_.project(key.first);
+    if (!p && p.error().code == "not_found") return {};  // nothing to schedule without a project
+    if (!p) return Unexpected(p.error());
+    it = policies_.emplace(key.first, p->settings.policies).first;
+  }
+  auto t = portal_.ticket(key.first, key.second);
+  if (!t && t.error().code == "not_found") return {};
+  if (!t) return Unexpected(t.error());
+  if (auto old = due_of_.find(key); old != due_of_.end()) {
+    auto [first, last] = due_.equal_range(old->second);
+    for (auto d = first; d != last; ++d) {
+      if (d->second == key) {
+        due_.erase(d);
+        break;
+      }
+    }
+    due_of_.erase(old);
+  }
+  if (auto next = domain::ticket::next_timer(*t, it->second)) {
+    due_.emplace(*next, key);
+    due_of_[key] = *next;
+  }
+  return {};
+}
+
+Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
+  // 1. What changed: tickets to look at again; a project's new policies move all its timers.
+  for (bool first = true;; first = false) {
+    auto records = subscription_.next(4096, first ? wait : std::chrono::milliseconds(0));
+    if (!records) return Unexpected(Error{"unavailable", records.error().message, {}});
+    if (records->empty()) break;
+    for (const log::Record& r : *records) {
+      if (auto key = parse_ticket_stream(r.stream)) {
+        tickets_[key->first].insert(key->second);
+        dirty_.insert(std::move(*key));
+      } else if (r.stream.starts_with("project:")) {
+        const std::string slug = r.stream.substr(8);
+        policies_.erase(slug);
+        for (std::uint64_t n : tickets_[slug]) dirty_.insert({slug, n});
+      }
+    }
+  }
+  for (auto it = dirty_.begin(); it != dirty_.end(); it = dirty_.erase(it)) {
+    if (auto ok = refresh(*it); !ok) return Unexpected(ok.error());
+  }
+  // 2. Fire what is due. The ticket's own events bring it back through step 1.
+  const domain::TimeUs now = clock_();
+  std::size_t fired = 0;
+  while (!due_.empty() && due_.begin()->first <= now) {
+    const auto [due, key] = *due_.begin();
+    due_.erase(due_.begin());
+    due_of_.erase(key);
+    CommandMeta meta;
+    meta.actor = domain::system_actor();
+    meta.command_id =
+        "timers:" + domain::ticket::stream_id(key.first, key.second) + ":" + std::to_string(due);
+    auto done = portal_.execute(key.first, key.second, domain::ticket::ApplyTimers{}, meta);
+    if (!done && done.error().code == "unavailable") return Unexpected(done.error());
+    ++fired;
+    if (done && done->events.empty() && !done->replayed) {
+      // Nothing was due by the portal's clock (it lags ours): look again in a second rather than
+      // spinning. The ticket's next event, if any, brings it back sooner.
+      due_.emplace(now + domain::kSecond, key);
+      due_of_[key] = now + domain::kSecond;
+    }
+  }
+  return fired;
+}
+
+std::optional<domain::TimeUs> Scheduler::next_due() const {
+  if (due_.empty()) return std::nullopt;
+  return due_.begin()->first;
+}
+
+void Scheduler::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      // Sleep until the next due time, or a new event, whichever comes first (at most a minute,
+      // so a clock that jumps is noticed).
+      std::chrono::milliseconds wait(60'000);
+      if (auto due = next_due()) {
+        const auto left = (*due - clock_()) / 1000;
+        wait = std::chrono::milliseconds(std::clamp<std::int64_t>(left, 0, 60'000));
+      }
+      if (auto ok = step(wait); !ok && !stopping_) {
+        std::fprintf(stderr, "portico scheduler: %s\n", ok.error().message.c_str());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+  });
+}
+
+void Scheduler::stop() {
+  stopping_ = true;
+  subscription_.close();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace portico::service

@@ -1,0 +1,237 @@
+// The command handler over a real log: numbers, idempotency, retries, context, atomic joins.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <thread>
+
+#include "service_fixtures.hpp"
+
+using namespace portico::test;
+
+TEST_CASE("tickets get dense per-project numbers, unique under concurrent opens") {
+  Desk desk;
+  CHECK(desk.open("c-ann") == 1);
+  CHECK(desk.open("c-bob") == 2);
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::multiset<std::uint64_t> numbers;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      // A second portal on the same log sees numbers the first one took.
+      portico::service::Portal other(*desk.log);
+      for (int i = 0; i < 10; ++i) {
+        dt::OpenTicket cmd;
+        cmd.subject = "Concurrent";
+        cmd.body = "Body";
+        cmd.message_id = "m-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r =
+            (t % 2 ? other : *desk.portal).open_ticket("acme", cmd, Desk::as_customer("c-ann"));
+        CHECK_MESSAGE(r, (r ? "" : r.error().code + ": " + r.error().message));
+        if (r) {
+          std::lock_guard lock(mu);
+          numbers.insert(r->state.number);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(numbers.size() == 60);
+  CHECK(std::set<std::uint64_t>(numbers.begin(), numbers.end()).size() == 60);
+  CHECK(*numbers.begin() == 3);
+  CHECK(*numbers.rbegin() == 62);
+  // Another project counts from 1.
+  REQUIRE(desk.portal->join_project("c-ann", "other", Desk::as_customer("c-ann")));
+  dt::OpenTicket cmd{0, "Elsewhere", "Body", "m-x", "normal", {}, {}, {}};
+  CHECK(desk.portal->open_ticket("other", cmd, Desk::as_customer("c-ann"))->state.number == 1);
+}
+
+TEST_CASE("a command retried with the same id acts once and answers as the first time") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  const auto meta = Desk::as_customer("c-ann", "request-42");
+  auto first = desk.portal->execute("acme", n, dt::PostReply{"m-r", "Hello"}, meta);
+  REQUIRE(first);
+  CHECK_FALSE(first->replayed);
+  REQUIRE(first->events.size() == 1);
+  auto again = desk.portal->execute("acme", n, dt::PostReply{"m-r", "Hello"}, meta);
+  REQUIRE(again);
+  CHECK(again->replayed);
+  REQUIRE(again->events.size() == 1);
+  CHECK(std::get<dt::MessagePosted>(again->events[0]).message_id == "m-r");
+  CHECK(desk.portal->ticket("acme", n)->messages.size() == 2);
+
+  // Also for a command that a second try would refuse: closure requested once.
+  const auto close_meta = Desk::as_customer("c-ann", "request-43");
+  REQUIRE(desk.portal->execute("acme", n, dt::RequestClosure{}, close_meta));
+  auto replay = desk.portal->execute("acme", n, dt::RequestClosure{}, close_meta);
+  REQUIRE(replay);
+  CHECK(replay->replayed);
+  CHECK(replay->state.status == dom::Status::pending_closure);
+  // A new id is a new command, which the rules refuse.
+  auto fresh = desk.portal->execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-ann"));
+  REQUIRE_FALSE(fresh);
+  CHECK(fresh.error().code == "invalid_transition");
+
+  // Opening a ticket twice with one id opens one ticket.
+  dt::OpenTicket cmd{0, "Once", "Body", "m-once", "normal", {}, {}, {}};
+  auto a = desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", "open-1"));
+  auto b = desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", "open-1"));
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(b->replayed);
+  CHECK(a->state.number == b->state.number);
+  CHECK(desk.open("c-ann") == a->state.number + 1);
+}
+
+TEST_CASE("concurrent replies are all recorded: conflicts are retried by deciding again") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = desk.portal->execute(
+            "acme", n,
+            dt::PostStaffMessage{"s-" + std::to_string(t) + "-" + std::to_string(i), "Reply", false,
+                                 std::nullopt},
+            Desk::as_staff("s-agent"));
+        CHECK_MESSAGE(r, (r ? "" : r.error().code + ": " + r.error().message));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto state = desk.portal->ticket("acme", n);
+  CHECK(state->messages.size() == 81);
+  CHECK(desk.log->stream_version(dt::stream_id("acme", n)).value() == 81);
+}
+
+TEST_CASE("the context comes from the log: membership, staff standing, organisations") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  // A customer of no relation, staff of another project, an unknown ticket: all not_found.
+  CHECK(desk.portal->execute("acme", n, dt::PostReply{"m", "x"}, Desk::as_customer("c-cat"))
+            .error()
+            .code == "not_found");
+  CHECK(desk.portal
+            ->execute("acme", n, dt::SetStatus{dom::Status::in_progress}, Desk::as_staff("s-other"))
+            .error()
+            .code == "not_found");
+  CHECK(desk.portal->execute("acme", 99, dt::PostReply{"m", "x"}, Desk::as_customer("c-ann"))
+            .error()
+            .code == "not_found");
+  CHECK(desk.portal->execute("nope", n, dt::PostReply{"m", "x"}, Desk::as_customer("c-ann"))
+            .error()
+            .code == "not_found");
+  CHECK(desk.portal->execute("acme", n, dt::SetStatus{dom::Status::in_progress},
+                             Desk::as_staff("s-agent")));
+
+  // Leaving the project hides the ticket; signing in there again shows it.
+  REQUIRE(desk.portal->leave_project("c-ann", "acme", Desk::as_customer("c-ann")));
+  CHECK(
+      desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-ann")).error().code ==
+      "not_found");
+  REQUIRE(desk.portal->join_project("c-ann", "acme", Desk::as_customer("c-ann")));
+  CHECK(desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-ann")));
+
+  // Bob shares Ann's organisation: he reads her ticket only with organisation visibility on.
+  CHECK(
+      desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-bob")).error().code ==
+      "not_found");
+  auto settings = Desk::default_settings();
+  settings.policies.organization_visibility = true;
+  REQUIRE(desk.portal->configure_project("acme", settings, Desk::system()));
+  CHECK(desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-bob")));
+  // Cat is of another organisation.
+  CHECK(
+      desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-cat")).error().code ==
+      "not_found");
+}
+
+TEST_CASE("joining through an invite makes the customer a member in the same append") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  REQUIRE(desk.portal->register_customer({"c-new", "new@globex.test", "New", "newbie"},
+                                         Desk::system()));
+  REQUIRE(desk.portal->execute("acme", n, dt::CreateInvite{"inv-1", "hash-1"},
+                               Desk::as_customer("c-ann")));
+  const auto head = desk.log->head().value();
+  auto joined =
+      desk.portal->execute("acme", n, dt::JoinByInvite{"hash-1"}, Desk::as_customer("c-new"));
+  REQUIRE(joined);
+  CHECK(joined->state.participants.contains("c-new"));
+  CHECK(desk.portal->customer("c-new")->projects.contains("acme"));
+  auto records = desk.log->read_all(head + 1, 10);
+  REQUIRE(records->size() == 2);  // one append: the ticket's and the customer's event
+  CHECK(records->at(0).type == "ParticipantJoined");
+  CHECK(records->at(1).type == "MembershipJoined");
+  // Now a participant, they reply.
+  CHECK(desk.portal->execute("acme", n, dt::PostReply{"m-new", "Hi"}, Desk::as_customer("c-new")));
+}
+
+TEST_CASE("allowed e-mail domains apply to signing in and to joining through an invite") {
+  auto settings = Desk::default_settings();
+  Desk desk(settings);
+  const auto n = desk.open("c-ann");
+  settings.allowed_domains = {"globex.test"};
+  REQUIRE(desk.portal->configure_project("acme", settings, Desk::system()));
+  REQUIRE(desk.portal->register_customer({"c-out", "x@elsewhere.test", "Out", "outsider"},
+                                         Desk::system()));
+  auto signin = desk.portal->join_project("c-out", "acme", Desk::as_customer("c-out"));
+  REQUIRE_FALSE(signin);
+  CHECK(signin.error().code == "domain_not_allowed");
+  REQUIRE(desk.portal->execute("acme", n, dt::CreateInvite{"inv-1", "hash-1"},
+                               Desk::as_customer("c-ann")));
+  auto join =
+      desk.portal->execute("acme", n, dt::JoinByInvite{"hash-1"}, Desk::as_customer("c-out"));
+  REQUIRE_FALSE(join);
+  CHECK(join.error().code == "domain_not_allowed");
+  CHECK_FALSE(desk.portal->ticket("acme", n)->participants.contains("c-out"));
+}
+
+TEST_CASE("handles are unique; a mention reaches only people who can read the ticket") {
+  Desk desk;
+  auto taken = desk.portal->register_customer({"c-dup", "d@x.test", "Dup", "ann"}, Desk::system());
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code == "conflict");
+  CHECK(taken.error().field == "handle");
+  CHECK(desk.portal->customer_by_handle("ann").value() == std::optional<std::string>("c-ann"));
+  CHECK_FALSE(desk.portal->customer("c-dup"));
+
+  const auto n = desk.open("c-ann");
+  REQUIRE(desk.portal->execute("acme", n, dt::CreateInvite{"inv-1", "hash-1"},
+                               Desk::as_customer("c-ann")));
+  REQUIRE(desk.portal->execute("acme", n, dt::JoinByInvite{"hash-1"}, Desk::as_customer("c-bob")));
+  auto r = desk.portal->execute(
+      "acme", n, dt::PostStaffMessage{"s-1", "@bob and @cat, see @nobody", false, std::nullopt},
+      Desk::as_staff("s-agent"));
+  REQUIRE(r);
+  CHECK(std::get<dt::MessagePosted>(r->events[0]).mentions == std::vector<std::string>{"c-bob"});
+}
+
+TEST_CASE("project, customer and staff commands are checked too") {
+  Desk desk;
+  dom::project::Settings bad = Desk::default_settings();
+  bad.name = "";
+  CHECK(desk.portal->create_project("fresh", bad, Desk::system()).error().field == "name");
+  CHECK(desk.portal->create_project("Bad Slug", Desk::default_settings(), Desk::system())
+            .error()
+            .field == "slug");
+  CHECK(
+      desk.portal->create_project("acme", Desk::default_settings(), Desk::system()).error().code ==
+      "conflict");
+  CHECK(desk.portal->add_staff("acme", {"s-x", "x@acme.test", "X", "boss"}, Desk::system())
+            .error()
+            .field == "role");
+  // An agent may not add staff; an admin may.
+  CHECK(desk.portal
+            ->add_staff("acme", {"s-x", "x@acme.test", "X", "agent"}, Desk::as_staff("s-agent"))
+            .error()
+            .code == "forbidden");
+  REQUIRE(
+      desk.portal->add_staff("acme", {"s-boss", "b@acme.test", "Boss", "admin"}, Desk::system()));
+  CHECK(desk.portal->add_staff("acme", {"s-x", "x@acme.test", "X", "agent"},
+                               Desk::as_staff("s-boss")));
+  CHECK(desk.portal->register_customer({"c-bad", "not-an-email", "Bad", "bad"}, Desk::system())
+            .error()
+            .field == "email");
+}

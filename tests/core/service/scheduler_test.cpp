@@ -1,0 +1,122 @@
+// The scheduler closes a ticket once at its time, also when restarted around that time.
+#include <doctest/doctest.h>
+
+#include <portico/service/scheduler.hpp>
+
+#include "service_fixtures.hpp"
+
+using namespace portico::test;
+using portico::service::Scheduler;
+
+namespace {
+
+int count_closed(const Desk& desk, std::uint64_t n) {
+  auto records =
+      desk.log->read_stream(dt::stream_id("acme", n), 1, portico::log::Direction::forward, 10'000);
+  REQUIRE(records);
+  int closed = 0;
+  for (const auto& r : *records) closed += r.type == "TicketClosed";
+  return closed;
+}
+
+}  // namespace
+
+TEST_CASE("a scheduled closure closes the ticket once, at its time") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  const dom::TimeUs at = desk.now + dom::kHour;
+  REQUIRE(desk.portal->execute("acme", n, dt::ScheduleClosure{at}, Desk::as_staff("s-agent")));
+  Scheduler scheduler(*desk.portal, [&] { return desk.now.load(); });
+  CHECK(scheduler.step().value() == 0);
+  CHECK(scheduler.next_due() == at);
+  desk.now = at - 1;
+  CHECK(scheduler.step().value() == 0);
+  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closure_scheduled);
+  desk.now = at;
+  CHECK(scheduler.step().value() == 1);
+  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  desk.now = at + dom::kDay;
+  scheduler.step().value();
+  CHECK(count_closed(desk, n) == 1);
+}
+
+TEST_CASE("restarted around the closing time, the scheduler still closes exactly once") {
+  for (int restart_after : {0, 1, 2}) {
+    CAPTURE(restart_after);
+    Desk desk;
+    const auto n = desk.open("c-ann");
+    const dom::TimeUs at = desk.now + dom::kHour;
+    REQUIRE(desk.portal->execute("acme", n, dt::ScheduleClosure{at}, Desk::as_staff("s-agent")));
+    {
+      Scheduler first(*desk.portal, [&] { return desk.now.load(); });
+      first.step().value();
+      if (restart_after >= 1) {
+        desk.now = at;
+        first.step().value();  // closes it, then "crashes"
+      }
+    }
+    desk.now = at + (restart_after == 2 ? dom::kSecond : 0);
+    // A fresh scheduler rebuilds its timers from the log.
+    Scheduler second(*desk.portal, [&] { return desk.now.load(); });
+    second.step().value();
+    second.step().value();
+    CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+    CHECK(count_closed(desk, n) == 1);
+  }
+}
+
+TEST_CASE("two schedulers racing on one log close once (the command id makes it a replay)") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  REQUIRE(desk.portal->execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-ann")));
+  Scheduler a(*desk.portal, [&] { return desk.now.load(); });
+  Scheduler b(*desk.portal, [&] { return desk.now.load(); });
+  a.step().value();
+  b.step().value();
+  desk.now = desk.now + 48 * dom::kHour;  // the pending-closure timeout
+  std::thread ta([&] { CHECK(a.step()); });
+  std::thread tb([&] { CHECK(b.step()); });
+  ta.join();
+  tb.join();
+  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  CHECK(count_closed(desk, n) == 1);
+}
+
+TEST_CASE("resolved tickets close after the project's timeout; a policy change moves the timer") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  REQUIRE(desk.portal->execute("acme", n, dt::SetStatus{dom::Status::resolved},
+                               Desk::as_staff("s-agent")));
+  Scheduler scheduler(*desk.portal, [&] { return desk.now.load(); });
+  scheduler.step().value();
+  // Surveys expire after 7 days, before the 14-day resolved timeout.
+  CHECK(scheduler.next_due() == desk.now + 7 * dom::kDay);
+  auto settings = Desk::default_settings();
+  settings.policies.resolved_timeout = 2 * dom::kDay;
+  REQUIRE(desk.portal->configure_project("acme", settings, Desk::system()));
+  scheduler.step().value();
+  CHECK(scheduler.next_due() == desk.now + 2 * dom::kDay);
+  desk.now = desk.now + 2 * dom::kDay;
+  CHECK(scheduler.step().value() == 1);
+  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+}
+
+TEST_CASE("a running scheduler thread fires on time and stops cleanly") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  // A real clock for this one: the closure is 200 ms away.
+  auto real_now = [] {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  };
+  desk.real_time = true;
+  REQUIRE(desk.portal->execute("acme", n, dt::ScheduleClosure{real_now() + 200'000},
+                               Desk::as_staff("s-agent")));
+  Scheduler scheduler(*desk.portal, real_now);
+  scheduler.start();
+  for (int i = 0; i < 300 && desk.portal->ticket("acme", n)->status != dom::Status::closed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  scheduler.stop();
+  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+}
