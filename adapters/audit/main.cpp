@@ -6,6 +6,9 @@
 //   portico-audit dump DIR [--stream S] [--from N] JSON lines (N: a position, or with --stream a
 //                                                  version)
 //   portico-audit backup DIR DEST                  a compacted hot copy
+//   portico-audit history DIR --project P --ticket N [--at TIME]
+//                                                  who did what to a ticket, and when; and its
+//                                                  state then (TIME: RFC 3339)
 //
 // Exit status: 0 success, 1 verification failed, 2 usage or I/O error.
 #include <fmt/format.h>
@@ -18,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "history.hpp"
 #include "progress.hpp"
 
 namespace {
@@ -27,7 +31,8 @@ namespace plog = portico::log;
 constexpr std::string_view kUsage =
     "usage: portico-audit verify DIR\n"
     "       portico-audit dump DIR [--stream S] [--from N]\n"
-    "       portico-audit backup DIR DEST\n";
+    "       portico-audit backup DIR DEST\n"
+    "       portico-audit history DIR --project P --ticket N [--at TIME]\n";
 
 int usage(std::string_view problem = {}) {
   if (!problem.empty()) fmt::print(stderr, "portico-audit: {}\n", problem);
@@ -109,6 +114,35 @@ int main(int argc, char** argv) {
   if (command == "backup") {
     if (args.size() != 3) return usage("backup takes a directory and a destination");
     return backup(args[1], args[2]);
+  }
+  if (command == "history") {
+    if (args.size() < 2) return usage("history takes a directory");
+    std::string project;
+    std::optional<std::uint64_t> number;
+    std::optional<std::int64_t> at;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      const bool has_value = i + 1 < args.size();
+      if (args[i] == "--project" && has_value) {
+        project = args[++i];
+      } else if (args[i] == "--ticket" && has_value) {
+        const std::string& n = args[++i];
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
+        if (ec != std::errc{} || end != n.data() + n.size() || v == 0) {
+          return usage(fmt::format("--ticket needs a ticket number, not '{}'", n));
+        }
+        number = v;
+      } else if (args[i] == "--at" && has_value) {
+        at = portico::audit::parse_time(args[++i]);
+        if (!at) return usage(fmt::format("--at needs an RFC 3339 time, not '{}'", args[i]));
+      } else {
+        return usage(fmt::format("unknown argument '{}'", args[i]));
+      }
+    }
+    if (project.empty() || !number) return usage("history needs --project and --ticket");
+    auto log = open_log(args[1]);
+    if (!log) return report(log.error());
+    return portico::audit::print_history(**log, project, *number, at);
   }
   if (command == "dump") {
     if (args.size() < 2) return usage("dump takes a directory");

@@ -19,7 +19,7 @@ constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = 
     "ClosureScheduled", "ClosureCancelled",   "TicketClosed",  "SurveyOffered",
     "SurveyAnswered",   "SurveyWithdrawn",    "SurveyExpired", "FavoriteAdded",
     "FavoriteRemoved",  "InviteCreated",      "InviteRevoked", "ParticipantJoined",
-    "ParticipantLeft",  "ParticipantRemoved", "TicketUpdated"};
+    "ParticipantLeft",  "ParticipantRemoved", "TicketUpdated", "TicketReopened"};
 
 constexpr std::array<std::string_view, 4> kPriorities = {"low", "normal", "high", "urgent"};
 constexpr std::size_t kMaxComment = 2000;
@@ -147,6 +147,7 @@ State evolve(State s, const Event& event) {
                    }
                  },
                  [&](const StatusChanged& e) { enter_status(s, e.to, e.at); },
+                 [&](const TicketReopened& e) { enter_status(s, e.to, e.at); },
                  [&](const ClosureRequested& e) {
                    enter_status(s, Status::pending_closure, e.at);
                    s.closure = Closure{e.by, std::nullopt, e.from};
@@ -381,6 +382,13 @@ void consequences(const State& s, Status from, Status to, const Context& ctx, Ev
   }
 }
 
+// The event for a plain move between statuses: a reopening is a fact of its own.
+Event moved(const State& s, Status to, const Context& ctx) {
+  if (!is_active(s.status) && is_active(to))
+    return TicketReopened{ctx.now, s.status, to, ctx.actor};
+  return StatusChanged{ctx.now, s.status, to, ctx.actor};
+}
+
 // A staff status change, as the status route and a staff message with a status carry it out.
 Result<void> staff_status(const State& s, Status to, const Context& ctx, Events& out) {
   if (to == Status::pending_closure || to == Status::closure_scheduled) {
@@ -392,7 +400,7 @@ Result<void> staff_status(const State& s, Status to, const Context& ctx, Events&
   if (to == Status::closed) {
     out.push_back(TicketClosed{ctx.now, s.status, ctx.actor, "staff"});
   } else {
-    out.push_back(StatusChanged{ctx.now, s.status, to, ctx.actor});
+    out.push_back(moved(s, to, ctx));
   }
   consequences(s, s.status, to, ctx, out);
   return {};
@@ -486,7 +494,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
                 MessagePosted{ctx.now, c.message_id, ctx.actor, c.body, false,
                               resolve_mentions(s, c.body, ctx, s.creator, s.organization)});
             if (reopen) {
-              out.push_back(StatusChanged{ctx.now, s.status, *reopen, ctx.actor});
+              out.push_back(moved(s, *reopen, ctx));
               consequences(s, s.status, *reopen, ctx, out);
             }
             return {};

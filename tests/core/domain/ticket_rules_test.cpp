@@ -1450,3 +1450,27 @@ TEST_CASE("next_timer reports the earliest deadline") {
     CHECK_FALSE(dt::next_timer(ticket.state(), defaults).has_value());
   }
 }
+
+TEST_CASE("reopening is recorded as TicketReopened; other moves as StatusChanged") {
+  dom::Policies reopen;
+  reopen.customer_reply = dom::CustomerReplyPolicy::reopen;
+  auto by_reply = dt::decide(ticket_in(dom::Status::resolved), dt::PostReply{"m-x", "Not fixed"},
+                             context(Who::creator, reopen));
+  REQUIRE(by_reply);
+  const auto* reopened = first<dt::TicketReopened>(*by_reply);
+  REQUIRE(reopened);
+  CHECK(reopened->from == dom::Status::resolved);
+  CHECK(reopened->to == dom::Status::open);
+  CHECK_FALSE(has<dt::StatusChanged>(*by_reply));
+
+  auto by_staff = dt::decide(ticket_in(dom::Status::closed),
+                             dt::SetStatus{dom::Status::in_progress}, context(Who::staff));
+  REQUIRE(by_staff);
+  CHECK(has<dt::TicketReopened>(*by_staff));
+
+  auto plain = dt::decide(ticket_in(dom::Status::open), dt::SetStatus{dom::Status::in_progress},
+                          context(Who::staff));
+  REQUIRE(plain);
+  CHECK(has<dt::StatusChanged>(*plain));
+  CHECK_FALSE(has<dt::TicketReopened>(*plain));
+}

@@ -71,6 +71,14 @@ struct StatusChanged {
   Status to = Status::open;
   Actor by;
 };
+// A move from resolved, pending_closure, closure_scheduled or closed back to an active status:
+// the resolution ends.
+struct TicketReopened {
+  TimeUs at = 0;
+  Status from = Status::resolved;
+  Status to = Status::open;
+  Actor by;
+};
 struct ClosureRequested {
   TimeUs at = 0;
   Status from = Status::open;
@@ -165,6 +173,7 @@ BOOST_DESCRIBE_STRUCT(MessageDeleted, (), (at, message_id))
 BOOST_DESCRIBE_STRUCT(ReactionAdded, (), (at, message_id, emoji, by))
 BOOST_DESCRIBE_STRUCT(ReactionRemoved, (), (at, message_id, emoji, by))
 BOOST_DESCRIBE_STRUCT(StatusChanged, (), (at, from, to, by))
+BOOST_DESCRIBE_STRUCT(TicketReopened, (), (at, from, to, by))
 BOOST_DESCRIBE_STRUCT(ClosureRequested, (), (at, from, by))
 BOOST_DESCRIBE_STRUCT(ClosureScheduled, (), (at, closes_at, previous, by))
 BOOST_DESCRIBE_STRUCT(ClosureCancelled, (), (at, restored, by))
@@ -182,12 +191,12 @@ BOOST_DESCRIBE_STRUCT(ParticipantLeft, (), (at, customer))
 BOOST_DESCRIBE_STRUCT(ParticipantRemoved, (), (at, customer, by))
 BOOST_DESCRIBE_STRUCT(TicketUpdated, (), (at, priority, team, by))
 
-using Event =
-    std::variant<TicketOpened, MessagePosted, MessageEdited, MessageDeleted, ReactionAdded,
-                 ReactionRemoved, StatusChanged, ClosureRequested, ClosureScheduled,
-                 ClosureCancelled, TicketClosed, SurveyOffered, SurveyAnswered, SurveyWithdrawn,
-                 SurveyExpired, FavoriteAdded, FavoriteRemoved, InviteCreated, InviteRevoked,
-                 ParticipantJoined, ParticipantLeft, ParticipantRemoved, TicketUpdated>;
+using Event = std::variant<TicketOpened, MessagePosted, MessageEdited, MessageDeleted,
+                           ReactionAdded, ReactionRemoved, StatusChanged, ClosureRequested,
+                           ClosureScheduled, ClosureCancelled, TicketClosed, SurveyOffered,
+                           SurveyAnswered, SurveyWithdrawn, SurveyExpired, FavoriteAdded,
+                           FavoriteRemoved, InviteCreated, InviteRevoked, ParticipantJoined,
+                           ParticipantLeft, ParticipantRemoved, TicketUpdated, TicketReopened>;
 
 // The stable type name stored in the log ("TicketOpened", …) and the current schema version.
 std::string_view type_name(const Event& event) noexcept;
