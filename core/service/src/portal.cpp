@@ -81,10 +81,11 @@ domain::TimeUs system_now() {
 
 // Project and customer commands share one shape: decide on the loaded state, append.
 template <class T, class Command, class Ctx>
-Result<typename T::State> run(log::Log& log, const std::string& stream, const Command& command,
-                              const Ctx& ctx, const CommandMeta& meta, int attempts) {
+Result<typename T::State> run(log::Log& log, detail::Caches& caches, const std::string& stream,
+                              const Command& command, const Ctx& ctx, const CommandMeta& meta,
+                              int attempts) {
   const std::string id = command_id_of(meta);
-  auto done = detail::execute<T>(log, stream, meta, id, attempts, [&](const auto& state) {
+  auto done = detail::execute<T>(log, stream, meta, id, attempts, caches, [&](const auto& state) {
     if constexpr (std::is_same_v<T, ProjectTraits>) {
       return project::decide(state, command, ctx);
     } else {
@@ -97,7 +98,8 @@ Result<typename T::State> run(log::Log& log, const std::string& stream, const Co
 
 }  // namespace
 
-Portal::Portal(log::Log& log, Options options) : log_(log), options_(std::move(options)) {
+Portal::Portal(log::Log& log, Options options)
+    : log_(log), options_(std::move(options)), caches_(std::make_unique<detail::Caches>()) {
   if (!options_.clock) options_.clock = system_now;
 }
 
@@ -109,28 +111,30 @@ Result<project::State> Portal::create_project(const std::string& slug,
   if (!project::valid_slug(slug)) {
     return fail("invalid_request", "a slug is 2 to 40 of a-z, 0-9 and '-'", "slug");
   }
-  return run<ProjectTraits>(
-      log_, project::stream_id(slug), project::Command{project::CreateProject{slug, settings}},
-      project::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug),
+                            project::Command{project::CreateProject{slug, settings}},
+                            project::Context{meta.actor, options_.clock()}, meta,
+                            options_.max_attempts);
 }
 
 Result<project::State> Portal::configure_project(const std::string& slug,
                                                  const project::Settings& settings,
                                                  const CommandMeta& meta) {
-  return run<ProjectTraits>(
-      log_, project::stream_id(slug), project::Command{project::ConfigureProject{settings}},
-      project::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug),
+                            project::Command{project::ConfigureProject{settings}},
+                            project::Context{meta.actor, options_.clock()}, meta,
+                            options_.max_attempts);
 }
 
 Result<project::State> Portal::add_staff(const std::string& slug, const project::AddStaff& staff,
                                          const CommandMeta& meta) {
-  return run<ProjectTraits>(log_, project::stream_id(slug), project::Command{staff},
+  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug), project::Command{staff},
                             project::Context{meta.actor, options_.clock()}, meta,
                             options_.max_attempts);
 }
 
 Result<project::State> Portal::project(const std::string& slug) const {
-  auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug));
+  auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug), *caches_);
   if (!loaded) return Unexpected(loaded.error());
   if (!loaded->state.exists) return fail("not_found", "no such project");
   return std::move(loaded->state);
@@ -142,11 +146,12 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
                                                   const CommandMeta& meta) {
   const std::string id = command_id_of(meta);
   const customer::Context ctx{meta.actor, options_.clock()};
-  auto before =
-      detail::replayed<CustomerTraits>(log_, customer::stream_id(command.customer_id), id);
+  auto before = detail::replayed<CustomerTraits>(log_, customer::stream_id(command.customer_id), id,
+                                                 *caches_);
   if (!before) return Unexpected(before.error());
   if (*before) return std::move((*before)->state);
-  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(command.customer_id));
+  auto loaded =
+      detail::load<CustomerTraits>(log_, customer::stream_id(command.customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());
   auto events = customer::decide(loaded->state, customer::Command{command}, ctx);
   if (!events) return Unexpected(events.error());
@@ -177,20 +182,21 @@ Result<customer::State> Portal::join_project(const std::string& customer_id,
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
   return run<CustomerTraits>(
-      log_, customer::stream_id(customer_id),
+      log_, *caches_, customer::stream_id(customer_id),
       customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
       customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
 }
 
 Result<customer::State> Portal::leave_project(const std::string& customer_id,
                                               const std::string& slug, const CommandMeta& meta) {
-  return run<CustomerTraits>(
-      log_, customer::stream_id(customer_id), customer::Command{customer::LeaveProject{slug}},
-      customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+  return run<CustomerTraits>(log_, *caches_, customer::stream_id(customer_id),
+                             customer::Command{customer::LeaveProject{slug}},
+                             customer::Context{meta.actor, options_.clock()}, meta,
+                             options_.max_attempts);
 }
 
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
-  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id));
+  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());
   if (!loaded->state.exists) return fail("not_found", "no such customer");
   return std::move(loaded->state);
@@ -242,7 +248,7 @@ Result<ticket::Context> Portal::ticket_context(const std::string& slug, const do
 }
 
 Result<ticket::State> Portal::ticket(const std::string& slug, std::uint64_t number) const {
-  auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number));
+  auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number), *caches_);
   if (!loaded) return Unexpected(loaded.error());
   if (!loaded->state.exists) return fail("not_found", "no such ticket");
   return std::move(loaded->state);
@@ -281,6 +287,26 @@ Result<std::uint64_t> Portal::highest_number(const std::string& slug) const {
   return low;
 }
 
+Result<std::uint64_t> Portal::reserve_number(const std::string& slug) {
+  bool probed;
+  {
+    std::lock_guard lock(numbers_mu_);
+    probed = probed_.contains(slug);
+    if (probed) return ++last_number_[slug];
+  }
+  auto highest = highest_number(slug);  // updates last_number_
+  if (!highest) return Unexpected(highest.error());
+  std::lock_guard lock(numbers_mu_);
+  probed_.insert(slug);
+  return ++last_number_[slug];
+}
+
+void Portal::release_number(const std::string& slug, std::uint64_t number) {
+  // Give back the newest reservation if it went unused, so numbers stay dense.
+  std::lock_guard lock(numbers_mu_);
+  if (last_number_[slug] == number) --last_number_[slug];
+}
+
 Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenTicket command,
                                           const CommandMeta& meta) {
   const std::string id = command_id_of(meta);
@@ -288,29 +314,36 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   if (auto first = log_.find(event_id(id, 0)); !first) {
     return Unexpected(detail::from_log(first.error()));
   } else if (*first) {
-    auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id);
+    auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
     if (!r) return Unexpected(r.error());
     return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
   }
   auto ctx = ticket_context(slug, meta.actor, command.body);
   if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
-  auto highest = highest_number(slug);
-  if (!highest) return Unexpected(highest.error());
-  command.number = *highest + 1;
+  // Check the input before a number is taken for it.
+  ticket::OpenTicket probe = command;
+  probe.number = 1;
+  if (auto dry = ticket::decide(ticket::State{}, probe, *ctx); !dry) {
+    return Unexpected(dry.error());
+  }
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    // Threads of this process take numbers from a counter, so they never race each other for
+    // one; only another process on the same log can take a number first (then: look again).
+    auto reserved = reserve_number(slug);
+    if (!reserved) return Unexpected(reserved.error());
+    command.number = *reserved;
     auto events = ticket::decide(ticket::State{}, command, *ctx);
-    if (!events) return Unexpected(events.error());
+    if (!events) {
+      release_number(slug, command.number);
+      return Unexpected(events.error());
+    }
     const std::string stream = ticket::stream_id(slug, command.number);
     auto appended = log_.append(detail::encode<TicketTraits>(
         stream, log::ExpectedVersion::no_stream(), *events, meta, id, 0));
     if (appended) {
-      {
-        std::lock_guard lock(numbers_mu_);
-        last_number_[slug] = std::max(last_number_[slug], command.number);
-      }
       if (appended->duplicate) {
-        auto r = detail::replayed<TicketTraits>(log_, stream, id);
+        auto r = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
         if (!r) return Unexpected(r.error());
         return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
       }
@@ -318,13 +351,15 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
                            appended->events.back().stream_version, false};
     }
     if (appended.error().code != log::Errc::conflict) {
+      release_number(slug, command.number);
       return Unexpected(detail::from_log(appended.error()));
     }
-    // Someone else took this number, and maybe more since: look again past the highest.
+    // Another process took this number: the next reservation probes past the highest taken.
+    {
+      std::lock_guard lock(numbers_mu_);
+      probed_.erase(slug);
+    }
     detail::backoff(attempt);
-    auto now_highest = highest_number(slug);
-    if (!now_highest) return Unexpected(now_highest.error());
-    command.number = *now_highest + 1;
   }
   return fail("conflict", "could not find a free ticket number; try again");
 }
@@ -346,16 +381,16 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   // Joining through an invite also makes the customer a member: both streams in one append.
   if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
       meta.actor.realm == domain::Realm::customer) {
-    auto before = detail::replayed<TicketTraits>(log_, stream, id);
+    auto before = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
     if (!before) return Unexpected(before.error());
     if (*before) {
       return TicketOutcome{std::move((*before)->state), std::move((*before)->events),
                            (*before)->version, true};
     }
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-      auto t = detail::load<TicketTraits>(log_, stream);
+      auto t = detail::load<TicketTraits>(log_, stream, *caches_);
       if (!t) return Unexpected(t.error());
-      auto c = detail::load<CustomerTraits>(log_, customer::stream_id(meta.actor.id));
+      auto c = detail::load<CustomerTraits>(log_, customer::stream_id(meta.actor.id), *caches_);
       if (!c) return Unexpected(c.error());
       auto p = project(slug);
       if (!p) return Unexpected(p.error());
@@ -394,11 +429,13 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   }
 
   auto done = detail::execute<TicketTraits>(
-      log_, stream, meta, id, options_.max_attempts,
+      log_, stream, meta, id, options_.max_attempts, *caches_,
       [&](const ticket::State& state) { return ticket::decide(state, command, *ctx); });
   if (!done) return Unexpected(done.error());
   return TicketOutcome{std::move(done->state), std::move(done->events), done->version,
                        done->replayed};
 }
+
+Portal::~Portal() = default;
 
 }  // namespace portico::service

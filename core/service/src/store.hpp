@@ -3,11 +3,14 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <mutex>
+#include <optional>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
 #include <portico/service/portal.hpp>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace portico::service::detail {
@@ -41,6 +44,50 @@ struct Loaded {
   std::uint64_t version = 0;
 };
 
+// Folded states of recently used streams. The log only grows, so a cached (state, version) is
+// always a true prefix: a load reads just the events after it. Bounded; thread-safe.
+template <class T>
+class StateCache {
+ public:
+  explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
+
+  std::optional<Loaded<T>> get(const std::string& stream) const {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(stream);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(const std::string& stream, const Loaded<T>& loaded) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(stream);
+    if (it != map_.end()) {
+      if (it->second.version < loaded.version) it->second = loaded;
+      return;
+    }
+    while (map_.size() >= capacity_) map_.erase(map_.begin());  // an arbitrary victim
+    map_.emplace(stream, loaded);
+  }
+
+ private:
+  std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Loaded<T>> map_;
+};
+
+struct Caches {
+  StateCache<TicketTraits> tickets{4096};
+  StateCache<ProjectTraits> projects{256};
+  StateCache<CustomerTraits> customers{4096};
+
+  StateCache<TicketTraits>& of(TicketTraits*) { return tickets; }
+  StateCache<ProjectTraits>& of(ProjectTraits*) { return projects; }
+  StateCache<CustomerTraits>& of(CustomerTraits*) { return customers; }
+  template <class T>
+  StateCache<T>& of() {
+    return of(static_cast<T*>(nullptr));
+  }
+};
+
 template <class T>
 Result<typename T::Event> decode(const log::Record& r) {
   auto e = T::from_payload(r.type, r.payload_object());
@@ -51,9 +98,11 @@ Result<typename T::Event> decode(const log::Record& r) {
   return e;
 }
 
+// The stream's state now: the cached state, if any, with the events after it folded in.
 template <class T>
-Result<Loaded<T>> load(const log::Log& log, const std::string& stream) {
-  Loaded<T> out;
+Result<Loaded<T>> load(const log::Log& log, const std::string& stream, Caches& caches) {
+  Loaded<T> out = caches.of<T>().get(stream).value_or(Loaded<T>{});
+  const std::uint64_t cached = out.version;
   constexpr std::size_t kChunk = 1024;
   for (;;) {
     auto records = log.read_stream(stream, out.version + 1, log::Direction::forward, kChunk);
@@ -64,8 +113,10 @@ Result<Loaded<T>> load(const log::Log& log, const std::string& stream) {
       out.state = T::evolve(std::move(out.state), *e);
       out.version = r.stream_version;
     }
-    if (records->size() < kChunk) return out;
+    if (records->size() < kChunk) break;
   }
+  if (out.version > cached) caches.of<T>().put(stream, out);
+  return out;
 }
 
 template <class T>
@@ -99,7 +150,7 @@ struct Executed {
 // When `command_id` already acted, the events it recorded in `stream`, and the stream now.
 template <class T>
 Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::string& stream,
-                                            const std::string& command_id) {
+                                            const std::string& command_id, Caches& caches) {
   auto first = log.find(event_id(command_id, 0));
   if (!first) return Unexpected(from_log(first.error()));
   if (!*first) return std::optional<Executed<T>>();
@@ -116,7 +167,7 @@ Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::stri
     if (!e) return Unexpected(e.error());
     out.events.push_back(std::move(*e));
   }
-  auto now = load<T>(log, stream);
+  auto now = load<T>(log, stream, caches);
   if (!now) return Unexpected(now.error());
   out.state = std::move(now->state);
   out.version = now->version;
@@ -127,12 +178,13 @@ Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::stri
 // `decide(state)` returns the events for this stream, or a domain error.
 template <class T, class Decide>
 Result<Executed<T>> execute(log::Log& log, const std::string& stream, const CommandMeta& meta,
-                            const std::string& command_id, int max_attempts, Decide&& decide) {
-  auto before = replayed<T>(log, stream, command_id);
+                            const std::string& command_id, int max_attempts, Caches& caches,
+                            Decide&& decide) {
+  auto before = replayed<T>(log, stream, command_id, caches);
   if (!before) return Unexpected(before.error());
   if (*before) return std::move(**before);
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
-    auto loaded = load<T>(log, stream);
+    auto loaded = load<T>(log, stream, caches);
     if (!loaded) return Unexpected(loaded.error());
     Result<std::vector<typename T::Event>> events = decide(loaded->state);
     if (!events) return Unexpected(events.error());
@@ -147,6 +199,7 @@ Result<Executed<T>> execute(log::Log& log, const std::string& stream, const Comm
       out.state = std::move(loaded->state);
       for (const auto& e : *events) out.state = T::evolve(std::move(out.state), e);
       out.events = std::move(*events);
+      caches.of<T>().put(stream, Loaded<T>{out.state, out.version});
       return out;
     }
     if (appended.error().code != log::Errc::conflict) {
@@ -154,7 +207,7 @@ Result<Executed<T>> execute(log::Log& log, const std::string& stream, const Comm
     }
     backoff(attempt);
   }
-  auto after = replayed<T>(log, stream, command_id);
+  auto after = replayed<T>(log, stream, command_id, caches);
   if (!after) return Unexpected(after.error());
   if (*after) return std::move(**after);
   return fail("conflict", "the ticket kept changing under this command; try again");

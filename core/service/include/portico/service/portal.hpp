@@ -14,12 +14,16 @@
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace portico::service {
 
 namespace domain = portico::domain;
+namespace detail {
+struct Caches;
+}
 
 // Who acts, with what idempotency key, in which request.
 struct CommandMeta {
@@ -48,6 +52,9 @@ class Portal {
  public:
   // `log` must outlive the Portal.
   explicit Portal(log::Log& log, Options options = {});
+  ~Portal();
+  Portal(const Portal&) = delete;
+  Portal& operator=(const Portal&) = delete;
 
   // ---- Projects (the operator, portico-admin) ----
   Result<domain::project::State> create_project(const std::string& slug,
@@ -95,11 +102,15 @@ class Portal {
 
  private:
   Result<std::uint64_t> highest_number(const std::string& slug) const;
+  Result<std::uint64_t> reserve_number(const std::string& slug);
+  void release_number(const std::string& slug, std::uint64_t number);
 
   log::Log& log_;
   Options options_;
   mutable std::mutex numbers_mu_;
-  mutable std::map<std::string, std::uint64_t> last_number_;  // per project, a lower bound
+  mutable std::map<std::string, std::uint64_t> last_number_;  // per project: highest handed out
+  std::set<std::string> probed_;            // projects whose last_number_ was read off the log
+  std::unique_ptr<detail::Caches> caches_;  // folded states of recent streams
 };
 
 // A ticket command's time-independent idempotency: the event ids a command id stands for.
