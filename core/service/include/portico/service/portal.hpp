@@ -29,6 +29,8 @@ struct Caches;
 struct CommandMeta {
   domain::Actor actor;
   // Commands with the same id act once; the second answers like the first. Empty: a fresh id.
+  // Ids are global: scope a client-chosen key to its caller (e.g. "customer:c-42:<key>"), as
+  // API.md's Idempotency-Key is ("the same key from another caller is unrelated").
   std::string command_id;
   log::Uuid correlation_id;
 };
