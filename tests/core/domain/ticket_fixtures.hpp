@@ -152,6 +152,32 @@ inline std::string error_of(const Result<std::vector<dt::Event>>& r) {
   return r ? std::string("ok") : r.error().code;
 }
 
+// Command names, for failure messages.
+inline constexpr const char* kCommandNames[] = {"OpenTicket",
+                                                "PostReply",
+                                                "PostStaffMessage",
+                                                "EditMessage",
+                                                "DeleteMessage",
+                                                "AddReaction",
+                                                "RemoveReaction",
+                                                "SetStatus",
+                                                "RequestClosure",
+                                                "ScheduleClosure",
+                                                "CancelScheduledClosure",
+                                                "CloseNow",
+                                                "ApplyTimers",
+                                                "AnswerSurvey",
+                                                "AddFavorite",
+                                                "RemoveFavorite",
+                                                "CreateInvite",
+                                                "RevokeInvite",
+                                                "JoinByInvite",
+                                                "RemoveParticipant",
+                                                "LeaveTicket",
+                                                "UpdateTicket"};
+static_assert(std::size(kCommandNames) == std::variant_size_v<dt::Command>);
+inline const char* command_name(const dt::Command& c) { return kCommandNames[c.index()]; }
+
 template <class E>
 inline bool has(const std::vector<dt::Event>& events) {
   for (const auto& e : events) {

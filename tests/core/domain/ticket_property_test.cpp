@@ -47,32 +47,6 @@ class Rng {
   std::mt19937 gen_;
 };
 
-constexpr const char* kCommandNames[] = {"OpenTicket",
-                                         "PostReply",
-                                         "PostStaffMessage",
-                                         "EditMessage",
-                                         "DeleteMessage",
-                                         "AddReaction",
-                                         "RemoveReaction",
-                                         "SetStatus",
-                                         "RequestClosure",
-                                         "ScheduleClosure",
-                                         "CancelScheduledClosure",
-                                         "CloseNow",
-                                         "ApplyTimers",
-                                         "AnswerSurvey",
-                                         "AddFavorite",
-                                         "RemoveFavorite",
-                                         "CreateInvite",
-                                         "RevokeInvite",
-                                         "JoinByInvite",
-                                         "RemoveParticipant",
-                                         "LeaveTicket",
-                                         "UpdateTicket"};
-static_assert(std::size(kCommandNames) == std::variant_size_v<dt::Command>);
-
-const char* command_name(const dt::Command& c) { return kCommandNames[c.index()]; }
-
 dom::Policies random_policies(Rng& rng) {
   dom::Policies p;
   p.customer_reply =

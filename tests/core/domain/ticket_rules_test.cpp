@@ -133,33 +133,6 @@ std::vector<dt::Command> every_command() {
   };
 }
 
-// A command's name, for the failure messages.
-const char* command_name(const dt::Command& c) {
-  constexpr const char* kNames[] = {"OpenTicket",
-                                    "PostReply",
-                                    "PostStaffMessage",
-                                    "EditMessage",
-                                    "DeleteMessage",
-                                    "AddReaction",
-                                    "RemoveReaction",
-                                    "SetStatus",
-                                    "RequestClosure",
-                                    "ScheduleClosure",
-                                    "CancelScheduledClosure",
-                                    "CloseNow",
-                                    "ApplyTimers",
-                                    "AnswerSurvey",
-                                    "AddFavorite",
-                                    "RemoveFavorite",
-                                    "CreateInvite",
-                                    "RevokeInvite",
-                                    "JoinByInvite",
-                                    "RemoveParticipant",
-                                    "LeaveTicket",
-                                    "UpdateTicket"};
-  return kNames[c.index()];
-}
-
 // Each command of every_command() answers not_found, exactly as if the ticket did not exist.
 void refused_as_unknown(const dt::State& state, const dt::Context& ctx) {
   CHECK_FALSE(dt::can_read(state, ctx));
