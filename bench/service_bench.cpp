@@ -237,7 +237,7 @@ struct Desk {
     auto r = portal->open_ticket(std::string(kProject), std::move(cmd),
                                  as_customer(customer_id(caller)));
     if (!r) return portico::Unexpected(r.error());
-    return r->state.number;
+    return r->state->number;
   }
 
   // Setup: opens a ticket, again when the handler gave up on finding a free number (callers who
@@ -534,13 +534,13 @@ std::vector<LoadCost> load_costs(const fs::path& dir, double seconds) {
         for (const plog::Record& r : *records) sink += r.payload_object().size();
       }
     };
-    auto check = [&](const portico::Result<dt::State>& t) {
+    auto check = [&](const portico::Result<std::shared_ptr<const dt::State>>& t) {
       if (!t) die("Portal::ticket", t.error());
-      if (t->messages.size() != size) {
+      if ((*t)->messages.size() != size) {
         fail(1, fmt::format("ticket {} folds to {} messages, expected {}", *number,
-                            t->messages.size(), size));
+                            (*t)->messages.size(), size));
       }
-      sink += t->messages.size();
+      sink += (*t)->messages.size();
     };
     cost.read_us = time_loads(seconds, nullptr, [&] { read(false); });
     cost.parse_us = time_loads(seconds, nullptr, [&] { read(true); });

@@ -26,9 +26,10 @@ boost::json::object to_payload(const Variant& event) {
 }
 
 template <class Variant, std::size_t I>
-Result<Variant> decode_as(const boost::json::object& payload, std::string_view type) {
+Result<Variant> decode_as(boost::json::object&& payload, std::string_view type) {
   using T = std::variant_alternative_t<I, Variant>;
-  auto r = boost::json::try_value_to<T>(boost::json::value(payload));
+  const boost::json::value value(std::move(payload));  // moved, not copied
+  auto r = boost::json::try_value_to<T>(value);
   if (!r) {
     return fail(errc::kInvalidRequest,
                 "payload does not fit " + std::string(type) + ": " + r.error().message());
@@ -39,20 +40,20 @@ Result<Variant> decode_as(const boost::json::object& payload, std::string_view t
 // Rebuilds the alternative of `Variant` whose name in `names` is `type`.
 template <class Variant, std::size_t N, std::size_t... I>
 Result<Variant> from_payload(const std::array<std::string_view, N>& names, std::string_view type,
-                             const boost::json::object& payload, std::index_sequence<I...>) {
+                             boost::json::object&& payload, std::index_sequence<I...>) {
   static_assert(N == std::variant_size_v<Variant>);
-  using Decoder = Result<Variant> (*)(const boost::json::object&, std::string_view);
+  using Decoder = Result<Variant> (*)(boost::json::object&&, std::string_view);
   static constexpr Decoder kDecoders[] = {&decode_as<Variant, I>...};
   for (std::size_t i = 0; i < N; ++i) {
-    if (names[i] == type) return kDecoders[i](payload, type);
+    if (names[i] == type) return kDecoders[i](std::move(payload), type);
   }
   return fail(errc::kInvalidRequest, "unknown event type " + std::string(type));
 }
 
 template <class Variant, std::size_t N>
 Result<Variant> from_payload(const std::array<std::string_view, N>& names, std::string_view type,
-                             const boost::json::object& payload) {
-  return from_payload<Variant>(names, type, payload, std::make_index_sequence<N>());
+                             boost::json::object&& payload) {
+  return from_payload<Variant>(names, type, std::move(payload), std::make_index_sequence<N>());
 }
 
 }  // namespace portico::domain::detail

@@ -85,8 +85,8 @@ constexpr std::array<std::string_view, 4> kTypeNames = {"ProjectCreated", "Proje
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload) {
-  return detail::from_payload<Event>(kTypeNames, type, payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload) {
+  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
 }
 
 State evolve(State s, const Event& event) {
@@ -215,8 +215,8 @@ constexpr std::array<std::string_view, 4> kTypeNames = {"CustomerRegistered", "M
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload) {
-  return detail::from_payload<Event>(kTypeNames, type, payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload) {
+  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
 }
 
 State evolve(State s, const Event& event) {

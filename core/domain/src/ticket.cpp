@@ -72,8 +72,8 @@ std::string_view type_name(const Event& event) noexcept { return kTypeNames[even
 
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload) {
-  return detail::from_payload<Event>(kTypeNames, type, payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload) {
+  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
 }
 
 // ---- Evolve ----

@@ -29,7 +29,6 @@
 #include <mutex>
 #include <portico/log/log.hpp>
 #include <portico/utf8.hpp>
-#include <semaphore>
 #include <set>
 #include <shared_mutex>
 #include <thread>
@@ -504,17 +503,22 @@ LogResult<AppendResult> LogImpl::append(std::span<const StreamWrite> writes) {
                      "append() called from an append_async callback would wait for ever; call "
                      "append_async() there instead");
   }
-  // Shared with the callback, so the commit thread never touches a dead caller's stack.
+  // Shared with the callback, so the commit thread never touches a dead caller's stack. A
+  // mutex and condition variable rather than a semaphore: libstdc++'s semaphore spins with
+  // sched_yield before sleeping, which many waiting threads on few cores pay for dearly.
   struct Wait {
-    std::binary_semaphore ready{0};
+    std::mutex mu;
+    std::condition_variable cv;
     std::optional<LogResult<AppendResult>> result;
   };
   auto wait = std::make_shared<Wait>();
   append_async(writes, [wait](LogResult<AppendResult> r) {
+    std::lock_guard lock(wait->mu);
     wait->result.emplace(std::move(r));
-    wait->ready.release();
+    wait->cv.notify_one();
   });
-  wait->ready.acquire();
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->result.has_value(); });
   return std::move(*wait->result);
 }
 

@@ -71,7 +71,9 @@ log::Realm to_log(domain::Realm realm) {
 namespace {
 
 std::string command_id_of(const CommandMeta& meta) {
-  return meta.command_id.empty() ? log::new_uuid_v4().to_string() : meta.command_id;
+  return meta.command_id.empty()
+             ? std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string()
+             : meta.command_id;
 }
 
 domain::TimeUs system_now() {
@@ -93,7 +95,7 @@ Result<typename T::State> run(log::Log& log, detail::Caches& caches, const std::
     }
   });
   if (!done) return Unexpected(done.error());
-  return std::move(done->state);
+  return *done->state;
 }
 
 }  // namespace
@@ -136,8 +138,8 @@ Result<project::State> Portal::add_staff(const std::string& slug, const project:
 Result<project::State> Portal::project(const std::string& slug) const {
   auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!loaded->state.exists) return fail("not_found", "no such project");
-  return std::move(loaded->state);
+  if (!(*loaded)->state.exists) return fail("not_found", "no such project");
+  return (*loaded)->state;
 }
 
 // ---- Customers ----
@@ -149,13 +151,13 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
   auto before = detail::replayed<CustomerTraits>(log_, customer::stream_id(command.customer_id), id,
                                                  *caches_);
   if (!before) return Unexpected(before.error());
-  if (*before) return std::move((*before)->state);
+  if (*before) return *(*before)->state;
   auto loaded =
       detail::load<CustomerTraits>(log_, customer::stream_id(command.customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  auto events = customer::decide(loaded->state, customer::Command{command}, ctx);
+  auto events = customer::decide((*loaded)->state, customer::Command{command}, ctx);
   if (!events) return Unexpected(events.error());
-  if (events->empty()) return std::move(loaded->state);
+  if (events->empty()) return (*loaded)->state;
   // The registration and the handle's claim go in together: "no stream" on the handle makes two
   // customers with one handle impossible, even from two processes at once.
   const std::vector<customer::Event> claim{
@@ -174,7 +176,7 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
     }
     return Unexpected(detail::from_log(appended.error()));
   }
-  return customer::fold(*events, std::move(loaded->state));
+  return customer::fold(*events, (*loaded)->state);
 }
 
 Result<customer::State> Portal::join_project(const std::string& customer_id,
@@ -198,8 +200,8 @@ Result<customer::State> Portal::leave_project(const std::string& customer_id,
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
   auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!loaded->state.exists) return fail("not_found", "no such customer");
-  return std::move(loaded->state);
+  if (!(*loaded)->state.exists) return fail("not_found", "no such customer");
+  return (*loaded)->state;
 }
 
 Result<std::optional<std::string>> Portal::customer_by_handle(const std::string& handle) const {
@@ -247,11 +249,12 @@ Result<ticket::Context> Portal::ticket_context(const std::string& slug, const do
   return ctx;
 }
 
-Result<ticket::State> Portal::ticket(const std::string& slug, std::uint64_t number) const {
+Result<std::shared_ptr<const ticket::State>> Portal::ticket(const std::string& slug,
+                                                            std::uint64_t number) const {
   auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!loaded->state.exists) return fail("not_found", "no such ticket");
-  return std::move(loaded->state);
+  if (!(*loaded)->state.exists) return fail("not_found", "no such ticket");
+  return detail::state_of<TicketTraits>(*loaded);
 }
 
 Result<std::uint64_t> Portal::highest_number(const std::string& slug) const {
@@ -311,7 +314,9 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
                                           const CommandMeta& meta) {
   const std::string id = command_id_of(meta);
   // A retry of an open that went through answers with the ticket it opened.
-  if (auto first = log_.find(event_id(id, 0)); !first) {
+  if (auto first = detail::is_fresh(id) ? log::LogResult<std::optional<log::Record>>(std::nullopt)
+                                        : log_.find(event_id(id, 0));
+      !first) {
     return Unexpected(detail::from_log(first.error()));
   } else if (*first) {
     auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
@@ -347,8 +352,8 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
         if (!r) return Unexpected(r.error());
         return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
       }
-      return TicketOutcome{ticket::fold(*events), std::move(*events),
-                           appended->events.back().stream_version, false};
+      return TicketOutcome{std::make_shared<const ticket::State>(ticket::fold(*events)),
+                           std::move(*events), appended->events.back().stream_version, false};
     }
     if (appended.error().code != log::Errc::conflict) {
       release_number(slug, command.number);
@@ -394,31 +399,31 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       if (!c) return Unexpected(c.error());
       auto p = project(slug);
       if (!p) return Unexpected(p.error());
-      auto ticket_events = ticket::decide(t->state, command, *ctx);
+      auto ticket_events = ticket::decide((*t)->state, command, *ctx);
       if (!ticket_events) return Unexpected(ticket_events.error());
       auto member_events = customer::decide(
-          c->state, customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
+          (*c)->state, customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
           customer::Context{meta.actor, ctx->now});
       if (!member_events) return Unexpected(member_events.error());
       std::vector<log::StreamWrite> writes;
       if (!ticket_events->empty()) {
         writes.push_back(detail::encode<TicketTraits>(
-            stream, log::ExpectedVersion::exactly(t->version), *ticket_events, meta, id, 0));
+            stream, log::ExpectedVersion::exactly((*t)->version), *ticket_events, meta, id, 0));
       }
       if (!member_events->empty()) {
         writes.push_back(detail::encode<CustomerTraits>(
-            customer::stream_id(meta.actor.id), log::ExpectedVersion::exactly(c->version),
+            customer::stream_id(meta.actor.id), log::ExpectedVersion::exactly((*c)->version),
             *member_events, meta, id, ticket_events->size()));
       }
       if (writes.empty()) {
-        return TicketOutcome{std::move(t->state), {}, t->version, false};
+        return TicketOutcome{detail::state_of<TicketTraits>(*t), {}, (*t)->version, false};
       }
       auto appended = log_.append(writes);
       if (appended) {
-        const std::uint64_t version =
-            ticket_events->empty() ? t->version : t->version + ticket_events->size();
-        return TicketOutcome{ticket::fold(*ticket_events, std::move(t->state)),
-                             std::move(*ticket_events), version, appended->duplicate};
+        const std::uint64_t version = (*t)->version + ticket_events->size();
+        return TicketOutcome{
+            std::make_shared<const ticket::State>(ticket::fold(*ticket_events, (*t)->state)),
+            std::move(*ticket_events), version, appended->duplicate};
       }
       if (appended.error().code != log::Errc::conflict) {
         return Unexpected(detail::from_log(appended.error()));

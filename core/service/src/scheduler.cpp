@@ -55,7 +55,7 @@ Result<void> Scheduler::refresh(const Key& key) {
     }
     due_of_.erase(old);
   }
-  if (auto next = domain::ticket::next_timer(*t, it->second)) {
+  if (auto next = domain::ticket::next_timer(**t, it->second)) {
     due_.emplace(*next, key);
     due_of_[key] = *next;
   }

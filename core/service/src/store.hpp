@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <portico/domain/project.hpp>
@@ -44,6 +45,10 @@ struct Loaded {
   std::uint64_t version = 0;
 };
 
+// A folded state shared between the cache and its readers; never modified once made.
+template <class T>
+using Snapshot = std::shared_ptr<const Loaded<T>>;
+
 // Folded states of recently used streams. The log only grows, so a cached (state, version) is
 // always a true prefix: a load reads just the events after it. Bounded; thread-safe.
 template <class T>
@@ -51,27 +56,26 @@ class StateCache {
  public:
   explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
 
-  std::optional<Loaded<T>> get(const std::string& stream) const {
+  Snapshot<T> get(const std::string& stream) const {
     std::lock_guard lock(mu_);
     auto it = map_.find(stream);
-    if (it == map_.end()) return std::nullopt;
-    return it->second;
+    return it == map_.end() ? nullptr : it->second;
   }
-  void put(const std::string& stream, const Loaded<T>& loaded) {
+  void put(const std::string& stream, Snapshot<T> loaded) {
     std::lock_guard lock(mu_);
     auto it = map_.find(stream);
     if (it != map_.end()) {
-      if (it->second.version < loaded.version) it->second = loaded;
+      if (it->second->version < loaded->version) it->second = std::move(loaded);
       return;
     }
     while (map_.size() >= capacity_) map_.erase(map_.begin());  // an arbitrary victim
-    map_.emplace(stream, loaded);
+    map_.emplace(stream, std::move(loaded));
   }
 
  private:
   std::size_t capacity_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Loaded<T>> map_;
+  std::unordered_map<std::string, Snapshot<T>> map_;
 };
 
 struct Caches {
@@ -88,6 +92,12 @@ struct Caches {
   }
 };
 
+// The state inside a snapshot, sharing its ownership.
+template <class T>
+std::shared_ptr<const typename T::State> state_of(const Snapshot<T>& snapshot) {
+  return {snapshot, &snapshot->state};
+}
+
 template <class T>
 Result<typename T::Event> decode(const log::Record& r) {
   auto e = T::from_payload(r.type, r.payload_object());
@@ -100,23 +110,27 @@ Result<typename T::Event> decode(const log::Record& r) {
 
 // The stream's state now: the cached state, if any, with the events after it folded in.
 template <class T>
-Result<Loaded<T>> load(const log::Log& log, const std::string& stream, Caches& caches) {
-  Loaded<T> out = caches.of<T>().get(stream).value_or(Loaded<T>{});
-  const std::uint64_t cached = out.version;
+Result<Snapshot<T>> load(const log::Log& log, const std::string& stream, Caches& caches) {
+  Snapshot<T> cached = caches.of<T>().get(stream);
+  std::shared_ptr<Loaded<T>> grown;  // a copy, made only when there is something new
+  std::uint64_t version = cached ? cached->version : 0;
   constexpr std::size_t kChunk = 1024;
   for (;;) {
-    auto records = log.read_stream(stream, out.version + 1, log::Direction::forward, kChunk);
+    auto records = log.read_stream(stream, version + 1, log::Direction::forward, kChunk);
     if (!records) return Unexpected(from_log(records.error()));
     for (const log::Record& r : *records) {
       auto e = decode<T>(r);
       if (!e) return Unexpected(e.error());
-      out.state = T::evolve(std::move(out.state), *e);
-      out.version = r.stream_version;
+      if (!grown)
+        grown = cached ? std::make_shared<Loaded<T>>(*cached) : std::make_shared<Loaded<T>>();
+      grown->state = T::evolve(std::move(grown->state), *e);
+      grown->version = version = r.stream_version;
     }
     if (records->size() < kChunk) break;
   }
-  if (out.version > cached) caches.of<T>().put(stream, out);
-  return out;
+  if (!grown) return cached ? cached : std::make_shared<const Loaded<T>>();
+  caches.of<T>().put(stream, grown);
+  return Snapshot<T>(std::move(grown));
 }
 
 template <class T>
@@ -141,16 +155,24 @@ log::StreamWrite encode(const std::string& stream, log::ExpectedVersion expected
 
 template <class T>
 struct Executed {
-  typename T::State state;
+  std::shared_ptr<const typename T::State> state;
   std::vector<typename T::Event> events;
   std::uint64_t version = 0;
   bool replayed = false;
 };
 
+// Ids the handler made up for a command that came without one: such a command cannot have
+// acted before, so the lookup for an earlier run is skipped.
+inline constexpr std::string_view kFreshCommandPrefix = "fresh:";
+inline bool is_fresh(std::string_view command_id) {
+  return command_id.starts_with(kFreshCommandPrefix);
+}
+
 // When `command_id` already acted, the events it recorded in `stream`, and the stream now.
 template <class T>
 Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::string& stream,
                                             const std::string& command_id, Caches& caches) {
+  if (is_fresh(command_id)) return std::optional<Executed<T>>();
   auto first = log.find(event_id(command_id, 0));
   if (!first) return Unexpected(from_log(first.error()));
   if (!*first) return std::optional<Executed<T>>();
@@ -169,8 +191,8 @@ Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::stri
   }
   auto now = load<T>(log, stream, caches);
   if (!now) return Unexpected(now.error());
-  out.state = std::move(now->state);
-  out.version = now->version;
+  out.state = state_of(*now);
+  out.version = (*now)->version;
   return std::optional<Executed<T>>(std::move(out));
 }
 
@@ -186,21 +208,20 @@ Result<Executed<T>> execute(log::Log& log, const std::string& stream, const Comm
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
     auto loaded = load<T>(log, stream, caches);
     if (!loaded) return Unexpected(loaded.error());
-    Result<std::vector<typename T::Event>> events = decide(loaded->state);
+    const Snapshot<T>& current = *loaded;
+    Result<std::vector<typename T::Event>> events = decide(current->state);
     if (!events) return Unexpected(events.error());
-    if (events->empty()) return Executed<T>{std::move(loaded->state), {}, loaded->version, false};
-    const auto write = encode<T>(stream, log::ExpectedVersion::exactly(loaded->version), *events,
+    if (events->empty()) return Executed<T>{state_of(current), {}, current->version, false};
+    const auto write = encode<T>(stream, log::ExpectedVersion::exactly(current->version), *events,
                                  meta, command_id, 0);
     auto appended = log.append(write);
     if (appended) {
       if (appended->duplicate) break;  // the same command won a race with itself
-      Executed<T> out;
-      out.version = appended->events.back().stream_version;
-      out.state = std::move(loaded->state);
-      for (const auto& e : *events) out.state = T::evolve(std::move(out.state), e);
-      out.events = std::move(*events);
-      caches.of<T>().put(stream, Loaded<T>{out.state, out.version});
-      return out;
+      auto after = std::make_shared<Loaded<T>>(*current);
+      for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
+      after->version = appended->events.back().stream_version;
+      caches.of<T>().put(stream, after);
+      return Executed<T>{state_of(Snapshot<T>(after)), std::move(*events), after->version, false};
     }
     if (appended.error().code != log::Errc::conflict) {
       return Unexpected(from_log(appended.error()));

@@ -31,10 +31,10 @@ TEST_CASE("a scheduled closure closes the ticket once, at its time") {
   CHECK(scheduler.next_due() == at);
   desk.now = at - 1;
   CHECK(scheduler.step().value() == 0);
-  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closure_scheduled);
+  CHECK(desk.ticket(n).status == dom::Status::closure_scheduled);
   desk.now = at;
   CHECK(scheduler.step().value() == 1);
-  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  CHECK(desk.ticket(n).status == dom::Status::closed);
   desk.now = at + dom::kDay;
   scheduler.step().value();
   CHECK(count_closed(desk, n) == 1);
@@ -60,7 +60,7 @@ TEST_CASE("restarted around the closing time, the scheduler still closes exactly
     Scheduler second(*desk.portal, [&] { return desk.now.load(); });
     second.step().value();
     second.step().value();
-    CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+    CHECK(desk.ticket(n).status == dom::Status::closed);
     CHECK(count_closed(desk, n) == 1);
   }
 }
@@ -78,7 +78,7 @@ TEST_CASE("two schedulers racing on one log close once (the command id makes it 
   std::thread tb([&] { CHECK(b.step()); });
   ta.join();
   tb.join();
-  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  CHECK(desk.ticket(n).status == dom::Status::closed);
   CHECK(count_closed(desk, n) == 1);
 }
 
@@ -98,7 +98,7 @@ TEST_CASE("resolved tickets close after the project's timeout; a policy change m
   CHECK(scheduler.next_due() == desk.now + 2 * dom::kDay);
   desk.now = desk.now + 2 * dom::kDay;
   CHECK(scheduler.step().value() == 1);
-  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  CHECK(desk.ticket(n).status == dom::Status::closed);
 }
 
 TEST_CASE("a running scheduler thread fires on time and stops cleanly") {
@@ -114,9 +114,9 @@ TEST_CASE("a running scheduler thread fires on time and stops cleanly") {
                                Desk::as_staff("s-agent")));
   Scheduler scheduler(*desk.portal, real_now);
   scheduler.start();
-  for (int i = 0; i < 300 && desk.portal->ticket("acme", n)->status != dom::Status::closed; ++i) {
+  for (int i = 0; i < 300 && desk.ticket(n).status != dom::Status::closed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   scheduler.stop();
-  CHECK(desk.portal->ticket("acme", n)->status == dom::Status::closed);
+  CHECK(desk.ticket(n).status == dom::Status::closed);
 }

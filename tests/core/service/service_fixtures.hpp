@@ -70,7 +70,14 @@ struct Desk {
     cmd.message_id = "m-" + std::to_string(++messages);
     auto r = portal->open_ticket("acme", cmd, as_customer(customer));
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
-    return r->state.number;
+    return r->state->number;
+  }
+
+  // The state of acme's ticket n now.
+  dt::State ticket(std::uint64_t n) const {
+    auto t = portal->ticket("acme", n);
+    REQUIRE(t);
+    return **t;
   }
 
   int messages = 0;

@@ -74,7 +74,7 @@ BOOST_DESCRIBE_STRUCT(StaffRemoved, (), (at, staff_id))
 using Event = std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved>;
 std::string_view type_name(const Event& event) noexcept;
 boost::json::object to_payload(const Event& event);
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload);
 
 // ---- State ----
 
@@ -172,7 +172,7 @@ BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
 using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed>;
 std::string_view type_name(const Event& event) noexcept;
 boost::json::object to_payload(const Event& event);
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload);
 
 // ---- State ----
 

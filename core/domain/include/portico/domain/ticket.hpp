@@ -203,7 +203,7 @@ std::string_view type_name(const Event& event) noexcept;
 inline constexpr std::uint32_t kSchemaVersion = 1;
 boost::json::object to_payload(const Event& event);
 // Rebuilds an event from its stored type name and payload; invalid_request when they do not fit.
-Result<Event> from_payload(std::string_view type, const boost::json::object& payload);
+Result<Event> from_payload(std::string_view type, boost::json::object payload);
 
 // ---- State ----
 

@@ -36,7 +36,8 @@ struct CommandMeta {
 };
 
 struct TicketOutcome {
-  domain::ticket::State state;                // after the command
+  // After the command. Shared, never modified: copying an outcome does not copy the ticket.
+  std::shared_ptr<const domain::ticket::State> state;
   std::vector<domain::ticket::Event> events;  // what it recorded (none when nothing changed)
   std::uint64_t version = 0;                  // the ticket stream's version after it
   bool replayed = false;  // the command id had acted before: `events` are that first time's
@@ -91,7 +92,9 @@ class Portal {
   // ---- Reads (current state, folded from the log) ----
   Result<domain::project::State> project(const std::string& slug) const;
   Result<domain::customer::State> customer(const std::string& customer_id) const;
-  Result<domain::ticket::State> ticket(const std::string& slug, std::uint64_t number) const;
+  // Shared with the cache and never modified: reading a large ticket copies nothing.
+  Result<std::shared_ptr<const domain::ticket::State>> ticket(const std::string& slug,
+                                                              std::uint64_t number) const;
   // The customer holding `handle`, if any.
   Result<std::optional<std::string>> customer_by_handle(const std::string& handle) const;
   // What a ticket command by `actor` may know: the project's policies, the actor's membership,
