@@ -392,6 +392,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       return TicketOutcome{std::move((*before)->state), std::move((*before)->events),
                            (*before)->version, true};
     }
+    std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
       auto t = detail::load<TicketTraits>(log_, stream, *caches_);
       if (!t) return Unexpected(t.error());
@@ -433,6 +434,9 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     return fail("conflict", "the ticket kept changing under this command; try again");
   }
 
+  // Commands of this process on one ticket take turns: they would only collide at the append,
+  // and each collision costs a reload, a new decision and a pause.
+  std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
   auto done = detail::execute<TicketTraits>(
       log_, stream, meta, id, options_.max_attempts, *caches_,
       [&](const ticket::State& state) { return ticket::decide(state, command, *ctx); });

@@ -7,6 +7,7 @@
 // time did (CommandMeta). Thread-safe: any number of threads may call a Portal at once.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -114,8 +115,9 @@ class Portal {
   Options options_;
   mutable std::mutex numbers_mu_;
   mutable std::map<std::string, std::uint64_t> last_number_;  // per project: highest handed out
-  std::set<std::string> probed_;            // projects whose last_number_ was read off the log
-  std::unique_ptr<detail::Caches> caches_;  // folded states of recent streams
+  std::set<std::string> probed_;             // projects whose last_number_ was read off the log
+  std::unique_ptr<detail::Caches> caches_;   // folded states of recent streams
+  std::array<std::mutex, 64> ticket_turns_;  // commands on one ticket take turns (striped)
 };
 
 // A ticket command's time-independent idempotency: the event ids a command id stands for.
