@@ -10,7 +10,7 @@
 namespace dom = portico::domain;
 namespace dt = portico::domain::ticket;
 
-TEST_CASE("RFC 3339 times parse, with fractions and offsets; anything else does not") {
+TEST_CASE("RFC 3339 times parse - with fractions and offsets - anything else does not") {
   using portico::audit::parse_time;
   CHECK(parse_time("1970-01-01T00:00:00Z") == 0);
   CHECK(parse_time("2026-11-22T02:00:04.123456Z") == 1'795'312'804'123'456);

@@ -30,7 +30,7 @@ std::string code(const portico::Result<std::vector<dp::Event>>& r) {
 
 }  // namespace
 
-TEST_CASE("only the operator creates a project, with a valid slug and settings, once") {
+TEST_CASE("only the operator creates a project - with a valid slug and settings - once") {
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", settings()},
                         {{dom::Realm::staff, "s-1"}, 1})) == "forbidden");
   for (const char* bad : {"a", "Acme", "-acme", "ac me", "acme_1"}) {
@@ -62,7 +62,7 @@ TEST_CASE("only the operator creates a project, with a valid slug and settings, 
   CHECK(code(dp::decide(acme, dp::CreateProject{"acme", settings()}, kOperator)) == "conflict");
 }
 
-TEST_CASE("admins configure a project and manage staff; agents do not") {
+TEST_CASE("admins configure a project and manage staff - agents do not") {
   dp::State acme = created();
   acme = dp::fold(
       *dp::decide(acme, dp::AddStaff{"s-admin", "a@acme.test", "Ada", "admin"}, kOperator), acme);
@@ -91,7 +91,7 @@ TEST_CASE("admins configure a project and manage staff; agents do not") {
   CHECK(code(dp::decide({}, dp::ConfigureProject{settings()}, kOperator)) == "not_found");
 }
 
-TEST_CASE("allowed domains and organisations are matched on the e-mail domain, any case") {
+TEST_CASE("allowed domains and organisations are matched on the e-mail domain - any case") {
   dp::State acme = created();
   CHECK(dp::domain_allowed(acme, "anyone@anywhere.test"));
   acme.settings.allowed_domains = {"globex.test"};
@@ -103,7 +103,7 @@ TEST_CASE("allowed domains and organisations are matched on the e-mail domain, a
   CHECK(dp::email_domain("a@b@Example.org") == "example.org");
 }
 
-TEST_CASE("customers register once, join and leave projects, within allowed domains") {
+TEST_CASE("customers register once - join and leave projects - within allowed domains") {
   const dc::Context sys{dom::system_actor(), 1};
   CHECK(dc::decide({}, dc::Register{"c-1", "ann@globex.test", "Ann", "ann"},
                    {{dom::Realm::customer, "c-1"}, 1})

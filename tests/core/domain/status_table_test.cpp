@@ -129,7 +129,7 @@ TEST_CASE("status table: reacting to a message") {
   });
 }
 
-TEST_CASE("status table: a staff reply and an internal note, on every status") {
+TEST_CASE("status table: a staff reply and an internal note - on every status") {
   for (bool internal : {false, true}) {
     table(internal ? "internal note" : "staff reply",
           dt::PostStaffMessage{"s-new", "We are on it", internal, std::nullopt},
@@ -140,7 +140,7 @@ TEST_CASE("status table: a staff reply and an internal note, on every status") {
   }
 }
 
-TEST_CASE("status table: staff set every status, from every status") {
+TEST_CASE("status table: staff set every status - from every status") {
   for (Status target : dom::kAllStatuses) {
     INFO("target " << target);
     auto oracle = [target](Status s, Who w, const dom::Policies&) {

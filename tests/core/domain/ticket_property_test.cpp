@@ -432,7 +432,7 @@ TEST_CASE("property: random commands from everyone keep every ticket invariant")
   }
 }
 
-TEST_CASE("per-project ticket numbers: stream_id is unique per (project, number)") {
+TEST_CASE("per-project ticket numbers: stream_id is unique per (project - number)") {
   const std::vector<std::string> projects = {"acme", "acme2", "acme-2", "a", "a1", "globex", "x-1"};
   std::map<std::string, std::pair<std::string, std::uint64_t>> seen;
   for (const std::string& project : projects) {

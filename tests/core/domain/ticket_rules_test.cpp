@@ -158,7 +158,7 @@ dt::OpenTicket open_command(std::string subject, std::string body,
 
 // ---- Satisfaction survey ----
 
-TEST_CASE("the survey is offered to the creator when a resolution begins, and not before") {
+TEST_CASE("the survey is offered to the creator when a resolution begins - and not before") {
   const dom::TimeUs now = kT0 + kHour;
   struct Way {
     const char* what;
@@ -368,7 +368,7 @@ TEST_CASE("the system's timers mark an unanswered survey expired after 7 days") 
 }
 
 TEST_CASE(
-    "a survey answer has a rating of 1 to 5, an option of the project's and a short comment") {
+    "a survey answer has a rating of 1 to 5 - an option of the project's and a short comment") {
   const dom::TimeUs t = kT0 + kHour;
   const Ticket ticket = resolved_at(t);
   const dt::Context creator = context(Who::creator, {}, t + kHour);
@@ -427,7 +427,7 @@ TEST_CASE("only the ticket's creator answers its survey (not_creator)") {
   }
 }
 
-TEST_CASE("a survey link answers without signing in, once, and only the pending survey") {
+TEST_CASE("a survey link answers without signing in - once - and only the pending survey") {
   const dom::TimeUs t = kT0 + kHour;
   Ticket ticket = resolved_at(t);
   const std::string id = ticket.state().surveys.back().id;
@@ -623,7 +623,7 @@ TEST_CASE("an edited or deleted message keeps its earlier text in the history") 
         "not_found");
 }
 
-TEST_CASE("customers cannot see, edit, delete or react to internal notes (not_found)") {
+TEST_CASE("customers cannot see - edit - delete or react to internal notes (not_found)") {
   const Ticket ticket;
   for (Who who : {Who::creator, Who::participant, Who::org_member}) {
     INFO("who: " << std::string(name(who)));
@@ -930,7 +930,8 @@ TEST_CASE("someone who left or was removed rejoins through a still-active link")
 
 // ---- Who may see what ----
 
-TEST_CASE("a customer who leaves the project no longer sees the ticket, and sees it on rejoining") {
+TEST_CASE(
+    "a customer who leaves the project no longer sees the ticket - and sees it on rejoining") {
   const Ticket ticket;
   // The creator, after leaving the project.
   refused_as_unknown(ticket.state(), context(Who::non_member));
@@ -1131,7 +1132,7 @@ TEST_CASE("a ticket's message is 1 to 10000 characters") {
   }
 }
 
-TEST_CASE("a ticket's priority is low, normal, high or urgent") {
+TEST_CASE("a ticket's priority is low - normal - high or urgent") {
   const dt::State nothing;
   const dt::Context creator = context(Who::creator);
   for (const char* priority : {"low", "normal", "high", "urgent"}) {
@@ -1154,7 +1155,7 @@ TEST_CASE("a ticket's priority is low, normal, high or urgent") {
 
 // ---- Scheduled closure ----
 
-TEST_CASE("a closure is scheduled only for a time in the future (invalid_request on \"at\")") {
+TEST_CASE("a closure is scheduled only for a time in the future (invalid_request on 'at')") {
   const dom::TimeUs now = kT0 + kHour;
   const Ticket ticket;
   const dt::Context staff = context(Who::staff, {}, now);
@@ -1287,7 +1288,7 @@ TEST_CASE("a pending closure is closed automatically after the project's timeout
   }
 }
 
-TEST_CASE("a resolved ticket is closed automatically after its timeout, and never when it is 0") {
+TEST_CASE("a resolved ticket is closed automatically after its timeout - and never when it is 0") {
   const dom::TimeUs now = kT0 + kHour;
   dom::Policies one_day;
   one_day.resolved_timeout = kDay;
@@ -1317,7 +1318,7 @@ TEST_CASE("a resolved ticket is closed automatically after its timeout, and neve
   CHECK(ticket.state().status == Status::resolved);
 }
 
-TEST_CASE("the timers close a ticket once, however often they are issued") {
+TEST_CASE("the timers close a ticket once - however often they are issued") {
   const dom::TimeUs now = kT0 + kHour;
   Ticket ticket;
   ok(ticket.when(dt::RequestClosure{}, context(Who::creator, {}, now)));
@@ -1424,7 +1425,7 @@ TEST_CASE("next_timer reports the earliest deadline") {
   }
 }
 
-TEST_CASE("reopening is recorded as TicketReopened; other moves as StatusChanged") {
+TEST_CASE("reopening is recorded as TicketReopened - other moves as StatusChanged") {
   dom::Policies reopen;
   reopen.customer_reply = dom::CustomerReplyPolicy::reopen;
   auto by_reply = dt::decide(ticket_in(dom::Status::resolved), dt::PostReply{"m-x", "Not fixed"},

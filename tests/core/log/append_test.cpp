@@ -259,7 +259,7 @@ TEST_CASE("the whole log reads forwards from any position") {
   CHECK(log->read_all(6, 10)->empty());
 }
 
-TEST_CASE("recorded-at times never go backwards, whatever the clock says") {
+TEST_CASE("recorded-at times never go backwards - whatever the clock says") {
   TempDir dir;
   std::int64_t now = 1'000'000;
   plog::Options options;
@@ -331,7 +331,7 @@ TEST_CASE("opening what is not a log fails clearly") {
   CHECK(empty.error().message.find("no log") != std::string::npos);
 }
 
-TEST_CASE("appends from many threads are group-committed; a conflicting one fails alone") {
+TEST_CASE("appends from many threads are group-committed - a conflicting one fails alone") {
   TempDir dir;
   constexpr int kThreads = 16;
   std::atomic<int> clock_calls{0};
@@ -375,7 +375,8 @@ TEST_CASE("appends from many threads are group-committed; a conflicting one fail
   CHECK(log->verify()->ok);
 }
 
-TEST_CASE("append_async answers every append once, in queue order, and refuses bad input inline") {
+TEST_CASE(
+    "append_async answers every append once - in queue order - and refuses bad input inline") {
   TempDir dir;
   auto log = open_log(dir.path());
   constexpr int kAppends = 500;
@@ -440,7 +441,7 @@ TEST_CASE("an append_async conflict fails alone among the appends committed with
   CHECK(*results[2]);
 }
 
-TEST_CASE("an event is found by its id; an unknown id finds nothing") {
+TEST_CASE("an event is found by its id - an unknown id finds nothing") {
   TempDir dir;
   auto log = open_log(dir.path());
   plog::StreamWrite w = write("s", EV::any(), 3);
@@ -456,7 +457,7 @@ TEST_CASE("an event is found by its id; an unknown id finds nothing") {
   CHECK_FALSE(missing->has_value());
 }
 
-TEST_CASE("an append that cannot fit fails alone; the appends committed with it succeed") {
+TEST_CASE("an append that cannot fit fails alone - the appends committed with it succeed") {
   TempDir dir;
   plog::Options options;
   options.initial_map_size = 1 << 20;
@@ -522,7 +523,7 @@ TEST_CASE("append() inside an append_async callback is refused instead of waitin
   CHECK(log->stream_version("a").value() == 2);
 }
 
-TEST_CASE("payload text must be UTF-8, and ids may not hold C1 controls") {
+TEST_CASE("payload text must be UTF-8 - and ids may not hold C1 controls") {
   TempDir dir;
   auto log = open_log(dir.path());
   plog::StreamWrite w = write("s", EV::any());

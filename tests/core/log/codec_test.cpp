@@ -54,7 +54,7 @@ TEST_CASE("any changed byte of a record breaks its hash") {
   }
 }
 
-TEST_CASE("a truncated or malformed record is refused, not read past its end") {
+TEST_CASE("a truncated or malformed record is refused - not read past its end") {
   std::string bytes = codec::encode_unsealed("s", portico::test::event(), R"({"a":1})");
   codec::seal(bytes, 1, 1, 5, plog::Hash{});
   CHECK(codec::well_formed(bytes.substr(0, 10)));
@@ -71,7 +71,7 @@ TEST_CASE("a truncated or malformed record is refused, not read past its end") {
   CHECK_FALSE(codec::decode(bad_length));
 }
 
-TEST_CASE("uuids print in canonical form and parse back; junk does not parse") {
+TEST_CASE("uuids print in canonical form and parse back - junk does not parse") {
   const plog::Uuid id = plog::new_uuid_v4();
   const std::string text = id.to_string();
   CHECK(text.size() == 36);

@@ -25,7 +25,7 @@ TEST_CASE("the map grows by itself") {
   CHECK(log->verify()->ok);
 }
 
-TEST_CASE("a full map is a clear error, leaves the log valid, and appends resume with room") {
+TEST_CASE("a full map is a clear error - leaves the log valid - and appends resume with room") {
   TempDir dir;
   plog::Options options;
   options.initial_map_size = 1 << 20;
@@ -59,7 +59,7 @@ TEST_CASE("a full map is a clear error, leaves the log valid, and appends resume
   CHECK(log->verify()->ok);
 }
 
-TEST_CASE("a full disk refuses appends clearly, keeps the log valid, and they succeed later") {
+TEST_CASE("a full disk refuses appends clearly - keeps the log valid - and they succeed later") {
   TempDir dir;
   // The child writes under RLIMIT_FSIZE, which fails writes past the limit like a full disk.
   auto ran = portico::test::run(

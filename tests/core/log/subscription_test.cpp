@@ -13,7 +13,7 @@ using portico::test::TempDir;
 using portico::test::write;
 using EV = plog::ExpectedVersion;
 
-TEST_CASE("a subscription catches up from a position, then delivers new commits") {
+TEST_CASE("a subscription catches up from a position - then delivers new commits") {
   TempDir dir;
   auto log = open_log(dir.path());
   REQUIRE(log->append(write("a", EV::any(), 5)));
@@ -45,7 +45,7 @@ TEST_CASE("a subscription catches up from a position, then delivers new commits"
   CHECK(live->at(0).stream == "b");
 }
 
-TEST_CASE("a subscriber reading while writers append sees every position exactly once, in order") {
+TEST_CASE("a subscriber reading while writers append sees every position exactly once - in order") {
   TempDir dir;
   auto log = open_log(dir.path());
   REQUIRE(log->append(write("before", EV::any(), 50)));

@@ -136,7 +136,7 @@ TEST_CASE("a record rewritten with a fresh hash breaks the chain at the next rec
   CHECK(report.problem.find("chain") != std::string::npos);
 }
 
-TEST_CASE("a garbled record is reported as corrupt, and reads name its position") {
+TEST_CASE("a garbled record is reported as corrupt - and reads name its position") {
   TempDir dir;
   fill(dir.path(), 10);
   raw_edit(dir.path(), 6, [](std::string bytes) -> std::optional<std::string> {
@@ -191,7 +191,7 @@ TEST_CASE("the last record deleted is found too") {
   CHECK(report.problem.find("indexes disagree") != std::string::npos);
 }
 
-TEST_CASE("portico-audit dump prints JSON lines, by stream and from a position") {
+TEST_CASE("portico-audit dump prints JSON lines - by stream and from a position") {
   TempDir dir;
   fill(dir.path(), 6);
   auto all = portico::test::run({PORTICO_AUDIT, "dump", dir.path().string()});

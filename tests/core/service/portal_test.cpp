@@ -8,7 +8,7 @@
 
 using namespace portico::test;
 
-TEST_CASE("tickets get dense per-project numbers, unique under concurrent opens") {
+TEST_CASE("tickets get dense per-project numbers - unique under concurrent opens") {
   Desk desk;
   CHECK(desk.open("c-ann") == 1);
   CHECK(desk.open("c-bob") == 2);
@@ -105,7 +105,7 @@ TEST_CASE("concurrent replies are all recorded: conflicts are retried by decidin
   CHECK(desk.log->stream_version(dt::stream_id("acme", n)).value() == 81);
 }
 
-TEST_CASE("the context comes from the log: membership, staff standing, organisations") {
+TEST_CASE("the context comes from the log: membership - staff standing - organisations") {
   Desk desk;
   const auto n = desk.open("c-ann");
   // A customer of no relation, staff of another project, an unknown ticket: all not_found.
@@ -188,7 +188,7 @@ TEST_CASE("allowed e-mail domains apply to signing in and to joining through an 
   CHECK_FALSE(desk.ticket(n).participants.contains("c-out"));
 }
 
-TEST_CASE("handles are unique; a mention reaches only people who can read the ticket") {
+TEST_CASE("handles are unique - a mention reaches only people who can read the ticket") {
   Desk desk;
   auto taken = desk.portal->register_customer({"c-dup", "d@x.test", "Dup", "ann"}, Desk::system());
   REQUIRE_FALSE(taken);
@@ -208,7 +208,7 @@ TEST_CASE("handles are unique; a mention reaches only people who can read the ti
   CHECK(std::get<dt::MessagePosted>(r->events[0]).mentions == std::vector<std::string>{"c-bob"});
 }
 
-TEST_CASE("project, customer and staff commands are checked too") {
+TEST_CASE("project - customer and staff commands are checked too") {
   Desk desk;
   dom::project::Settings bad = Desk::default_settings();
   bad.name = "";

@@ -21,7 +21,7 @@ int count_closed(const Desk& desk, std::uint64_t n) {
 
 }  // namespace
 
-TEST_CASE("a scheduled closure closes the ticket once, at its time") {
+TEST_CASE("a scheduled closure closes the ticket once - at its time") {
   Desk desk;
   const auto n = desk.open("c-ann");
   const dom::TimeUs at = desk.now + dom::kHour;
@@ -40,7 +40,7 @@ TEST_CASE("a scheduled closure closes the ticket once, at its time") {
   CHECK(count_closed(desk, n) == 1);
 }
 
-TEST_CASE("restarted around the closing time, the scheduler still closes exactly once") {
+TEST_CASE("restarted around the closing time - the scheduler still closes exactly once") {
   for (int restart_after : {0, 1, 2}) {
     CAPTURE(restart_after);
     Desk desk;
@@ -82,7 +82,7 @@ TEST_CASE("two schedulers racing on one log close once (the command id makes it 
   CHECK(count_closed(desk, n) == 1);
 }
 
-TEST_CASE("resolved tickets close after the project's timeout; a policy change moves the timer") {
+TEST_CASE("resolved tickets close after the project's timeout - a policy change moves the timer") {
   Desk desk;
   const auto n = desk.open("c-ann");
   REQUIRE(desk.portal->execute("acme", n, dt::SetStatus{dom::Status::resolved},
