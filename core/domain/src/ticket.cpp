@@ -216,6 +216,10 @@ State fold(const std::vector<Event>& events, State state) {
 
 // ---- Queries ----
 
+const std::string& ticket_organization(const State& s, const Context& ctx) {
+  return ctx.ticket_organization ? *ctx.ticket_organization : s.organization;
+}
+
 Role role_of(const State& s, const Context& ctx) {
   if (ctx.actor.realm != Realm::customer || !ctx.is_member || !s.exists ||
       ctx.project != s.project) {
@@ -224,7 +228,7 @@ Role role_of(const State& s, const Context& ctx) {
   if (s.creator == ctx.actor.id) return Role::creator;
   if (s.participants.contains(ctx.actor.id)) return Role::participant;
   if (ctx.policies.organization_visibility && !ctx.organization.empty() &&
-      ctx.organization == s.organization) {
+      ctx.organization == ticket_organization(s, ctx)) {
     return Role::organization;
   }
   return Role::none;
@@ -280,6 +284,9 @@ std::vector<std::string> extract_mentions(std::string_view body) {
     std::size_t end = i + 1;
     while (end < body.size() && handle_char(body[end])) ++end;
     std::string handle(body.substr(i + 1, end - i - 1));
+    for (char& ch : handle) {  // handles are lower-case; "@Cat" names @cat
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    }
     while (!handle.empty() && handle.back() == '.') handle.pop_back();  // sentence end
     if (!handle.empty() && std::find(out.begin(), out.end(), handle) == out.end()) {
       out.push_back(std::move(handle));
@@ -490,9 +497,9 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
                         s.status == Status::closure_scheduled)) {
               reopen = Status::open;
             }
-            out.push_back(
-                MessagePosted{ctx.now, c.message_id, ctx.actor, c.body, false,
-                              resolve_mentions(s, c.body, ctx, s.creator, s.organization)});
+            out.push_back(MessagePosted{
+                ctx.now, c.message_id, ctx.actor, c.body, false,
+                resolve_mentions(s, c.body, ctx, s.creator, ticket_organization(s, ctx))});
             if (reopen) {
               out.push_back(moved(s, *reopen, ctx));
               consequences(s, s.status, *reopen, ctx, out);
@@ -505,8 +512,9 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
             out.push_back(MessagePosted{
                 ctx.now, c.message_id, ctx.actor, c.body, c.internal,
-                c.internal ? std::vector<std::string>{}
-                           : resolve_mentions(s, c.body, ctx, s.creator, s.organization)});
+                c.internal
+                    ? std::vector<std::string>{}
+                    : resolve_mentions(s, c.body, ctx, s.creator, ticket_organization(s, ctx))});
             if (c.status) return staff_status(s, *c.status, ctx, out);
             return {};
           },

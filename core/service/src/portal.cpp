@@ -218,6 +218,17 @@ Result<std::optional<std::string>> Portal::customer_by_handle(const std::string&
 
 // ---- Tickets ----
 
+Result<std::string> Portal::creator_organization(const std::string& slug,
+                                                 const std::string& creator) const {
+  auto p = project(slug);
+  if (!p) return Unexpected(p.error());
+  auto c = customer(creator);
+  if (!c)
+    return c.error().code == "not_found" ? std::string()
+                                         : Result<std::string>(Unexpected(c.error()));
+  return project::organization_of(*p, c->email);
+}
+
 Result<ticket::Context> Portal::ticket_context(const std::string& slug, const domain::Actor& actor,
                                                std::string_view body) const {
   auto p = project(slug);
@@ -359,6 +370,17 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
       release_number(slug, command.number);
       return Unexpected(detail::from_log(appended.error()));
     }
+    release_number(slug, command.number);
+    // The same command, retried while the first try was in flight, may have won elsewhere.
+    if (!detail::is_fresh(id)) {
+      auto first = log_.find(event_id(id, 0));
+      if (!first) return Unexpected(detail::from_log(first.error()));
+      if (*first) {
+        auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
+        if (!r) return Unexpected(r.error());
+        return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
+      }
+    }
     // Another process took this number: the next reservation probes past the highest taken.
     {
       std::lock_guard lock(numbers_mu_);
@@ -371,6 +393,9 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
 
 Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t number,
                                       const ticket::Command& command, const CommandMeta& meta) {
+  if (std::holds_alternative<ticket::OpenTicket>(command)) {
+    return fail("invalid_request", "tickets are opened with open_ticket, which picks the number");
+  }
   const std::string id = command_id_of(meta);
   std::string_view body;
   if (const auto* r = std::get_if<ticket::PostReply>(&command)) body = r->body;
@@ -382,17 +407,39 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   }
   ctx->command_id = id;
   const std::string stream = ticket::stream_id(slug, number);
+  // The context for one attempt on the ticket as loaded: the time is read now (under the
+  // ticket's turn, so times never go backwards along its stream), and the ticket's organisation
+  // is its creator's under the project's current settings.
+  auto context_for = [&](const ticket::State& state) -> Result<ticket::Context> {
+    ticket::Context c = *ctx;
+    c.now = std::max(options_.clock(), state.updated_at);
+    if (state.exists && c.policies.organization_visibility) {
+      auto org = creator_organization(slug, state.creator);
+      if (!org) return Unexpected(org.error());
+      c.ticket_organization = std::move(*org);
+    }
+    return c;
+  };
+  // A replay shows nothing to a caller who can no longer read the ticket.
+  auto answer_replay = [&](std::shared_ptr<const ticket::State> state,
+                           std::vector<ticket::Event> events,
+                           std::uint64_t version) -> Result<TicketOutcome> {
+    auto c = context_for(*state);
+    if (!c) return Unexpected(c.error());
+    if (!ticket::can_read(*state, *c)) return fail("not_found", "no such ticket");
+    return TicketOutcome{std::move(state), std::move(events), version, true};
+  };
 
+  std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
   // Joining through an invite also makes the customer a member: both streams in one append.
   if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
       meta.actor.realm == domain::Realm::customer) {
     auto before = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
     if (!before) return Unexpected(before.error());
     if (*before) {
-      return TicketOutcome{std::move((*before)->state), std::move((*before)->events),
-                           (*before)->version, true};
+      return answer_replay(std::move((*before)->state), std::move((*before)->events),
+                           (*before)->version);
     }
-    std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
       auto t = detail::load<TicketTraits>(log_, stream, *caches_);
       if (!t) return Unexpected(t.error());
@@ -400,11 +447,13 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       if (!c) return Unexpected(c.error());
       auto p = project(slug);
       if (!p) return Unexpected(p.error());
-      auto ticket_events = ticket::decide((*t)->state, command, *ctx);
+      auto attempt_ctx = context_for((*t)->state);
+      if (!attempt_ctx) return Unexpected(attempt_ctx.error());
+      auto ticket_events = ticket::decide((*t)->state, command, *attempt_ctx);
       if (!ticket_events) return Unexpected(ticket_events.error());
       auto member_events = customer::decide(
           (*c)->state, customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
-          customer::Context{meta.actor, ctx->now});
+          customer::Context{meta.actor, attempt_ctx->now});
       if (!member_events) return Unexpected(member_events.error());
       std::vector<log::StreamWrite> writes;
       if (!ticket_events->empty()) {
@@ -434,15 +483,18 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     return fail("conflict", "the ticket kept changing under this command; try again");
   }
 
-  // Commands of this process on one ticket take turns: they would only collide at the append,
-  // and each collision costs a reload, a new decision and a pause.
-  std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
   auto done = detail::execute<TicketTraits>(
       log_, stream, meta, id, options_.max_attempts, *caches_,
-      [&](const ticket::State& state) { return ticket::decide(state, command, *ctx); });
+      [&](const ticket::State& state) -> Result<std::vector<ticket::Event>> {
+        auto c = context_for(state);
+        if (!c) return Unexpected(c.error());
+        return ticket::decide(state, command, *c);
+      });
   if (!done) return Unexpected(done.error());
-  return TicketOutcome{std::move(done->state), std::move(done->events), done->version,
-                       done->replayed};
+  if (done->replayed) {
+    return answer_replay(std::move(done->state), std::move(done->events), done->version);
+  }
+  return TicketOutcome{std::move(done->state), std::move(done->events), done->version, false};
 }
 
 Portal::~Portal() = default;

@@ -94,7 +94,13 @@ Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
     meta.command_id =
         "timers:" + domain::ticket::stream_id(key.first, key.second) + ":" + std::to_string(due);
     auto done = portal_.execute(key.first, key.second, domain::ticket::ApplyTimers{}, meta);
-    if (!done && done.error().code == "unavailable") return Unexpected(done.error());
+    if (!done && done.error().code != "not_found") {
+      // Storage trouble or a conflict: the timer stays, to be tried again in a second.
+      due_.emplace(now + domain::kSecond, key);
+      due_of_[key] = now + domain::kSecond;
+      if (done.error().code == "unavailable") return Unexpected(done.error());
+      continue;
+    }
     ++fired;
     if (done && done->events.empty() && !done->replayed) {
       // Nothing was due by the portal's clock (it lags ours): look again in a second rather than

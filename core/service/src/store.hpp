@@ -210,7 +210,13 @@ Result<Executed<T>> execute(log::Log& log, const std::string& stream, const Comm
     if (!loaded) return Unexpected(loaded.error());
     const Snapshot<T>& current = *loaded;
     Result<std::vector<typename T::Event>> events = decide(current->state);
-    if (!events) return Unexpected(events.error());
+    if (!events) {
+      // The same command may have acted meanwhile from another process or portal: its first
+      // answer wins over a refusal of the repeat.
+      auto raced = replayed<T>(log, stream, command_id, caches);
+      if (raced && *raced) return std::move(**raced);
+      return Unexpected(events.error());
+    }
     if (events->empty()) return Executed<T>{state_of(current), {}, current->version, false};
     const auto write = encode<T>(stream, log::ExpectedVersion::exactly(current->version), *events,
                                  meta, command_id, 0);

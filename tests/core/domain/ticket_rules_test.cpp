@@ -1448,3 +1448,98 @@ TEST_CASE("reopening is recorded as TicketReopened - other moves as StatusChange
   CHECK(has<dt::StatusChanged>(*plain));
   CHECK_FALSE(has<dt::TicketReopened>(*plain));
 }
+
+TEST_CASE("replies - staff messages and edits are 1 to 10000 characters - not blank") {
+  const dt::State t = ticket_in(Status::open);
+  const std::string longest(10'000, 'x'), too_long(10'001, 'x');
+  const std::string long_utf8 = [] {
+    std::string s;
+    for (int i = 0; i < 10'000; ++i) s += "\xc3\xa9";  // 10,000 characters, 20,000 bytes
+    return s;
+  }();
+  for (const std::string& body : {std::string(""), std::string("  \n\t "), too_long}) {
+    CAPTURE(body.size());
+    auto reply = dt::decide(t, dt::PostReply{"m-x", body}, context(Who::creator));
+    REQUIRE_FALSE(reply);
+    CHECK(reply.error().code == "invalid_request");
+    CHECK(reply.error().field == "body");
+    auto staff =
+        dt::decide(t, dt::PostStaffMessage{"s-x", body, false, std::nullopt}, context(Who::staff));
+    REQUIRE_FALSE(staff);
+    CHECK(staff.error().field == "body");
+    auto edit = dt::decide(t, dt::EditMessage{"m-1", body}, context(Who::creator));
+    REQUIRE_FALSE(edit);
+    CHECK(edit.error().field == "body");
+  }
+  CHECK(dt::decide(t, dt::PostReply{"m-x", longest}, context(Who::creator)));
+  CHECK(dt::decide(t, dt::PostReply{"m-x", long_utf8}, context(Who::creator)));
+  CHECK(
+      dt::decide(t, dt::PostStaffMessage{"s-x", longest, true, std::nullopt}, context(Who::staff)));
+  CHECK(dt::decide(t, dt::EditMessage{"m-1", longest}, context(Who::creator)));
+  CHECK(
+      dt::decide(t, dt::PostReply{"m-x", "bad \xff utf-8"}, context(Who::creator)).error().field ==
+      "body");
+}
+
+TEST_CASE("removing a reaction on a closed ticket is refused like adding one") {
+  auto events = opened_ticket();
+  events.push_back(dt::ReactionAdded{kT0 + 8, "s-1", "+1", {Realm::customer, "c-creator"}});
+  for (auto& e : into(Status::closed)) events.push_back(e);
+  auto r = dt::decide(dt::fold(events), dt::RemoveReaction{"s-1", "+1"}, context(Who::creator));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == "ticket_closed");
+  events.pop_back();  // not closed: the reaction goes
+  auto ok = dt::decide(dt::fold(events), dt::RemoveReaction{"s-1", "+1"}, context(Who::creator));
+  REQUIRE(ok);
+  CHECK(has<dt::ReactionRemoved>(*ok));
+}
+
+TEST_CASE("an organisation member who is not a participant cannot leave the ticket") {
+  auto r = dt::decide(ticket_in(Status::open), dt::LeaveTicket{}, context(Who::org_member));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == "forbidden");
+}
+
+TEST_CASE("a participant removed by the creator loses their favorite") {
+  auto events = opened_ticket();
+  events.push_back(dt::FavoriteAdded{kT0 + 8, "c-participant"});
+  auto r =
+      dt::decide(dt::fold(events), dt::RemoveParticipant{"c-participant"}, context(Who::creator));
+  REQUIRE(r);
+  const auto* removed = first<dt::FavoriteRemoved>(*r);
+  REQUIRE(removed);
+  CHECK(removed->customer == "c-participant");
+  CHECK(removed->reason == "lost_access");
+  CHECK(dt::fold(*r, dt::fold(events)).favorites.empty());
+}
+
+TEST_CASE("a reopening after the survey's week marks it expired - not withdrawn") {
+  auto events = opened_ticket();
+  for (auto& e : into(Status::resolved)) events.push_back(e);
+  events.push_back(dt::SurveyOffered{kT0 + 10, "sv-1", "c-creator", kT0 + 10 + 7 * kDay});
+  const dt::State t = dt::fold(events);
+  auto late = dt::decide(t, dt::SetStatus{Status::open}, context(Who::staff, {}, kT0 + 8 * kDay));
+  REQUIRE(late);
+  CHECK(has<dt::SurveyExpired>(*late));
+  CHECK_FALSE(has<dt::SurveyWithdrawn>(*late));
+  auto early = dt::decide(t, dt::SetStatus{Status::open}, context(Who::staff, {}, kT0 + kDay));
+  REQUIRE(early);
+  CHECK(has<dt::SurveyWithdrawn>(*early));
+}
+
+TEST_CASE("mentions ignore case - handles are lower-case") {
+  CHECK(dt::extract_mentions("Hi @Cat and @BOB.") == std::vector<std::string>{"cat", "bob"});
+}
+
+TEST_CASE("organisation visibility follows the creator's current organisation") {
+  // Opened before the project knew the creator's organisation: nothing recorded at opening.
+  auto events = opened_ticket();
+  std::get<dt::TicketOpened>(events[0]).organization = "";
+  const dt::State t = dt::fold(events);
+  dt::Context colleague = context(Who::org_member);
+  CHECK(dt::decide(t, dt::AddFavorite{}, colleague).error().code == "not_found");
+  colleague.ticket_organization = "globex";  // the handler's lookup under today's settings
+  CHECK(dt::decide(t, dt::AddFavorite{}, colleague));
+  colleague.ticket_organization = "renamed";  // or the organisation was renamed
+  CHECK(dt::decide(t, dt::AddFavorite{}, colleague).error().code == "not_found");
+}

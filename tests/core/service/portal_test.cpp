@@ -235,3 +235,90 @@ TEST_CASE("project - customer and staff commands are checked too") {
             .error()
             .field == "email");
 }
+
+TEST_CASE("an organisation set up after a ticket was opened makes it visible to colleagues") {
+  auto settings = Desk::default_settings();
+  settings.organizations.clear();
+  settings.policies.organization_visibility = true;
+  Desk desk(settings);
+  const auto n = desk.open("c-ann");
+  CHECK(
+      desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-bob")).error().code ==
+      "not_found");
+  settings.organizations = {{"Globex", {"globex.test"}}};
+  REQUIRE(desk.portal->configure_project("acme", settings, Desk::system()));
+  CHECK(desk.portal->execute("acme", n, dt::AddFavorite{}, Desk::as_customer("c-bob")));
+  settings.organizations = {{"Globex Renamed", {"globex.test"}}};  // both renamed together
+  REQUIRE(desk.portal->configure_project("acme", settings, Desk::system()));
+  CHECK(desk.portal->execute("acme", n, dt::RemoveFavorite{}, Desk::as_customer("c-bob")));
+}
+
+TEST_CASE(
+    "the same open retried while the first is in flight opens one ticket - numbers stay dense") {
+  Desk desk;
+  for (int round = 0; round < 20; ++round) {
+    dt::OpenTicket cmd{0, "Twice", "Body", "m-twice", "normal", {}, {}, {}};
+    const std::string key = "open-race-" + std::to_string(round);
+    std::optional<portico::Result<svc::TicketOutcome>> a, b;
+    std::thread ta(
+        [&] { a.emplace(desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", key))); });
+    std::thread tb(
+        [&] { b.emplace(desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", key))); });
+    ta.join();
+    tb.join();
+    REQUIRE(*a);
+    REQUIRE(*b);
+    CHECK((*a)->state->number == (*b)->state->number);
+    CHECK((*a)->state->number == static_cast<std::uint64_t>(round + 1));
+  }
+  CHECK(desk.open("c-ann") == 21);
+}
+
+TEST_CASE("a replay shows nothing to a caller who can no longer read the ticket") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  REQUIRE(desk.portal->execute("acme", n, dt::CreateInvite{"inv-1", "hash-1"},
+                               Desk::as_customer("c-ann")));
+  REQUIRE(desk.portal->execute("acme", n, dt::JoinByInvite{"hash-1"}, Desk::as_customer("c-bob")));
+  const auto meta = Desk::as_customer("c-bob", "bob-key-1");
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-b", "Me too"}, meta));
+  REQUIRE(
+      desk.portal->execute("acme", n, dt::RemoveParticipant{"c-bob"}, Desk::as_customer("c-ann")));
+  auto replay = desk.portal->execute("acme", n, dt::PostReply{"m-b", "Me too"}, meta);
+  REQUIRE_FALSE(replay);
+  CHECK(replay.error().code == "not_found");
+}
+
+TEST_CASE("tickets are opened only through open_ticket") {
+  Desk desk;
+  auto r = desk.portal->execute("acme", 50,
+                                dt::OpenTicket{50, "Sneaky", "Body", "m", "normal", {}, {}, {}},
+                                Desk::as_customer("c-ann"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == "invalid_request");
+  CHECK(desk.open("c-ann") == 1);
+}
+
+TEST_CASE("event times never go backwards along a ticket's stream under concurrency") {
+  Desk desk;
+  desk.real_time = true;
+  const auto n = desk.open("c-ann");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 15; ++i) {
+        CHECK(desk.portal->execute(
+            "acme", n,
+            dt::PostStaffMessage{"s-" + std::to_string(t) + "-" + std::to_string(i), "x", false,
+                                 std::nullopt},
+            Desk::as_staff("s-agent")));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto messages = desk.ticket(n).messages;
+  REQUIRE(messages.size() == 121);
+  for (std::size_t i = 1; i < messages.size(); ++i) {
+    CHECK(messages[i].created_at >= messages[i - 1].created_at);
+  }
+}

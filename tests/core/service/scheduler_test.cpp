@@ -120,3 +120,42 @@ TEST_CASE("a running scheduler thread fires on time and stops cleanly") {
   scheduler.stop();
   CHECK(desk.ticket(n).status == dom::Status::closed);
 }
+
+TEST_CASE("a timer that cannot fire stays and fires once the log takes writes again") {
+  portico::test::TempDir dir;
+  std::atomic<dom::TimeUs> now{1'795'000'000'000'000};
+  svc::Options options;
+  options.clock = [&] { return now.load(); };
+  std::uint64_t n = 0;
+  {
+    auto log = std::move(*portico::log::Log::open(dir.path()));
+    svc::Portal portal(*log, options);
+    dom::project::Settings s;
+    s.name = "Acme";
+    REQUIRE(portal.create_project("acme", s, Desk::system()));
+    REQUIRE(portal.register_customer({"c-1", "a@x.test", "Ann", "ann"}, Desk::system()));
+    REQUIRE(portal.join_project("c-1", "acme", Desk::as_customer("c-1")));
+    n = portal
+            .open_ticket("acme", {0, "S", "B", "m-1", "normal", {}, {}, {}},
+                         Desk::as_customer("c-1"))
+            ->state->number;
+    REQUIRE(portal.execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-1")));
+  }
+  now = now + 49 * dom::kHour;
+  {
+    portico::log::Options read_only;
+    read_only.read_only = true;
+    auto log = std::move(*portico::log::Log::open(dir.path(), read_only));
+    svc::Portal portal(*log, options);
+    Scheduler scheduler(portal, [&] { return now.load(); });
+    auto r = scheduler.step();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "unavailable");
+    CHECK(scheduler.next_due() == now + dom::kSecond);  // kept, to be tried again
+  }
+  auto log = std::move(*portico::log::Log::open(dir.path()));
+  svc::Portal portal(*log, options);
+  Scheduler scheduler(portal, [&] { return now.load(); });
+  CHECK(scheduler.step().value() == 1);
+  CHECK((*portal.ticket("acme", n))->status == dom::Status::closed);
+}

@@ -392,7 +392,13 @@ struct Context {
   std::string organization;       // that customer's organisation in the project
   bool is_project_staff = false;  // a staff member of the project
   std::vector<MentionCandidate> mention_candidates;
+  // The ticket creator's organisation under the project's current settings (organisations may be
+  // added or renamed after a ticket was opened). When unset, the one recorded at opening.
+  std::optional<std::string> ticket_organization;
 };
+
+// The organisation a ticket belongs to for visibility: the creator's current one when known.
+const std::string& ticket_organization(const State& state, const Context& ctx);
 
 // How a customer relates to a ticket.
 enum class Role { none, creator, participant, organization };

@@ -108,6 +108,8 @@ class Portal {
 
  private:
   Result<std::uint64_t> highest_number(const std::string& slug) const;
+  Result<std::string> creator_organization(const std::string& slug,
+                                           const std::string& creator) const;
   Result<std::uint64_t> reserve_number(const std::string& slug);
   void release_number(const std::string& slug, std::uint64_t number);
 
