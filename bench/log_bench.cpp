@@ -52,7 +52,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace {
+
+using namespace portico::bench;
 
 namespace fs = std::filesystem;
 namespace plog = portico::log;
@@ -119,104 +123,14 @@ class Messages {
 
 // ---- Small helpers ----
 
-// Thrown after the problem was printed; main() exits with `status` once the logs are closed and
-// the directories removed.
-struct Failure {
-  int status;
-};
-
-[[noreturn]] void fail(int status, std::string_view message) {
-  fmt::print(stderr, "portico-log-bench: {}\n", message);
-  throw Failure{status};
-}
-
-[[noreturn]] void die(std::string_view what, const plog::LogError& e) {
-  fail(1, fmt::format("{}: {}: {}", what, plog::to_string(e.code), e.message));
-}
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// 1234567.8 -> "1,234,568"
-std::string grouped(double value) {
-  const auto n = static_cast<long long>(value + 0.5);
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-double rate(std::uint64_t count, double seconds) {
-  return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
-}
-
 std::string goal(double value, double target) {
   return fmt::format("≥ {} ({})", grouped(target), value >= target ? "met" : "not met");
-}
-
-// The q-quantile (0..1) of `values`, which it reorders.
-double quantile(std::vector<std::uint32_t>& values, double q) {
-  if (values.empty()) return 0;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown CPU";
-}
-
-std::string kernel() {
-  utsname u{};
-  return ::uname(&u) == 0 ? fmt::format("{} {}", u.sysname, u.release) : "unknown kernel";
-}
-
-// The file system under `dir`, by statfs magic; fsync is free on tmpfs, which would make the
-// durable figures meaningless, so the report says so.
-std::string filesystem_of(const fs::path& dir) {
-  struct statfs s {};
-  if (::statfs(dir.c_str(), &s) != 0) return "unknown file system";
-  switch (static_cast<unsigned long>(s.f_type)) {
-    case 0xEF53:
-      return "ext4";
-    case 0x58465342:
-      return "xfs";
-    case 0x9123683E:
-      return "btrfs";
-    case 0x01021994:
-      return "tmpfs (fsync is free: durable figures are not meaningful)";
-    case 0x794C7630:
-      return "overlayfs";
-    default:
-      return fmt::format("file system 0x{:x}", static_cast<unsigned long>(s.f_type));
-  }
 }
 
 std::uint64_t file_bytes(const fs::path& file) {
   std::error_code ec;
   const auto n = fs::file_size(file, ec);
   return ec ? 0 : n;
-}
-
-// User + system CPU time of the whole process so far.
-double cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto secs = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 std::unique_ptr<plog::Log> open_log(const fs::path& dir) {
@@ -556,52 +470,6 @@ std::optional<Args> parse_args(int argc, char** argv) {
   return a;
 }
 
-std::string command_line(int argc, char** argv) {
-  std::string out;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (i) out += ' ';
-    out += arg.find_first_of(" \t'\"") == std::string_view::npos ? std::string(arg)
-                                                                 : fmt::format("'{}'", arg);
-  }
-  return out;
-}
-
-// Removes, unless told to keep them, the directories the bench created.
-class Cleanup {
- public:
-  explicit Cleanup(bool keep) : keep_(keep) {}
-  ~Cleanup() {
-    for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
-      std::error_code ec;
-      if (keep_) {
-        fmt::print(stderr, "kept {}\n", it->string());
-      } else {
-        fs::remove_all(*it, ec);
-      }
-    }
-  }
-  Cleanup(const Cleanup&) = delete;
-  Cleanup& operator=(const Cleanup&) = delete;
-
-  // A fresh directory `name` under `parent`; refuses one that already exists, so that old logs
-  // never mix into the figures.
-  fs::path make(const fs::path& parent, const std::string& name) {
-    const fs::path dir = parent / name;
-    std::error_code ec;
-    if (fs::exists(dir, ec)) {
-      fail(2, fmt::format("{} already exists; use an empty --dir", dir.string()));
-    }
-    made_.push_back(dir);  // the log creates it on open
-    return dir;
-  }
-  void adopt(const fs::path& dir) { made_.push_back(dir); }
-
- private:
-  bool keep_;
-  std::vector<fs::path> made_;
-};
-
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -767,6 +635,7 @@ int run(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  portico::bench::g_program = "portico-log-bench";
   try {
     return run(argc, argv);
   } catch (const Failure& f) {
