@@ -324,6 +324,23 @@ void Portal::release_number(const std::string& slug, std::uint64_t number) {
 Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenTicket command,
                                           const CommandMeta& meta) {
   const std::string id = command_id_of(meta);
+  // The same open retried while the first try is still running waits for it here (so it does not
+  // take a second number), then finds its ticket below.
+  std::unique_lock in_flight(opens_mu_);
+  opens_cv_.wait(in_flight, [&] { return !opens_in_flight_.contains(id); });
+  opens_in_flight_.insert(id);
+  in_flight.unlock();
+  struct Done {
+    Portal& portal;
+    const std::string& id;
+    ~Done() {
+      {
+        std::lock_guard lock(portal.opens_mu_);
+        portal.opens_in_flight_.erase(id);
+      }
+      portal.opens_cv_.notify_all();
+    }
+  } done{*this, id};
   // A retry of an open that went through answers with the ticket it opened.
   if (auto first = detail::is_fresh(id) ? log::LogResult<std::optional<log::Record>>(std::nullopt)
                                         : log_.find(event_id(id, 0));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -117,7 +118,10 @@ class Portal {
   Options options_;
   mutable std::mutex numbers_mu_;
   mutable std::map<std::string, std::uint64_t> last_number_;  // per project: highest handed out
-  std::set<std::string> probed_;             // projects whose last_number_ was read off the log
+  std::set<std::string> probed_;  // projects whose last_number_ was read off the log
+  std::mutex opens_mu_;
+  std::condition_variable opens_cv_;
+  std::set<std::string> opens_in_flight_;    // command ids of opens under way
   std::unique_ptr<detail::Caches> caches_;   // folded states of recent streams
   std::array<std::mutex, 64> ticket_turns_;  // commands on one ticket take turns (striped)
 };
