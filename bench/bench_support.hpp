@@ -168,4 +168,41 @@ class Cleanup {
   std::vector<fs::path> made_;
 };
 
+// Reads "--flag [value]" arguments; any problem prints the usage and fails with status 2.
+class ArgReader {
+ public:
+  ArgReader(int argc, char** argv, std::string_view usage)
+      : argc_(argc), argv_(argv), usage_(usage) {}
+
+  // Moves to the next flag; false when there is none.
+  bool next() { return ++i_ < argc_; }
+  std::string_view flag() const { return argv_[i_]; }
+  std::string_view value() {
+    if (i_ + 1 >= argc_) usage(fmt::format("{} needs a value", flag()));
+    return argv_[++i_];
+  }
+  // The flag's value as a positive number ("5", "0.5", "1e6"); an integer one is at least 1.
+  double number(bool integer, double max = 1e12) {
+    const std::string_view name = flag();
+    const std::string text(value());
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(v > 0) || (integer && v < 1) || v > max) {
+      usage(fmt::format("{} needs a positive number, not '{}'", name, text));
+    }
+    return v;
+  }
+  [[noreturn]] void usage(std::string_view problem) const {
+    fmt::print(stderr, "{}: {}\n{}", g_program, problem, usage_);
+    throw Failure{2};
+  }
+  void print_usage() const { fmt::print("{}", usage_); }
+
+ private:
+  int argc_;
+  char** argv_;
+  std::string_view usage_;
+  int i_ = 0;
+};
+
 }  // namespace portico::bench

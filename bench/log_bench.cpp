@@ -425,46 +425,28 @@ constexpr std::string_view kUsage =
     "usage: portico-log-bench [--dir DIR] [--keep] [--events N] [--seconds S] [--appenders K] "
     "[--quick]\n";
 
-[[noreturn]] void usage(std::string_view problem) {
-  fmt::print(stderr, "portico-log-bench: {}\n{}", problem, kUsage);
-  throw Failure{2};
-}
-
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) usage(fmt::format("{} needs a value", flag));
-      return argv[++i];
-    };
-    // Accepts "5", "0.5", "1e6"; an integer flag must come to at least 1.
-    auto number = [&](bool integer) -> double {
-      const std::string text(value());
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !(v > 0) || (integer && v < 1)) {
-        usage(fmt::format("{} needs a positive number, not '{}'", flag, text));
-      }
-      return v;
-    };
+  ArgReader args(argc, argv, kUsage);
+  while (args.next()) {
+    const std::string_view flag = args.flag();
     if (flag == "--dir") {
-      a.dir = fs::path(value());
+      a.dir = fs::path(args.value());
     } else if (flag == "--keep") {
       a.keep = true;
     } else if (flag == "--quick") {
       a.quick = true;
     } else if (flag == "--events") {
-      a.events = static_cast<std::uint64_t>(number(true));
+      a.events = static_cast<std::uint64_t>(args.number(true));
     } else if (flag == "--seconds") {
-      a.seconds = number(false);
+      a.seconds = args.number(false);
     } else if (flag == "--appenders") {
-      a.appenders = static_cast<unsigned>(number(true));
+      a.appenders = static_cast<unsigned>(args.number(true));
     } else if (flag == "--help" || flag == "-h") {
-      fmt::print("{}", kUsage);
+      args.print_usage();
       return std::nullopt;
     } else {
-      usage(fmt::format("unknown argument '{}'", flag));
+      args.usage(fmt::format("unknown argument '{}'", flag));
     }
   }
   return a;

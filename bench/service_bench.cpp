@@ -478,46 +478,28 @@ constexpr std::string_view kUsage =
     "usage: portico-service-bench [--dir DIR] [--keep] [--seconds S] [--callers K] [--hot N] "
     "[--quick]\n";
 
-[[noreturn]] void usage(std::string_view problem) {
-  fmt::print(stderr, "portico-service-bench: {}\n{}", problem, kUsage);
-  throw Failure{2};
-}
-
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) usage(fmt::format("{} needs a value", flag));
-      return argv[++i];
-    };
-    // Accepts "5", "0.5", "1e3"; an integer flag must come to at least 1.
-    auto number = [&](bool integer) -> double {
-      const std::string text(value());
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !(v > 0) || (integer && v < 1) || v > 1e6) {
-        usage(fmt::format("{} needs a positive number, not '{}'", flag, text));
-      }
-      return v;
-    };
+  ArgReader args(argc, argv, kUsage);
+  while (args.next()) {
+    const std::string_view flag = args.flag();
     if (flag == "--dir") {
-      a.dir = fs::path(value());
+      a.dir = fs::path(args.value());
     } else if (flag == "--keep") {
       a.keep = true;
     } else if (flag == "--quick") {
       a.quick = true;
     } else if (flag == "--seconds") {
-      a.seconds = number(false);
+      a.seconds = args.number(false);
     } else if (flag == "--callers") {
-      a.callers = static_cast<unsigned>(number(true));
+      a.callers = static_cast<unsigned>(args.number(true));
     } else if (flag == "--hot") {
-      a.hot = static_cast<unsigned>(number(true));
+      a.hot = static_cast<unsigned>(args.number(true));
     } else if (flag == "--help" || flag == "-h") {
-      fmt::print("{}", kUsage);
+      args.print_usage();
       return std::nullopt;
     } else {
-      usage(fmt::format("unknown argument '{}'", flag));
+      args.usage(fmt::format("unknown argument '{}'", flag));
     }
   }
   return a;
