@@ -218,32 +218,37 @@ Result<std::optional<std::string>> Portal::customer_by_handle(const std::string&
 
 // ---- Tickets ----
 
-Result<std::string> Portal::creator_organization(const std::string& slug,
+Result<std::string> Portal::creator_organization(const project::State& p,
                                                  const std::string& creator) const {
-  auto p = project(slug);
-  if (!p) return Unexpected(p.error());
   auto c = customer(creator);
-  if (!c)
+  if (!c) {
     return c.error().code == "not_found" ? std::string()
                                          : Result<std::string>(Unexpected(c.error()));
-  return project::organization_of(*p, c->email);
+  }
+  return project::organization_of(p, c->email);
 }
 
 Result<ticket::Context> Portal::ticket_context(const std::string& slug, const domain::Actor& actor,
                                                std::string_view body) const {
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
+  return ticket_context(*p, actor, body);
+}
+
+Result<ticket::Context> Portal::ticket_context(const project::State& p, const domain::Actor& actor,
+                                               std::string_view body) const {
+  const std::string& slug = p.slug;
   ticket::Context ctx;
   ctx.actor = actor;
   ctx.now = options_.clock();
   ctx.project = slug;
-  ctx.policies = p->settings.policies;
-  if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(*p, actor.id);
+  ctx.policies = p.settings.policies;
+  if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(p, actor.id);
   if (actor.realm == domain::Realm::customer) {
     auto c = customer(actor.id);
     if (c) {
       ctx.is_member = customer::is_member(*c, slug);
-      ctx.organization = project::organization_of(*p, c->email);
+      ctx.organization = project::organization_of(p, c->email);
     } else if (c.error().code != "not_found") {
       return Unexpected(c.error());
     }
@@ -255,7 +260,7 @@ Result<ticket::Context> Portal::ticket_context(const std::string& slug, const do
     auto c = customer(**who);
     if (!c) continue;
     ctx.mention_candidates.push_back(
-        {handle, c->id, customer::is_member(*c, slug), project::organization_of(*p, c->email)});
+        {handle, c->id, customer::is_member(*c, slug), project::organization_of(p, c->email)});
   }
   return ctx;
 }
@@ -417,11 +422,13 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   std::string_view body;
   if (const auto* r = std::get_if<ticket::PostReply>(&command)) body = r->body;
   if (const auto* r = std::get_if<ticket::PostStaffMessage>(&command)) body = r->body;
-  auto ctx = ticket_context(slug, meta.actor, body);
-  if (!ctx) {
-    if (ctx.error().code == "not_found") return fail("not_found", "no such ticket");
-    return Unexpected(ctx.error());
+  auto p = project(slug);  // once: the context, the creator's organisation, allowed domains
+  if (!p) {
+    if (p.error().code == "not_found") return fail("not_found", "no such ticket");
+    return Unexpected(p.error());
   }
+  auto ctx = ticket_context(*p, meta.actor, body);
+  if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
   const std::string stream = ticket::stream_id(slug, number);
   // The context for one attempt on the ticket as loaded: the time is read now (under the
@@ -431,7 +438,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     ticket::Context c = *ctx;
     c.now = std::max(options_.clock(), state.updated_at);
     if (state.exists && c.policies.organization_visibility) {
-      auto org = creator_organization(slug, state.creator);
+      auto org = creator_organization(*p, state.creator);
       if (!org) return Unexpected(org.error());
       c.ticket_organization = std::move(*org);
     }
@@ -462,8 +469,6 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       if (!t) return Unexpected(t.error());
       auto c = detail::load<CustomerTraits>(log_, customer::stream_id(meta.actor.id), *caches_);
       if (!c) return Unexpected(c.error());
-      auto p = project(slug);
-      if (!p) return Unexpected(p.error());
       auto attempt_ctx = context_for((*t)->state);
       if (!attempt_ctx) return Unexpected(attempt_ctx.error());
       auto ticket_events = ticket::decide((*t)->state, command, *attempt_ctx);

@@ -109,7 +109,10 @@ class Portal {
 
  private:
   Result<std::uint64_t> highest_number(const std::string& slug) const;
-  Result<std::string> creator_organization(const std::string& slug,
+  Result<domain::ticket::Context> ticket_context(const domain::project::State& project,
+                                                 const domain::Actor& actor,
+                                                 std::string_view body) const;
+  Result<std::string> creator_organization(const domain::project::State& project,
                                            const std::string& creator) const;
   Result<std::uint64_t> reserve_number(const std::string& slug);
   void release_number(const std::string& slug, std::uint64_t number);
