@@ -5,7 +5,9 @@
 //   streams       stream id -> le64(stream number)                 (written when a stream starts)
 //   stream_index  be64(stream number) -> be64(version) be64(position)  (DUPSORT | DUPFIXED)
 //   event_ids     uuid (16 bytes) -> be64(position)
-//   meta          "format" -> "1", "log_id" -> uuid
+//   meta          "format" -> "1", "log_id" -> uuid,
+//                 "projection/{name}" -> version, live slot, checkpoint (tables.hpp)
+//   p/{projection}/{table}/{slot}  the tables of each projection, two slots each
 // Stream numbers are handed out in creation order, so recently active streams sit next to each
 // other in stream_index and a group commit dirties few of its pages.
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <portico/log/log.hpp>
@@ -37,6 +40,7 @@
 
 #include "lmdb.hpp"
 #include "record_codec.hpp"
+#include "tables.hpp"
 
 namespace portico::log {
 namespace detail {
@@ -155,6 +159,23 @@ struct Tail {
   std::uint64_t last_stream_no = 0;
 };
 
+// An LMDB-style status code for "a projection refused an event" (the message is kept aside).
+constexpr int kProjectionRefused = 0x7fff0001;
+// Events applied per transaction when a projection is rebuilt or catches up.
+constexpr std::uint64_t kProjectionChunk = 8192;
+
+// A registered projection and the handles of its tables in both slots.
+struct ProjectionHandle {
+  std::shared_ptr<Projection> projection;
+  std::string name;
+  bool is_inline = true;
+  bool available = true;  // false in a read-only log where its tables were never created
+  std::string meta_key;   // "projection/{name}"
+  std::string build_key;  // "projection/{name}/build"
+  std::vector<std::string> tables;
+  std::array<std::vector<MDB_dbi>, 2> dbis;
+};
+
 }  // namespace
 
 class LogImpl {
@@ -193,6 +214,15 @@ class LogImpl {
   LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress);
   Stats stats() const;
 
+  LogResult<void> read_projection(std::string_view name,
+                                  const std::function<void(const TableReader&)>& fn);
+  LogResult<std::uint64_t> apply_projection(std::string_view name, std::span<const Record> records);
+  LogResult<void> write_projection(std::string_view name,
+                                   const std::function<Result<void>(TableWriter&)>& fn);
+  LogResult<ProjectionInfo> projection_info(std::string_view name);
+  LogResult<void> rebuild_projections(std::span<const std::string> names, const Progress& progress);
+  LogResult<std::vector<ProjectionCheck>> check_projections(const Progress& progress);
+
   // Subscriptions wait here for commits.
   bool wait_for_commit(std::uint64_t after, const std::atomic<bool>& closed,
                        std::chrono::steady_clock::time_point deadline);
@@ -223,6 +253,28 @@ class LogImpl {
   // Runs `fn(txn)` in a fresh read-only transaction, adopting a map grown by another process.
   template <class Fn>
   auto with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>()));
+  // Runs `fn(txn, failure)` in a write transaction and commits it when `fn` succeeds with
+  // `failure` still ok; a full map is grown and `fn` run again in a fresh transaction.
+  template <class Fn>
+  auto with_write(Fn&& fn) -> decltype(fn(std::declval<Txn&>(), std::declval<Status&>()));
+
+  // ---- Projections ----
+  LogResult<void> open_projections(const Txn& txn);
+  LogResult<void> prepare_projections();
+  const ProjectionHandle* find_projection(std::string_view name) const;
+  std::optional<ProjectionMeta> read_meta(const Txn& txn, const ProjectionHandle& h,
+                                          Status& status) const;
+  // Applies the events after `from` up to `to` (read through `events_txn`) to `p`, writing into
+  // `tables`. A refusal answers kProjectionRefused with the reason in `error`.
+  Status apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
+                     const ProjectionHandle& h, LmdbTables& tables, std::string& error) const;
+  // Brings every inline projection up to `head` inside the append transaction `txn` (at most
+  // `limit` events each).
+  Status project_inline(Txn& txn, std::uint64_t head, std::string& error,
+                        std::uint64_t limit = ~std::uint64_t{0});
+  LogResult<void> rebuild_inline(const ProjectionHandle& h, const Progress& progress);
+  LogResult<void> reset_async(const ProjectionHandle& h);
+  LogResult<void> catch_up_inline(const ProjectionHandle& h);
   LogResult<void> grow_map();
   void adopt_map();
   void publish(std::uint64_t head);
@@ -232,6 +284,8 @@ class LogImpl {
   Options options_;
   MDB_env* env_ = nullptr;
   MDB_dbi events_ = 0, streams_ = 0, stream_index_ = 0, event_ids_ = 0, meta_ = 0;
+  std::vector<std::unique_ptr<ProjectionHandle>> projections_;
+  bool has_inline_ = false;
   std::pair<dev_t, ino_t> dir_key_{};
   bool registered_ = false;
 
@@ -286,7 +340,9 @@ LogResult<void> LogImpl::open() {
     return Unexpected(error_from(Status{rc, origin}));
   };
   if (int rc = mdb_env_create(&env_); rc) return fail(rc, "mdb_env_create");
-  mdb_env_set_maxdbs(env_, 16);
+  // The log's five databases and up to 16 tables × 2 slots for each projection.
+  mdb_env_set_maxdbs(env_, static_cast<MDB_dbi>(8 + 32 * (options_.projections.size() +
+                                                          options_.async_projections.size())));
   mdb_env_set_maxreaders(env_, 1024);
   const unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0u);
   const bool fresh = !std::filesystem::exists(dir_ / "data.mdb", ec);
@@ -352,10 +408,12 @@ LogResult<void> LogImpl::open() {
     return log_error(Errc::corrupt,
                      fmt::format("log format {} is not supported by this build", *format));
   }
+  if (auto ok = open_projections(txn); !ok) return ok;
   if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
 
   mdb_env_info(env_, &info);
   stats_.map_size = info.me_mapsize;
+  if (auto ok = prepare_projections(); !ok) return ok;
   auto h = head();
   if (!h) return Unexpected(std::move(h).error());
   published_head_ = *h;
@@ -376,6 +434,37 @@ auto LogImpl::with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
     }
     if (!s.ok()) return Unexpected(error_from(s));
     return fn(txn);
+  }
+}
+
+template <class Fn>
+auto LogImpl::with_write(Fn&& fn) -> decltype(fn(std::declval<Txn&>(), std::declval<Status&>())) {
+  if (options_.read_only) return log_error(Errc::read_only, "the log was opened read-only");
+  for (;;) {
+    std::shared_lock lock(env_mu_);
+    Txn txn;
+    Status s = Txn::begin(env_, 0, txn);
+    if (s.rc == MDB_MAP_RESIZED) {
+      lock.unlock();
+      adopt_map();
+      continue;
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    Status failure;
+    auto result = fn(txn, failure);
+    if (failure.ok() && result) failure = txn.commit();
+    if (failure.ok()) return result;
+    txn.abort();
+    lock.unlock();
+    if (failure.rc == MDB_MAP_FULL) {
+      if (auto grown = grow_map(); !grown) return Unexpected(std::move(grown).error());
+      continue;
+    }
+    if (failure.rc == MDB_MAP_RESIZED) {
+      adopt_map();
+      continue;
+    }
+    return Unexpected(error_from(failure));
   }
 }
 
@@ -753,6 +842,9 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       p->result.emplace(apply(txn, tail, p->prepared, failure));
       if (!failure.ok()) break;
     }
+    // The read models commit with the events they derive from, or not at all.
+    std::string projection_error;
+    if (failure.ok() && has_inline_) failure = project_inline(txn, tail.position, projection_error);
     if (failure.ok()) {
       const auto t0 = std::chrono::steady_clock::now();
       failure = txn.commit();
@@ -791,10 +883,14 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       continue;
     }
     if (batch.size() > 1) {
-      // One append may be what failed (too large for the space left, say): give each its own
-      // transaction, so that the others still commit and only the culprit fails.
+      // One append may be what failed (too large for the space left, or refused by a
+      // projection): give each its own transaction, so that the others still commit and only the
+      // culprit fails.
       for (std::size_t i = 0; i < batch.size(); ++i) run_batch(batch.subspan(i, 1));
       return;
+    }
+    if (failure.rc == kProjectionRefused) {
+      return fail_all(LogError{Errc::projection_failed, projection_error, std::nullopt, 0});
     }
     LogError e = error_from(failure);
     if (e.code == Errc::storage_full && failure.rc != MDB_MAP_FULL) {
@@ -1130,6 +1226,534 @@ LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progres
   return {};
 }
 
+// ---- Projections ----
+
+LogResult<void> LogImpl::open_projections(const Txn& txn) {
+  std::set<std::string> names;
+  auto add = [&](const std::shared_ptr<Projection>& p, bool is_inline) -> LogResult<void> {
+    if (!p) return log_error(Errc::invalid_argument, "a registered projection is null");
+    auto h = std::make_unique<ProjectionHandle>();
+    h->projection = p;
+    h->name = p->name();
+    h->is_inline = is_inline;
+    h->tables = p->tables();
+    if (!valid_projection_name(h->name) || !names.insert(h->name).second) {
+      return log_error(Errc::invalid_argument,
+                       fmt::format("projection name '{}' is not 1 to 32 characters of [a-z0-9_] "
+                                   "or is registered twice",
+                                   h->name));
+    }
+    if (h->tables.empty() || h->tables.size() > 16 ||
+        !std::all_of(h->tables.begin(), h->tables.end(), valid_projection_name)) {
+      return log_error(Errc::invalid_argument,
+                       fmt::format("projection '{}' must have 1 to 16 tables named with 1 to 32 "
+                                   "characters of [a-z0-9_]",
+                                   h->name));
+    }
+    h->meta_key = "projection/" + h->name;
+    h->build_key = h->meta_key + "/build";
+    for (int slot = 0; slot < 2; ++slot) {
+      for (const std::string& table : h->tables) {
+        MDB_dbi dbi = 0;
+        const std::string db = table_db_name(h->name, table, slot);
+        const int rc =
+            mdb_dbi_open(txn.get(), db.c_str(), options_.read_only ? 0u : MDB_CREATE, &dbi);
+        if (rc == MDB_NOTFOUND && options_.read_only) {
+          h->available = false;
+          break;
+        }
+        if (rc) return Unexpected(error_from(Status{rc, "mdb_dbi_open"}));
+        h->dbis[static_cast<std::size_t>(slot)].push_back(dbi);
+      }
+    }
+    has_inline_ = has_inline_ || is_inline;
+    projections_.push_back(std::move(h));
+    return {};
+  };
+  for (const auto& p : options_.projections) {
+    if (auto ok = add(p, true); !ok) return ok;
+  }
+  for (const auto& p : options_.async_projections) {
+    if (auto ok = add(p, false); !ok) return ok;
+  }
+  return {};
+}
+
+LogResult<void> LogImpl::prepare_projections() {
+  if (options_.read_only) return {};
+  for (const auto& h : projections_) {
+    auto meta = with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
+      Status s;
+      auto m = read_meta(txn, *h, s);
+      if (!s.ok()) return Unexpected(error_from(s));
+      return m;
+    });
+    if (!meta) return Unexpected(std::move(meta).error());
+    const bool current = *meta && (*meta)->version == h->projection->version();
+    if (!h->is_inline) {
+      if (!current) {
+        if (auto ok = reset_async(*h); !ok) return ok;
+      }
+      continue;
+    }
+    Progress progress;
+    if (options_.rebuild_progress) {
+      progress = [&](std::uint64_t done, std::uint64_t total) {
+        options_.rebuild_progress(h->name, done, total);
+      };
+    }
+    auto ok = current ? catch_up_inline(*h) : rebuild_inline(*h, progress);
+    if (!ok) return ok;
+  }
+  return {};
+}
+
+const ProjectionHandle* LogImpl::find_projection(std::string_view name) const {
+  for (const auto& h : projections_) {
+    if (h->name == name) return h.get();
+  }
+  return nullptr;
+}
+
+std::optional<ProjectionMeta> LogImpl::read_meta(const Txn& txn, const ProjectionHandle& h,
+                                                 Status& status) const {
+  auto bytes = txn.get(meta_, h.meta_key, status);
+  if (!bytes) return std::nullopt;
+  auto meta = ProjectionMeta::decode(*bytes);
+  if (!meta) status = {MDB_CORRUPTED, "meta: a projection record does not decode"};
+  return meta;
+}
+
+Status LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
+                            const ProjectionHandle& h, LmdbTables& tables,
+                            std::string& error) const {
+  Status s;
+  if (from >= to) return s;
+  Cursor c;
+  if (s = Cursor::open(events_txn, events_, c); !s.ok()) return s;
+  std::uint64_t expected = from + 1;
+  const std::string key = lmdb::be64(expected);
+  MDB_val k = lmdb::as_val(key), v{};
+  for (bool found = c.seek(MDB_SET_RANGE, k, v, s); found && expected <= to;
+       found = c.seek(MDB_NEXT, k, v, s), ++expected) {
+    const std::uint64_t position =
+        k.mv_size == 8 ? lmdb::read_be64(static_cast<const char*>(k.mv_data)) : 0;
+    if (position != expected) break;
+    auto rec = to_record(lmdb::as_view(v), position);
+    if (!rec) {
+      error = fmt::format("projection '{}' cannot read position {}: {}", h.name, position,
+                          rec.error().message);
+      return {kProjectionRefused, "projection"};
+    }
+    auto applied = h.projection->apply(tables, *rec);
+    if (!tables.failure().ok()) return tables.failure();
+    if (!applied) {
+      error = fmt::format("projection '{}' refused event {} at position {} ({} on '{}'): {}",
+                          h.name, rec->id.to_string(), position, rec->type, rec->stream,
+                          applied.error().message);
+      return {kProjectionRefused, "projection"};
+    }
+    tables.set_position(position);
+  }
+  if (!s.ok()) return s;
+  if (expected <= to) {
+    error = fmt::format("projection '{}': position {} is missing from the log", h.name, expected);
+    return {kProjectionRefused, "projection"};
+  }
+  return s;
+}
+
+Status LogImpl::project_inline(Txn& txn, std::uint64_t head, std::string& error,
+                               std::uint64_t limit) {
+  Status s;
+  for (const auto& h : projections_) {
+    if (!h->is_inline) continue;
+    auto meta = read_meta(txn, *h, s);
+    if (!s.ok()) return s;
+    // Missing or of another version: set up by a process with other code; the next open here
+    // rebuilds it rather than mixing two layouts.
+    if (!meta || meta->version != h->projection->version() || meta->position >= head) continue;
+    const std::uint64_t to = head - meta->position > limit ? meta->position + limit : head;
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    if (s = apply_range(txn, meta->position, to, *h, tables, error); !s.ok()) return s;
+    meta->position = to;
+    if (s = txn.put(meta_, h->meta_key, meta->encode()); !s.ok()) return s;
+  }
+  return s;
+}
+
+namespace {
+Status clear_slot(const Txn& txn, const std::vector<MDB_dbi>& dbis) {
+  for (MDB_dbi dbi : dbis) {
+    if (int rc = mdb_drop(txn.get(), dbi, 0); rc) return {rc, "mdb_drop"};
+  }
+  return {};
+}
+
+std::uint64_t last_position(const Txn& txn, MDB_dbi events, Status& s) {
+  Cursor c;
+  if (s = Cursor::open(txn, events, c); !s.ok()) return 0;
+  MDB_val k{}, v{};
+  if (!c.seek(MDB_LAST, k, v, s) || k.mv_size != 8) return 0;
+  return lmdb::read_be64(static_cast<const char*>(k.mv_data));
+}
+}  // namespace
+
+LogResult<void> LogImpl::catch_up_inline(const ProjectionHandle& h) {
+  for (bool more = true; more;) {
+    auto step = with_write([&](Txn& txn, Status& failure) -> LogResult<bool> {
+      const std::uint64_t head = last_position(txn, events_, failure);
+      if (!failure.ok()) return false;
+      auto meta = read_meta(txn, h, failure);
+      if (!failure.ok() || !meta) return false;
+      std::string error;
+      // project_inline covers every inline projection; they are all brought up to date here.
+      failure = project_inline(txn, head, error, kProjectionChunk);
+      if (failure.rc == kProjectionRefused) {
+        failure = {};
+        return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+      }
+      return head - meta->position > kProjectionChunk;
+    });
+    if (!step) return Unexpected(std::move(step).error());
+    more = *step;
+  }
+  return {};
+}
+
+LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
+  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+    if (failure = clear_slot(txn, h.dbis[0]); !failure.ok()) return {};
+    if (failure = clear_slot(txn, h.dbis[1]); !failure.ok()) return {};
+    failure = txn.put(meta_, h.meta_key, ProjectionMeta{h.projection->version(), 0, 0}.encode());
+    return {};
+  });
+}
+
+LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progress& progress) {
+  // Fill the slot that is not live, in chunks, while appends keep updating the live one; the
+  // transaction that applies the last events also makes the new slot live. A marker names this
+  // rebuild, so that two rebuilds of one projection (two processes) cannot mix their work.
+  BuildMarker marker;
+  marker.owner = new_uuid_v4().bytes;
+  auto target = with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint8_t> {
+    auto meta = read_meta(txn, h, failure);
+    if (!failure.ok()) return 0;
+    const std::uint8_t slot = meta ? static_cast<std::uint8_t>(1 - meta->slot) : 0;
+    if (failure = clear_slot(txn, h.dbis[slot]); !failure.ok()) return 0;
+    failure = txn.put(meta_, h.build_key, marker.encode());
+    return slot;
+  });
+  if (!target) return Unexpected(std::move(target).error());
+  for (;;) {
+    auto step =
+        with_write([&](Txn& txn, Status& failure) -> LogResult<std::pair<bool, std::uint64_t>> {
+          auto stored = txn.get(meta_, h.build_key, failure);
+          if (!failure.ok()) return std::pair{false, std::uint64_t{0}};
+          auto current = stored ? BuildMarker::decode(*stored) : std::nullopt;
+          if (!current || current->owner != marker.owner) {
+            return log_error(Errc::conflict,
+                             fmt::format("another rebuild of projection '{}' started; this one "
+                                         "stopped",
+                                         h.name));
+          }
+          const std::uint64_t head = last_position(txn, events_, failure);
+          if (!failure.ok()) return std::pair{false, head};
+          const std::uint64_t to = std::min(head, current->position + kProjectionChunk);
+          LmdbTables tables(txn, h.dbis[*target], current->position);
+          std::string error;
+          failure = apply_range(txn, current->position, to, h, tables, error);
+          if (failure.rc == kProjectionRefused) {
+            failure = {};
+            return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+          }
+          if (!failure.ok()) return std::pair{false, head};
+          if (to < head) {
+            failure = txn.put(meta_, h.build_key, BuildMarker{marker.owner, to}.encode());
+            return std::pair{false, to};
+          }
+          // Caught up, with the log's writer lock held: swap.
+          auto old = read_meta(txn, h, failure);
+          if (!failure.ok()) return std::pair{false, head};
+          if (failure = txn.put(meta_, h.meta_key,
+                                ProjectionMeta{h.projection->version(), *target, head}.encode());
+              !failure.ok()) {
+            return std::pair{false, head};
+          }
+          MDB_val k = lmdb::as_val(h.build_key);
+          if (int rc = mdb_del(txn.get(), meta_, &k, nullptr); rc) {
+            failure = {rc, "mdb_del"};
+            return std::pair{false, head};
+          }
+          if (old) failure = clear_slot(txn, h.dbis[old->slot]);
+          return std::pair{true, head};
+        });
+    if (!step) return Unexpected(std::move(step).error());
+    auto total = head();
+    if (progress) progress(step->second, total ? std::max(*total, step->second) : step->second);
+    if (step->first) return {};
+  }
+}
+
+LogResult<void> LogImpl::read_projection(std::string_view name,
+                                         const std::function<void(const TableReader&)>& fn) {
+  const ProjectionHandle* h = find_projection(name);
+  if (!h || !h->available) {
+    return log_error(Errc::invalid_argument,
+                     fmt::format("projection '{}' is not registered or not built", name));
+  }
+  return with_read([&](Txn& txn) -> LogResult<void> {
+    Status s;
+    auto meta = read_meta(txn, *h, s);
+    if (!s.ok()) return Unexpected(error_from(s));
+    if (!meta) {
+      return log_error(Errc::invalid_argument, fmt::format("projection '{}' is not built", name));
+    }
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    fn(tables);
+    if (!tables.failure().ok()) return Unexpected(error_from(tables.failure()));
+    return {};
+  });
+}
+
+LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
+                                                   std::span<const Record> records) {
+  const ProjectionHandle* h = find_projection(name);
+  if (!h || h->is_inline) {
+    return log_error(Errc::invalid_argument,
+                     fmt::format("'{}' is not a registered async projection", name));
+  }
+  return with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint64_t> {
+    auto meta = read_meta(txn, *h, failure);
+    if (!failure.ok()) return 0;
+    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0};
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    for (const Record& r : records) {
+      if (r.position <= meta->position) continue;  // delivered again: already applied
+      if (r.position != meta->position + 1) {
+        return log_error(Errc::invalid_argument,
+                         fmt::format("projection '{}' is at position {}; position {} would leave "
+                                     "a gap",
+                                     name, meta->position, r.position));
+      }
+      auto applied = h->projection->apply(tables, r);
+      if (!tables.failure().ok()) {
+        failure = tables.failure();
+        return 0;
+      }
+      if (!applied) {
+        return log_error(
+            Errc::projection_failed,
+            fmt::format("projection '{}' refused event {} at position {} ({}): {}", name,
+                        r.id.to_string(), r.position, r.type, applied.error().message));
+      }
+      meta->position = r.position;
+      tables.set_position(r.position);
+    }
+    failure = txn.put(meta_, h->meta_key, meta->encode());
+    return meta->position;
+  });
+}
+
+LogResult<void> LogImpl::write_projection(std::string_view name,
+                                          const std::function<Result<void>(TableWriter&)>& fn) {
+  const ProjectionHandle* h = find_projection(name);
+  if (!h || h->is_inline) {
+    return log_error(Errc::invalid_argument,
+                     fmt::format("'{}' is not a registered async projection (inline tables "
+                                 "change only with the events they derive from)",
+                                 name));
+  }
+  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+    auto meta = read_meta(txn, *h, failure);
+    if (!failure.ok()) return {};
+    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0};
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    auto done = fn(tables);
+    if (!tables.failure().ok()) {
+      failure = tables.failure();
+      return {};
+    }
+    if (!done) return log_error(Errc::projection_failed, done.error().message);
+    return {};
+  });
+}
+
+LogResult<ProjectionInfo> LogImpl::projection_info(std::string_view name) {
+  const ProjectionHandle* h = find_projection(name);
+  if (!h) {
+    return log_error(Errc::invalid_argument,
+                     fmt::format("projection '{}' is not registered", name));
+  }
+  return with_read([&](Txn& txn) -> LogResult<ProjectionInfo> {
+    Status s;
+    auto meta = read_meta(txn, *h, s);
+    if (!s.ok()) return Unexpected(error_from(s));
+    ProjectionInfo info{h->name, h->is_inline, 0, 0, 0};
+    if (meta) {
+      info.version = meta->version;
+      info.position = meta->position;
+      info.slot = meta->slot;
+    }
+    return info;
+  });
+}
+
+LogResult<void> LogImpl::rebuild_projections(std::span<const std::string> names,
+                                             const Progress& progress) {
+  std::vector<const ProjectionHandle*> chosen;
+  for (const std::string& name : names) {
+    const ProjectionHandle* h = find_projection(name);
+    if (!h) {
+      return log_error(Errc::invalid_argument,
+                       fmt::format("projection '{}' is not registered", name));
+    }
+    chosen.push_back(h);
+  }
+  if (names.empty()) {
+    for (const auto& h : projections_) {
+      if (h->is_inline) chosen.push_back(h.get());
+    }
+  }
+  for (const ProjectionHandle* h : chosen) {
+    auto ok = h->is_inline ? rebuild_inline(*h, progress) : reset_async(*h);
+    if (!ok) return ok;
+  }
+  return {};
+}
+
+namespace {
+std::string printable_key(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+LogResult<std::vector<ProjectionCheck>> LogImpl::check_projections(const Progress& progress) {
+  // The scratch environment: a temporary directory, written without syncs and removed after.
+  std::string pattern = (std::filesystem::temp_directory_path() / "portico-check-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) {
+    return log_error(Errc::io_error, fmt::format("mkdtemp: {}", std::strerror(errno)));
+  }
+  const std::filesystem::path scratch_dir = pattern;
+  MDB_env* scratch = nullptr;
+  struct Cleanup {
+    MDB_env*& env;
+    std::filesystem::path dir;
+    ~Cleanup() {
+      if (env) mdb_env_close(env);
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{scratch, scratch_dir};
+  if (int rc = mdb_env_create(&scratch); rc) {
+    return Unexpected(error_from(Status{rc, "mdb_env_create"}));
+  }
+  mdb_env_set_maxdbs(scratch, 32);
+  mdb_env_set_mapsize(scratch, std::size_t{1} << 40);
+  if (int rc = mdb_env_open(scratch, scratch_dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600); rc) {
+    return Unexpected(error_from(Status{rc, "mdb_env_open (scratch)"}));
+  }
+
+  // One snapshot of the live side for the whole check: the events replayed and the tables they
+  // are compared with are of the same moment.
+  return with_read([&](Txn& live) -> LogResult<std::vector<ProjectionCheck>> {
+    std::vector<ProjectionCheck> out;
+    std::uint64_t total = 0, done = 0;
+    Status s;
+    std::vector<std::pair<const ProjectionHandle*, ProjectionMeta>> todo;
+    for (const auto& h : projections_) {
+      if (!h->is_inline || !h->available) continue;
+      auto meta = read_meta(live, *h, s);
+      if (!s.ok()) return Unexpected(error_from(s));
+      if (!meta) continue;
+      todo.emplace_back(h.get(), *meta);
+      total += meta->position;
+    }
+    for (auto& [h, meta] : todo) {
+      // Fresh tables in the scratch environment, named like the live ones.
+      std::vector<MDB_dbi> dbis;
+      {
+        Txn txn;
+        if (s = Txn::begin(scratch, 0, txn); !s.ok()) return Unexpected(error_from(s));
+        for (const std::string& table : h->tables) {
+          MDB_dbi dbi = 0;
+          const std::string db = table_db_name(h->name, table, 0);
+          if (int rc = mdb_dbi_open(txn.get(), db.c_str(), MDB_CREATE, &dbi); rc) {
+            return Unexpected(error_from(Status{rc, "mdb_dbi_open (scratch)"}));
+          }
+          dbis.push_back(dbi);
+        }
+        if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
+      }
+      for (std::uint64_t at = 0; at < meta.position;) {
+        const std::uint64_t to = std::min(meta.position, at + kProjectionChunk);
+        Txn txn;
+        if (s = Txn::begin(scratch, 0, txn); !s.ok()) return Unexpected(error_from(s));
+        LmdbTables tables(txn, dbis, at);
+        std::string error;
+        if (s = apply_range(live, at, to, *h, tables, error); !s.ok()) {
+          if (s.rc == kProjectionRefused) {
+            return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+          }
+          return Unexpected(error_from(s));
+        }
+        if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
+        done += to - at;
+        at = to;
+        if (progress) progress(done, total);
+      }
+      ProjectionCheck check{h->name, meta.position, 0, 0, {}};
+      Txn rebuilt;
+      if (s = Txn::begin(scratch, MDB_RDONLY, rebuilt); !s.ok()) return Unexpected(error_from(s));
+      for (std::size_t t = 0; t < h->tables.size(); ++t) {
+        Cursor a, b;
+        if (s = Cursor::open(live, h->dbis[meta.slot][t], a); !s.ok()) break;
+        if (s = Cursor::open(rebuilt, dbis[t], b); !s.ok()) break;
+        MDB_val ka{}, va{}, kb{}, vb{};
+        bool has_a = a.seek(MDB_FIRST, ka, va, s);
+        bool has_b = b.seek(MDB_FIRST, kb, vb, s);
+        auto differ = [&](std::string what, std::string_view key) {
+          ++check.differences;
+          if (check.examples.size() < 10) {
+            check.examples.push_back(
+                fmt::format("table {}: key '{}' {}", h->tables[t], printable_key(key), what));
+          }
+        };
+        while ((has_a || has_b) && s.ok()) {
+          const auto key_a = lmdb::as_view(ka), key_b = lmdb::as_view(kb);
+          const int order = !has_a ? 1 : !has_b ? -1 : key_a.compare(key_b);
+          if (order < 0) {
+            differ("is live but not in the rebuild", key_a);
+            ++check.entries;
+            has_a = a.seek(MDB_NEXT, ka, va, s);
+          } else if (order > 0) {
+            differ("is in the rebuild but not live", key_b);
+            ++check.entries;
+            has_b = b.seek(MDB_NEXT, kb, vb, s);
+          } else {
+            if (lmdb::as_view(va) != lmdb::as_view(vb)) differ("has another value live", key_a);
+            check.entries += 2;
+            has_a = a.seek(MDB_NEXT, ka, va, s);
+            has_b = b.seek(MDB_NEXT, kb, vb, s);
+          }
+        }
+        if (!s.ok()) break;
+      }
+      if (!s.ok()) return Unexpected(error_from(s));
+      out.push_back(std::move(check));
+    }
+    return out;
+  });
+}
+
 Stats LogImpl::stats() const {
   Stats s;
   s.appends = stats_.appends;
@@ -1259,6 +1883,28 @@ LogResult<void> Log::backup(const std::filesystem::path& dest, const Progress& p
   return impl_->backup(dest, progress);
 }
 Stats Log::stats() const { return impl_->stats(); }
+LogResult<void> Log::read_projection(std::string_view name,
+                                     const std::function<void(const TableReader&)>& fn) const {
+  return impl_->read_projection(name, fn);
+}
+LogResult<std::uint64_t> Log::apply_projection(std::string_view name,
+                                               std::span<const Record> records) {
+  return impl_->apply_projection(name, records);
+}
+LogResult<void> Log::write_projection(std::string_view name,
+                                      const std::function<Result<void>(TableWriter&)>& fn) {
+  return impl_->write_projection(name, fn);
+}
+LogResult<ProjectionInfo> Log::projection_info(std::string_view name) const {
+  return impl_->projection_info(name);
+}
+LogResult<void> Log::rebuild_projections(std::span<const std::string> names,
+                                         const Progress& progress) {
+  return impl_->rebuild_projections(names, progress);
+}
+LogResult<std::vector<ProjectionCheck>> Log::check_projections(const Progress& progress) const {
+  return impl_->check_projections(progress);
+}
 const std::filesystem::path& Log::directory() const noexcept { return impl_->dir_; }
 
 Subscription Log::subscribe(std::uint64_t from_position) {

@@ -214,6 +214,8 @@ std::string_view to_string(Errc code) noexcept {
       return "already_open";
     case Errc::read_only:
       return "read_only";
+    case Errc::projection_failed:
+      return "projection_failed";
     case Errc::closed:
       return "closed";
   }

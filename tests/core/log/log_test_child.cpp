@@ -3,6 +3,8 @@
 //   log_test_child append DIR STREAM COUNT     appends COUNT events one by one, prints "done N"
 //   log_test_child crash DIR THREADS           appends for ever from THREADS threads; prints
 //                                              "POSITION HASH" for every acknowledged event
+//   log_test_child crash-projected DIR THREADS   the same with an inline projection
+//                                              (count_projection.hpp)
 //   log_test_child fsize DIR LIMIT             appends under a file-size limit (a full disk)
 //                                              until refused, then lifts it and appends again
 #include <signal.h>
@@ -17,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "count_projection.hpp"
+
 namespace plog = portico::log;
 
 namespace {
@@ -29,8 +33,8 @@ plog::EventData event(std::string body) {
   return e;
 }
 
-std::unique_ptr<plog::Log> open_or_die(const char* dir) {
-  auto log = plog::Log::open(dir);
+std::unique_ptr<plog::Log> open_or_die(const char* dir, plog::Options options = {}) {
+  auto log = plog::Log::open(dir, std::move(options));
   if (!log) {
     std::printf("open failed: %s\n", log.error().message.c_str());
     std::exit(2);
@@ -51,8 +55,10 @@ int append(const char* dir, const std::string& stream, int count) {
   return 0;
 }
 
-[[noreturn]] void crash(const char* dir, int threads) {
-  auto log = open_or_die(dir);
+[[noreturn]] void crash(const char* dir, int threads, bool projected) {
+  plog::Options options;
+  if (projected) options.projections.push_back(std::make_shared<portico::test::CountProjection>());
+  auto log = open_or_die(dir, std::move(options));
   std::mutex out_mu;
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
@@ -120,7 +126,8 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "append" && argc == 5) return append(argv[2], argv[3], std::atoi(argv[4]));
-  if (mode == "crash" && argc == 4) crash(argv[2], std::atoi(argv[3]));
+  if (mode == "crash" && argc == 4) crash(argv[2], std::atoi(argv[3]), false);
+  if (mode == "crash-projected" && argc == 4) crash(argv[2], std::atoi(argv[3]), true);
   if (mode == "fsize" && argc == 4) return fsize(argv[2], std::atol(argv[3]));
   std::fprintf(stderr, "usage: log_test_child append|crash|fsize ...\n");
   return 2;

@@ -11,14 +11,15 @@
 namespace portico::log {
 
 enum class Errc : std::uint8_t {
-  invalid_argument,  // the request breaks a documented limit; nothing was written
-  conflict,          // a stream was not at the expected version, or event ids were reused
-  storage_full,      // the map reached Options::max_map_size or the disk is full; retry later
-  io_error,          // the operating system or LMDB failed; nothing was written
-  corrupt,           // a stored record does not decode; names the position
-  already_open,      // this process already has the directory open
-  read_only,         // the log was opened read-only
-  closed,            // the subscription was closed
+  invalid_argument,   // the request breaks a documented limit; nothing was written
+  conflict,           // a stream was not at the expected version, or event ids were reused
+  storage_full,       // the map reached Options::max_map_size or the disk is full; retry later
+  io_error,           // the operating system or LMDB failed; nothing was written
+  corrupt,            // a stored record does not decode; names the position
+  already_open,       // this process already has the directory open
+  read_only,          // the log was opened read-only
+  closed,             // the subscription was closed
+  projection_failed,  // a projection refused an event (its message says which and why)
 };
 std::string_view to_string(Errc code) noexcept;
 

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <portico/log/error.hpp>
+#include <portico/log/projection.hpp>
 #include <portico/log/types.hpp>
 #include <portico/log/upcasters.hpp>
 #include <span>
@@ -58,9 +59,15 @@ struct Options {
   // Microseconds since the Unix epoch; the system clock when empty. Recorded-at times never go
   // backwards along the log, whatever the clock does.
   std::function<std::int64_t()> clock;
+  // Read models kept in this log's environment (portico/log/projection.hpp). Every process that
+  // appends to a directory should register the same inline projections; events appended by one
+  // that does not are projected at the next open or commit of one that does.
+  std::vector<std::shared_ptr<Projection>> projections;        // inline
+  std::vector<std::shared_ptr<Projection>> async_projections;  // fed by Log::apply_projection
+  // Told how a rebuild at open goes (a projection whose version changed): (done, total) events.
+  std::function<void(std::string_view projection, std::uint64_t done, std::uint64_t total)>
+      rebuild_progress;
 };
-
-enum class Direction : std::uint8_t { forward, backward };
 
 // Counters for metrics. All monotonic except map_size.
 struct Stats {
@@ -149,6 +156,30 @@ class Log {
   // Writes a compacted, consistent copy of the log into directory `dest` (created if missing,
   // must not already hold a log) while the log stays in use.
   LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress = {}) const;
+
+  // ---- Projections (portico/log/projection.hpp); `name` must be registered in Options ----
+
+  // Runs `fn` with the tables of projection `name` in one read snapshot.
+  LogResult<void> read_projection(std::string_view name,
+                                  const std::function<void(const TableReader&)>& fn) const;
+  // Applies `records` to async projection `name` in one write transaction, with its checkpoint:
+  // records at or before the checkpoint are skipped (so redelivery is harmless), the rest must
+  // follow it without a gap (else Errc::invalid_argument). Returns the new checkpoint. An apply()
+  // error comes back as Errc::projection_failed and writes nothing.
+  LogResult<std::uint64_t> apply_projection(std::string_view name, std::span<const Record> records);
+  // Runs `fn` with write access to the tables of async projection `name`, in one transaction
+  // that commits when `fn` succeeds (for work beside the events: marking an outbox row done).
+  LogResult<void> write_projection(std::string_view name,
+                                   const std::function<Result<void>(TableWriter&)>& fn);
+  LogResult<ProjectionInfo> projection_info(std::string_view name) const;
+  // Replays the log into fresh tables of each inline projection named (all when `names` is
+  // empty) while appends go on, then swaps them in atomically, in the transaction that applies
+  // the last events. Async projections named are cleared and their checkpoint reset to 0.
+  LogResult<void> rebuild_projections(std::span<const std::string> names = {},
+                                      const Progress& progress = {});
+  // Rebuilds every inline projection into a scratch environment (a temporary directory) up to
+  // its live checkpoint and compares the two, table by table and byte for byte. Writes nothing.
+  LogResult<std::vector<ProjectionCheck>> check_projections(const Progress& progress = {}) const;
 
   Stats stats() const;
   const std::filesystem::path& directory() const noexcept;

@@ -32,6 +32,8 @@ Uuid new_uuid_v7();
 // A fresh random UUIDv4. Thread-safe.
 Uuid new_uuid_v4();
 
+enum class Direction : std::uint8_t { forward, backward };
+
 // SHA-256 digest.
 using Hash = std::array<std::uint8_t, 32>;
 std::string to_hex(const Hash& hash);

@@ -1,0 +1,301 @@
+// Projections kept by the log: inline ones commit with the events, async ones with their own
+// checkpoint; rebuild, check, catch-up and crash safety.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "../../support/child_process.hpp"
+#include "count_projection.hpp"
+#include "fixtures.hpp"
+
+namespace plog = portico::log;
+using namespace std::chrono_literals;
+using portico::test::CountProjection;
+using portico::test::open_log;
+using portico::test::TempDir;
+using portico::test::write;
+
+namespace {
+
+plog::Options with(std::shared_ptr<plog::Projection> p, bool is_inline = true) {
+  plog::Options o;
+  (is_inline ? o.projections : o.async_projections).push_back(std::move(p));
+  return o;
+}
+
+struct Counts {
+  std::uint64_t position = 0;
+  long events = 0;
+  long stream_a = 0;
+};
+
+Counts counts(const plog::Log& log, std::string_view name = "counts") {
+  Counts c;
+  auto ok = log.read_projection(name, [&](const plog::TableReader& t) {
+    c.position = t.position();
+    c.events = CountProjection::read(t, 1, "events");
+    c.stream_a = CountProjection::read(t, 0, "a");
+  });
+  REQUIRE_MESSAGE(ok, ok.error().message);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("an inline projection shows an append as soon as the append returns") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  CHECK(counts(*log).events == 0);
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 3)));
+  REQUIRE(log->append(write("b", plog::ExpectedVersion::any(), 2)));
+  const Counts c = counts(*log);
+  CHECK(c.position == 5);
+  CHECK(c.events == 5);
+  CHECK(c.stream_a == 3);
+}
+
+TEST_CASE("readers never see the projection and the log disagree under concurrent appends") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  std::atomic<bool> stop{false};
+  std::atomic<int> mismatches{0}, reads{0};
+  std::thread reader([&] {
+    while (!stop) {
+      auto ok = log->read_projection("counts", [&](const plog::TableReader& t) {
+        if (CountProjection::read(t, 1, "events") != static_cast<long>(t.position())) ++mismatches;
+      });
+      if (ok) ++reads;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        auto r =
+            log->append(write("s" + std::to_string(t), plog::ExpectedVersion::any(), 1 + i % 3));
+        if (!r) FAIL_CHECK(r.error().message);
+        // Read-your-writes: what this thread appended is already counted.
+        const Counts c = counts(*log);
+        CHECK(c.position >= r->events.back().position);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  stop = true;
+  reader.join();
+  CHECK(mismatches == 0);
+  CHECK(reads > 0);
+  const Counts c = counts(*log);
+  CHECK(c.position == log->head().value());
+  CHECK(c.events == static_cast<long>(log->head().value()));
+}
+
+TEST_CASE("an event a projection refuses fails its own append only and writes nothing") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  // Several appends queued together, so that they share one group commit.
+  std::vector<std::shared_ptr<std::promise<plog::LogResult<plog::AppendResult>>>> promises;
+  std::vector<std::future<plog::LogResult<plog::AppendResult>>> results;
+  for (int i = 0; i < 6; ++i) {
+    auto w = write("s" + std::to_string(i), plog::ExpectedVersion::any());
+    if (i == 3) w.events.push_back(portico::test::event("Poison"));
+    auto p = std::make_shared<std::promise<plog::LogResult<plog::AppendResult>>>();
+    results.push_back(p->get_future());
+    log->append_async(std::span(&w, 1), [p](auto r) { p->set_value(std::move(r)); });
+  }
+  for (int i = 0; i < 6; ++i) {
+    auto r = results[static_cast<std::size_t>(i)].get();
+    if (i == 3) {
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == plog::Errc::projection_failed);
+      CHECK(r.error().message.find("Poison") != std::string::npos);
+    } else {
+      CHECK(r);
+    }
+  }
+  CHECK(log->head().value() == 5);
+  CHECK(log->stream_version("s3").value() == 0);
+  CHECK(counts(*log).events == 5);
+}
+
+TEST_CASE("a projection registered on an existing log catches up at open") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path());
+    for (int i = 0; i < 20; ++i)
+      REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 1000)));
+  }
+  std::vector<std::uint64_t> progress;
+  auto options = with(std::make_shared<CountProjection>());
+  options.rebuild_progress = [&](std::string_view name, std::uint64_t done, std::uint64_t total) {
+    CHECK(name == "counts");
+    CHECK(done <= total);
+    progress.push_back(done);
+  };
+  auto log = open_log(dir.path(), std::move(options));
+  const Counts c = counts(*log);
+  CHECK(c.position == 20'000);
+  CHECK(c.events == 20'000);
+  CHECK(progress.size() >= 2);  // in chunks
+  CHECK(progress.back() == 20'000);
+}
+
+TEST_CASE("events appended by a process without the projection are projected at the next commit") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any())));
+  auto child =
+      portico::test::run({PORTICO_LOG_TEST_CHILD, "append", dir.path().string(), "a", "7"});
+  REQUIRE(child.exit_code == 0);
+  CHECK(counts(*log).events == 1);  // behind: nobody projected the other process's events yet
+  REQUIRE(log->append(write("b", plog::ExpectedVersion::any())));
+  const Counts c = counts(*log);
+  CHECK(c.position == 9);
+  CHECK(c.events == 9);
+  CHECK(c.stream_a == 8);
+}
+
+TEST_CASE("a projection whose version changed is rebuilt at open") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1)));
+    REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 4)));
+    CHECK(log->projection_info("counts").value().slot == 0);
+  }
+  {
+    // Same version, different code: nothing is rebuilt (this is what check_projections finds).
+    auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 10)));
+    CHECK(counts(*log).events == 4);
+  }
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(2, 10)));
+  CHECK(counts(*log).events == 40);
+  const auto info = log->projection_info("counts").value();
+  CHECK(info.version == 2);
+  CHECK(info.slot == 1);
+  CHECK(info.position == 4);
+}
+
+TEST_CASE("check finds live tables that differ from a rebuild and rebuild repairs them") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1)));
+    REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 3)));
+    auto clean = log->check_projections();
+    REQUIRE(clean);
+    REQUIRE(clean->size() == 1);
+    CHECK(clean->front().differences == 0);
+    CHECK(clean->front().entries == 4);  // (a, events) on both sides
+    CHECK(clean->front().position == 3);
+  }
+  // Code that changed without a version bump writes other bytes from here on.
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 2)));
+  REQUIRE(log->append(write("b", plog::ExpectedVersion::any(), 1)));
+  auto report = log->check_projections();
+  REQUIRE(report);
+  CHECK(report->front().differences == 2);  // "a" and "events" hold counts of the old code
+  REQUIRE(report->front().examples.size() == 2);
+  CHECK(report->front().examples[0].find("table by_stream: key 'a'") != std::string::npos);
+
+  std::vector<std::uint64_t> progress;
+  REQUIRE(log->rebuild_projections(
+      {}, [&](std::uint64_t done, std::uint64_t) { progress.push_back(done); }));
+  CHECK_FALSE(progress.empty());
+  CHECK(counts(*log).events == 8);
+  CHECK(log->check_projections().value().front().differences == 0);
+}
+
+TEST_CASE("a rebuild while appends go on swaps in complete tables") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  for (int i = 0; i < 30; ++i) REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 1000)));
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) {
+      if (!log->append(write("w", plog::ExpectedVersion::any(), 10))) FAIL_CHECK("append failed");
+    }
+  });
+  REQUIRE(log->rebuild_projections());
+  stop = true;
+  writer.join();
+  const Counts c = counts(*log);
+  CHECK(c.position == log->head().value());
+  CHECK(c.events == static_cast<long>(c.position));
+  CHECK(c.stream_a == 30'000);
+  CHECK(log->projection_info("counts").value().slot == 1);
+  CHECK(log->check_projections().value().front().differences == 0);
+}
+
+TEST_CASE("an async projection applies each event once, in order, with its checkpoint") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(), false));
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 5)));
+  CHECK(counts(*log).events == 0);  // nobody fed it yet
+  auto all = log->read_all(1, 100).value();
+  REQUIRE(log->apply_projection("counts", std::span(all).subspan(0, 3)).value() == 3);
+  // Delivered again with the rest: the first three are skipped.
+  CHECK(log->apply_projection("counts", all).value() == 5);
+  CHECK(counts(*log).events == 5);
+  // A gap is refused and changes nothing.
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 2)));
+  auto later = log->read_all(7, 1).value();
+  auto gap = log->apply_projection("counts", later);
+  REQUIRE_FALSE(gap);
+  CHECK(gap.error().code == plog::Errc::invalid_argument);
+  CHECK(counts(*log).position == 5);
+  // Inline projections cannot be written beside their events; async ones can.
+  REQUIRE(log->write_projection("counts", [](plog::TableWriter& t) -> portico::Result<void> {
+    t.put(1, "events", "100");
+    return {};
+  }));
+  CHECK(counts(*log).events == 100);
+  // Rebuilding an async projection clears it and starts it over.
+  const std::string name = "counts";
+  REQUIRE(log->rebuild_projections(std::span(&name, 1)));
+  CHECK(counts(*log).position == 0);
+  CHECK(counts(*log).events == 0);
+}
+
+TEST_CASE("projection names, table lists and unknown names are refused clearly") {
+  TempDir dir;
+  auto bad = plog::Log::open(dir.path(),
+                             with(std::make_shared<CountProjection>(1, 1, "Poison", "Bad Name")));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == plog::Errc::invalid_argument);
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  auto missing = log->read_projection("nope", [](const plog::TableReader&) {});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == plog::Errc::invalid_argument);
+  auto inline_write = log->write_projection(
+      "counts", [](plog::TableWriter&) -> portico::Result<void> { return {}; });
+  CHECK_FALSE(inline_write);
+}
+
+TEST_CASE("after SIGKILL under load the inline projection matches the log exactly (10 kills)") {
+  TempDir dir;
+  std::mt19937 rng(4);
+  for (int round = 0; round < 10; ++round) {
+    {
+      portico::test::ChildProcess child(
+          {PORTICO_LOG_TEST_CHILD, "crash-projected", dir.path().string(), "4"});
+      REQUIRE(child.read_line(30s));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 80));
+      child.kill(SIGKILL);
+      child.read_rest();
+      child.wait();
+    }
+    // Read-only: nothing catches up at open, so this sees exactly what the crash left.
+    plog::Options options = with(std::make_shared<CountProjection>());
+    options.read_only = true;
+    options.create = false;
+    auto log = open_log(dir.path(), std::move(options));
+    const Counts c = counts(*log);
+    const auto head = log->head().value();
+    REQUIRE(head > 0);
+    CHECK_MESSAGE(c.position == head, "round " << round);
+    CHECK(c.events == static_cast<long>(head));
+  }
+}
