@@ -198,15 +198,17 @@ State evolve(State s, const Event& event) {
                  },
              },
              event);
-  // Activity that moves a ticket up the lists; marks and reactions do not.
-  const bool activity = !std::holds_alternative<FavoriteAdded>(event) &&
-                        !std::holds_alternative<FavoriteRemoved>(event) &&
-                        !std::holds_alternative<ReactionAdded>(event) &&
-                        !std::holds_alternative<ReactionRemoved>(event) &&
-                        !std::holds_alternative<InviteCreated>(event) &&
-                        !std::holds_alternative<InviteRevoked>(event);
-  if (activity) s.updated_at = std::visit([](const auto& e) { return e.at; }, event);
+  if (is_activity(event)) s.updated_at = std::visit([](const auto& e) { return e.at; }, event);
   return s;
+}
+
+bool is_activity(const Event& event) noexcept {
+  return !std::holds_alternative<FavoriteAdded>(event) &&
+         !std::holds_alternative<FavoriteRemoved>(event) &&
+         !std::holds_alternative<ReactionAdded>(event) &&
+         !std::holds_alternative<ReactionRemoved>(event) &&
+         !std::holds_alternative<InviteCreated>(event) &&
+         !std::holds_alternative<InviteRevoked>(event);
 }
 
 State fold(const std::vector<Event>& events, State state) {

@@ -197,6 +197,32 @@ Result<customer::State> Portal::leave_project(const std::string& customer_id,
                              options_.max_attempts);
 }
 
+Result<void> Portal::read_notifications(const std::string& customer_id,
+                                        const domain::inbox::Command& command,
+                                        const CommandMeta& meta) {
+  auto events = domain::inbox::decide(command,
+                                      domain::inbox::Context{meta.actor, options_.clock(), customer_id});
+  if (!events) return Unexpected(events.error());
+  if (events->empty()) return {};
+  // No invariant spans two reads, so any version will do; the command id still makes a retry act
+  // once (its event ids are already stored: a duplicate).
+  const std::string id = command_id_of(meta);
+  log::StreamWrite w{domain::inbox::stream_id(customer_id), log::ExpectedVersion::any(), {}};
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    log::EventData d;
+    d.id = event_id(id, i);
+    d.type = std::string(domain::inbox::type_name((*events)[i]));
+    d.actor = {detail::to_log(meta.actor.realm), meta.actor.id};
+    d.correlation_id = meta.correlation_id;
+    d.causation_id = event_id(id, ~std::size_t{0});
+    d.payload = domain::inbox::to_payload((*events)[i]);
+    w.events.push_back(std::move(d));
+  }
+  auto appended = log_.append(w);
+  if (!appended) return Unexpected(detail::from_log(appended.error()));
+  return {};
+}
+
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
   auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());

@@ -22,8 +22,9 @@ struct Desk {
   std::atomic<bool> real_time{false};  // the system clock instead of `now`
   std::unique_ptr<svc::Portal> portal;
 
-  explicit Desk(dom::project::Settings settings = default_settings()) {
-    auto opened = log::Log::open(dir.path());
+  explicit Desk(dom::project::Settings settings = default_settings(),
+                log::Options log_options = {}) {
+    auto opened = log::Log::open(dir.path(), std::move(log_options));
     REQUIRE(opened);
     log = std::move(*opened);
     svc::Options options;

@@ -286,6 +286,9 @@ struct State {
 };
 
 State evolve(State state, const Event& event);
+// Whether the event is activity that moves the ticket up the lists (updated_at): everything but
+// favorites, reactions and invite links.
+bool is_activity(const Event& event) noexcept;
 State fold(const std::vector<Event>& events, State state = {});
 
 // ---- Commands ----

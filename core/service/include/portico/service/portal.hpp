@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
@@ -90,6 +91,12 @@ class Portal {
   // project, in the same atomic append.
   Result<TicketOutcome> execute(const std::string& slug, std::uint64_t number,
                                 const domain::ticket::Command& command, const CommandMeta& meta);
+
+  // ---- Notifications (the bell) ----
+  // Records that the customer read some notifications, or all up to one. Which exist is the
+  // projections' business (portico::projections::Views); reading one twice changes nothing.
+  Result<void> read_notifications(const std::string& customer_id,
+                                  const domain::inbox::Command& command, const CommandMeta& meta);
 
   // ---- Reads (current state, folded from the log) ----
   Result<domain::project::State> project(const std::string& slug) const;
