@@ -2,7 +2,7 @@
 //
 // Keys are built of parts: strings end with a 0 byte (ids and slugs never hold one), numbers are
 // 8 bytes big-endian so that they sort by value. Lists end in a 16-byte sort key,
-// be64(~updated_at) be64(number): newest activity first, then by number.
+// be64(~updated_at) be64(~number): newest activity first, then the newest ticket first.
 #pragma once
 
 #include <cstdint>
@@ -16,19 +16,20 @@ enum Table : std::size_t {
   kTickets,    // project|number                           -> ticket record (JSON)
   kCustomers,  // customer|                                -> {domain, display_name, handle}
   kMembers,    // customer|project|                        -> ""
-  kProjects,   // project|                                 -> {organization_visibility, organizations}
+  kProjects,   // project|                                 -> {organization_visibility,
+               // organizations}
   kMine,       // customer|project|rel|status| sortkey     -> ""   rel: c creator, p participant
   kOrg,        // project|domain|status| sortkey           -> ""   by the creator's e-mail domain
   kQueue,      // project|mask|[status|][team|][priority|] sortkey -> ""   one per filter subset
   kCounts,     // m|customer|project|domain|status|, o|project|domain|status|, u|customer| -> be64
   kFavorites,  // customer|project|number                  -> be64(marked at)
-  kFavList,    // customer|project| ~marked_at number      -> ""
+  kFavList,    // customer|project| sortkey(marked_at, number) -> ""
   kInbox,      // customer| position                       -> notification (JSON)
   kUnread,     // customer| position                       -> ""
   kRefs,       // s|survey id|                             -> the survey notification's inbox key
 };
 inline const std::vector<std::string> kTableNames = {
-    "tickets", "customers", "members", "projects", "mine", "org", "queue",
+    "tickets", "customers", "members",  "projects", "mine",   "org", "queue",
     "counts",  "favorites", "fav_list", "inbox",    "unread", "refs"};
 
 // "*" in the status part: an entry for every status (the unfiltered list).
@@ -39,7 +40,8 @@ inline void put_be64(std::string& out, std::uint64_t v) {
 }
 inline std::uint64_t get_be64(std::string_view b) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
+  for (std::size_t i = 0; i < 8 && i < b.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(b[i]);
   return v;
 }
 
@@ -55,7 +57,7 @@ class Key {
     return *this;
   }
   Key& sort(std::int64_t updated_at, std::uint64_t number) {
-    return num(~static_cast<std::uint64_t>(updated_at)).num(number);
+    return num(~static_cast<std::uint64_t>(updated_at)).num(~number);
   }
   Key& raw(std::string_view s) {
     bytes_ += s;
@@ -70,5 +72,7 @@ class Key {
 };
 
 inline constexpr std::size_t kSortKeyBytes = 16;
+// The ticket number inside a sort key.
+inline std::uint64_t number_of(std::string_view sort_key) { return ~get_be64(sort_key.substr(8)); }
 
 }  // namespace portico::projections::detail

@@ -90,8 +90,17 @@ class OutboxProjection final : public log::Projection {
     };
     auto tell = [&](const std::string& kind, const std::vector<std::string>& to) {
       for (const std::string& who : to) {
-        enqueue(t, Delivery{std::to_string(r.position) + ":" + who, kind, "email", who, project,
-                            number, r.position, r.recorded_at_us, r.recorded_at_us, 0, {}});
+        enqueue(t, Delivery{std::to_string(r.position) + ":" + who,
+                            kind,
+                            "email",
+                            who,
+                            project,
+                            number,
+                            r.position,
+                            r.recorded_at_us,
+                            r.recorded_at_us,
+                            0,
+                            {}});
       }
     };
     const std::vector<std::string> creator =
@@ -157,18 +166,16 @@ std::shared_ptr<log::Projection> Outbox::projection() {
 
 Result<std::vector<Delivery>> Outbox::due(domain::TimeUs now, std::size_t limit) const {
   std::vector<Delivery> out;
-  auto ok = log_.read_projection(kName, [&](const TableReader& t) {
-    out = scan_rows(t, kPending, limit, now);
-  });
+  auto ok = log_.read_projection(
+      kName, [&](const TableReader& t) { out = scan_rows(t, kPending, limit, now); });
   if (!ok) return Unexpected(from_log(ok.error()));
   return out;
 }
 
 Result<std::vector<Delivery>> Outbox::pending(std::size_t limit) const {
   std::vector<Delivery> out;
-  auto ok = log_.read_projection(kName, [&](const TableReader& t) {
-    out = scan_rows(t, kPending, limit, std::nullopt);
-  });
+  auto ok = log_.read_projection(
+      kName, [&](const TableReader& t) { out = scan_rows(t, kPending, limit, std::nullopt); });
   if (!ok) return Unexpected(from_log(ok.error()));
   return out;
 }
@@ -184,9 +191,8 @@ Result<std::uint64_t> Outbox::pending_count() const {
 
 Result<std::vector<Delivery>> Outbox::dead(std::size_t limit) const {
   std::vector<Delivery> out;
-  auto ok = log_.read_projection(kName, [&](const TableReader& t) {
-    out = scan_rows(t, kDead, limit, std::nullopt);
-  });
+  auto ok = log_.read_projection(
+      kName, [&](const TableReader& t) { out = scan_rows(t, kDead, limit, std::nullopt); });
   if (!ok) return Unexpected(from_log(ok.error()));
   return out;
 }
@@ -202,7 +208,8 @@ Result<void> Outbox::delivered(const std::string& id) {
     return {};
   });
   if (!ok) {
-    if (ok.error().code == log::Errc::projection_failed) return fail("not_found", ok.error().message);
+    if (ok.error().code == log::Errc::projection_failed)
+      return fail("not_found", ok.error().message);
     return Unexpected(from_log(ok.error()));
   }
   return {};
@@ -234,7 +241,8 @@ Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std
     return {};
   });
   if (!ok) {
-    if (ok.error().code == log::Errc::projection_failed) return fail("not_found", ok.error().message);
+    if (ok.error().code == log::Errc::projection_failed)
+      return fail("not_found", ok.error().message);
     return Unexpected(from_log(ok.error()));
   }
   return {};

@@ -17,9 +17,8 @@ log::LogResult<void> Runner::start() {
   }
   position_ = info->position;
   stopping_ = false;
-  thread_ = std::thread([this, sub = log_.subscribe(info->position + 1)]() mutable {
-    run(std::move(sub));
-  });
+  thread_ = std::thread(
+      [this, sub = log_.subscribe(info->position + 1)]() mutable { run(std::move(sub)); });
   return {};
 }
 

@@ -102,7 +102,7 @@ std::vector<Candidate> merge_ranges(const TableReader& t, detail::Table table,
     t.scan(table, from, Direction::forward, [&](std::string_view k, std::string_view) {
       if (!k.starts_with(prefix) || k.size() != prefix.size() + kSortKeyBytes) return false;
       const std::string_view sort = k.substr(prefix.size());
-      all.push_back({std::string(sort), detail::get_be64(sort.substr(8))});
+      all.push_back({std::string(sort), detail::number_of(sort)});
       last = sort;
       return ++taken < per_range;
     });
@@ -110,11 +110,10 @@ std::vector<Candidate> merge_ranges(const TableReader& t, detail::Table table,
   }
   std::sort(all.begin(), all.end(),
             [](const Candidate& a, const Candidate& b) { return a.sort_key < b.sort_key; });
-  all.erase(std::unique(all.begin(), all.end(),
-                        [](const Candidate& a, const Candidate& b) {
-                          return a.sort_key == b.sort_key;
-                        }),
-            all.end());
+  all.erase(
+      std::unique(all.begin(), all.end(),
+                  [](const Candidate& a, const Candidate& b) { return a.sort_key == b.sort_key; }),
+      all.end());
   if (complete_up_to) {
     std::erase_if(all, [&](const Candidate& c) { return c.sort_key > *complete_up_to; });
   }
@@ -129,17 +128,27 @@ std::optional<detail::TicketRecord> ticket_record(const TableReader& t, std::str
 }
 
 TicketSummary to_summary(const detail::TicketRecord& r) {
-  return {r.project,    r.number,     r.subject, r.status,      r.priority,
-          r.team,       r.created_at, r.updated_at, r.creator, r.participants,
-          r.waiting_on, false,        domain::ticket::Role::none};
+  return {r.project,
+          r.number,
+          r.subject,
+          r.status,
+          r.priority,
+          r.team,
+          r.created_at,
+          r.updated_at,
+          r.creator,
+          r.participants,
+          r.waiting_on,
+          false,
+          domain::ticket::Role::none};
 }
 
 // Pages through merged ranges, keeping the candidates `keep` accepts. Without a filter a page
 // reads limit + 1 entries per range; with one it reads on, up to `budget` candidates.
-Page<TicketSummary> page_of(const TableReader& t, detail::Table table,
-                            const std::vector<std::string>& prefixes, std::string after,
-                            std::size_t limit, std::size_t budget,
-                            const std::function<std::optional<TicketSummary>(std::uint64_t)>& keep) {
+Page<TicketSummary> page_of(
+    const TableReader& t, detail::Table table, const std::vector<std::string>& prefixes,
+    std::string after, std::size_t limit, std::size_t budget,
+    const std::function<std::optional<TicketSummary>(std::uint64_t)>& keep) {
   Page<TicketSummary> page;
   std::string last_item_key;
   std::size_t scanned = 0;
@@ -270,7 +279,8 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
     TicketSummary s = to_summary(*r);
     s.role = role_of(*r, customer, v);
     if (s.role == domain::ticket::Role::none) return std::nullopt;
-    s.favorite = t.get(detail::kFavorites, Key().part(customer).part(project).num(number)).has_value();
+    s.favorite =
+        t.get(detail::kFavorites, Key().part(customer).part(project).num(number)).has_value();
     return s;
   };
   const std::size_t budget = q.empty() ? ~std::size_t{0} : kSearchBudget;
@@ -346,15 +356,16 @@ Result<Overview> Views::overview(const std::string& customer, const std::string&
     // plus — with organisation visibility — the organisation's, minus those counted twice.
     std::map<std::string, std::map<std::string, std::int64_t>> mine;  // domain -> status -> n
     const std::string prefix = Key().part("m").part(customer).part(project).str();
-    t.scan(detail::kCounts, prefix, Direction::forward, [&](std::string_view k, std::string_view n) {
-      if (!k.starts_with(prefix)) return false;
-      std::string_view rest = k.substr(prefix.size());
-      const std::string domain(rest.substr(0, rest.find('\0')));
-      rest.remove_prefix(domain.size() + 1);
-      const std::string status(rest.substr(0, rest.find('\0')));
-      mine[domain][status] += static_cast<std::int64_t>(detail::get_be64(n));
-      return true;
-    });
+    t.scan(detail::kCounts, prefix, Direction::forward,
+           [&](std::string_view k, std::string_view n) {
+             if (!k.starts_with(prefix)) return false;
+             std::string_view rest = k.substr(prefix.size());
+             const std::string domain(rest.substr(0, rest.find('\0')));
+             rest.remove_prefix(domain.size() + 1);
+             const std::string status(rest.substr(0, rest.find('\0')));
+             mine[domain][status] += static_cast<std::int64_t>(detail::get_be64(n));
+             return true;
+           });
     std::map<std::string, std::int64_t> total;
     for (const auto& [d, by] : mine) {
       for (const auto& [s, n] : by) total[s] += n;
@@ -362,13 +373,14 @@ Result<Overview> Views::overview(const std::string& customer, const std::string&
     if (v.organization) {
       for (const std::string& d : v.organization->domains) {
         const std::string op = Key().part("o").part(project).part(d).str();
-        t.scan(detail::kCounts, op, Direction::forward, [&](std::string_view k, std::string_view n) {
-          if (!k.starts_with(op)) return false;
-          std::string_view rest = k.substr(op.size());
-          const std::string status(rest.substr(0, rest.find('\0')));
-          total[status] += static_cast<std::int64_t>(detail::get_be64(n));
-          return true;
-        });
+        t.scan(detail::kCounts, op, Direction::forward,
+               [&](std::string_view k, std::string_view n) {
+                 if (!k.starts_with(op)) return false;
+                 std::string_view rest = k.substr(op.size());
+                 const std::string status(rest.substr(0, rest.find('\0')));
+                 total[status] += static_cast<std::int64_t>(detail::get_be64(n));
+                 return true;
+               });
         if (auto it = mine.find(d); it != mine.end()) {
           for (const auto& [s, n] : it->second) total[s] -= n;
         }
@@ -387,8 +399,9 @@ Result<Overview> Views::overview(const std::string& customer, const std::string&
   return out;
 }
 
-Result<Page<TicketSummary>> Views::favorites(const std::string& customer, const std::string& project,
-                                             std::size_t limit, const std::string& cursor) const {
+Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
+                                             const std::string& project, std::size_t limit,
+                                             const std::string& cursor) const {
   if (auto ok = check_limit(limit); !ok) return Unexpected(ok.error());
   auto after = parse_cursor(cursor, kSortKeyBytes);
   if (!after) return Unexpected(after.error());
@@ -489,7 +502,8 @@ Result<NotificationPage> Views::notifications(const std::string& customer, bool 
              const std::uint64_t id = detail::get_be64(k.substr(prefix.size()));
              std::optional<detail::NotificationRecord> n;
              if (unread_only) {
-               if (auto v = t.get(detail::kInbox, k)) n = detail::decode<detail::NotificationRecord>(*v);
+               if (auto v = t.get(detail::kInbox, k))
+                 n = detail::decode<detail::NotificationRecord>(*v);
              } else {
                n = detail::decode<detail::NotificationRecord>(value);
              }
@@ -531,7 +545,7 @@ Result<std::uint64_t> Views::newest_notification(const std::string& customer) co
 }
 
 Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
-                                                   std::uint64_t number) const {
+                                                    std::uint64_t number) const {
   std::optional<TicketSummary> out;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
     if (auto r = ticket_record(t, project, number)) out = to_summary(*r);

@@ -136,8 +136,7 @@ void reindex(TableWriter& t, const std::optional<TicketRecord>& before, const Ti
   for (const auto& k : inc) add_count(t, k, +1);
 }
 
-void notify(TableWriter& t, const std::string& who, std::uint64_t position,
-            NotificationRecord n) {
+void notify(TableWriter& t, const std::string& who, std::uint64_t position, NotificationRecord n) {
   const std::string key = Key().part(who).num(position).str();
   t.put(kInbox, key, encode(n));
   t.put(kUnread, key, {});
@@ -217,7 +216,7 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
             if (e.author.realm != domain::Realm::system) {
               // A customer's reply waits on staff; a staff reply waits on the customer.
               rec.waiting_on = e.author.realm == domain::Realm::customer ? domain::Realm::staff
-                                                                          : domain::Realm::customer;
+                                                                         : domain::Realm::customer;
             }
             std::set<std::string> told;
             notify_mentions(e.mentions,
@@ -227,8 +226,8 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
               for (const std::string& who : rec.participants) {
                 if (!told.insert(who).second) continue;
                 notify(t, who, r.position,
-                       {"staff_reply", rec.project, rec.number, rec.subject, preview_of(e.body),
-                        at, false});
+                       {"staff_reply", rec.project, rec.number, rec.subject, preview_of(e.body), at,
+                        false});
               }
             }
           },
@@ -267,7 +266,8 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
               const std::string k = Key().part(e.customer).part(rec.project).num(rec.number).str();
               if (auto v = t.get(kFavorites, k); v && v->size() == 8) {
                 const auto marked = static_cast<domain::TimeUs>(get_be64(*v));
-                t.erase(kFavList, Key().part(e.customer).part(rec.project).sort(marked, rec.number));
+                t.erase(kFavList,
+                        Key().part(e.customer).part(rec.project).sort(marked, rec.number));
                 t.erase(kFavorites, k);
               }
             } else if constexpr (std::is_same_v<E, ticket::ParticipantJoined>) {
@@ -346,7 +346,8 @@ class ViewsProjection final : public log::Projection {
       const std::string who(stream.substr(6));
       std::visit(Overloaded{
                      [&](const inbox::NotificationsRead& c) {
-                       for (std::uint64_t id : c.ids) mark_read(t, Key().part(who).num(id).str(), who);
+                       for (std::uint64_t id : c.ids)
+                         mark_read(t, Key().part(who).num(id).str(), who);
                      },
                      [&](const inbox::AllNotificationsRead& c) {
                        const std::string prefix = Key().part(who).str();

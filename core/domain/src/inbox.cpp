@@ -20,28 +20,26 @@ Result<std::vector<Event>> decide(const Command& command, const Context& ctx) {
     return fail(errc::kNotFound, "no such notification");
   }
   std::vector<Event> out;
-  Result<void> done = std::visit(
-      detail::Overloaded{
-          [&](const MarkRead& c) -> Result<void> {
-            if (c.ids.empty() || c.ids.size() > kMaxIdsPerRead ||
-                std::find(c.ids.begin(), c.ids.end(), 0u) != c.ids.end()) {
-              return fail(errc::kInvalidRequest, "1 to 100 notification ids", "ids");
-            }
-            out.push_back(NotificationsRead{ctx.now, c.ids});
-            return {};
-          },
-          [&](const MarkAllRead& c) -> Result<void> {
-            if (c.up_to != 0) out.push_back(AllNotificationsRead{ctx.now, c.up_to});
-            return {};  // nothing to read: nothing changes
-          },
-      },
-      command);
+  Result<void> done =
+      std::visit(detail::Overloaded{
+                     [&](const MarkRead& c) -> Result<void> {
+                       if (c.ids.empty() || c.ids.size() > kMaxIdsPerRead ||
+                           std::find(c.ids.begin(), c.ids.end(), 0u) != c.ids.end()) {
+                         return fail(errc::kInvalidRequest, "1 to 100 notification ids", "ids");
+                       }
+                       out.push_back(NotificationsRead{ctx.now, c.ids});
+                       return {};
+                     },
+                     [&](const MarkAllRead& c) -> Result<void> {
+                       if (c.up_to != 0) out.push_back(AllNotificationsRead{ctx.now, c.up_to});
+                       return {};  // nothing to read: nothing changes
+                     },
+                 },
+                 command);
   if (!done) return Unexpected(std::move(done).error());
   return out;
 }
 
-std::string stream_id(std::string_view customer_id) {
-  return "inbox:" + std::string(customer_id);
-}
+std::string stream_id(std::string_view customer_id) { return "inbox:" + std::string(customer_id); }
 
 }  // namespace portico::domain::inbox

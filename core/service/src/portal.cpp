@@ -200,8 +200,8 @@ Result<customer::State> Portal::leave_project(const std::string& customer_id,
 Result<void> Portal::read_notifications(const std::string& customer_id,
                                         const domain::inbox::Command& command,
                                         const CommandMeta& meta) {
-  auto events = domain::inbox::decide(command,
-                                      domain::inbox::Context{meta.actor, options_.clock(), customer_id});
+  auto events = domain::inbox::decide(
+      command, domain::inbox::Context{meta.actor, options_.clock(), customer_id});
   if (!events) return Unexpected(events.error());
   if (events->empty()) return {};
   // No invariant spans two reads, so any version will do; the command id still makes a retry act

@@ -1,4 +1,5 @@
-// portico::projections::Outbox — deliveries waiting to go out (e-mail now; Discord and Slack later).
+// portico::projections::Outbox — deliveries waiting to go out (e-mail now; Discord and Slack
+// later).
 //
 // An async projection ("outbox"), fed by a Runner: each event that warrants telling a customer
 // (PRODUCT.md, "E-mail": ticket created, staff replied, status changed, closed, feedback

@@ -19,9 +19,9 @@
 namespace portico::projections {
 
 struct RunnerOptions {
-  std::size_t batch = 512;                         // events per transaction, at most
-  std::chrono::milliseconds poll{200};             // how long one wait for new events lasts
-  std::chrono::milliseconds retry{500};            // pause after a failed batch before retrying
+  std::size_t batch = 512;                             // events per transaction, at most
+  std::chrono::milliseconds poll{200};                 // how long one wait for new events lasts
+  std::chrono::milliseconds retry{500};                // pause after a failed batch before retrying
   std::function<void(const log::LogError&)> on_error;  // a batch failed (it is retried)
 };
 
