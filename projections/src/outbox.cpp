@@ -64,6 +64,8 @@ class OutboxProjection final : public log::Projection {
   std::string name() const override { return std::string(Outbox::kName); }
   std::uint32_t version() const override { return 1; }
   std::vector<std::string> tables() const override { return {"pending", "ids", "dead", "counts"}; }
+  // Deliveries of past events were made already: a reset starts from the log's head.
+  bool replays_history() const override { return false; }
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {
     std::string project;

@@ -50,6 +50,17 @@ void Runner::run(log::Subscription subscription) {
       if (pending.empty()) continue;
     }
     auto applied = log_.apply_projection(projection_, pending);
+    if (!applied && applied.error().code == log::Errc::invalid_argument) {
+      // A gap: the projection was reset beneath us (rebuild_projections, perhaps from another
+      // process). Follow its checkpoint from where it now stands.
+      auto info = log_.projection_info(projection_);
+      if (info) {
+        subscription = log_.subscribe(info->position + 1);
+        position_ = info->position;
+        pending.clear();
+        continue;
+      }
+    }
     if (!applied) {
       if (options_.on_error) options_.on_error(applied.error());
       // Storage trouble passes; a refusal does not, but retrying it costs little and keeps the

@@ -1425,7 +1425,10 @@ LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
   return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     if (failure = clear_slot(txn, h.dbis[0]); !failure.ok()) return {};
     if (failure = clear_slot(txn, h.dbis[1]); !failure.ok()) return {};
-    failure = txn.put(meta_, h.meta_key, ProjectionMeta{h.projection->version(), 0, 0}.encode());
+    const std::uint64_t from =
+        h.projection->replays_history() ? 0 : last_position(txn, events_, failure);
+    if (!failure.ok()) return {};
+    failure = txn.put(meta_, h.meta_key, ProjectionMeta{h.projection->version(), 0, from}.encode());
     return {};
   });
 }

@@ -229,7 +229,7 @@ TEST_CASE("a rebuild while appends go on swaps in complete tables") {
   CHECK(log->check_projections().value().front().differences == 0);
 }
 
-TEST_CASE("an async projection applies each event once, in order, with its checkpoint") {
+TEST_CASE("an async projection applies each event once and in order with its checkpoint") {
   TempDir dir;
   auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(), false));
   REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 5)));
@@ -259,7 +259,7 @@ TEST_CASE("an async projection applies each event once, in order, with its check
   CHECK(counts(*log).events == 0);
 }
 
-TEST_CASE("projection names, table lists and unknown names are refused clearly") {
+TEST_CASE("bad projection names and unknown projections are refused clearly") {
   TempDir dir;
   auto bad = plog::Log::open(dir.path(),
                              with(std::make_shared<CountProjection>(1, 1, "Poison", "Bad Name")));

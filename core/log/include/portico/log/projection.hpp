@@ -74,6 +74,10 @@ class Projection {
   // (inline, Errc::projection_failed; the other appends of its group still commit) or stops the
   // feed (async); a projection should refuse only what it cannot represent.
   virtual Result<void> apply(TableWriter& tables, const Record& record) = 0;
+  // Async projections only: whether a reset (a version change at open, or rebuild_projections)
+  // starts over from the log's first event (true) or from its head (false). A work queue such as
+  // an outbox says false: its history was acted on already, and replaying it would act again.
+  virtual bool replays_history() const { return true; }
 };
 
 // Where a projection stands (Log::projection_info).
