@@ -89,18 +89,25 @@ struct Candidate {
 // Reads every range after `after` (a sort key) and merges them, newest activity first, without
 // duplicates. Each range gives at most `per_range` entries; the merge is only complete up to the
 // last entry of a range that was cut short, so the answer stops there (the next call goes on).
-std::vector<Candidate> merge_ranges(const TableReader& t, detail::Table table,
-                                    const std::vector<std::string>& prefixes,
+// A key range of one table: every entry whose key is `prefix` followed by a sort key.
+struct Range {
+  detail::Table table;
+  std::string prefix;
+};
+
+std::vector<Candidate> merge_ranges(const TableReader& t, const std::vector<Range>& ranges,
                                     const std::string& after, std::size_t per_range) {
   std::vector<Candidate> all;
   std::optional<std::string> complete_up_to;  // the smallest last key of a cut range
-  for (const std::string& prefix : prefixes) {
+  for (const auto& [table, prefix] : ranges) {
     std::string from = prefix + after;
     if (!after.empty()) from.push_back('\0');  // strictly after the cursor's entry
     std::size_t taken = 0;
     std::string last;
     t.scan(table, from, Direction::forward, [&](std::string_view k, std::string_view) {
-      if (!k.starts_with(prefix) || k.size() != prefix.size() + kSortKeyBytes) return false;
+      if (!k.starts_with(prefix)) return false;
+      // Not of this range (a longer key that merely starts alike): not ours, but read on.
+      if (k.size() != prefix.size() + kSortKeyBytes) return true;
       const std::string_view sort = k.substr(prefix.size());
       all.push_back({std::string(sort), detail::number_of(sort)});
       last = sort;
@@ -146,14 +153,13 @@ TicketSummary to_summary(const detail::TicketRecord& r) {
 // Pages through merged ranges, keeping the candidates `keep` accepts. Without a filter a page
 // reads limit + 1 entries per range; with one it reads on, up to `budget` candidates.
 Page<TicketSummary> page_of(
-    const TableReader& t, detail::Table table, const std::vector<std::string>& prefixes,
-    std::string after, std::size_t limit, std::size_t budget,
-    const std::function<std::optional<TicketSummary>(std::uint64_t)>& keep) {
+    const TableReader& t, const std::vector<Range>& ranges, std::string after, std::size_t limit,
+    std::size_t budget, const std::function<std::optional<TicketSummary>(std::uint64_t)>& keep) {
   Page<TicketSummary> page;
   std::string last_item_key;
   std::size_t scanned = 0;
   for (;;) {
-    auto batch = merge_ranges(t, table, prefixes, after, limit + 1);
+    auto batch = merge_ranges(t, ranges, after, limit + 1);
     if (batch.empty()) return page;  // the end of every range
     for (const Candidate& c : batch) {
       if (page.items.size() == limit) {
@@ -225,31 +231,26 @@ std::vector<std::string> status_parts(const std::vector<domain::Status>& statuse
 }
 
 // The ranges of a customer's list.
-std::vector<std::string> customer_prefixes(const std::string& customer, const std::string& project,
-                                           Scope scope,
-                                           const std::vector<domain::Status>& statuses) {
-  std::vector<std::string> prefixes;
+// The ranges of a customer's list: their own (created, joined) and, with organisation visibility,
+// their organisation's, one per status asked for.
+std::vector<Range> customer_ranges(const std::string& customer, const std::string& project,
+                                   Scope scope, const Viewer& v,
+                                   const std::vector<domain::Status>& statuses) {
+  std::vector<Range> ranges;
   for (const std::string& s : status_parts(statuses)) {
     if (scope == Scope::all || scope == Scope::mine) {
-      prefixes.push_back(Key().part(customer).part(project).part("c").part(s).str());
+      ranges.push_back({detail::kMine, Key().part(customer).part(project).part("c").part(s).str()});
     }
     if (scope == Scope::all || scope == Scope::participating) {
-      prefixes.push_back(Key().part(customer).part(project).part("p").part(s).str());
+      ranges.push_back({detail::kMine, Key().part(customer).part(project).part("p").part(s).str()});
+    }
+    if (v.organization && (scope == Scope::all || scope == Scope::organization)) {
+      for (const std::string& d : v.organization->domains) {
+        ranges.push_back({detail::kOrg, Key().part(project).part(d).part(s).str()});
+      }
     }
   }
-  return prefixes;
-}
-
-std::vector<std::string> org_prefixes(const std::string& project, Scope scope, const Viewer& v,
-                                      const std::vector<domain::Status>& statuses) {
-  std::vector<std::string> prefixes;
-  if (!v.organization || (scope != Scope::all && scope != Scope::organization)) return prefixes;
-  for (const std::string& s : status_parts(statuses)) {
-    for (const std::string& d : v.organization->domains) {
-      prefixes.push_back(Key().part(project).part(d).part(s).str());
-    }
-  }
-  return prefixes;
+  return ranges;
 }
 
 bool matches(const detail::TicketRecord& r, const std::string& q_lower) {
@@ -270,8 +271,7 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
   detail::CustomerRecord me;
   const Viewer v = viewer_of(t, customer, project, me);
   if (!v.member) return {};
-  const auto mine = customer_prefixes(customer, project, query.scope, query.statuses);
-  const auto org = org_prefixes(project, query.scope, v, query.statuses);
+  const auto ranges = customer_ranges(customer, project, query.scope, v, query.statuses);
   const std::string q = lower(query.q);
   auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
     auto r = ticket_record(t, project, number);
@@ -283,44 +283,9 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
         t.get(detail::kFavorites, Key().part(customer).part(project).num(number)).has_value();
     return s;
   };
-  const std::size_t budget = q.empty() ? ~std::size_t{0} : kSearchBudget;
-  if (org.empty()) return page_of(t, detail::kMine, mine, after, query.limit, budget, keep);
-  // Two tables: merge their pages by sort key. Each side pages on its own cursor position; a
-  // page of the union is the first `limit` of both sides' pages.
-  auto a = page_of(t, detail::kMine, mine, after, query.limit, budget, keep);
-  auto b = page_of(t, detail::kOrg, org, after, query.limit, budget, keep);
-  auto sort_key = [](const TicketSummary& s) {
-    return std::move(Key().sort(s.updated_at, s.number)).str();
-  };
-  std::vector<TicketSummary> merged;
-  std::size_t i = 0, j = 0;
-  while (merged.size() < query.limit && (i < a.items.size() || j < b.items.size())) {
-    const bool take_a =
-        j == b.items.size() || (i < a.items.size() && sort_key(a.items[i]) <= sort_key(b.items[j]));
-    TicketSummary next = take_a ? a.items[i++] : b.items[j++];
-    if (!merged.empty() && merged.back().number == next.number) continue;
-    merged.push_back(std::move(next));
-  }
-  Page<TicketSummary> page;
-  // Items of either side not taken, or a side that has more: there is a next page.
-  const bool more = i < a.items.size() || j < b.items.size() || a.next_cursor || b.next_cursor;
-  // A side that ran out of search budget stops the union there too.
-  std::optional<std::string> stop;
-  for (const auto* side : {&a, &b}) {
-    if (side->next_cursor && side->items.size() < query.limit) {
-      if (!stop || *side->next_cursor < *stop) stop = side->next_cursor;
-    }
-  }
-  if (stop) {
-    const std::string stop_key = *from_hex(*stop, kSortKeyBytes);
-    std::erase_if(merged, [&](const TicketSummary& s) { return sort_key(s) > stop_key; });
-    page.items = std::move(merged);
-    page.next_cursor = stop;
-    return page;
-  }
-  page.items = std::move(merged);
-  if (more && !page.items.empty()) page.next_cursor = to_hex(sort_key(page.items.back()));
-  return page;
+  // One merge over every range: a ticket that is both the customer's and their organisation's
+  // has the same sort key in both and comes out once.
+  return page_of(t, ranges, after, query.limit, q.empty() ? ~std::size_t{0} : kSearchBudget, keep);
 }
 
 Notification to_notification(std::uint64_t id, const detail::NotificationRecord& r) {
@@ -419,7 +384,7 @@ Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
       s.favorite = true;
       return s;
     };
-    page = page_of(t, detail::kFavList, {Key().part(customer).part(project).str()}, *after, limit,
+    page = page_of(t, {{detail::kFavList, Key().part(customer).part(project).str()}}, *after, limit,
                    kSearchBudget, keep);
   });
   if (!ok) return Unexpected(from_log(ok.error()));
@@ -445,7 +410,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
   if (ss.size() * ts.size() * ps.size() > 256) {
     return fail("invalid_request", "too many filter combinations (at most 256)", "status");
   }
-  std::vector<std::string> prefixes;
+  std::vector<Range> ranges;
   for (const auto& s : ss) {
     for (const auto& tm : ts) {
       for (const auto& p : ps) {
@@ -454,7 +419,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
         if (mask & 1) k.part(s);
         if (mask & 2) k.part(tm);
         if (mask & 4) k.part(p);
-        prefixes.push_back(std::move(k).str());
+        ranges.push_back({detail::kQueue, std::move(k).str()});
       }
     }
   }
@@ -465,7 +430,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
       if (!r) return std::nullopt;
       return to_summary(*r);
     };
-    page = page_of(t, detail::kQueue, prefixes, *after, query.limit, ~std::size_t{0}, keep);
+    page = page_of(t, ranges, *after, query.limit, ~std::size_t{0}, keep);
   });
   if (!ok) return Unexpected(from_log(ok.error()));
   return page;

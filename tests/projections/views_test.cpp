@@ -355,3 +355,41 @@ TEST_CASE("pages walk a long list without repeats or gaps") {
     CHECK(walked == all);
   }
 }
+
+TEST_CASE("a search that runs out of budget in one range still walks every match of the others") {
+  auto settings = Desk::default_settings();
+  settings.policies.organization_visibility = true;
+  ViewsDesk d(settings);
+  // Ann sees Bob's tickets through their organisation: more than a search page reads.
+  dt::OpenTicket hay;
+  hay.subject = "hay";
+  hay.body = "nothing here";
+  for (std::size_t i = 0; i <= proj::kSearchBudget; ++i) {
+    hay.message_id = "hay-" + std::to_string(i);
+    REQUIRE(d.portal->open_ticket("acme", hay, Desk::as_customer("c-bob")));
+  }
+  // Cat's tickets Ann joined: her own range, newer than every hay ticket.
+  V needles;
+  for (int i = 0; i < 3; ++i) {
+    d.tick();
+    const auto n = d.open("c-cat", "needle " + std::to_string(i));
+    d.run(n, dt::CreateInvite{"inv-" + std::to_string(i), "h-" + std::to_string(i)},
+          Desk::as_customer("c-cat"));
+    d.run(n, dt::JoinByInvite{"h-" + std::to_string(i)}, Desk::as_customer("c-ann"));
+    needles.insert(needles.begin(), n);
+  }
+  for (std::size_t limit : {1u, 2u, 100u}) {
+    proj::ListQuery q;
+    q.q = "needle";
+    q.limit = limit;
+    V found;
+    for (int pages = 0; pages < 50; ++pages) {
+      auto page = d.views.customer_tickets("c-ann", "acme", q);
+      REQUIRE(page);
+      for (const auto& s : page->items) found.push_back(s.number);
+      if (!page->next_cursor) break;
+      q.cursor = *page->next_cursor;
+    }
+    CHECK(found == needles);
+  }
+}
