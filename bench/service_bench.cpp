@@ -60,6 +60,7 @@
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
+#include <portico/projections/views.hpp>
 #include <portico/service/portal.hpp>
 #include <string>
 #include <string_view>
@@ -98,13 +99,19 @@ svc::CommandMeta as_staff(const std::string& id) { return {{dom::Realm::staff, i
 std::string customer_id(unsigned caller) { return fmt::format("c-{:05}", caller); }
 std::string staff_id(unsigned member) { return fmt::format("s-{:02}", member); }
 
+// Set by --views.
+bool g_views = false;
+
 // A log in `dir` and a Portal over it, with project kProject and its kStaff staff members.
 struct Desk {
   std::unique_ptr<plog::Log> log;
   std::unique_ptr<svc::Portal> portal;
 
   explicit Desk(const fs::path& dir) {
-    auto opened = plog::Log::open(dir);
+    plog::Options options;
+    // --views: the portal's read models, kept inline by the commit thread (issue 4).
+    if (g_views) options.projections = {portico::projections::Views::projection()};
+    auto opened = plog::Log::open(dir, std::move(options));
     if (!opened) die(fmt::format("open {}", dir.string()), opened.error());
     log = std::move(*opened);
     portal = std::make_unique<svc::Portal>(*log);
@@ -472,11 +479,12 @@ struct Args {
   std::optional<double> seconds;
   std::optional<unsigned> callers;
   std::optional<unsigned> hot;
+  bool views = false;
 };
 
 constexpr std::string_view kUsage =
     "usage: portico-service-bench [--dir DIR] [--keep] [--seconds S] [--callers K] [--hot N] "
-    "[--quick]\n";
+    "[--views] [--quick]\n";
 
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
@@ -489,6 +497,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
       a.keep = true;
     } else if (flag == "--quick") {
       a.quick = true;
+    } else if (flag == "--views") {
+      a.views = true;
     } else if (flag == "--seconds") {
       a.seconds = args.number(false);
     } else if (flag == "--callers") {
@@ -513,6 +523,7 @@ int run(int argc, char** argv) {
   const double seconds = args->seconds.value_or(args->quick ? 2.0 : 5.0);
   const unsigned callers = args->callers.value_or(64);
   const unsigned hot = std::min(args->hot.value_or(8), callers);
+  g_views = args->views;
   const double load_seconds = args->quick ? 0.2 : 1.0;  // per figure of phase 3
 
   Cleanup cleanup(args->keep);
@@ -574,8 +585,8 @@ int run(int argc, char** argv) {
   fmt::print("- logs in: {} ({})\n", root.string(), filesystem_of(root));
   fmt::print(
       "- one Portal, one project with {} staff, one customer per caller; message bodies of {} "
-      "characters\n\n",
-      kStaff, kBody.size());
+      "characters; read models (views projection, inline): {}\n\n",
+      kStaff, kBody.size(), g_views ? "on" : "off");
   fmt::print("| phase | figure | value |\n| --- | --- | ---: |\n");
   row(fmt::format("1. open ticket, {} callers", callers), "tickets opened", grouped(opened.done));
   command_rows(opened, "number collisions (appends refused, then a new number)");

@@ -200,8 +200,10 @@ int rebuild(const std::string& dir, const std::vector<std::string>& names) {
       fmt::print("{}: rebuilt, inline, version {}, position {}, slot {} (was {})\n", info->name,
                  info->version, info->position, info->slot, before[i].slot);
     } else {
-      fmt::print("{}: reset, async, version {}, now at position {}, slot {} (was at position {})\n",
-                 info->name, info->version, info->position, info->slot, before[i].position);
+      fmt::print(
+          "{}: reset, async, version {}: its feed replays the log from the start (it was at "
+          "position {}) and acts only on events after position {}\n",
+          info->name, info->version, before[i].position, info->acted_until);
     }
   }
   return std::fflush(stdout) == 0 ? 0 : 1;
@@ -348,8 +350,8 @@ int main(int argc, char** argv) {
       const bool named = std::find(names.begin(), names.end(), r.projection->name()) != names.end();
       if (named && !r.is_inline && !force) {
         return usage(fmt::format(
-            "'{}' is a work queue: a reset drops what it holds and starts it at the log's head; "
-            "add --force to do that",
+            "'{}' is a work queue: a reset drops what it holds (deliveries not made yet) and acts "
+            "only on events after the log's head; add --force to do that",
             r.projection->name()));
       }
     }

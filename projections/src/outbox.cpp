@@ -3,8 +3,11 @@
 //   ids       id                         -> its key in pending
 //   dead      id                         -> delivery (JSON)     gave up after kMaxAttempts
 //   counts    "pending"                  -> be64
+//             "ticket␟{project}␟{number}"  -> who is on the ticket (JSON)
+//             "member␟{customer}␟{project}" -> ""  (the customer is a member of the project)
 #include <algorithm>
 #include <boost/describe/class.hpp>
+#include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/projections/outbox.hpp>
 
@@ -26,6 +29,16 @@ using log::TableReader;
 using log::TableWriter;
 
 enum Table : std::size_t { kPending, kIds, kDead, kCounts };
+
+namespace customer = domain::customer;
+
+// Who hears of a ticket: its creator, and for staff replies every participant.
+struct TicketPeople {
+  std::string creator;
+  std::vector<std::string> participants;  // in the order they came, the creator first
+  friend bool operator==(const TicketPeople&, const TicketPeople&) = default;
+};
+BOOST_DESCRIBE_STRUCT(TicketPeople, (), (creator, participants))
 
 std::string pending_key(const Delivery& d) {
   std::string k;
@@ -64,34 +77,35 @@ class OutboxProjection final : public log::Projection {
   std::string name() const override { return std::string(Outbox::kName); }
   std::uint32_t version() const override { return 1; }
   std::vector<std::string> tables() const override { return {"pending", "ids", "dead", "counts"}; }
-  // Deliveries of past events were made already: a reset starts from the log's head.
-  bool replays_history() const override { return false; }
+  // It acts on the world: after a reset it rebuilds who is on each ticket from the whole log,
+  // but queues deliveries only for what comes after.
+  bool is_work_queue() const override { return true; }
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {
+    if (r.stream.starts_with("customer:")) return follow_membership(t, r);
     std::string project;
     std::uint64_t number = 0;
     if (!ticket_of(r.stream, project, number)) return {};
+    if (!ticket::is_event_type(r.type)) return {};  // a newer program's event: not ours to tell
     auto event = ticket::from_payload(r.type, r.payload_object());
     if (!event) return Unexpected(event.error());
-    // The people a ticket's e-mails go to: its creator, and for staff replies every participant.
-    // Participants are followed from the events themselves (kept in the "counts" table).
-    const std::string members_key = "participants/" + project + "/" + std::to_string(number);
-    std::vector<std::string> participants;
-    if (auto v = t.get(kCounts, members_key)) {
-      std::string_view s = *v;
-      while (!s.empty()) {
-        const auto cut = s.find('\n');
-        participants.emplace_back(s.substr(0, cut));
-        s = cut == std::string_view::npos ? std::string_view() : s.substr(cut + 1);
-      }
+    // Who is on the ticket, followed from its events (kept in the "counts" table beside the
+    // counter): its creator and its participants.
+    const std::string state_key = "ticket\x1f" + project + "\x1f" + std::to_string(number);
+    TicketPeople people;
+    if (auto v = t.get(kCounts, state_key)) {
+      if (auto decoded = detail::decode<TicketPeople>(*v)) people = std::move(*decoded);
     }
-    auto save_participants = [&] {
-      std::string joined;
-      for (const auto& p : participants) joined += (joined.empty() ? "" : "\n") + p;
-      t.put(kCounts, members_key, joined);
-    };
+    const auto before = people;
+    // Due at once: at the time the event was decided. Events the queue acted on before a reset
+    // only rebuild who is on the ticket.
+    const domain::TimeUs at = std::visit([](const auto& e) { return e.at; }, *event);
+    const bool acting = r.position > t.acted_until();
     auto tell = [&](const std::string& kind, const std::vector<std::string>& to) {
+      if (!acting) return;
       for (const std::string& who : to) {
+        // Only members of the project hear from it (PRODUCT.md, "Who may see what").
+        if (!t.get(kCounts, "member\x1f" + who + "\x1f" + project)) continue;
         enqueue(t, Delivery{std::to_string(r.position) + ":" + who,
                             kind,
                             "email",
@@ -99,47 +113,56 @@ class OutboxProjection final : public log::Projection {
                             project,
                             number,
                             r.position,
-                            r.recorded_at_us,
-                            r.recorded_at_us,
+                            at,
+                            at,
                             0,
                             {}});
       }
     };
-    const std::vector<std::string> creator =
-        participants.empty() ? std::vector<std::string>{} : std::vector{participants.front()};
     std::visit(
         [&](const auto& e) {
           using E = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<E, ticket::TicketOpened>) {
-            participants = {e.creator};  // the creator first, always
-            save_participants();
-            tell("ticket_created", participants);
+            people = {e.creator, {e.creator}};
+            tell("ticket_created", {e.creator});
           } else if constexpr (std::is_same_v<E, ticket::ParticipantJoined>) {
-            if (std::find(participants.begin(), participants.end(), e.customer) ==
-                participants.end()) {
-              participants.push_back(e.customer);
-              save_participants();
+            if (std::find(people.participants.begin(), people.participants.end(), e.customer) ==
+                people.participants.end()) {
+              people.participants.push_back(e.customer);
             }
           } else if constexpr (std::is_same_v<E, ticket::ParticipantLeft> ||
                                std::is_same_v<E, ticket::ParticipantRemoved>) {
-            if (!participants.empty() && participants.front() != e.customer) {
-              std::erase(participants, e.customer);
-              save_participants();
-            }
+            if (e.customer != people.creator) std::erase(people.participants, e.customer);
           } else if constexpr (std::is_same_v<E, ticket::MessagePosted>) {
             if (!e.internal && e.author.realm == domain::Realm::staff) {
-              tell("staff_replied", participants);
+              tell("staff_replied", people.participants);
             }
           } else if constexpr (std::is_same_v<E, ticket::StatusChanged> ||
                                std::is_same_v<E, ticket::TicketReopened>) {
-            tell("status_changed", creator);
+            tell("status_changed", {people.creator});
           } else if constexpr (std::is_same_v<E, ticket::TicketClosed>) {
-            tell("closed", creator);
+            tell("closed", {people.creator});
           } else if constexpr (std::is_same_v<E, ticket::SurveyOffered>) {
             tell("feedback_requested", {e.customer});
           }
         },
         *event);
+    if (!(people == before)) t.put(kCounts, state_key, detail::encode(people));
+    return {};
+  }
+
+ private:
+  static Result<void> follow_membership(TableWriter& t, const log::Record& r) {
+    const std::string who = r.stream.substr(9);
+    if (r.type == "MembershipJoined" || r.type == "MembershipLeft") {
+      auto e = customer::from_payload(r.type, r.payload_object());
+      if (!e) return Unexpected(e.error());
+      if (const auto* joined = std::get_if<customer::MembershipJoined>(&*e)) {
+        t.put(kCounts, "member\x1f" + who + "\x1f" + joined->project, {});
+      } else if (const auto* left = std::get_if<customer::MembershipLeft>(&*e)) {
+        t.erase(kCounts, "member\x1f" + who + "\x1f" + left->project);
+      }
+    }
     return {};
   }
 };

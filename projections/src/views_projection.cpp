@@ -137,6 +137,8 @@ void reindex(TableWriter& t, const std::optional<TicketRecord>& before, const Ti
 }
 
 void notify(TableWriter& t, const std::string& who, std::uint64_t position, NotificationRecord n) {
+  // Only members hear from a project: someone who left it is told nothing new of its tickets.
+  if (!t.get(kMembers, Key().part(who).part(n.project))) return;
   const std::string key = Key().part(who).num(position).str();
   t.put(kInbox, key, encode(n));
   t.put(kUnread, key, {});
@@ -301,12 +303,16 @@ class ViewsProjection final : public log::Projection {
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {
     const std::string_view stream = r.stream;
+    // Events of a type this program does not know (stored by a newer one) are not shown; the
+    // projection is rebuilt when a program that knows them raises its version.
     if (stream.starts_with("ticket:")) {
+      if (!ticket::is_event_type(r.type)) return {};
       auto e = ticket::from_payload(r.type, r.payload_object());
       if (!e) return Unexpected(e.error());
       return apply_ticket(t, r, *e);
     }
     if (stream.starts_with("project:")) {
+      if (!project::is_event_type(r.type)) return {};
       auto e = project::from_payload(r.type, r.payload_object());
       if (!e) return Unexpected(e.error());
       const project::Settings* settings = nullptr;
@@ -320,6 +326,7 @@ class ViewsProjection final : public log::Projection {
       return {};
     }
     if (stream.starts_with("customer:")) {
+      if (!customer::is_event_type(r.type)) return {};
       auto e = customer::from_payload(r.type, r.payload_object());
       if (!e) return Unexpected(e.error());
       const std::string id(stream.substr(9));
@@ -341,6 +348,7 @@ class ViewsProjection final : public log::Projection {
       return {};
     }
     if (stream.starts_with("inbox:")) {
+      if (!inbox::is_event_type(r.type)) return {};
       auto e = inbox::from_payload(r.type, r.payload_object());
       if (!e) return Unexpected(e.error());
       const std::string who(stream.substr(6));

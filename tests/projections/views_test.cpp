@@ -393,3 +393,18 @@ TEST_CASE("a search that runs out of budget in one range still walks every match
     CHECK(found == needles);
   }
 }
+
+TEST_CASE("a customer who left the project hears nothing new from it") {
+  ViewsDesk d;
+  const auto n = d.open("c-ann");
+  d.run(n, dt::CreateInvite{"i", "h"}, Desk::as_customer("c-ann"));
+  d.run(n, dt::JoinByInvite{"h"}, Desk::as_customer("c-bob"));
+  REQUIRE(d.portal->leave_project("c-bob", "acme", Desk::as_customer("c-bob")));
+  d.run(n, dt::PostStaffMessage{"m-s", "account details", false, std::nullopt},
+        Desk::as_staff("s-agent"));
+  auto bobs = d.views.notifications("c-bob");
+  REQUIRE(bobs);
+  CHECK(bobs->items.empty());
+  CHECK(bobs->unread == 0);
+  CHECK(d.views.notifications("c-ann").value().unread == 1);
+}

@@ -3,6 +3,7 @@
 // and the sanitizers themselves find nothing.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <algorithm>
 #include <portico/domain/inbox.hpp>
 
 #include "payload.hpp"
@@ -15,6 +16,9 @@ constexpr std::array<std::string_view, 2> kTypeNames = {"NotificationsRead",
 }
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+bool is_event_type(std::string_view type) noexcept {
+  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
+}
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
   return detail::from_payload<Event>(kTypeNames, type, std::move(payload));

@@ -84,6 +84,9 @@ constexpr std::array<std::string_view, 4> kTypeNames = {"ProjectCreated", "Proje
                                                         "StaffAdded", "StaffRemoved"};
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+bool is_event_type(std::string_view type) noexcept {
+  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
+}
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
   return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
@@ -214,6 +217,9 @@ constexpr std::array<std::string_view, 4> kTypeNames = {"CustomerRegistered", "M
                                                         "MembershipLeft", "HandleClaimed"};
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+bool is_event_type(std::string_view type) noexcept {
+  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
+}
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
   return detail::from_payload<Event>(kTypeNames, type, std::move(payload));

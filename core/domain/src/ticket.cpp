@@ -69,6 +69,9 @@ void enter_status(State& s, Status to, TimeUs at) {
 // ---- Payloads ----
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+bool is_event_type(std::string_view type) noexcept {
+  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
+}
 
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 

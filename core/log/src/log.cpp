@@ -161,6 +161,16 @@ struct Tail {
 
 // An LMDB-style status code for "a projection refused an event" (the message is kept aside).
 constexpr int kProjectionRefused = 0x7fff0001;
+// "The inline projections are too far behind to catch up inside this append" (run_batch then
+// catches them up in chunks of their own first).
+constexpr int kProjectionBacklog = 0x7fff0002;
+
+// Why a projection refused an event.
+struct Refusal {
+  std::string projection;
+  std::uint64_t position = 0;
+  std::string message;
+};
 // Events applied per transaction when a projection is rebuilt or catches up.
 constexpr std::uint64_t kProjectionChunk = 8192;
 
@@ -169,9 +179,10 @@ struct ProjectionHandle {
   std::shared_ptr<Projection> projection;
   std::string name;
   bool is_inline = true;
-  bool available = true;  // false in a read-only log where its tables were never created
-  std::string meta_key;   // "projection/{name}"
-  std::string build_key;  // "projection/{name}/build"
+  bool available = true;    // false in a read-only log where its tables were never created
+  std::string meta_key;     // "projection/{name}"
+  std::string build_key;    // "projection/{name}/build"
+  std::string stalled_key;  // "projection/{name}/stalled": be64(position) and why
   std::vector<std::string> tables;
   std::array<std::vector<MDB_dbi>, 2> dbis;
 };
@@ -267,11 +278,21 @@ class LogImpl {
   // Applies the events after `from` up to `to` (read through `events_txn`) to `p`, writing into
   // `tables`. A refusal answers kProjectionRefused with the reason in `error`.
   Status apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
-                     const ProjectionHandle& h, LmdbTables& tables, std::string& error) const;
+                     const ProjectionHandle& h, LmdbTables& tables, Refusal& refusal) const;
   // Brings every inline projection up to `head` inside the append transaction `txn` (at most
   // `limit` events each).
-  Status project_inline(Txn& txn, std::uint64_t head, std::string& error,
-                        std::uint64_t limit = ~std::uint64_t{0});
+  // Events up to `backlog_end` were appended before this transaction (by another process without
+  // the projections, or while one was stalled); more than a chunk of them answers
+  // kProjectionBacklog. Stalled projections are skipped.
+  Status project_inline(Txn& txn, std::uint64_t head, Refusal& refusal,
+                        std::uint64_t limit = ~std::uint64_t{0}, std::uint64_t backlog_end = 0);
+  // Marks an inline projection stalled at an event it refused that no append of ours carried:
+  // appends go on without it, and reads of it answer Errc::projection_failed until it is rebuilt.
+  LogResult<void> mark_stalled(const Refusal& refusal);
+  LogResult<void> catch_up_all();
+  // Waits while another process rebuilds `h` (its marker advances); false when there is no such
+  // rebuild or it stopped advancing.
+  bool wait_for_other_rebuild(const ProjectionHandle& h);
   LogResult<void> rebuild_inline(const ProjectionHandle& h, const Progress& progress);
   LogResult<void> reset_async(const ProjectionHandle& h);
   LogResult<void> catch_up_inline(const ProjectionHandle& h);
@@ -836,6 +857,7 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     }
     // Recorded-at never goes backwards along the log, whatever the clock does.
     tail.recorded_at_us = std::max(tail.recorded_at_us, options_.clock());
+    const std::uint64_t before = tail.position;
 
     Status failure;
     for (const auto& p : batch) {
@@ -843,8 +865,10 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       if (!failure.ok()) break;
     }
     // The read models commit with the events they derive from, or not at all.
-    std::string projection_error;
-    if (failure.ok() && has_inline_) failure = project_inline(txn, tail.position, projection_error);
+    Refusal refusal;
+    if (failure.ok() && has_inline_) {
+      failure = project_inline(txn, tail.position, refusal, ~std::uint64_t{0}, before);
+    }
     if (failure.ok()) {
       const auto t0 = std::chrono::steady_clock::now();
       failure = txn.commit();
@@ -882,6 +906,18 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       adopt_map();
       continue;
     }
+    if (failure.rc == kProjectionBacklog) {
+      // Events appended without the projections (another process): catch up in chunks of their
+      // own, then this batch again.
+      if (auto ok = catch_up_all(); !ok) return fail_all(ok.error());
+      continue;
+    }
+    if (failure.rc == kProjectionRefused && refusal.position <= before) {
+      // Refused an event none of these appends carried: theirs must not fail for it. The
+      // projection stops (reads of it say why) and the appends go on.
+      if (auto ok = mark_stalled(refusal); !ok) return fail_all(ok.error());
+      continue;
+    }
     if (batch.size() > 1) {
       // One append may be what failed (too large for the space left, or refused by a
       // projection): give each its own transaction, so that the others still commit and only the
@@ -890,7 +926,7 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       return;
     }
     if (failure.rc == kProjectionRefused) {
-      return fail_all(LogError{Errc::projection_failed, projection_error, std::nullopt, 0});
+      return fail_all(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
     }
     LogError e = error_from(failure);
     if (e.code == Errc::storage_full && failure.rc != MDB_MAP_FULL) {
@@ -1252,6 +1288,7 @@ LogResult<void> LogImpl::open_projections(const Txn& txn) {
     }
     h->meta_key = "projection/" + h->name;
     h->build_key = h->meta_key + "/build";
+    h->stalled_key = h->meta_key + "/stalled";
     for (int slot = 0; slot < 2; ++slot) {
       for (const std::string& table : h->tables) {
         MDB_dbi dbi = 0;
@@ -1325,8 +1362,7 @@ std::optional<ProjectionMeta> LogImpl::read_meta(const Txn& txn, const Projectio
 }
 
 Status LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
-                            const ProjectionHandle& h, LmdbTables& tables,
-                            std::string& error) const {
+                            const ProjectionHandle& h, LmdbTables& tables, Refusal& refusal) const {
   Status s;
   if (from >= to) return s;
   Cursor c;
@@ -1341,30 +1377,34 @@ Status LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint
     if (position != expected) break;
     auto rec = to_record(lmdb::as_view(v), position);
     if (!rec) {
-      error = fmt::format("projection '{}' cannot read position {}: {}", h.name, position,
-                          rec.error().message);
+      refusal = {h.name, position,
+                 fmt::format("projection '{}' cannot read position {}: {}", h.name, position,
+                             rec.error().message)};
       return {kProjectionRefused, "projection"};
     }
     auto applied = h.projection->apply(tables, *rec);
     if (!tables.failure().ok()) return tables.failure();
     if (!applied) {
-      error = fmt::format("projection '{}' refused event {} at position {} ({} on '{}'): {}",
-                          h.name, rec->id.to_string(), position, rec->type, rec->stream,
-                          applied.error().message);
+      refusal = {h.name, position,
+                 fmt::format("projection '{}' refused event {} at position {} ({} on '{}'): {}",
+                             h.name, rec->id.to_string(), position, rec->type, rec->stream,
+                             applied.error().message)};
       return {kProjectionRefused, "projection"};
     }
     tables.set_position(position);
   }
   if (!s.ok()) return s;
   if (expected <= to) {
-    error = fmt::format("projection '{}': position {} is missing from the log", h.name, expected);
+    refusal = {
+        h.name, expected,
+        fmt::format("projection '{}': position {} is missing from the log", h.name, expected)};
     return {kProjectionRefused, "projection"};
   }
   return s;
 }
 
-Status LogImpl::project_inline(Txn& txn, std::uint64_t head, std::string& error,
-                               std::uint64_t limit) {
+Status LogImpl::project_inline(Txn& txn, std::uint64_t head, Refusal& refusal, std::uint64_t limit,
+                               std::uint64_t backlog_end) {
   Status s;
   for (const auto& h : projections_) {
     if (!h->is_inline) continue;
@@ -1373,9 +1413,14 @@ Status LogImpl::project_inline(Txn& txn, std::uint64_t head, std::string& error,
     // Missing or of another version: set up by a process with other code; the next open here
     // rebuilds it rather than mixing two layouts.
     if (!meta || meta->version != h->projection->version() || meta->position >= head) continue;
+    if (txn.get(meta_, h->stalled_key, s) || !s.ok()) {
+      if (!s.ok()) return s;
+      continue;  // stalled: reads of it say why; a rebuild starts it again
+    }
+    if (backlog_end > meta->position + kProjectionChunk) return {kProjectionBacklog, "projection"};
     const std::uint64_t to = head - meta->position > limit ? meta->position + limit : head;
     LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
-    if (s = apply_range(txn, meta->position, to, *h, tables, error); !s.ok()) return s;
+    if (s = apply_range(txn, meta->position, to, *h, tables, refusal); !s.ok()) return s;
     meta->position = to;
     if (s = txn.put(meta_, h->meta_key, meta->encode()); !s.ok()) return s;
   }
@@ -1399,44 +1444,106 @@ std::uint64_t last_position(const Txn& txn, MDB_dbi events, Status& s) {
 }
 }  // namespace
 
-LogResult<void> LogImpl::catch_up_inline(const ProjectionHandle& h) {
-  for (bool more = true; more;) {
+LogResult<void> LogImpl::catch_up_inline(const ProjectionHandle&) { return catch_up_all(); }
+
+LogResult<void> LogImpl::catch_up_all() {
+  for (;;) {
+    Refusal refusal;
     auto step = with_write([&](Txn& txn, Status& failure) -> LogResult<bool> {
       const std::uint64_t head = last_position(txn, events_, failure);
       if (!failure.ok()) return false;
-      auto meta = read_meta(txn, h, failure);
-      if (!failure.ok() || !meta) return false;
-      std::string error;
-      // project_inline covers every inline projection; they are all brought up to date here.
-      failure = project_inline(txn, head, error, kProjectionChunk);
+      std::uint64_t behind = 0;
+      for (const auto& h : projections_) {
+        if (!h->is_inline) continue;
+        auto meta = read_meta(txn, *h, failure);
+        if (!failure.ok()) return false;
+        if (meta && meta->position < head) behind = std::max(behind, head - meta->position);
+      }
+      if (behind == 0) return false;
+      // project_inline covers every inline projection: each advances by at most a chunk.
+      failure = project_inline(txn, head, refusal, kProjectionChunk);
       if (failure.rc == kProjectionRefused) {
         failure = {};
-        return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+        return log_error(Errc::projection_failed, refusal.message);
       }
-      return head - meta->position > kProjectionChunk;
+      return behind > kProjectionChunk;
     });
+    if (!step && step.error().code == Errc::projection_failed) {
+      // Nothing of ours is being appended: the projection stalls, the log goes on.
+      if (auto ok = mark_stalled(refusal); !ok) return ok;
+      continue;
+    }
     if (!step) return Unexpected(std::move(step).error());
-    more = *step;
+    if (!*step) return {};
   }
-  return {};
+}
+
+LogResult<void> LogImpl::mark_stalled(const Refusal& refusal) {
+  const ProjectionHandle* h = find_projection(refusal.projection);
+  if (!h) return log_error(Errc::projection_failed, refusal.message);
+  std::fprintf(stderr, "portico: projection '%s' stalled: %s\n", h->name.c_str(),
+               refusal.message.c_str());
+  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+    failure = txn.put(meta_, h->stalled_key, lmdb::be64(refusal.position) + refusal.message);
+    return {};
+  });
 }
 
 LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
   return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     if (failure = clear_slot(txn, h.dbis[0]); !failure.ok()) return {};
     if (failure = clear_slot(txn, h.dbis[1]); !failure.ok()) return {};
-    const std::uint64_t from =
-        h.projection->replays_history() ? 0 : last_position(txn, events_, failure);
+    // A work queue replays the history to rebuild its state, but acts only on what comes next.
+    const std::uint64_t acted =
+        h.projection->is_work_queue() ? last_position(txn, events_, failure) : 0;
     if (!failure.ok()) return {};
-    failure = txn.put(meta_, h.meta_key, ProjectionMeta{h.projection->version(), 0, from}.encode());
+    failure =
+        txn.put(meta_, h.meta_key, ProjectionMeta{h.projection->version(), 0, 0, acted}.encode());
     return {};
   });
+}
+
+bool LogImpl::wait_for_other_rebuild(const ProjectionHandle& h) {
+  auto marker = [&]() -> std::optional<std::string> {
+    auto m = with_read([&](Txn& txn) -> LogResult<std::optional<std::string>> {
+      Status s;
+      auto v = txn.get(meta_, h.build_key, s);
+      if (!s.ok()) return Unexpected(error_from(s));
+      return v ? std::optional<std::string>(*v) : std::nullopt;
+    });
+    return m ? *m : std::nullopt;
+  };
+  auto seen = marker();
+  if (!seen) return false;
+  // A rebuild commits a chunk at least every few seconds; one that does not for 10 s died.
+  for (;;) {
+    std::optional<std::string> now;
+    for (int i = 0; i < 100; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      now = marker();
+      if (now != seen) break;
+    }
+    if (!now) return true;          // finished
+    if (now == seen) return false;  // stopped advancing: take it over
+    seen = now;
+  }
 }
 
 LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progress& progress) {
   // Fill the slot that is not live, in chunks, while appends keep updating the live one; the
   // transaction that applies the last events also makes the new slot live. A marker names this
   // rebuild, so that two rebuilds of one projection (two processes) cannot mix their work.
+  // Another process rebuilding it (two programs of a new version starting together): let it
+  // finish rather than take its work over.
+  if (wait_for_other_rebuild(h)) {
+    auto meta = with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
+      Status s;
+      auto m = read_meta(txn, h, s);
+      if (!s.ok()) return Unexpected(error_from(s));
+      return m;
+    });
+    if (meta && *meta && (*meta)->version == h.projection->version()) return {};
+  }
   BuildMarker marker;
   marker.owner = new_uuid_v4().bytes;
   auto target = with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint8_t> {
@@ -1464,11 +1571,11 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
           if (!failure.ok()) return std::pair{false, head};
           const std::uint64_t to = std::min(head, current->position + kProjectionChunk);
           LmdbTables tables(txn, h.dbis[*target], current->position);
-          std::string error;
-          failure = apply_range(txn, current->position, to, h, tables, error);
+          Refusal refusal;
+          failure = apply_range(txn, current->position, to, h, tables, refusal);
           if (failure.rc == kProjectionRefused) {
             failure = {};
-            return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+            return Unexpected(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
           }
           if (!failure.ok()) return std::pair{false, head};
           if (to < head) {
@@ -1483,14 +1590,22 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
               !failure.ok()) {
             return std::pair{false, head};
           }
-          MDB_val k = lmdb::as_val(h.build_key);
-          if (int rc = mdb_del(txn.get(), meta_, &k, nullptr); rc) {
-            failure = {rc, "mdb_del"};
-            return std::pair{false, head};
+          for (const std::string* key : {&h.build_key, &h.stalled_key}) {
+            MDB_val k = lmdb::as_val(*key);
+            if (int rc = mdb_del(txn.get(), meta_, &k, nullptr); rc && rc != MDB_NOTFOUND) {
+              failure = {rc, "mdb_del"};
+              return std::pair{false, head};
+            }
           }
           if (old) failure = clear_slot(txn, h.dbis[old->slot]);
           return std::pair{true, head};
         });
+    if (!step && step.error().code == Errc::conflict) {
+      // Another process took the rebuild over: wait for it to finish.
+      wait_for_other_rebuild(h);
+      auto info = projection_info(h.name);
+      if (info && info->version == h.projection->version()) return {};
+    }
     if (!step) return Unexpected(std::move(step).error());
     auto total = head();
     if (progress) progress(step->second, total ? std::max(*total, step->second) : step->second);
@@ -1512,7 +1627,20 @@ LogResult<void> LogImpl::read_projection(std::string_view name,
     if (!meta) {
       return log_error(Errc::invalid_argument, fmt::format("projection '{}' is not built", name));
     }
-    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    if (meta->version != h->projection->version()) {
+      return log_error(Errc::projection_failed,
+                       fmt::format("projection '{}' is stored at version {} and this program's "
+                                   "is {}: restart it (or let it rebuild the projection)",
+                                   name, meta->version, h->projection->version()));
+    }
+    if (auto stalled = txn.get(meta_, h->stalled_key, s); stalled && stalled->size() >= 8) {
+      return log_error(Errc::projection_failed,
+                       fmt::format("projection '{}' stopped at position {}: {} (fix the cause, "
+                                   "then portico-audit rebuild)",
+                                   name, lmdb::read_be64(stalled->data()), stalled->substr(8)));
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     fn(tables);
     if (!tables.failure().ok()) return Unexpected(error_from(tables.failure()));
     return {};
@@ -1529,8 +1657,14 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
   return with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint64_t> {
     auto meta = read_meta(txn, *h, failure);
     if (!failure.ok()) return 0;
-    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0};
-    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
+    if (meta->version != h->projection->version()) {
+      return log_error(Errc::projection_failed,
+                       fmt::format("projection '{}' is stored at version {} and this program's "
+                                   "is {}: this feed stops",
+                                   name, meta->version, h->projection->version()));
+    }
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     for (const Record& r : records) {
       if (r.position <= meta->position) continue;  // delivered again: already applied
       if (r.position != meta->position + 1) {
@@ -1570,8 +1704,14 @@ LogResult<void> LogImpl::write_projection(std::string_view name,
   return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     auto meta = read_meta(txn, *h, failure);
     if (!failure.ok()) return {};
-    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0};
-    LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
+    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
+    if (meta->version != h->projection->version()) {
+      return log_error(Errc::projection_failed,
+                       fmt::format("projection '{}' is stored at version {} and this program's "
+                                   "is {}",
+                                   name, meta->version, h->projection->version()));
+    }
+    LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     auto done = fn(tables);
     if (!tables.failure().ok()) {
       failure = tables.failure();
@@ -1592,12 +1732,18 @@ LogResult<ProjectionInfo> LogImpl::projection_info(std::string_view name) {
     Status s;
     auto meta = read_meta(txn, *h, s);
     if (!s.ok()) return Unexpected(error_from(s));
-    ProjectionInfo info{h->name, h->is_inline, 0, 0, 0};
+    ProjectionInfo info{h->name, h->is_inline, 0, 0, 0, 0, 0, {}};
     if (meta) {
       info.version = meta->version;
       info.position = meta->position;
       info.slot = meta->slot;
+      info.acted_until = meta->acted_until;
     }
+    if (auto stalled = txn.get(meta_, h->stalled_key, s); stalled && stalled->size() >= 8) {
+      info.stalled_at = lmdb::read_be64(stalled->data());
+      info.problem = std::string(stalled->substr(8));
+    }
+    if (!s.ok()) return Unexpected(error_from(s));
     return info;
   });
 }
@@ -1659,12 +1805,27 @@ LogResult<std::vector<ProjectionCheck>> LogImpl::check_projections(const Progres
   if (int rc = mdb_env_create(&scratch); rc) {
     return Unexpected(error_from(Status{rc, "mdb_env_create"}));
   }
-  mdb_env_set_maxdbs(scratch, 32);
+  std::size_t table_count = 0;
+  for (const auto& h : projections_) table_count += h->tables.size();
+  mdb_env_set_maxdbs(scratch, static_cast<MDB_dbi>(table_count + 1));
   mdb_env_set_mapsize(scratch, std::size_t{1} << 40);
   if (int rc = mdb_env_open(scratch, scratch_dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600); rc) {
     return Unexpected(error_from(Status{rc, "mdb_env_open (scratch)"}));
   }
 
+  // The check holds one read transaction throughout, and LMDB cannot resize the map while one is
+  // open: give the map room to double first (as backup does), so appends meanwhile rarely need
+  // to grow it.
+  if (!options_.read_only) {
+    std::unique_lock lock(env_mu_);
+    MDB_envinfo info{};
+    MDB_stat st{};
+    mdb_env_info(env_, &info);
+    mdb_env_stat(env_, &st);
+    const std::uint64_t used = (info.me_last_pgno + 1) * std::uint64_t{st.ms_psize};
+    const std::uint64_t want = std::min<std::uint64_t>(options_.max_map_size, used * 2);
+    if (info.me_mapsize < want && mdb_env_set_mapsize(env_, want) == 0) stats_.map_size = want;
+  }
   // One snapshot of the live side for the whole check: the events replayed and the tables they
   // are compared with are of the same moment.
   return with_read([&](Txn& live) -> LogResult<std::vector<ProjectionCheck>> {
@@ -1701,10 +1862,10 @@ LogResult<std::vector<ProjectionCheck>> LogImpl::check_projections(const Progres
         Txn txn;
         if (s = Txn::begin(scratch, 0, txn); !s.ok()) return Unexpected(error_from(s));
         LmdbTables tables(txn, dbis, at);
-        std::string error;
-        if (s = apply_range(live, at, to, *h, tables, error); !s.ok()) {
+        Refusal refusal;
+        if (s = apply_range(live, at, to, *h, tables, refusal); !s.ok()) {
           if (s.rc == kProjectionRefused) {
-            return Unexpected(LogError{Errc::projection_failed, error, std::nullopt, 0});
+            return Unexpected(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
           }
           return Unexpected(error_from(s));
         }

@@ -74,17 +74,19 @@ std::string ProjectionMeta::encode() const {
   std::string out = lmdb::be64(version).substr(4);
   out.push_back(static_cast<char>(slot));
   out += lmdb::be64(position);
+  if (acted_until != 0) out += lmdb::be64(acted_until);
   return out;
 }
 
 std::optional<ProjectionMeta> ProjectionMeta::decode(std::string_view b) {
-  if (b.size() != 13) return std::nullopt;
+  if (b.size() != 13 && b.size() != 21) return std::nullopt;
   ProjectionMeta m;
   m.version =
       static_cast<std::uint32_t>(lmdb::read_be64((std::string(4, '\0') += b.substr(0, 4)).data()));
   m.slot = static_cast<std::uint8_t>(b[4]);
   if (m.slot > 1) return std::nullopt;
   m.position = lmdb::read_be64(b.data() + 5);
+  if (b.size() == 21) m.acted_until = lmdb::read_be64(b.data() + 13);
   return m;
 }
 

@@ -18,10 +18,12 @@ namespace portico::log::detail {
 // The first failing LMDB call is kept in failure(); every later call does nothing.
 class LmdbTables final : public TableWriter {
  public:
-  LmdbTables(const lmdb::Txn& txn, const std::vector<MDB_dbi>& dbis, std::uint64_t position)
-      : txn_(txn), dbis_(dbis), position_(position) {}
+  LmdbTables(const lmdb::Txn& txn, const std::vector<MDB_dbi>& dbis, std::uint64_t position,
+             std::uint64_t acted_until = 0)
+      : txn_(txn), dbis_(dbis), position_(position), acted_until_(acted_until) {}
 
   std::uint64_t position() const override { return position_; }
+  std::uint64_t acted_until() const override { return acted_until_; }
   void set_position(std::uint64_t position) { position_ = position; }
   std::optional<std::string_view> get(std::size_t table, std::string_view key) const override;
   void scan(std::size_t table, std::string_view from, Direction direction,
@@ -37,6 +39,7 @@ class LmdbTables final : public TableWriter {
   const lmdb::Txn& txn_;
   const std::vector<MDB_dbi>& dbis_;
   std::uint64_t position_;
+  std::uint64_t acted_until_;
   mutable lmdb::Status failure_;
 };
 
@@ -45,6 +48,7 @@ struct ProjectionMeta {
   std::uint32_t version = 0;
   std::uint8_t slot = 0;
   std::uint64_t position = 0;
+  std::uint64_t acted_until = 0;  // a work queue's reset point (TableReader::acted_until)
 
   std::string encode() const;
   static std::optional<ProjectionMeta> decode(std::string_view bytes);

@@ -5,6 +5,9 @@
 //                                              "POSITION HASH" for every acknowledged event
 //   log_test_child crash-projected DIR THREADS   the same with an inline projection
 //                                              (count_projection.hpp)
+//   log_test_child open-projected DIR VERSION   opens with the count projection at VERSION
+//                                              (rebuilding it when the version changed), prints
+//                                              "ok EVENTS" or the error
 //   log_test_child fsize DIR LIMIT             appends under a file-size limit (a full disk)
 //                                              until refused, then lifts it and appends again
 #include <signal.h>
@@ -89,6 +92,22 @@ int append(const char* dir, const std::string& stream, int count) {
   std::_Exit(0);
 }
 
+int open_projected(const char* dir, std::uint32_t version) {
+  plog::Options options;
+  options.projections.push_back(std::make_shared<portico::test::CountProjection>(version));
+  auto log = plog::Log::open(dir, std::move(options));
+  if (!log) {
+    std::printf("open failed: %s\n", log.error().message.c_str());
+    return 1;
+  }
+  long events = -1;
+  auto ok = (*log)->read_projection("counts", [&](const plog::TableReader& t) {
+    events = portico::test::CountProjection::read(t, 1, "events");
+  });
+  std::printf("ok %ld %s\n", events, ok ? "" : ok.error().message.c_str());
+  return 0;
+}
+
 int fsize(const char* dir, long limit) {
   ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG instead
   auto log = open_or_die(dir);
@@ -129,6 +148,9 @@ int main(int argc, char** argv) {
   if (mode == "crash" && argc == 4) crash(argv[2], std::atoi(argv[3]), false);
   if (mode == "crash-projected" && argc == 4) crash(argv[2], std::atoi(argv[3]), true);
   if (mode == "fsize" && argc == 4) return fsize(argv[2], std::atol(argv[3]));
+  if (mode == "open-projected" && argc == 4) {
+    return open_projected(argv[2], static_cast<std::uint32_t>(std::atoi(argv[3])));
+  }
   std::fprintf(stderr, "usage: log_test_child append|crash|fsize ...\n");
   return 2;
 }

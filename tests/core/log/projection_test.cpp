@@ -299,3 +299,70 @@ TEST_CASE("after SIGKILL under load the inline projection matches the log exactl
     CHECK(c.events == static_cast<long>(head));
   }
 }
+
+TEST_CASE(
+    "an event another program appended that a projection refuses stalls only the projection") {
+  TempDir dir;
+  // This program's projection refuses MessagePosted; it appends other events itself.
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "MessagePosted")));
+  REQUIRE(log->append(write("mine", plog::ExpectedVersion::any())  // "MessagePosted": refused
+                      )
+              .error()
+              .code == plog::Errc::projection_failed);
+  plog::StreamWrite other{"mine", plog::ExpectedVersion::any(), {portico::test::event("Other")}};
+  REQUIRE(log->append(other));
+  // Another program, without the projection, appends what it refuses.
+  auto child =
+      portico::test::run({PORTICO_LOG_TEST_CHILD, "append", dir.path().string(), "x", "2"});
+  REQUIRE(child.exit_code == 0);
+  // This program's appends go on...
+  REQUIRE(log->append(other));
+  REQUIRE(log->append(other));
+  // ...while the projection says where it stopped and why.
+  auto info = log->projection_info("counts");
+  REQUIRE(info);
+  CHECK(info->stalled_at == 2);
+  CHECK(info->problem.find("refuses MessagePosted") != std::string::npos);
+  auto read = log->read_projection("counts", [](const plog::TableReader&) {});
+  REQUIRE_FALSE(read);
+  CHECK(read.error().code == plog::Errc::projection_failed);
+  CHECK(read.error().message.find("stopped at position 2") != std::string::npos);
+  log.reset();
+  // A fixed program rebuilds it, and it goes again.
+  log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "Poison")));
+  REQUIRE(log->rebuild_projections());
+  CHECK(log->projection_info("counts").value().stalled_at == 0);
+  CHECK(counts(*log).events == 5);
+}
+
+TEST_CASE("a large backlog from a program without the projection is caught up in chunks") {
+  TempDir dir;
+  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>()));
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any())));
+  auto child =
+      portico::test::run({PORTICO_LOG_TEST_CHILD, "append", dir.path().string(), "b", "9000"});
+  REQUIRE(child.exit_code == 0);
+  REQUIRE(log->append(write("a", plog::ExpectedVersion::any())));
+  const Counts c = counts(*log);
+  CHECK(c.position == 9002);
+  CHECK(c.events == 9002);
+}
+
+TEST_CASE("two programs of a new version opening together both open and share one rebuild") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1)));
+    for (int i = 0; i < 40; ++i) {
+      REQUIRE(log->append(write("a", plog::ExpectedVersion::any(), 2500)));
+    }
+  }
+  portico::test::ChildProcess a(
+      {PORTICO_LOG_TEST_CHILD, "open-projected", dir.path().string(), "2"});
+  portico::test::ChildProcess b(
+      {PORTICO_LOG_TEST_CHILD, "open-projected", dir.path().string(), "2"});
+  const std::string out_a = a.read_rest(), out_b = b.read_rest();
+  CHECK(a.wait() == 0);
+  CHECK(b.wait() == 0);
+  CHECK(out_a == "ok 100000 \n");
+  CHECK(out_b == "ok 100000 \n");
+}

@@ -32,6 +32,8 @@ BOOST_DESCRIBE_STRUCT(AllNotificationsRead, (), (at, up_to))
 
 using Event = std::variant<NotificationsRead, AllNotificationsRead>;
 std::string_view type_name(const Event& event) noexcept;
+// Whether `type` names an event of this aggregate (a newer program may store others).
+bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
 Result<Event> from_payload(std::string_view type, boost::json::object payload);
 

@@ -73,6 +73,8 @@ BOOST_DESCRIBE_STRUCT(StaffRemoved, (), (at, staff_id))
 
 using Event = std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved>;
 std::string_view type_name(const Event& event) noexcept;
+// Whether `type` names an event of this aggregate (a newer program may store others).
+bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
 Result<Event> from_payload(std::string_view type, boost::json::object payload);
 
@@ -171,6 +173,8 @@ BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
 
 using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed>;
 std::string_view type_name(const Event& event) noexcept;
+// Whether `type` names an event of this aggregate (a newer program may store others).
+bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
 Result<Event> from_payload(std::string_view type, boost::json::object payload);
 

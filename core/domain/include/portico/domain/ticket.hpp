@@ -200,6 +200,8 @@ using Event = std::variant<TicketOpened, MessagePosted, MessageEdited, MessageDe
 
 // The stable type name stored in the log ("TicketOpened", …) and the current schema version.
 std::string_view type_name(const Event& event) noexcept;
+// Whether `type` names an event of this aggregate (a newer program may store others).
+bool is_event_type(std::string_view type) noexcept;
 inline constexpr std::uint32_t kSchemaVersion = 1;
 boost::json::object to_payload(const Event& event);
 // Rebuilds an event from its stored type name and payload; invalid_request when they do not fit.

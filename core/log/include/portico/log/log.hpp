@@ -175,7 +175,7 @@ class Log {
   // Replays the log into fresh tables of each inline projection named (all when `names` is
   // empty) while appends go on, then swaps them in atomically, in the transaction that applies
   // the last events. Async projections named are cleared and start over from the log's first
-  // event, or from its head when Projection::replays_history() says so.
+  // event (a work queue replays it without acting again, Projection::is_work_queue).
   LogResult<void> rebuild_projections(std::span<const std::string> names = {},
                                       const Progress& progress = {});
   // Rebuilds every inline projection into a scratch environment (a temporary directory) up to

@@ -41,6 +41,9 @@ class TableReader {
   virtual ~TableReader() = default;
   // Every event up to this position is reflected in the tables, none after it.
   virtual std::uint64_t position() const = 0;
+  // For a work queue (Projection::is_work_queue): events at or before this position were acted
+  // on before the queue was last reset; apply() rebuilds its state from them but queues no work.
+  virtual std::uint64_t acted_until() const { return 0; }
   virtual std::optional<std::string_view> get(std::size_t table, std::string_view key) const = 0;
   // Visits entries in key order until `fn` returns false: forward, the keys >= `from`; backward,
   // the keys <= `from`, largest first (an empty `from` backward starts at the last key).
@@ -69,15 +72,17 @@ class Projection {
   virtual std::vector<std::string> tables() const = 0;
   // Applies one event. It must be deterministic, a function of the record and the tables alone
   // (no clock, no randomness, no outside state), so that a rebuild writes the same bytes. It is
-  // called from the log's commit thread (inline) or the feeding thread (async), never from two
-  // threads at once for one projection. An error refuses the append that carried the event
-  // (inline, Errc::projection_failed; the other appends of its group still commit) or stops the
-  // feed (async); a projection should refuse only what it cannot represent.
+  // called from the log's commit thread (inline), the feeding thread (async), and the thread of
+  // Log::check_projections (a replay into scratch tables), so it must not keep state of its own. An
+  // error refuses the append that carried the event (inline, Errc::projection_failed; the other
+  // appends of its group still commit) or stops the feed (async); a projection should refuse only
+  // what it cannot represent.
   virtual Result<void> apply(TableWriter& tables, const Record& record) = 0;
-  // Async projections only: whether a reset (a version change at open, or rebuild_projections)
-  // starts over from the log's first event (true) or from its head (false). A work queue such as
-  // an outbox says false: its history was acted on already, and replaying it would act again.
-  virtual bool replays_history() const { return true; }
+  // Async projections only. A work queue (an outbox) acts on the world: when it is reset (a
+  // version change at open, rebuild_projections, or its first registration on a log with
+  // history) it still replays the log from the first event to rebuild its state, but
+  // TableReader::acted_until() tells apply() which events were acted on already.
+  virtual bool is_work_queue() const { return false; }
 };
 
 // Where a projection stands (Log::projection_info).
@@ -87,6 +92,12 @@ struct ProjectionInfo {
   std::uint32_t version = 0;
   std::uint64_t position = 0;  // checkpoint: the last event applied
   std::uint8_t slot = 0;       // which of the two table sets is live
+  std::uint64_t acted_until = 0;  // a work queue's reset point (TableReader::acted_until)
+  // An inline projection that refused an event no append of this process carried (written by
+  // another program) stops there; appends go on without it and reads of it answer
+  // Errc::projection_failed with `problem`, until a rebuild succeeds.
+  std::uint64_t stalled_at = 0;
+  std::string problem;
 };
 
 // What Log::check_projections found for one inline projection.
