@@ -2,6 +2,7 @@
 #include <array>
 #include <cctype>
 #include <portico/domain/project.hpp>
+#include <set>
 
 #include "payload.hpp"
 
@@ -53,14 +54,23 @@ Result<void> check_settings(const project::Settings& s) {
       return fail(errc::kInvalidRequest, "not a lower-case e-mail domain: " + d, "allowed_domains");
     }
   }
+  std::set<std::string> org_names, org_domains;
   for (const auto& org : s.organizations) {
     if (trim(org.name).empty() || org.domains.empty()) {
       return fail(errc::kInvalidRequest, "an organisation needs a name and domains",
                   "organizations");
     }
+    // A domain belongs to one organisation at most, and names tell organisations apart.
+    if (!org_names.insert(org.name).second) {
+      return fail(errc::kInvalidRequest, "two organisations are named " + org.name,
+                  "organizations");
+    }
     for (const auto& d : org.domains) {
       if (!valid_domain(d)) {
         return fail(errc::kInvalidRequest, "not a lower-case e-mail domain: " + d, "organizations");
+      }
+      if (!org_domains.insert(d).second) {
+        return fail(errc::kInvalidRequest, "the domain " + d + " is listed twice", "organizations");
       }
     }
   }

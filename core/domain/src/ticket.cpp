@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <portico/domain/ticket.hpp>
+#include <portico/utf8.hpp>
 
 #include "payload.hpp"
 
@@ -785,8 +786,10 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (c.priority) {
               if (auto ok = check_priority(*c.priority); !ok) return ok;
             }
-            if (c.team && (c.team->size() > kMaxTeam || !utf8_length(*c.team))) {
-              return fail(errc::kInvalidRequest, "team must be at most 100 characters", "team");
+            if (c.team && (c.team->size() > kMaxTeam || !utf8::valid_printable(*c.team))) {
+              return fail(errc::kInvalidRequest,
+                          "team must be at most 100 bytes of text without control characters",
+                          "team");
             }
             TicketUpdated e{ctx.now, std::nullopt, std::nullopt, ctx.actor};
             if (c.priority && *c.priority != s.priority) e.priority = c.priority;

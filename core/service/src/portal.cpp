@@ -70,10 +70,18 @@ log::Realm to_log(domain::Realm realm) {
 
 namespace {
 
+// Ids of things a command creates derive from its id, and read models key on some of them: a long
+// client-chosen id is replaced by a digest of itself (still the same for every retry).
+constexpr std::size_t kMaxCommandIdBytes = 128;
+
 std::string command_id_of(const CommandMeta& meta) {
-  return meta.command_id.empty()
-             ? std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string()
-             : meta.command_id;
+  if (meta.command_id.empty()) {
+    return std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string();
+  }
+  if (meta.command_id.size() > kMaxCommandIdBytes) {
+    return "digest:" + event_id(meta.command_id, ~std::size_t{1}).to_string();
+  }
+  return meta.command_id;
 }
 
 domain::TimeUs system_now() {

@@ -156,3 +156,18 @@ TEST_CASE("project and customer events round-trip through their payloads") {
   CHECK_FALSE(dp::from_payload("ProjectCreated", {{"slug", "x"}}));
   CHECK_FALSE(dc::from_payload("Nonsense", {}));
 }
+
+TEST_CASE("an e-mail domain belongs to one organisation at most and names are unique") {
+  auto twice = settings();
+  twice.organizations.push_back({"Other", {"globex.test"}});
+  CHECK(code(dp::decide({}, dp::CreateProject{"acme", twice}, kOperator)) ==
+        "invalid_request/organizations");
+  auto same_name = settings();
+  same_name.organizations.push_back({"Globex", {"globex.org"}});
+  CHECK(code(dp::decide({}, dp::CreateProject{"acme", same_name}, kOperator)) ==
+        "invalid_request/organizations");
+  auto repeated = settings();
+  repeated.organizations[0].domains.push_back("globex.test");
+  CHECK(code(dp::decide(created(), dp::ConfigureProject{repeated}, kOperator)) ==
+        "invalid_request/organizations");
+}

@@ -1150,7 +1150,15 @@ TEST_CASE("a ticket's priority is low - normal - high or urgent") {
   const Ticket ticket;
   ok(ticket.would(dt::UpdateTicket{"urgent", std::nullopt}, context(Who::staff)));
   CHECK(error_of(ticket.would(dt::UpdateTicket{"critical", std::nullopt}, context(Who::staff))) ==
-        "invalid_request");
+        "invalid_request");  // Teams are text without control characters (they are keys of the
+                             // staff queue).
+  ok(ticket.would(dt::UpdateTicket{std::nullopt, "Billing – EU"}, context(Who::staff)));
+  for (std::string bad :
+       {std::string("billing\0x", 9), std::string("a\nb"), std::string(101, 't')}) {
+    const Outcome r = ticket.would(dt::UpdateTicket{std::nullopt, bad}, context(Who::staff));
+    CHECK(error_of(r) == "invalid_request");
+    CHECK(field_of(r) == "team");
+  }
 }
 
 // ---- Scheduled closure ----

@@ -83,6 +83,20 @@ TEST_CASE("a command retried with the same id acts once and answers as the first
   CHECK(desk.open("c-ann") == a->state->number + 1);
 }
 
+TEST_CASE("a long command id acts once like a short one") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  const auto meta = Desk::as_customer("c-ann", std::string(600, 'k'));
+  auto first = desk.portal->execute("acme", n, dt::RequestClosure{}, meta);
+  REQUIRE(first);
+  auto again = desk.portal->execute("acme", n, dt::RequestClosure{}, meta);
+  REQUIRE(again);
+  CHECK(again->replayed);
+  // What the command created is named after a bounded digest of its id.
+  REQUIRE(desk.ticket(n).surveys.size() == 1);
+  CHECK(desk.ticket(n).surveys[0].id.size() < 100);
+}
+
 TEST_CASE("concurrent replies are all recorded: conflicts are retried by deciding again") {
   Desk desk;
   const auto n = desk.open("c-ann");
