@@ -197,6 +197,7 @@ struct PhaseRun {
   std::uint64_t refused = 0;  // appends the log refused for a version conflict (retried)
   double group = 0;           // appends per commit
   double commit_ms = 0;       // average mdb_txn_commit (write + fsync)
+  double projection_ms = 0;   // average time applying the inline projections, per commit
   double cpu_us_per_command = 0;
 };
 
@@ -294,6 +295,8 @@ PhaseRun run_callers(plog::Log& log, unsigned callers, double seconds,
                 static_cast<double>(commits);
     run.commit_ms = static_cast<double>(after.commit_ns - before.commit_ns) /
                     static_cast<double>(commits) / 1e6;
+    run.projection_ms = static_cast<double>(after.projection_ns - before.projection_ns) /
+                        static_cast<double>(commits) / 1e6;
   }
   const std::uint64_t commands = run.done + run.gave_up;
   if (commands > 0) run.cpu_us_per_command = cpu * 1e6 / static_cast<double>(commands);
@@ -573,7 +576,8 @@ int run(int argc, char** argv) {
                     r.done ? static_cast<double>(r.refused) / static_cast<double>(r.done) : 0.0));
     row("", "gave up (conflict after the handler's retries)", grouped(r.gave_up));
     row("", "appends per commit, average",
-        fmt::format("{:.1f} (commit {:.2f} ms)", r.group, r.commit_ms));
+        fmt::format("{:.1f} (commit {:.2f} ms, projections {:.2f} ms)", r.group, r.commit_ms,
+                    r.projection_ms));
     row("", "CPU per command (user + sys, all threads)",
         fmt::format("{:.0f} µs", r.cpu_us_per_command));
   };

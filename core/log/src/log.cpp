@@ -332,7 +332,7 @@ class LogImpl {
 
   struct AtomicStats {
     std::atomic<std::uint64_t> appends{0}, events{0}, conflicts{0}, commits{0}, batched_appends{0},
-        max_batch{0}, commit_ns{0}, map_grows{0}, map_size{0};
+        max_batch{0}, commit_ns{0}, projection_ns{0}, map_grows{0}, map_size{0};
   };
   mutable AtomicStats stats_;
 };
@@ -867,7 +867,12 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     // The read models commit with the events they derive from, or not at all.
     Refusal refusal;
     if (failure.ok() && has_inline_) {
+      const auto p0 = std::chrono::steady_clock::now();
       failure = project_inline(txn, tail.position, refusal, ~std::uint64_t{0}, before);
+      stats_.projection_ns +=
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - p0)
+                                         .count());
     }
     if (failure.ok()) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -1927,6 +1932,7 @@ Stats LogImpl::stats() const {
   s.batched_appends = stats_.batched_appends;
   s.max_batch = stats_.max_batch;
   s.commit_ns = stats_.commit_ns;
+  s.projection_ns = stats_.projection_ns;
   s.map_grows = stats_.map_grows;
   s.map_size = stats_.map_size;
   return s;

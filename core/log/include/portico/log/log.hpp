@@ -78,6 +78,7 @@ struct Stats {
   std::uint64_t batched_appends = 0;  // appends carried by those commits (÷ commits = batch size)
   std::uint64_t max_batch = 0;        // largest number of appends in one commit
   std::uint64_t commit_ns = 0;        // time spent in mdb_txn_commit (write + fsync)
+  std::uint64_t projection_ns = 0;    // time the commit thread spent applying inline projections
   std::uint64_t map_grows = 0;
   std::uint64_t map_size = 0;  // bytes
 };
