@@ -183,6 +183,16 @@ std::vector<Delivery> scan_rows(const TableReader& t, std::size_t table, std::si
 
 Error from_log(const log::LogError& e) { return {"unavailable", e.message, {}}; }
 
+// What `fn` reads off the outbox's tables in one snapshot.
+template <class Fn>
+auto read_outbox(const log::Log& log, Fn&& fn)
+    -> Result<decltype(fn(std::declval<const TableReader&>()))> {
+  decltype(fn(std::declval<const TableReader&>())) out{};
+  auto ok = log.read_projection("outbox", [&](const TableReader& t) { out = fn(t); });
+  if (!ok) return Unexpected(from_log(ok.error()));
+  return out;
+}
+
 }  // namespace
 
 std::shared_ptr<log::Projection> Outbox::projection() {
@@ -190,36 +200,25 @@ std::shared_ptr<log::Projection> Outbox::projection() {
 }
 
 Result<std::vector<Delivery>> Outbox::due(domain::TimeUs now, std::size_t limit) const {
-  std::vector<Delivery> out;
-  auto ok = log_.read_projection(
-      kName, [&](const TableReader& t) { out = scan_rows(t, kPending, limit, now); });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return read_outbox(log_,
+                     [&](const TableReader& t) { return scan_rows(t, kPending, limit, now); });
 }
 
 Result<std::vector<Delivery>> Outbox::pending(std::size_t limit) const {
-  std::vector<Delivery> out;
-  auto ok = log_.read_projection(
-      kName, [&](const TableReader& t) { out = scan_rows(t, kPending, limit, std::nullopt); });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return read_outbox(
+      log_, [&](const TableReader& t) { return scan_rows(t, kPending, limit, std::nullopt); });
 }
 
 Result<std::uint64_t> Outbox::pending_count() const {
-  std::uint64_t n = 0;
-  auto ok = log_.read_projection(kName, [&](const TableReader& t) {
-    if (auto v = t.get(kCounts, "pending"); v && v->size() == 8) n = get_be64(*v);
+  return read_outbox(log_, [](const TableReader& t) -> std::uint64_t {
+    auto v = t.get(kCounts, "pending");
+    return v && v->size() == 8 ? get_be64(*v) : 0;
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return n;
 }
 
 Result<std::vector<Delivery>> Outbox::dead(std::size_t limit) const {
-  std::vector<Delivery> out;
-  auto ok = log_.read_projection(
-      kName, [&](const TableReader& t) { out = scan_rows(t, kDead, limit, std::nullopt); });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return read_outbox(
+      log_, [&](const TableReader& t) { return scan_rows(t, kDead, limit, std::nullopt); });
 }
 
 Result<void> Outbox::delivered(const std::string& id) {

@@ -80,6 +80,13 @@ Error from_log(const log::LogError& e) {
   return {"unavailable", "the read models are unavailable: " + e.message, {}};
 }
 
+// `value`, read in a snapshot that `read` says went well.
+template <class T>
+Result<T> answer(const log::LogResult<void>& read, T value) {
+  if (!read) return Unexpected(from_log(read.error()));
+  return value;
+}
+
 // A list position: the entry's sort key (its last 16 bytes).
 struct Candidate {
   std::string sort_key;
@@ -307,8 +314,7 @@ Result<Page<TicketSummary>> Views::customer_tickets(const std::string& customer,
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
     page = customer_page(t, customer, project, query, *after);
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return page;
+  return answer(ok, std::move(page));
 }
 
 Result<Overview> Views::overview(const std::string& customer, const std::string& project) const {
@@ -360,8 +366,7 @@ Result<Overview> Views::overview(const std::string& customer, const std::string&
     recent.limit = 5;
     out.recent = customer_page(t, customer, project, recent, {}).items;
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return answer(ok, std::move(out));
 }
 
 Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
@@ -387,8 +392,7 @@ Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
     page = page_of(t, {{detail::kFavList, Key().part(customer).part(project).str()}}, *after, limit,
                    kSearchBudget, keep);
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return page;
+  return answer(ok, std::move(page));
 }
 
 Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
@@ -432,8 +436,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
     };
     page = page_of(t, ranges, *after, query.limit, ~std::size_t{0}, keep);
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return page;
+  return answer(ok, std::move(page));
 }
 
 Result<NotificationPage> Views::notifications(const std::string& customer, bool unread_only,
@@ -477,8 +480,7 @@ Result<NotificationPage> Views::notifications(const std::string& customer, bool 
              return true;
            });
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return page;
+  return answer(ok, std::move(page));
 }
 
 Result<std::optional<Notification>> Views::notification(const std::string& customer,
@@ -489,8 +491,7 @@ Result<std::optional<Notification>> Views::notification(const std::string& custo
       if (auto n = detail::decode<detail::NotificationRecord>(*v)) out = to_notification(id, *n);
     }
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return answer(ok, std::move(out));
 }
 
 Result<std::uint64_t> Views::newest_notification(const std::string& customer) const {
@@ -505,8 +506,7 @@ Result<std::uint64_t> Views::newest_notification(const std::string& customer) co
              return false;
            });
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return answer(ok, std::move(out));
 }
 
 Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
@@ -515,15 +515,13 @@ Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
     if (auto r = ticket_record(t, project, number)) out = to_summary(*r);
   });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return answer(ok, std::move(out));
 }
 
 Result<std::uint64_t> Views::position() const {
   std::uint64_t out = 0;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) { out = t.position(); });
-  if (!ok) return Unexpected(from_log(ok.error()));
-  return out;
+  return answer(ok, std::move(out));
 }
 
 }  // namespace portico::projections

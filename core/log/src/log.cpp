@@ -261,6 +261,8 @@ class LogImpl {
   std::uint64_t current_version(const Txn& txn, std::uint64_t stream_no, Status& status) const;
   LogResult<Record> to_record(std::string_view bytes, std::uint64_t position) const;
 
+  // Begins a transaction holding `lock` (env_mu_, shared), adopting a map another process grew.
+  Status begin(unsigned flags, std::shared_lock<RwLock>& lock, Txn& txn);
   // Runs `fn(txn)` in a fresh read-only transaction, adopting a map grown by another process.
   template <class Fn>
   auto with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>()));
@@ -442,35 +444,31 @@ LogResult<void> LogImpl::open() {
   return {};
 }
 
+Status LogImpl::begin(unsigned flags, std::shared_lock<RwLock>& lock, Txn& txn) {
+  for (;;) {
+    lock = std::shared_lock(env_mu_);
+    Status s = Txn::begin(env_, flags, txn);
+    if (s.rc != MDB_MAP_RESIZED) return s;
+    lock.unlock();
+    adopt_map();
+  }
+}
+
 template <class Fn>
 auto LogImpl::with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
-  for (;;) {
-    std::shared_lock lock(env_mu_);
-    Txn txn;
-    Status s = Txn::begin(env_, MDB_RDONLY, txn);
-    if (s.rc == MDB_MAP_RESIZED) {
-      lock.unlock();
-      adopt_map();
-      continue;
-    }
-    if (!s.ok()) return Unexpected(error_from(s));
-    return fn(txn);
-  }
+  std::shared_lock<RwLock> lock;
+  Txn txn;
+  if (Status s = begin(MDB_RDONLY, lock, txn); !s.ok()) return Unexpected(error_from(s));
+  return fn(txn);
 }
 
 template <class Fn>
 auto LogImpl::with_write(Fn&& fn) -> decltype(fn(std::declval<Txn&>(), std::declval<Status&>())) {
   if (options_.read_only) return log_error(Errc::read_only, "the log was opened read-only");
   for (;;) {
-    std::shared_lock lock(env_mu_);
+    std::shared_lock<RwLock> lock;
     Txn txn;
-    Status s = Txn::begin(env_, 0, txn);
-    if (s.rc == MDB_MAP_RESIZED) {
-      lock.unlock();
-      adopt_map();
-      continue;
-    }
-    if (!s.ok()) return Unexpected(error_from(s));
+    if (Status s = begin(0, lock, txn); !s.ok()) return Unexpected(error_from(s));
     Status failure;
     auto result = fn(txn, failure);
     if (failure.ok() && result) failure = txn.commit();
@@ -836,14 +834,9 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     for (const auto& p : batch) p->result.emplace(Unexpected(e));
   };
   for (;;) {
-    std::shared_lock lock(env_mu_);
+    std::shared_lock<RwLock> lock;
     Txn txn;
-    Status s = Txn::begin(env_, 0, txn);
-    if (s.rc == MDB_MAP_RESIZED) {
-      lock.unlock();
-      adopt_map();
-      continue;
-    }
+    Status s = begin(0, lock, txn);
     if (!s.ok()) return fail_all(error_from(s));
     Tail tail;
     if (s = read_tail(txn, tail); !s.ok()) return fail_all(error_from(s));
