@@ -7,6 +7,7 @@
 //             "member␟{customer}␟{project}" -> ""  (the customer is a member of the project)
 #include <algorithm>
 #include <boost/describe/class.hpp>
+#include <functional>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/projections/outbox.hpp>
@@ -183,6 +184,20 @@ std::vector<Delivery> scan_rows(const TableReader& t, std::size_t table, std::si
 
 Error from_log(const log::LogError& e) { return {"unavailable", e.message, {}}; }
 
+// Runs `fn` on the outbox's tables in one transaction; its own refusal (not_found) comes back as
+// it is, the log's trouble as unavailable.
+Result<void> write_outbox(log::Log& log, const std::function<Result<void>(TableWriter&)>& fn) {
+  std::optional<Error> refused;
+  auto ok = log.write_projection("outbox", [&](TableWriter& t) -> Result<void> {
+    auto done = fn(t);
+    if (!done) refused = done.error();
+    return done;
+  });
+  if (refused) return Unexpected(*refused);
+  if (!ok) return Unexpected(from_log(ok.error()));
+  return {};
+}
+
 // What `fn` reads off the outbox's tables in one snapshot.
 template <class Fn>
 auto read_outbox(const log::Log& log, Fn&& fn)
@@ -222,7 +237,7 @@ Result<std::vector<Delivery>> Outbox::dead(std::size_t limit) const {
 }
 
 Result<void> Outbox::delivered(const std::string& id) {
-  auto ok = log_.write_projection(kName, [&](TableWriter& t) -> Result<void> {
+  return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);
     if (!key) return fail("not_found", "no pending delivery " + id);
     const std::string k(*key);
@@ -231,16 +246,10 @@ Result<void> Outbox::delivered(const std::string& id) {
     bump_pending(t, -1);
     return {};
   });
-  if (!ok) {
-    if (ok.error().code == log::Errc::projection_failed)
-      return fail("not_found", ok.error().message);
-    return Unexpected(from_log(ok.error()));
-  }
-  return {};
 }
 
 Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std::string& error) {
-  auto ok = log_.write_projection(kName, [&](TableWriter& t) -> Result<void> {
+  return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);
     if (!key) return fail("not_found", "no pending delivery " + id);
     const std::string k(*key);
@@ -264,12 +273,6 @@ Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std
     t.put(kIds, id, next);
     return {};
   });
-  if (!ok) {
-    if (ok.error().code == log::Errc::projection_failed)
-      return fail("not_found", ok.error().message);
-    return Unexpected(from_log(ok.error()));
-  }
-  return {};
 }
 
 }  // namespace portico::projections
