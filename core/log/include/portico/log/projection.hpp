@@ -90,8 +90,8 @@ struct ProjectionInfo {
   std::string name;
   bool is_inline = true;
   std::uint32_t version = 0;
-  std::uint64_t position = 0;  // checkpoint: the last event applied
-  std::uint8_t slot = 0;       // which of the two table sets is live
+  std::uint64_t position = 0;     // checkpoint: the last event applied
+  std::uint8_t slot = 0;          // which of the two table sets is live
   std::uint64_t acted_until = 0;  // a work queue's reset point (TableReader::acted_until)
   // An inline projection that refused an event no append of this process carried (written by
   // another program) stops there; appends go on without it and reads of it answer
