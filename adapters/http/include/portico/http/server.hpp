@@ -1,0 +1,64 @@
+// portico::http::Server — the HTTP/1.1 server: a listener, one session per connection, and a
+// worker pool that runs the (socket-free) handler.
+//
+// I/O runs on `io_threads` threads (one per core by default); handlers run on `workers` threads,
+// because a command waits for its fsync and must not hold an I/O thread meanwhile. A connection
+// answers its requests in order (keep-alive and pipelining: requests sent back to back are read
+// from the same buffer one after the other). Every read and write has a deadline; the request
+// line and headers are limited to `header_limit` bytes (431 otherwise) and a body to `body_limit`
+// (413); malformed HTTP gets 400; each then closes the connection.
+//
+// stop() is graceful: the listener closes, idle connections close, and requests being handled
+// are answered (with "Connection: close") before their connection closes; wait() returns when
+// all of that is done.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <portico/http/router.hpp>
+#include <portico/result.hpp>
+#include <string>
+
+namespace portico::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;  // 0: any free port (see Server::port)
+  unsigned io_threads = 0;     // 0: one per core
+  unsigned workers = 64;
+  std::size_t header_limit = 16 * 1024;
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};   // for a request, once it has started
+  std::chrono::milliseconds idle_timeout{120'000};  // between requests on a kept-alive connection
+  std::chrono::milliseconds write_timeout{30'000};
+  // One JSON line per request (time, remote, method, target, status, bytes, duration); null: none.
+  std::FILE* access_log = nullptr;
+  // Added to every response (security headers, say).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Handles one request; called from worker threads, several at once.
+using RequestHandler = std::function<Response(const Request&)>;
+
+class Server {
+ public:
+  Server(RequestHandler handler, ServerOptions options);
+  ~Server();  // stops and waits
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the threads. Errors: "unavailable" with the reason (address in use).
+  Result<void> start();
+  // The port actually bound (after start()).
+  unsigned short port() const noexcept;
+  void stop();
+  void wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace portico::http

@@ -1,0 +1,86 @@
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <portico/http/json.hpp>
+#include <portico/utf8.hpp>
+#include <utility>
+
+namespace portico::http {
+
+unsigned status_of(std::string_view code) noexcept {
+  static constexpr std::pair<std::string_view, unsigned> kTable[] = {
+      {"invalid_request", 400},
+      {"unauthenticated", 401},
+      {"invalid_credentials", 401},
+      {"invalid_token", 401},
+      {"totp_required", 401},
+      {"forbidden", 403},
+      {"not_author", 403},
+      {"not_creator", 403},
+      {"email_not_verified", 403},
+      {"domain_not_allowed", 403},
+      {"csrf", 403},
+      {"not_found", 404},
+      {"method_not_allowed", 405},
+      {"ticket_closed", 409},
+      {"ticket_not_active", 409},
+      {"invalid_transition", 409},
+      {"creator_cannot_leave", 409},
+      {"no_survey_pending", 409},
+      {"conflict", 409},
+      {"invite_inactive", 410},
+      {"survey_inactive", 410},
+      {"too_large", 413},
+      {"unsupported_media_type", 415},
+      {"rate_limited", 429},
+      {"headers_too_large", 431},
+      {"unavailable", 503},
+  };
+  for (const auto& [c, s] : kTable) {
+    if (c == code) return s;
+  }
+  return 500;
+}
+
+Response json_response(const Request& request, unsigned status, const boost::json::value& body) {
+  Response r{static_cast<beast_http::status>(status), request.version()};
+  r.set(beast_http::field::content_type, "application/json; charset=utf-8");
+  r.keep_alive(request.keep_alive());
+  r.body() = boost::json::serialize(body);
+  r.prepare_payload();
+  return r;
+}
+
+Response error_response(const Request& request, unsigned status, std::string_view code,
+                        std::string_view message, std::string_view field) {
+  boost::json::object e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return json_response(request, status, boost::json::object{{"error", std::move(e)}});
+}
+
+Response error_response(const Request& request, const Error& error) {
+  return error_response(request, status_of(error.code), error.code, error.message, error.field);
+}
+
+Response no_content(const Request& request) {
+  Response r{beast_http::status::no_content, request.version()};
+  r.keep_alive(request.keep_alive());
+  r.prepare_payload();
+  return r;
+}
+
+Result<boost::json::object> parse_body(const Request& request) {
+  const auto type = request[beast_http::field::content_type];
+  if (!type.starts_with("application/json")) {
+    return fail("unsupported_media_type", "send the body as application/json");
+  }
+  if (!utf8::valid(request.body())) return fail("invalid_request", "the body is not UTF-8", "body");
+  boost::json::parse_options options;
+  options.max_depth = 32;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(request.body(), ec, {}, options);
+  if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
+  if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
+  return std::move(v.as_object());
+}
+
+}  // namespace portico::http

@@ -1,0 +1,85 @@
+#include <boost/url/parse.hpp>
+#include <portico/http/json.hpp>
+#include <portico/http/router.hpp>
+
+namespace portico::http {
+
+const std::string& Call::param(std::string_view name) const {
+  static const std::string kEmpty;
+  auto it = path.find(name);
+  return it == path.end() ? kEmpty : it->second;
+}
+
+std::optional<std::string> Call::query(std::string_view name) const {
+  for (auto p : target.params()) {
+    if (p.key == name) return std::string(p.has_value ? std::string_view(p.value) : "");
+  }
+  return std::nullopt;
+}
+
+namespace {
+std::vector<std::string> split(std::string_view pattern) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= pattern.size()) {
+    const auto slash = pattern.find('/', start);
+    const auto end = slash == std::string_view::npos ? pattern.size() : slash;
+    out.emplace_back(pattern.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+bool is_placeholder(const std::string& s) {
+  return s.size() > 2 && s.front() == '{' && s.back() == '}';
+}
+}  // namespace
+
+void Router::add(beast_http::verb method, std::string pattern, Handler handler) {
+  Entry e{method, pattern, split(pattern), std::move(handler)};
+  entries_.push_back(std::move(e));
+}
+
+Response Router::route(const Request& request, std::string& route) const {
+  route.clear();
+  auto parsed = boost::urls::parse_origin_form(request.target());
+  if (!parsed) return error_response(request, 400, "invalid_request", "not a valid request target");
+  const boost::urls::url_view target = *parsed;
+  std::vector<std::string> segments;
+  for (auto s : target.segments()) segments.emplace_back(s);
+  if (segments.empty()) segments.emplace_back();  // "/" is one empty segment
+  std::vector<const Entry*> allowed;
+  for (const Entry& e : entries_) {
+    if (e.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string, std::less<>> params;
+    bool match = true;
+    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+      if (is_placeholder(e.segments[i])) {
+        if (segments[i].empty())
+          match = false;
+        else
+          params[e.segments[i].substr(1, e.segments[i].size() - 2)] = segments[i];
+      } else {
+        match = e.segments[i] == segments[i];
+      }
+    }
+    if (!match) continue;
+    if (e.method != request.method()) {
+      allowed.push_back(&e);
+      continue;
+    }
+    route = e.pattern;
+    return e.handler(Call{request, target, std::move(params)});
+  }
+  if (allowed.empty()) return error_response(request, 404, "not_found", "no such route");
+  route = allowed.front()->pattern;
+  std::string allow;
+  for (const Entry* e : allowed) {
+    allow += (allow.empty() ? "" : ", ") + std::string(beast_http::to_string(e->method));
+  }
+  Response r = error_response(request, 405, "method_not_allowed",
+                              "this route does not take " + std::string(request.method_string()));
+  r.set(beast_http::field::allow, allow);
+  return r;
+}
+
+}  // namespace portico::http

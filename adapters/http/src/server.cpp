@@ -1,0 +1,291 @@
+// The Beast side: listener, sessions, the worker pool (the three roles of Beast's examples).
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <portico/http/json.hpp>
+#include <portico/http/server.hpp>
+#include <portico/log/types.hpp>
+#include <thread>
+#include <vector>
+
+namespace portico::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string now_rfc3339() {
+  using namespace std::chrono;
+  return log::format_time_us(
+      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+struct Server::Impl {
+  RequestHandler handler;
+  ServerOptions options;
+  asio::io_context ioc;
+  std::optional<asio::thread_pool> pool;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::mutex log_mu;
+
+  class Session;
+  std::mutex sessions_mu;
+  std::vector<std::weak_ptr<Session>> sessions;
+
+  void accept();
+  void log_access(const std::string& remote, const Request* req, unsigned status, std::size_t bytes,
+                  std::chrono::steady_clock::time_point start);
+};
+
+class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+  // Closes the connection if it is waiting for a request; otherwise it closes after answering.
+  void stop() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->keep_alive_ = false;
+      boost::system::error_code ec;  // already closed: nothing to cancel
+      if (!self->busy_) self->stream_.socket().cancel(ec);
+    });
+  }
+
+ private:
+  void read() {
+    if (server_.stopping) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    parser_->body_limit(server_.options.body_limit);
+    stream_.expires_after(first_ ? server_.options.read_timeout : server_.options.idle_timeout);
+    first_ = false;
+    beast::http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_error(ec);
+    // The rest of the request has the read deadline, not the idle one.
+    busy_ = true;
+    start_ = std::chrono::steady_clock::now();
+    stream_.expires_after(server_.options.read_timeout);
+    beast::http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return on_error(ec);
+    auto request = std::make_shared<Request>(parser_->release());
+    keep_alive_ = keep_alive_ && request->keep_alive() && !server_.stopping;
+    // The handler runs on the pool; the guard keeps the I/O threads waiting for its answer.
+    asio::post(*server_.pool, [self = shared_from_this(), request,
+                               guard = asio::make_work_guard(server_.ioc)] {
+      Response response;
+      try {
+        response = self->server_.handler(*request);
+      } catch (const std::exception& e) {
+        response = error_response(*request, 500, "internal", "the server failed to answer");
+        std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, request, response = std::move(response)]() mutable {
+                   self->write(std::move(request), std::move(response));
+                 });
+    });
+  }
+
+  void on_error(beast::error_code ec) {
+    using he = beast::http::error;
+    if (ec == he::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      return close();
+    }
+    // A request that breaks a limit or is not HTTP: say so, then close.
+    Request bare{beast::http::verb::get, "/", 11};
+    bare.keep_alive(false);
+    Response response;
+    if (ec == he::body_limit) {
+      response = error_response(bare, 413, "too_large", "the body is larger than the server takes");
+    } else if (ec == he::header_limit) {
+      response = error_response(bare, 431, "headers_too_large",
+                                "the request line and headers are larger than the server takes");
+    } else {
+      response = error_response(bare, 400, "invalid_request", "malformed HTTP: " + ec.message());
+    }
+    keep_alive_ = false;
+    busy_ = true;
+    if (start_ == std::chrono::steady_clock::time_point{})
+      start_ = std::chrono::steady_clock::now();
+    write(nullptr, std::move(response));
+  }
+
+  void write(std::shared_ptr<Request> request, Response response) {
+    response.keep_alive(keep_alive_);
+    for (const auto& [name, value] : server_.options.headers) response.set(name, value);
+    response.set(beast::http::field::server, "portico");
+    response.prepare_payload();
+    auto shared = std::make_shared<Response>(std::move(response));
+    stream_.expires_after(server_.options.write_timeout);
+    beast::http::async_write(
+        stream_, *shared,
+        [self = shared_from_this(), shared, request](beast::error_code ec, std::size_t bytes) {
+          self->server_.log_access(self->remote_, request.get(), shared->result_int(), bytes,
+                                   self->start_);
+          self->busy_ = false;
+          self->start_ = {};
+          if (ec || !self->keep_alive_) return self->close();
+          self->read();
+        });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::string remote_;
+  bool keep_alive_ = true;
+  bool busy_ = false;
+  bool first_ = true;
+  std::chrono::steady_clock::time_point start_{};
+};
+
+void Server::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of descriptors, say
+      return accept();
+    }
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    {
+      std::lock_guard lock(sessions_mu);
+      std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+      sessions.push_back(session);
+    }
+    session->run();
+    accept();
+  });
+}
+
+void Server::Impl::log_access(const std::string& remote, const Request* req, unsigned status,
+                              std::size_t bytes, std::chrono::steady_clock::time_point start) {
+  if (!options.access_log) return;
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  boost::json::object line{{"time", now_rfc3339()},
+                           {"remote", remote},
+                           {"method", req ? std::string(req->method_string()) : ""},
+                           {"target", req ? std::string(req->target()) : ""},
+                           {"status", status},
+                           {"bytes", bytes},
+                           {"duration_us", us}};
+  const std::string text = boost::json::serialize(line) + "\n";
+  std::lock_guard lock(log_mu);
+  std::fwrite(text.data(), 1, text.size(), options.access_log);
+  std::fflush(options.access_log);
+}
+
+Server::Server(RequestHandler handler, ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->handler = std::move(handler);
+  impl_->options = std::move(options);
+  if (impl_->options.io_threads == 0) {
+    impl_->options.io_threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+}
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+Result<void> Server::start() {
+  Impl& s = *impl_;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(s.options.host, ec);
+  if (ec) return fail("invalid_request", "not an IP address: " + s.options.host);
+  const tcp::endpoint endpoint{address, s.options.port};
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail("unavailable", "cannot listen on " + s.options.host + ":" +
+                                   std::to_string(s.options.port) + ": " + ec.message());
+  }
+  s.pool.emplace(s.options.workers);
+  s.accept();
+  for (unsigned i = 0; i < s.options.io_threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  return {};
+}
+
+unsigned short Server::port() const noexcept {
+  boost::system::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  asio::post(s.ioc, [&s] {
+    boost::system::error_code ec;
+    s.acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<Impl::Session>> live;
+  {
+    std::lock_guard lock(s.sessions_mu);
+    for (auto& w : s.sessions) {
+      if (auto p = w.lock()) live.push_back(std::move(p));
+    }
+  }
+  for (auto& session : live) session->stop();
+}
+
+void Server::wait() {
+  Impl& s = *impl_;
+  // The I/O threads return once the listener and every connection are gone.
+  for (auto& t : s.threads) {
+    if (t.joinable()) t.join();
+  }
+  s.threads.clear();
+  if (s.pool) s.pool->join();
+}
+
+}  // namespace portico::http

@@ -1,0 +1,232 @@
+// portico-server — the reference server: Portico's HTTP API over an LMDB data directory.
+//
+//   portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]
+//                  [--threads N] [--workers N] [--access-log FILE|-] [--demo]
+//
+// SIGTERM or SIGINT stops it gracefully: no new connections, requests under way are answered,
+// then the log is closed. A failed start-up says why and exits non-zero.
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <portico/http/app.hpp>
+#include <portico/http/server.hpp>
+#include <portico/projections/outbox.hpp>
+#include <portico/projections/views.hpp>
+#include <portico/service/portal.hpp>
+#include <string>
+#include <string_view>
+
+namespace dom = portico::domain;
+namespace dt = portico::domain::ticket;
+namespace phttp = portico::http;
+namespace plog = portico::log;
+namespace proj = portico::projections;
+namespace svc = portico::service;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]\n"
+    "                      [--threads N] [--workers N] [--access-log FILE|-] [--demo]\n";
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
+  std::exit(2);
+}
+
+struct Args {
+  std::string data;
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;
+  std::string base_url;
+  std::string mail_dir;
+  unsigned threads = 0;
+  unsigned workers = 64;
+  std::string access_log;
+  bool demo = false;
+};
+
+unsigned number(std::string_view text, const char* flag) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    usage(std::string(flag) + " takes a number");
+  }
+  return v;
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) usage(std::string(flag) + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--data") {
+      a.data = value();
+    } else if (flag == "--listen") {
+      const std::string_view v = value();
+      const auto colon = v.rfind(':');
+      if (colon == std::string_view::npos) usage("--listen takes HOST:PORT");
+      a.host = std::string(v.substr(0, colon));
+      const unsigned port = number(v.substr(colon + 1), "--listen");
+      if (port > 65535) usage("--listen: no such port");
+      a.port = static_cast<unsigned short>(port);
+    } else if (flag == "--base-url") {
+      a.base_url = value();
+    } else if (flag == "--mail-dir") {
+      a.mail_dir = value();
+    } else if (flag == "--smtp") {
+      usage("--smtp is not available yet; use --mail-dir");
+    } else if (flag == "--threads") {
+      a.threads = number(value(), "--threads");
+    } else if (flag == "--workers") {
+      a.workers = number(value(), "--workers");
+    } else if (flag == "--access-log") {
+      a.access_log = value();
+    } else if (flag == "--demo") {
+      a.demo = true;
+    } else if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      usage("unknown argument '" + std::string(flag) + "'");
+    }
+  }
+  if (a.data.empty()) usage("--data DIR is required");
+  if (a.base_url.empty()) a.base_url = "http://" + a.host + ":" + std::to_string(a.port);
+  if (a.workers == 0) usage("--workers must be at least 1");
+  return a;
+}
+
+// A demo project with a staff member, two customers and a few tickets (once per data directory).
+void seed_demo(svc::Portal& portal) {
+  const svc::CommandMeta admin{dom::system_actor(), "demo:seed:project", {}};
+  if (auto p = portal.project("demo"); p && p->exists) return;
+  dom::project::Settings s;
+  s.name = "Demo Support";
+  s.organizations = {{"Example Corp", {"example.com"}}};
+  auto ok = [](auto r, const char* what) {
+    if (!r) {
+      std::fprintf(stderr, "portico-server: --demo: %s: %s\n", what, r.error().message.c_str());
+      std::exit(1);
+    }
+    return std::move(*r);
+  };
+  ok(portal.create_project("demo", s, admin), "create project");
+  ok(portal.add_staff("demo", {"s-demo", "agent@demo.test", "Dana Agent", "admin"},
+                      {dom::system_actor(), "demo:seed:staff", {}}),
+     "add staff");
+  for (const auto& [id, email, name, handle] :
+       {std::tuple{"c-ann", "ann@example.com", "Ann Example", "ann"},
+        std::tuple{"c-bob", "bob@example.com", "Bob Example", "bob"}}) {
+    ok(portal.register_customer({id, email, name, handle},
+                                {dom::system_actor(), std::string("demo:seed:") + id, {}}),
+       "register");
+    ok(portal.join_project(id, "demo",
+                           {{dom::Realm::customer, id}, std::string("demo:seed:join:") + id, {}}),
+       "join");
+  }
+  const svc::CommandMeta ann{{dom::Realm::customer, "c-ann"}, "", {}};
+  auto t1 = ok(portal.open_ticket("demo",
+                                  {0,
+                                   "The installer stops at 80%",
+                                   "It hangs on 'copying files'.",
+                                   "demo-m1",
+                                   "high",
+                                   {},
+                                   {},
+                                   {}},
+                                  {{dom::Realm::customer, "c-ann"}, "demo:seed:t1", {}}),
+               "open");
+  ok(portal.execute("demo", t1.state->number,
+                    dt::PostStaffMessage{"demo-m2", "Which version are you installing?", false,
+                                         dom::Status::awaiting_customer},
+                    {{dom::Realm::staff, "s-demo"}, "demo:seed:m2", {}}),
+     "reply");
+  ok(portal.open_ticket(
+         "demo", {0, "How do I export my data?", "I need a CSV.", "demo-m3", "normal", {}, {}, {}},
+         {{dom::Realm::customer, "c-ann"}, "demo:seed:t2", {}}),
+     "open");
+  (void)ann;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+
+  // Signals are taken by sigwait below; every thread started from here on blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  plog::Options options;
+  options.projections = {proj::Views::projection()};
+  options.async_projections = {proj::Outbox::projection()};
+  options.rebuild_progress = [](std::string_view name, std::uint64_t done, std::uint64_t total) {
+    if (total == 0) return;  // a new, empty log
+    std::fprintf(stderr, "portico-server: rebuilding %.*s: %llu / %llu events\n",
+                 static_cast<int>(name.size()), name.data(), static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total));
+  };
+  auto log = plog::Log::open(args.data, std::move(options));
+  if (!log) {
+    std::fprintf(stderr, "portico-server: cannot open %s: %s\n", args.data.c_str(),
+                 log.error().message.c_str());
+    return 1;
+  }
+  svc::Portal portal(**log);
+  proj::Views views(**log);
+  if (args.demo) seed_demo(portal);
+
+  phttp::App app(**log, portal, views, {args.base_url});
+  phttp::ServerOptions so;
+  so.host = args.host;
+  so.port = args.port;
+  so.io_threads = args.threads;
+  so.workers = args.workers;
+  so.headers = phttp::security_headers();
+  std::FILE* access = nullptr;
+  if (args.access_log == "-") {
+    so.access_log = stdout;
+  } else if (!args.access_log.empty()) {
+    access = std::fopen(args.access_log.c_str(), "a");
+    if (!access) {
+      std::fprintf(stderr, "portico-server: cannot open %s: %s\n", args.access_log.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+    so.access_log = access;
+  }
+  phttp::Server server([&app](const phttp::Request& r) { return app.handle(r); }, so);
+  if (auto started = server.start(); !started) {
+    std::fprintf(stderr, "portico-server: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("portico-server: listening on http://%s:%u (data in %s)\n", args.host.c_str(),
+              server.port(), args.data.c_str());
+  if (args.demo) {
+    std::printf(
+        "portico-server: demo project 'demo': GET %s/api/v1/projects/demo\n"
+        "  customers ann@example.com and bob@example.com, staff agent@demo.test; signing in "
+        "over HTTP arrives with the sign-in routes (not served yet)\n",
+        args.base_url.c_str());
+  }
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::printf("portico-server: %s: stopping\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  server.stop();
+  server.wait();
+  if (access) std::fclose(access);
+  std::printf("portico-server: stopped\n");
+  return 0;
+}

@@ -1,0 +1,88 @@
+// portico-server as a process: start-up, graceful stop on SIGTERM, and what survives a restart.
+#include <doctest/doctest.h>
+
+#include <regex>
+
+#include "../../support/child_process.hpp"
+#include "../../support/http_client.hpp"
+#include "../../support/temp_dir.hpp"
+
+using namespace portico::test;
+using namespace std::chrono_literals;
+namespace hc = portico::test::http_client;
+
+namespace {
+
+// Starts the server on a free port and returns the port it printed.
+unsigned short start(ChildProcess& server) {
+  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  for (int i = 0; i < 20; ++i) {
+    auto line = server.read_line(30s);
+    REQUIRE(line);
+    std::smatch m;
+    if (std::regex_search(*line, m, listening)) {
+      return static_cast<unsigned short>(std::stoi(m[1]));
+    }
+  }
+  FAIL("the server never said where it listens");
+  return 0;
+}
+
+std::vector<std::string> server_args(const TempDir& dir, bool demo) {
+  std::vector<std::string> args = {PORTICO_SERVER, "--data", (dir / "data").string(), "--listen",
+                                   "127.0.0.1:0"};
+  if (demo) args.push_back("--demo");
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE("the server stops gracefully on SIGTERM and its data is there after a restart") {
+  TempDir dir;
+  {
+    ChildProcess server(server_args(dir, true));
+    const auto port = start(server);
+    CHECK(hc::get(port, "/api/v1/projects/demo").result_int() == 200);
+    hc::Connection idle(port);  // an idle kept-alive connection must not hold the stop up
+    CHECK(idle.request(boost::beast::http::verb::get, "/healthz").result_int() == 200);
+    server.kill(SIGTERM);
+    const std::string rest = server.read_rest();
+    const int status = server.wait();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(rest.find("stopped") != std::string::npos);
+    CHECK(idle.closed_by_server());
+  }
+  {
+    ChildProcess server(server_args(dir, false));  // no --demo: what is there was kept
+    const auto port = start(server);
+    CHECK(hc::get(port, "/api/v1/projects/demo").result_int() == 200);
+    server.kill(SIGKILL);
+    server.wait();
+  }
+  {
+    // After SIGKILL too.
+    ChildProcess server(server_args(dir, false));
+    const auto port = start(server);
+    CHECK(hc::get(port, "/api/v1/projects/demo").result_int() == 200);
+    server.kill(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+  }
+}
+
+TEST_CASE("a server that cannot start exits non-zero") {
+  TempDir dir;
+  auto no_data = run({PORTICO_SERVER, "--listen", "127.0.0.1:0"});
+  CHECK(no_data.exit_code == 2);
+  auto bad_flag = run({PORTICO_SERVER, "--data", dir.path().string(), "--frobnicate"});
+  CHECK(bad_flag.exit_code == 2);
+  // The port is taken.
+  ChildProcess first(server_args(dir, false));
+  const auto port = start(first);
+  TempDir other;
+  auto taken = run({PORTICO_SERVER, "--data", other.path().string(), "--listen",
+                    "127.0.0.1:" + std::to_string(port)});
+  CHECK(taken.exit_code == 1);
+  first.kill(SIGTERM);
+  first.wait();
+}

@@ -1,0 +1,201 @@
+// The HTTP server over real sockets on 127.0.0.1: routing, the error shape, limits, malformed
+// HTTP, keep-alive and pipelining, security headers, metrics.
+#include <doctest/doctest.h>
+
+#include <portico/http/app.hpp>
+#include <portico/http/json.hpp>
+#include <portico/http/server.hpp>
+
+#include "../../projections/views_fixtures.hpp"
+#include "../../support/http_client.hpp"
+
+using namespace portico::test;
+namespace hc = portico::test::http_client;
+namespace phttp = portico::http;
+using boost::beast::http::verb;
+
+namespace {
+
+// A Desk (project "acme", staff, customers) served over HTTP on a free port.
+struct Served {
+  ViewsDesk desk;
+  phttp::App app{*desk.log, *desk.portal, desk.views};
+  std::unique_ptr<phttp::Server> server;
+
+  explicit Served(phttp::ServerOptions options = {}) {
+    options.port = 0;
+    options.io_threads = 2;
+    options.workers = 8;
+    options.headers = phttp::security_headers();
+    server = std::make_unique<phttp::Server>(
+        [this](const phttp::Request& r) { return app.handle(r); }, options);
+    auto started = server->start();
+    REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
+  }
+  unsigned short port() const { return server->port(); }
+};
+
+}  // namespace
+
+TEST_CASE("health answers ok with the security headers") {
+  Served s;
+  auto r = hc::get(s.port(), "/healthz");
+  CHECK(r.result_int() == 200);
+  CHECK(hc::json(r).at("status") == "ok");
+  CHECK(r[boost::beast::http::field::content_type] == "application/json; charset=utf-8");
+  CHECK(r["Content-Security-Policy"].find("frame-ancestors 'none'") != std::string::npos);
+  CHECK(r["X-Content-Type-Options"] == "nosniff");
+  CHECK(r["Referrer-Policy"] == "no-referrer");
+}
+
+TEST_CASE("a project is public and an unknown one is not_found") {
+  Served s;
+  auto r = hc::get(s.port(), "/api/v1/projects/acme");
+  REQUIRE(r.result_int() == 200);
+  const auto p = hc::json(r).as_object();
+  CHECK(p.at("slug") == "acme");
+  CHECK(p.at("name") == "Acme Support");
+  CHECK(p.at("theme").at("primary_color") == "#1f6feb");
+  CHECK(p.at("policies").at("customer_reply") == "keep_status");
+  CHECK(p.at("policies").at("closed_tickets") == "closed_is_final");
+  CHECK(p.at("sign_in").as_array().size() == 2);
+  auto missing = hc::get(s.port(), "/api/v1/projects/nope");
+  CHECK(missing.result_int() == 404);
+  CHECK(hc::error_code(missing) == "not_found");
+  CHECK(hc::json(missing).at("error").at("message").is_string());
+}
+
+TEST_CASE("unknown routes are 404 and a wrong method is 405 with Allow") {
+  Served s;
+  auto unknown = hc::get(s.port(), "/api/v1/nothing/here");
+  CHECK(unknown.result_int() == 404);
+  CHECK(hc::error_code(unknown) == "not_found");
+  hc::Connection c(s.port());
+  auto wrong = c.request(verb::delete_, "/healthz");
+  CHECK(wrong.result_int() == 405);
+  CHECK(wrong[boost::beast::http::field::allow] == "GET");
+  // Encoded separators and dot segments stay inside one segment: never another route or file.
+  CHECK(hc::get(s.port(), "/api/v1/projects/..%2F..%2Fetc%2Fpasswd").result_int() == 404);
+  CHECK(hc::get(s.port(), "/api/v1/projects/%2e%2e").result_int() == 404);
+  CHECK(hc::get(s.port(), "/api/v1/projects/").result_int() == 404);
+}
+
+TEST_CASE("a body over the limit is refused with 413 and the server stays up") {
+  Served s;
+  hc::Connection c(s.port());
+  auto r =
+      c.request(verb::post, "/api/v1/projects/acme/tickets", std::string(1024 * 1024 + 1, 'x'));
+  CHECK(r.result_int() == 413);
+  CHECK(hc::error_code(r) == "too_large");
+  CHECK(c.closed_by_server());
+  CHECK(hc::get(s.port(), "/healthz").result_int() == 200);
+}
+
+TEST_CASE("oversize headers get 431 and malformed HTTP gets 400") {
+  Served s;
+  {
+    hc::Connection c(s.port());
+    auto r = c.request(verb::get, "/healthz", {}, {{"X-Big", std::string(20'000, 'h')}});
+    CHECK(r.result_int() == 431);
+    CHECK(c.closed_by_server());
+  }
+  for (const std::string& bad :
+       {std::string("NOT HTTP AT ALL\r\n\r\n"), std::string("GET /healthz HTTP/9.9\r\n\r\n"),
+        std::string("GET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+        std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")}) {
+    CAPTURE(bad);
+    hc::Connection c(s.port());
+    c.send(bad);
+    auto r = c.read();
+    CHECK(r.result_int() == 400);
+    CHECK(hc::error_code(r) == "invalid_request");
+  }
+  CHECK(hc::get(s.port(), "/healthz").result_int() == 200);
+}
+
+TEST_CASE("a kept-alive connection answers pipelined requests in order") {
+  Served s;
+  hc::Connection c(s.port());
+  c.send(
+      "GET /api/v1/projects/acme HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /api/v1/projects/nope HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(c.read().result_int() == 200);
+  CHECK(c.read().result_int() == 404);
+  CHECK(c.read().result_int() == 200);
+  // And one after another on the same connection.
+  for (int i = 0; i < 20; ++i) CHECK(c.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("a connection idle past its timeout is closed") {
+  phttp::ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(200);
+  Served s(o);
+  hc::Connection c(s.port());
+  CHECK(c.request(verb::get, "/healthz").result_int() == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("metrics count requests by route and report the log") {
+  Served s;
+  hc::get(s.port(), "/api/v1/projects/acme");
+  hc::get(s.port(), "/api/v1/projects/nope");
+  auto m = hc::get(s.port(), "/metrics");
+  REQUIRE(m.result_int() == 200);
+  CHECK(m[boost::beast::http::field::content_type].starts_with("text/plain"));
+  const std::string& text = m.body();
+  CHECK(text.find("portico_http_requests_total{route=\"/api/v1/projects/{p}\",status=\"200\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("portico_http_requests_total{route=\"/api/v1/projects/{p}\",status=\"404\"} 1") !=
+        std::string::npos);
+  CHECK(
+      text.find("portico_http_request_duration_seconds_count{route=\"/api/v1/projects/{p}\"} 2") !=
+      std::string::npos);
+  CHECK(text.find("portico_log_commits_total ") != std::string::npos);
+  CHECK(text.find("portico_log_commit_seconds_total ") != std::string::npos);
+}
+
+TEST_CASE("an embedding program adds routes of its own beside the API") {
+  ViewsDesk desk;
+  phttp::App app(*desk.log, *desk.portal, desk.views);
+  app.router().add(verb::get, "/hello/{name}", [](const phttp::Call& c) {
+    return phttp::json_response(c.request, 200, boost::json::object{{"hello", c.param("name")}});
+  });
+  phttp::Request req{verb::get, "/hello/w%C3%B6rld?x=1", 11};
+  auto r = app.handle(req);  // socket-free
+  CHECK(r.result_int() == 200);
+  CHECK(r.body() == R"({"hello":"wörld"})");
+  CHECK(app.handle(phttp::Request{verb::get, "/api/v1/projects/acme", 11}).result_int() == 200);
+}
+
+TEST_CASE("the error table gives API.md's status for every code") {
+  for (auto [code, status] :
+       std::vector<std::pair<std::string, unsigned>>{{"invalid_request", 400},
+                                                     {"unauthenticated", 401},
+                                                     {"invalid_credentials", 401},
+                                                     {"invalid_token", 401},
+                                                     {"totp_required", 401},
+                                                     {"forbidden", 403},
+                                                     {"not_author", 403},
+                                                     {"not_creator", 403},
+                                                     {"email_not_verified", 403},
+                                                     {"domain_not_allowed", 403},
+                                                     {"csrf", 403},
+                                                     {"not_found", 404},
+                                                     {"ticket_closed", 409},
+                                                     {"ticket_not_active", 409},
+                                                     {"invalid_transition", 409},
+                                                     {"creator_cannot_leave", 409},
+                                                     {"no_survey_pending", 409},
+                                                     {"conflict", 409},
+                                                     {"invite_inactive", 410},
+                                                     {"survey_inactive", 410},
+                                                     {"too_large", 413},
+                                                     {"unsupported_media_type", 415},
+                                                     {"rate_limited", 429},
+                                                     {"unavailable", 503}}) {
+    CAPTURE(code);
+    CHECK(phttp::status_of(code) == status);
+  }
+}
