@@ -1,7 +1,8 @@
 // portico-server — the reference server: Portico's HTTP API over an LMDB data directory.
 //
 //   portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]
-//                  [--threads N] [--workers N] [--access-log FILE|-] [--demo]
+//                  [--threads N] [--workers N] [--access-log FILE|-]
+//                  [--tls-cert PEM --tls-key PEM] [--demo]
 //
 // SIGTERM or SIGINT stops it gracefully: no new connections, requests under way are answered,
 // then the log is closed. A failed start-up says why and exits non-zero.
@@ -29,7 +30,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]\n"
-    "                      [--threads N] [--workers N] [--access-log FILE|-] [--demo]\n";
+    "                      [--threads N] [--workers N] [--access-log FILE|-]\n"
+    "                      [--tls-cert PEM --tls-key PEM] [--demo]\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
@@ -45,6 +47,8 @@ struct Args {
   unsigned threads = 0;
   unsigned workers = 64;
   std::string access_log;
+  std::string tls_cert;
+  std::string tls_key;
   bool demo = false;
 };
 
@@ -87,6 +91,10 @@ Args parse(int argc, char** argv) {
       a.workers = number(value(), "--workers");
     } else if (flag == "--access-log") {
       a.access_log = value();
+    } else if (flag == "--tls-cert") {
+      a.tls_cert = value();
+    } else if (flag == "--tls-key") {
+      a.tls_key = value();
     } else if (flag == "--demo") {
       a.demo = true;
     } else if (flag == "--help" || flag == "-h") {
@@ -97,8 +105,12 @@ Args parse(int argc, char** argv) {
     }
   }
   if (a.data.empty()) usage("--data DIR is required");
-  if (a.base_url.empty()) a.base_url = "http://" + a.host + ":" + std::to_string(a.port);
+  if (a.base_url.empty()) {
+    a.base_url =
+        (a.tls_cert.empty() ? "http://" : "https://") + a.host + ":" + std::to_string(a.port);
+  }
   if (a.workers == 0) usage("--workers must be at least 1");
+  if (a.tls_cert.empty() != a.tls_key.empty()) usage("--tls-cert and --tls-key go together");
   return a;
 }
 
@@ -192,6 +204,8 @@ int main(int argc, char** argv) {
   so.io_threads = args.threads;
   so.workers = args.workers;
   so.headers = phttp::security_headers();
+  so.tls_cert_file = args.tls_cert;
+  so.tls_key_file = args.tls_key;
   std::FILE* access = nullptr;
   if (args.access_log == "-") {
     so.access_log = stdout;
@@ -209,8 +223,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "portico-server: %s\n", started.error().message.c_str());
     return 1;
   }
-  std::printf("portico-server: listening on http://%s:%u (data in %s)\n", args.host.c_str(),
-              server.port(), args.data.c_str());
+  std::printf("portico-server: listening on %s://%s:%u (data in %s)\n",
+              args.tls_cert.empty() ? "http" : "https", args.host.c_str(), server.port(),
+              args.data.c_str());
   if (args.demo) {
     std::printf(
         "portico-server: demo project 'demo': GET %s/api/v1/projects/demo\n"

@@ -3,6 +3,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -11,6 +13,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -48,47 +51,74 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::mutex log_mu;
 
+  std::optional<asio::ssl::context> tls;  // set when serving HTTPS
+
+  struct SessionBase {
+    virtual ~SessionBase() = default;
+    virtual void stop() = 0;
+  };
+  template <class Stream>
   class Session;
   std::mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
 
   void accept();
   void log_access(const std::string& remote, const Request* req, unsigned status, std::size_t bytes,
                   std::chrono::steady_clock::time_point start);
 };
 
-class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+// One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream over it (HTTPS); the rest
+// is the same.
+template <class Stream>
+class Server::Impl::Session : public SessionBase,
+                              public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {
+  template <class... Args>
+  Session(tcp::socket socket, Impl& server, Args&&... args)
+      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
     boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
   void run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->tcp_layer().expires_after(self->server_.options.read_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
   // Closes the connection if it is waiting for a request; otherwise it closes after answering.
-  void stop() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  void stop() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       self->keep_alive_ = false;
       boost::system::error_code ec;  // already closed: nothing to cancel
-      if (!self->busy_) self->stream_.socket().cancel(ec);
+      if (!self->busy_) self->tcp_layer().socket().cancel(ec);
     });
   }
 
  private:
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     if (server_.stopping) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
     parser_->body_limit(server_.options.body_limit);
-    stream_.expires_after(first_ ? server_.options.read_timeout : server_.options.idle_timeout);
+    tcp_layer().expires_after(first_ ? server_.options.read_timeout : server_.options.idle_timeout);
     first_ = false;
-    beast::http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    beast::http::async_read_header(stream_, buffer_, *parser_,
+                                   [self = this->shared_from_this()](
+                                       beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -96,10 +126,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     // The rest of the request has the read deadline, not the idle one.
     busy_ = true;
     start_ = std::chrono::steady_clock::now();
-    stream_.expires_after(server_.options.read_timeout);
+    tcp_layer().expires_after(server_.options.read_timeout);
     beast::http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+        [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
   }
 
   void on_read(beast::error_code ec) {
@@ -107,7 +137,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     auto request = std::make_shared<Request>(parser_->release());
     keep_alive_ = keep_alive_ && request->keep_alive() && !server_.stopping;
     // The handler runs on the pool; the guard keeps the I/O threads waiting for its answer.
-    asio::post(*server_.pool, [self = shared_from_this(), request,
+    asio::post(*server_.pool, [self = this->shared_from_this(), request,
                                guard = asio::make_work_guard(server_.ioc)] {
       Response response;
       try {
@@ -155,26 +185,37 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     response.set(beast::http::field::server, "portico");
     response.prepare_payload();
     auto shared = std::make_shared<Response>(std::move(response));
-    stream_.expires_after(server_.options.write_timeout);
-    beast::http::async_write(
-        stream_, *shared,
-        [self = shared_from_this(), shared, request](beast::error_code ec, std::size_t bytes) {
-          self->server_.log_access(self->remote_, request.get(), shared->result_int(), bytes,
-                                   self->start_);
-          self->busy_ = false;
-          self->start_ = {};
-          if (ec || !self->keep_alive_) return self->close();
-          self->read();
-        });
+    tcp_layer().expires_after(server_.options.write_timeout);
+    beast::http::async_write(stream_, *shared,
+                             [self = this->shared_from_this(), shared, request](
+                                 beast::error_code ec, std::size_t bytes) {
+                               self->server_.log_access(self->remote_, request.get(),
+                                                        shared->result_int(), bytes, self->start_);
+                               self->busy_ = false;
+                               self->start_ = {};
+                               if (ec || !self->keep_alive_) return self->close();
+                               self->read();
+                             });
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (kTls) {
+      if (!closing_) {
+        // Say goodbye at the TLS level first (bounded by a deadline), then close.
+        closing_ = true;
+        tcp_layer().expires_after(std::chrono::seconds(2));
+        return stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { self->tcp_layer().close(); });
+      }
+      return;
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.close();
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
@@ -182,6 +223,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool busy_ = false;
   bool first_ = true;
+  bool closing_ = false;
   std::chrono::steady_clock::time_point start_{};
 };
 
@@ -192,13 +234,20 @@ void Server::Impl::accept() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of descriptors, say
       return accept();
     }
-    auto session = std::make_shared<Session>(std::move(socket), *this);
-    {
-      std::lock_guard lock(sessions_mu);
-      std::erase_if(sessions, [](const auto& w) { return w.expired(); });
-      sessions.push_back(session);
+    auto start_session = [&](auto session) {
+      {
+        std::lock_guard lock(sessions_mu);
+        std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+        sessions.push_back(session);
+      }
+      session->run();
+    };
+    if (tls) {
+      start_session(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          std::move(socket), *this, *tls));
+    } else {
+      start_session(std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this));
     }
-    session->run();
     accept();
   });
 }
@@ -249,6 +298,19 @@ Result<void> Server::start() {
     return fail("unavailable", "cannot listen on " + s.options.host + ":" +
                                    std::to_string(s.options.port) + ": " + ec.message());
   }
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    s.tls.emplace(asio::ssl::context::tls_server);
+    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    s.tls->use_certificate_chain_file(s.options.tls_cert_file, ec);
+    if (!ec) s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      s.acceptor.close();
+      return fail("unavailable", "cannot use the TLS certificate " + s.options.tls_cert_file +
+                                     " and key " + s.options.tls_key_file + ": " + ec.message());
+    }
+  }
   s.pool.emplace(s.options.workers);
   s.accept();
   for (unsigned i = 0; i < s.options.io_threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
@@ -268,7 +330,7 @@ void Server::stop() {
     boost::system::error_code ec;
     s.acceptor.close(ec);
   });
-  std::vector<std::shared_ptr<Impl::Session>> live;
+  std::vector<std::shared_ptr<Impl::SessionBase>> live;
   {
     std::lock_guard lock(s.sessions_mu);
     for (auto& w : s.sessions) {

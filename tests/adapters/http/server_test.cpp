@@ -2,12 +2,16 @@
 // HTTP, keep-alive and pipelining, security headers, metrics.
 #include <doctest/doctest.h>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/server.hpp>
 
 #include "../../projections/views_fixtures.hpp"
 #include "../../support/http_client.hpp"
+#include "../../support/self_signed.hpp"
 
 using namespace portico::test;
 namespace hc = portico::test::http_client;
@@ -198,4 +202,50 @@ TEST_CASE("the error table gives API.md's status for every code") {
     CAPTURE(code);
     CHECK(phttp::status_of(code) == status);
   }
+}
+
+TEST_CASE("with a certificate and key the server speaks HTTPS only") {
+  TempDir certs;
+  REQUIRE(write_self_signed(certs.path()));
+  phttp::ServerOptions o;
+  o.tls_cert_file = (certs / "cert.pem").string();
+  o.tls_key_file = (certs / "key.pem").string();
+  Served s(o);
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(o.tls_cert_file);  // trust exactly this certificate
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> tls(ioc, ctx);
+  beast::get_lowest_layer(tls).connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+  tls.handshake(asio::ssl::stream_base::client);
+  for (int i = 0; i < 3; ++i) {  // kept alive over TLS
+    beast::http::request<beast::http::string_body> req{verb::get, "/api/v1/projects/acme", 11};
+    req.set(beast::http::field::host, "127.0.0.1");
+    beast::http::write(tls, req);
+    beast::flat_buffer buffer;
+    hc::Response res;
+    beast::http::read(tls, buffer, res);
+    CHECK(res.result_int() == 200);
+    CHECK(hc::json(res).at("slug") == "acme");
+  }
+  // Plain HTTP on the TLS port gets nothing it could mistake for an answer.
+  hc::Connection plain(s.port());
+  plain.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(plain.closed_by_server());
+}
+
+TEST_CASE("a missing certificate stops the start with a clear error") {
+  ViewsDesk desk;
+  phttp::App app(*desk.log, *desk.portal, desk.views);
+  phttp::ServerOptions o;
+  o.port = 0;
+  o.tls_cert_file = "/nonexistent/cert.pem";
+  o.tls_key_file = "/nonexistent/key.pem";
+  phttp::Server server([&](const phttp::Request& r) { return app.handle(r); }, o);
+  auto started = server.start();
+  REQUIRE_FALSE(started);
+  CHECK(started.error().message.find("cannot use the TLS certificate") != std::string::npos);
 }

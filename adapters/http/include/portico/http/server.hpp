@@ -35,6 +35,9 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   // One JSON line per request (time, remote, method, target, status, bytes, duration); null: none.
   std::FILE* access_log = nullptr;
+  // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Added to every response (security headers, say).
   std::vector<std::pair<std::string, std::string>> headers;
 };
