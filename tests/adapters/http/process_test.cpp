@@ -86,3 +86,40 @@ TEST_CASE("a server that cannot start exits non-zero") {
   first.kill(SIGTERM);
   first.wait();
 }
+
+TEST_CASE("portico-admin creates a project beside a running server") {
+  TempDir dir;
+  ChildProcess server(server_args(dir, false));
+  const auto port = start(server);
+  const std::string data = (dir / "data").string();
+  CHECK(hc::get(port, "/api/v1/projects/beta").result_int() == 404);
+  auto created =
+      run({PORTICO_ADMIN, "--data", data, "project", "create", "beta", "--name", "Beta Desk",
+           "--customer-reply", "reopen", "--closed-tickets", "reply_reopens", "--sign-in",
+           "magic_link", "--allowed-domains", "beta.test,beta.example"});
+  CHECK(created.exit_code == 0);
+  CHECK(created.out == "project beta created: Beta Desk\n");
+  auto r = hc::get(port, "/api/v1/projects/beta");
+  REQUIRE(r.result_int() == 200);
+  const auto p = hc::json(r);
+  CHECK(p.at("name") == "Beta Desk");
+  CHECK(p.at("policies").at("customer_reply") == "reopen");
+  CHECK(p.at("policies").at("closed_tickets") == "reply_reopens");
+  CHECK(p.at("sign_in").as_array().size() == 1);
+  // Refusals change nothing and say so.
+  CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "beta", "--name", "Again"})
+            .exit_code == 1);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "Bad Slug", "--name", "X"})
+            .exit_code == 1);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "gamma"}).exit_code == 2);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "gamma", "--name", "G",
+             "--customer-reply", "sometimes"})
+            .exit_code == 2);
+  CHECK(run({PORTICO_ADMIN, "--data", (dir / "nowhere").string(), "project", "create", "g",
+             "--name", "G"})
+            .exit_code == 1);
+  CHECK(hc::get(port, "/api/v1/projects/beta").result_int() == 200);
+  CHECK(hc::json(hc::get(port, "/api/v1/projects/beta")).at("name") == "Beta Desk");
+  server.kill(SIGTERM);
+  CHECK(WEXITSTATUS(server.wait()) == 0);
+}
