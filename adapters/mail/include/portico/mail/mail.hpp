@@ -1,0 +1,50 @@
+// portico::mail — outgoing e-mail: a message, a transport, and the templates Portico sends.
+//
+// Transports: MailDir (development: each message one RFC 5322 .eml file, written atomically)
+// now; SMTP later. A transport is safe to call from several threads at once.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <portico/result.hpp>
+#include <string>
+#include <vector>
+
+namespace portico::mail {
+
+struct Message {
+  std::string from;     // "Acme Support <support@acme.test>" or a bare address
+  std::string to;       // one address
+  std::string subject;  // UTF-8; encoded for the header as RFC 2047 needs
+  std::string text;     // UTF-8 plain text; lines end in '\n'
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Errors: invalid_request (a header value with a line break, an address without '@', text that
+  // is not UTF-8), unavailable (the transport failed; nothing was sent).
+  virtual Result<void> send(const Message& message) = 0;
+};
+
+// Writes each message into `dir` as "<time>-<random>.eml": first to a hidden temporary file,
+// synced, then renamed, so a reader never sees half a message.
+class MailDir final : public Transport {
+ public:
+  explicit MailDir(std::filesystem::path dir);
+  Result<void> send(const Message& message) override;
+  const std::filesystem::path& directory() const noexcept { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// The message as RFC 5322 text (CRLF line ends, MIME text/plain UTF-8, quoted-printable body).
+Result<std::string> format_rfc5322(const Message& message, const std::string& message_id,
+                                   const std::string& date);
+
+// Fills "{{name}}" placeholders from `values`; an unknown placeholder stays as it is.
+std::string render(std::string_view text, const std::map<std::string, std::string>& values);
+
+}  // namespace portico::mail

@@ -1,0 +1,181 @@
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <portico/mail/mail.hpp>
+#include <portico/utf8.hpp>
+#include <random>
+
+namespace portico::mail {
+
+namespace {
+
+bool has_line_break(std::string_view s) {
+  return s.find('\r') != std::string_view::npos || s.find('\n') != std::string_view::npos;
+}
+
+bool is_ascii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
+// RFC 2047 encoded-word (base64), for a subject that is not plain ASCII.
+std::string encode_word(std::string_view text) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out = "=?UTF-8?B?";
+  std::size_t i = 0;
+  for (; i + 2 < text.size(); i += 3) {
+    const unsigned v = static_cast<unsigned char>(text[i]) << 16 |
+                       static_cast<unsigned char>(text[i + 1]) << 8 |
+                       static_cast<unsigned char>(text[i + 2]);
+    out += {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], kB64[v & 63]};
+  }
+  if (i + 1 == text.size()) {
+    const unsigned v = static_cast<unsigned char>(text[i]) << 16;
+    out += {kB64[v >> 18], kB64[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == text.size()) {
+    const unsigned v =
+        static_cast<unsigned char>(text[i]) << 16 | static_cast<unsigned char>(text[i + 1]) << 8;
+    out += {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], '='};
+  }
+  return out + "?=";
+}
+
+// Quoted-printable (RFC 2045): lines of at most 76 characters, CRLF line ends.
+std::string quoted_printable(std::string_view text) {
+  std::string out;
+  std::size_t column = 0;
+  auto emit = [&](std::string_view piece) {
+    if (column + piece.size() > 75) {
+      out += "=\r\n";
+      column = 0;
+    }
+    out += piece;
+    column += piece.size();
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\r\n";
+      column = 0;
+    } else if (c == '\r') {
+      continue;
+    } else if ((c == ' ' || c == '\t') && (i + 1 == text.size() || text[i + 1] == '\n')) {
+      emit(fmt::format("={:02X}", c));  // trailing white space would be lost in transit
+    } else if ((c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t') {
+      const char ch = static_cast<char>(c);
+      emit(std::string_view(&ch, 1));
+    } else {
+      emit(fmt::format("={:02X}", c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> format_rfc5322(const Message& m, const std::string& message_id,
+                                   const std::string& date) {
+  for (const auto* field : {&m.from, &m.to, &m.subject}) {
+    if (has_line_break(*field)) {
+      return fail("invalid_request", "a header value holds a line break", "mail");
+    }
+  }
+  if (m.to.find('@') == std::string::npos) {
+    return fail("invalid_request", "not an e-mail address: " + m.to, "to");
+  }
+  if (!utf8::valid(m.subject) || !utf8::valid(m.text) || !utf8::valid(m.from)) {
+    return fail("invalid_request", "mail text must be UTF-8", "mail");
+  }
+  std::string out;
+  out += "Date: " + date + "\r\n";
+  out += "From: " + (is_ascii(m.from) ? m.from : encode_word(m.from)) + "\r\n";
+  out += "To: " + m.to + "\r\n";
+  out += "Subject: " + (is_ascii(m.subject) ? m.subject : encode_word(m.subject)) + "\r\n";
+  out += "Message-ID: <" + message_id + ">\r\n";
+  out += "MIME-Version: 1.0\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\n";
+  out += "Content-Transfer-Encoding: quoted-printable\r\n";
+  out += "\r\n";
+  out += quoted_printable(m.text);
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+std::string render(std::string_view text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto open = text.find("{{", i);
+    if (open == std::string_view::npos) break;
+    const auto close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) break;
+    out += text.substr(i, open - i);
+    const std::string name(text.substr(open + 2, close - open - 2));
+    auto it = values.find(name);
+    out += it == values.end() ? std::string(text.substr(open, close + 2 - open)) : it->second;
+    i = close + 2;
+  }
+  out += text.substr(i);
+  return out;
+}
+
+MailDir::MailDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+Result<void> MailDir::send(const Message& message) {
+  using namespace std::chrono;
+  static std::atomic<std::uint64_t> sequence{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto now = system_clock::now();
+  const std::time_t t = system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  const auto us = duration_cast<microseconds>(now.time_since_epoch()).count();
+  const std::string unique = fmt::format("{}-{}-{:016x}", us, ++sequence, rng());
+  auto text = format_rfc5322(message, unique + "@portico", date);
+  if (!text) return Unexpected(text.error());
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  const auto tmp = dir_ / ("." + unique + ".tmp");
+  const auto final_path = dir_ / (unique + ".eml");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return fail("unavailable",
+                fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+  }
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return fail("unavailable",
+                  fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return fail("unavailable",
+                fmt::format("cannot store {}: {}", final_path.string(), std::strerror(err)));
+  }
+  return {};
+}
+
+}  // namespace portico::mail
