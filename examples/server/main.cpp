@@ -13,7 +13,9 @@
 #include <cstring>
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
+#include <portico/mail/deliverer.hpp>
 #include <portico/projections/outbox.hpp>
+#include <portico/projections/runner.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/portal.hpp>
 #include <string>
@@ -105,6 +107,7 @@ Args parse(int argc, char** argv) {
     }
   }
   if (a.data.empty()) usage("--data DIR is required");
+  if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
   if (a.base_url.empty()) {
     a.base_url =
         (a.tls_cert.empty() ? "http://" : "https://") + a.host + ":" + std::to_string(a.port);
@@ -197,6 +200,18 @@ int main(int argc, char** argv) {
   proj::Views views(**log);
   if (args.demo) seed_demo(portal);
 
+  // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
+  proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));
+  if (auto fed = outbox_feed.start(); !fed) {
+    std::fprintf(stderr, "portico-server: outbox: %s\n", fed.error().message.c_str());
+    return 1;
+  }
+  portico::mail::MailDir mail_dir(args.mail_dir);
+  portico::mail::Deliverer deliverer(
+      **log, portal, mail_dir,
+      {args.base_url, "support@portico.invalid", std::chrono::milliseconds(250), {}});
+  deliverer.start();
+
   phttp::App app(**log, portal, views, {args.base_url});
   phttp::ServerOptions so;
   so.host = args.host;
@@ -241,6 +256,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   server.stop();
   server.wait();
+  deliverer.stop();
+  outbox_feed.stop();
   if (access) std::fclose(access);
   std::printf("portico-server: stopped\n");
   return 0;

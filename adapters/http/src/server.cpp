@@ -173,6 +173,7 @@ class Server::Impl::Session : public SessionBase,
       response = error_response(bare, 400, "invalid_request", "malformed HTTP: " + ec.message());
     }
     keep_alive_ = false;
+    drain_ = true;
     busy_ = true;
     if (start_ == std::chrono::steady_clock::time_point{})
       start_ = std::chrono::steady_clock::now();
@@ -193,9 +194,29 @@ class Server::Impl::Session : public SessionBase,
                                                         shared->result_int(), bytes, self->start_);
                                self->busy_ = false;
                                self->start_ = {};
+                               if (!ec && self->drain_) return self->drain();
                                if (ec || !self->keep_alive_) return self->close();
                                self->read();
                              });
+  }
+
+  // After refusing a request whose rest is still coming (a body over the limit): stop sending,
+  // read and drop what the client still sends for a moment, then close. Closing at once with
+  // unread data would reset the connection, and the client could lose the refusal.
+  void drain() {
+    drain_ = false;
+    beast::error_code ec;
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer().expires_after(std::chrono::seconds(2));
+    scratch_.resize(16 * 1024);
+    drain_more(0);
+  }
+  void drain_more(std::size_t drained) {
+    tcp_layer().async_read_some(asio::buffer(scratch_), [self = this->shared_from_this(), drained](
+                                                            beast::error_code ec, std::size_t n) {
+      if (ec || drained + n > (std::size_t{4} << 20)) return self->tcp_layer().close();
+      self->drain_more(drained + n);
+    });
   }
 
   void close() {
@@ -224,6 +245,8 @@ class Server::Impl::Session : public SessionBase,
   bool busy_ = false;
   bool first_ = true;
   bool closing_ = false;
+  bool drain_ = false;
+  std::vector<char> scratch_;
   std::chrono::steady_clock::time_point start_{};
 };
 

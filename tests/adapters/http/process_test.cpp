@@ -1,7 +1,9 @@
 // portico-server as a process: start-up, graceful stop on SIGTERM, and what survives a restart.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include "../../support/child_process.hpp"
 #include "../../support/http_client.hpp"
@@ -43,6 +45,15 @@ TEST_CASE("the server stops gracefully on SIGTERM and its data is there after a 
     ChildProcess server(server_args(dir, true));
     const auto port = start(server);
     CHECK(hc::get(port, "/api/v1/projects/demo").result_int() == 200);
+    // The demo's tickets were mailed to their creator (the mail directory under the data).
+    bool mailed = false;
+    for (int i = 0; i < 300 && !mailed; ++i) {
+      std::this_thread::sleep_for(10ms);
+      std::error_code ec;
+      mailed = std::distance(std::filesystem::directory_iterator(dir / "data" / "mail", ec),
+                             std::filesystem::directory_iterator()) >= 2;
+    }
+    CHECK(mailed);
     hc::Connection idle(port);  // an idle kept-alive connection must not hold the stop up
     CHECK(idle.request(boost::beast::http::verb::get, "/healthz").result_int() == 200);
     server.kill(SIGTERM);

@@ -1,0 +1,66 @@
+// portico::mail::Deliverer — sends the e-mails the outbox holds (PRODUCT.md, "E-mail").
+//
+// It takes the deliveries that are due (portico::projections::Outbox), composes each from the
+// ticket as it is now — a link to the ticket and its last 5 public messages as context — sends
+// it through a Transport and marks it delivered, or failed (the outbox retries it with backoff).
+// A recipient who can no longer read the ticket gets nothing (the delivery is dropped).
+//
+// Thread safety: start()/stop() from the owner; deliver_due() from one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <portico/mail/mail.hpp>
+#include <portico/projections/outbox.hpp>
+#include <portico/service/portal.hpp>
+#include <string>
+#include <thread>
+
+namespace portico::mail {
+
+struct DelivererOptions {
+  std::string base_url = "http://127.0.0.1:8080";  // links: {base_url}/p/{project}/tickets/{n}
+  std::string from_address = "support@portico.invalid";
+  std::chrono::milliseconds poll{250};
+  std::function<domain::TimeUs()> clock;  // the system clock when empty
+};
+
+struct DeliveryCount {
+  std::size_t sent = 0;
+  std::size_t failed = 0;
+  std::size_t dropped = 0;  // the recipient may no longer read the ticket, or it is gone
+};
+
+// The e-mail for one delivery, from the ticket and project as they are now. not_found when the
+// recipient may not read the ticket.
+Result<Message> compose(const projections::Delivery& delivery, service::Portal& portal,
+                        const DelivererOptions& options);
+
+class Deliverer {
+ public:
+  // Everything must outlive the Deliverer.
+  Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
+            DelivererOptions options = {});
+  ~Deliverer();  // stops
+  Deliverer(const Deliverer&) = delete;
+  Deliverer& operator=(const Deliverer&) = delete;
+
+  // Sends what is due now (at most `limit`).
+  Result<DeliveryCount> deliver_due(std::size_t limit = 100);
+  // A thread that calls deliver_due every `poll`.
+  void start();
+  void stop();
+
+ private:
+  domain::TimeUs now() const;
+
+  projections::Outbox outbox_;
+  service::Portal& portal_;
+  Transport& transport_;
+  DelivererOptions options_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace portico::mail

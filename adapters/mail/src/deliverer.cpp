@@ -1,0 +1,153 @@
+#include <fmt/format.h>
+
+#include <portico/log/types.hpp>
+#include <portico/mail/deliverer.hpp>
+
+namespace portico::mail {
+
+namespace dom = portico::domain;
+namespace dt = portico::domain::ticket;
+
+namespace {
+
+constexpr std::size_t kContextMessages = 5;
+
+std::string author_name(const dt::Message& m, const dom::project::State& project,
+                        service::Portal& portal) {
+  switch (m.author.realm) {
+    case dom::Realm::staff: {
+      auto it = project.staff.find(m.author.id);
+      return it == project.staff.end() ? "Support" : it->second.display_name;
+    }
+    case dom::Realm::customer: {
+      auto c = portal.customer(m.author.id);
+      return c ? c->display_name : "A customer";
+    }
+    case dom::Realm::system:
+      break;
+  }
+  return "System";
+}
+
+}  // namespace
+
+Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
+                        const DelivererOptions& options) {
+  auto project = portal.project(d.project);
+  if (!project) return Unexpected(project.error());
+  auto ticket = portal.ticket(d.project, d.ticket);
+  if (!ticket) return Unexpected(ticket.error());
+  auto recipient = portal.customer(d.recipient);
+  if (!recipient) return Unexpected(recipient.error());
+  const dt::State& t = **ticket;
+  // Only someone who may read the ticket now hears about it (a participant removed since, a
+  // customer who left the project: nothing).
+  auto ctx = portal.ticket_context(d.project, {dom::Realm::customer, d.recipient}, "");
+  if (!ctx) return Unexpected(ctx.error());
+  if (!t.exists || !dt::can_read(t, *ctx))
+    return fail("not_found", "the recipient may not read it");
+
+  const std::string& name = project->settings.name;
+  const std::string number = "#" + std::to_string(d.ticket);
+  std::string subject, lead;
+  if (d.kind == "ticket_created") {
+    subject = fmt::format("[{}] {} received: {}", name, number, t.subject);
+    lead = fmt::format("we received your ticket {} and will answer as soon as we can.", number);
+  } else if (d.kind == "staff_replied") {
+    subject = fmt::format("[{}] {} new reply: {}", name, number, t.subject);
+    lead = fmt::format("there is a new reply on {}.", number);
+  } else if (d.kind == "status_changed") {
+    subject =
+        fmt::format("[{}] {} is now {}: {}", name, number, dom::to_string(t.status), t.subject);
+    lead = fmt::format("{} is now {}.", number, dom::to_string(t.status));
+  } else if (d.kind == "closed") {
+    subject = fmt::format("[{}] {} closed: {}", name, number, t.subject);
+    lead = fmt::format("{} is closed.", number);
+  } else if (d.kind == "feedback_requested") {
+    subject = fmt::format("[{}] How did we do on {}?", name, number);
+    lead = fmt::format("how did we do on {}? Rate the help you got on the ticket's page.", number);
+  } else {
+    return fail("invalid_request", "no e-mail for deliveries of kind " + d.kind);
+  }
+  std::string text = fmt::format("Hello {},\n\n{}\n\n{}/p/{}/tickets/{}\n", recipient->display_name,
+                                 lead, options.base_url, d.project, d.ticket);
+  // The last public messages, oldest first: internal notes and deleted messages never leave.
+  std::vector<const dt::Message*> shown;
+  for (auto it = t.messages.rbegin(); it != t.messages.rend() && shown.size() < kContextMessages;
+       ++it) {
+    if (!it->internal && !it->deleted) shown.push_back(&*it);
+  }
+  if (!shown.empty()) text += "\nThe latest messages:\n";
+  for (auto it = shown.rbegin(); it != shown.rend(); ++it) {
+    const dt::Message& m = **it;
+    text += fmt::format("\n--- {} ({})\n{}\n", author_name(m, *project, portal),
+                        log::format_time_us(m.created_at).substr(0, 16) + " UTC", m.body);
+  }
+  text += fmt::format("\n-- \n{} ({})\n", name, options.base_url);
+  return Message{fmt::format("{} <{}>", name, options.from_address), recipient->email,
+                 std::move(subject), std::move(text)};
+}
+
+Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
+                     DelivererOptions options)
+    : outbox_(log), portal_(portal), transport_(transport), options_(std::move(options)) {}
+
+Deliverer::~Deliverer() { stop(); }
+
+dom::TimeUs Deliverer::now() const {
+  if (options_.clock) return options_.clock();
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
+  const dom::TimeUs at = now();
+  auto due = outbox_.due(at, limit);
+  if (!due) return Unexpected(due.error());
+  DeliveryCount count;
+  for (const projections::Delivery& d : *due) {
+    auto message = compose(d, portal_, options_);
+    if (!message) {
+      if (message.error().code == "not_found" || message.error().code == "invalid_request") {
+        ++count.dropped;  // nothing to tell, or nobody to tell it to
+        (void)outbox_.delivered(d.id);
+        continue;
+      }
+      ++count.failed;
+      (void)outbox_.failed(d.id, at, message.error().message);
+      continue;
+    }
+    if (auto sent = transport_.send(*message); !sent) {
+      ++count.failed;
+      (void)outbox_.failed(d.id, at, sent.error().message);
+      continue;
+    }
+    ++count.sent;
+    (void)outbox_.delivered(d.id);
+  }
+  return count;
+}
+
+void Deliverer::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      auto done = deliver_due();
+      if (!done) {
+        std::fprintf(stderr, "portico: mail delivery: %s\n", done.error().message.c_str());
+      }
+      const auto until = std::chrono::steady_clock::now() + options_.poll;
+      while (!stopping_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  });
+}
+
+void Deliverer::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace portico::mail

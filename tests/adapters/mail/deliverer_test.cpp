@@ -1,0 +1,139 @@
+// The outbox's deliveries become e-mails in a mail directory.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <portico/mail/deliverer.hpp>
+#include <portico/projections/runner.hpp>
+
+#include "../../core/service/service_fixtures.hpp"
+
+using namespace portico::test;
+using namespace std::chrono_literals;
+namespace mail = portico::mail;
+namespace proj = portico::projections;
+namespace dt = portico::domain::ticket;
+namespace dom = portico::domain;
+
+namespace {
+
+portico::log::Options outbox_options() {
+  portico::log::Options o;
+  o.async_projections = {proj::Outbox::projection()};
+  return o;
+}
+
+// A transport that keeps what it was given, and can be told to fail.
+struct Recorder final : mail::Transport {
+  std::vector<mail::Message> sent;
+  bool down = false;
+  portico::Result<void> send(const mail::Message& m) override {
+    if (down) return portico::fail("unavailable", "smtp: 451 try later");
+    sent.push_back(m);
+    return {};
+  }
+};
+
+struct Mailing {
+  Desk d{Desk::default_settings(), outbox_options()};
+  proj::Runner runner{*d.log, "outbox"};
+  Recorder transport;
+  mail::Deliverer deliverer{
+      *d.log, *d.portal, transport, {"https://help.acme.test", "support@acme.test", 50ms, {}}};
+
+  Mailing() { REQUIRE(runner.start()); }
+  mail::DeliveryCount deliver() {
+    REQUIRE(runner.wait_for(d.log->head().value(), 10s));
+    auto done = deliverer.deliver_due();
+    REQUIRE(done);
+    return *done;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ticket created staff replied and status changed reach the creator with context") {
+  Mailing m;
+  const auto n = m.d.open("c-ann");
+  REQUIRE(m.d.portal->execute("acme", n, dt::PostStaffMessage{"m-i", "secret note", true, {}},
+                              Desk::as_staff("s-agent")));
+  REQUIRE(m.d.portal->execute("acme", n,
+                              dt::PostStaffMessage{"m-s", "Try turning it off and on", false,
+                                                   dom::Status::awaiting_customer},
+                              Desk::as_staff("s-agent")));
+  const auto count = m.deliver();
+  CHECK(count.sent == 3);
+  REQUIRE(m.transport.sent.size() == 3);
+  const auto& created = m.transport.sent[0];
+  CHECK(created.to == "ann@globex.test");
+  CHECK(created.from == "Acme Support <support@acme.test>");
+  CHECK(created.subject == "[Acme Support] #1 received: Help");
+  CHECK(created.text.find("https://help.acme.test/p/acme/tickets/1") != std::string::npos);
+  const auto& reply = m.transport.sent[1];
+  CHECK(reply.subject == "[Acme Support] #1 new reply: Help");
+  CHECK(reply.text.find("Try turning it off and on") != std::string::npos);
+  CHECK(reply.text.find("Agnes Agent") != std::string::npos);
+  CHECK(reply.text.find("It broke") != std::string::npos);
+  for (const auto& sent : m.transport.sent) {
+    CHECK(sent.text.find("secret note") == std::string::npos);  // internal notes never leave
+  }
+  CHECK(m.transport.sent[2].subject == "[Acme Support] #1 is now awaiting_customer: Help");
+  // Delivered ones are gone: nothing more to send.
+  CHECK(m.deliverer.deliver_due().value().sent == 0);
+}
+
+TEST_CASE("a failing transport leaves the delivery for a later attempt") {
+  Mailing m;
+  m.d.open("c-ann");
+  m.transport.down = true;
+  CHECK(m.deliver().failed == 1);
+  proj::Outbox outbox(*m.d.log);
+  auto pending = outbox.pending();
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->front().attempts == 1);
+  CHECK(pending->front().last_error == "smtp: 451 try later");
+  m.transport.down = false;
+  CHECK(m.deliverer.deliver_due().value().sent == 0);  // not due yet: backoff
+  CHECK(outbox.pending_count().value() == 1);
+}
+
+TEST_CASE("someone who may no longer read the ticket is not mailed") {
+  Mailing m;
+  const auto n = m.d.open("c-ann");
+  REQUIRE(m.d.portal->execute("acme", n, dt::CreateInvite{"i", "h"}, Desk::as_customer("c-ann")));
+  REQUIRE(m.d.portal->execute("acme", n, dt::JoinByInvite{"h"}, Desk::as_customer("c-bob")));
+  REQUIRE(m.d.portal->execute("acme", n, dt::PostStaffMessage{"m-s", "hello both", false, {}},
+                              Desk::as_staff("s-agent")));
+  // Bob is removed before the mail goes out.
+  REQUIRE(
+      m.d.portal->execute("acme", n, dt::RemoveParticipant{"c-bob"}, Desk::as_customer("c-ann")));
+  const auto count = m.deliver();
+  CHECK(count.dropped == 1);
+  for (const auto& sent : m.transport.sent) CHECK(sent.to != "bob@globex.test");
+}
+
+TEST_CASE("the mail-dir transport behind the deliverer writes the e-mails as files") {
+  Desk d{Desk::default_settings(), outbox_options()};
+  proj::Runner runner{*d.log, "outbox"};
+  REQUIRE(runner.start());
+  mail::MailDir box(d.dir / "mail");
+  mail::Deliverer deliverer{
+      *d.log, *d.portal, box, {"https://help.acme.test", "s@acme.test", 20ms, {}}};
+  deliverer.start();
+  d.open("c-ann");
+  REQUIRE(runner.wait_for(d.log->head().value(), 10s));
+  bool written = false;
+  for (int i = 0; i < 200 && !written; ++i) {
+    std::this_thread::sleep_for(10ms);
+    written = std::filesystem::exists(d.dir / "mail") &&
+              std::filesystem::directory_iterator(d.dir / "mail") !=
+                  std::filesystem::directory_iterator();
+  }
+  deliverer.stop();
+  REQUIRE(written);
+  const auto file = std::filesystem::directory_iterator(d.dir / "mail")->path();
+  std::ifstream in(file);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(all.find("To: ann@globex.test\r\n") != std::string::npos);
+  CHECK(all.find("Subject: [Acme Support] #1 received: Help\r\n") != std::string::npos);
+}
