@@ -26,7 +26,8 @@ enum Table : std::size_t {
   kFavList,    // customer|project| sortkey(marked_at, number) -> ""
   kInbox,      // customer| position                       -> notification (JSON)
   kUnread,     // customer| position                       -> ""
-  kRefs,       // s|survey id|                             -> the survey notification's inbox key
+  kRefs,       // s|survey id|  -> the survey notification's inbox key
+               // i|token hash| -> project|number invite id| (an invite link)
 };
 inline const std::vector<std::string> kTableNames = {
     "tickets", "customers", "members",  "projects", "mine",   "org", "queue",

@@ -509,6 +509,21 @@ Result<std::uint64_t> Views::newest_notification(const std::string& customer) co
   return answer(ok, std::move(out));
 }
 
+Result<std::optional<Views::InviteRef>> Views::invite(const std::string& token_hash) const {
+  std::optional<InviteRef> out;
+  auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
+    auto v = t.get(detail::kRefs, Key().part("i").part(token_hash));
+    if (!v) return;
+    // project\0 be64(number) invite_id\0
+    const std::string_view ref = *v;
+    const auto end = ref.find('\0');
+    if (end == std::string_view::npos || ref.size() < end + 1 + 8 + 1) return;
+    out = InviteRef{std::string(ref.substr(0, end)), detail::get_be64(ref.substr(end + 1, 8)),
+                    std::string(ref.substr(end + 9, ref.size() - end - 10))};
+  });
+  return answer(ok, std::move(out));
+}
+
 Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
                                                     std::uint64_t number) const {
   std::optional<TicketSummary> out;

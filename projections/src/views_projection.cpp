@@ -259,6 +259,10 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
                 const std::string who(k.substr(0, k.find('\0')));
                 mark_read(t, k, who);
               }
+            } else if constexpr (std::is_same_v<E, ticket::InviteCreated>) {
+              // Invite links are looked up by the hash of their token (the token is never stored).
+              t.put(kRefs, Key().part("i").part(e.token_hash),
+                    Key().part(rec.project).num(rec.number).part(e.invite_id).str());
             } else if constexpr (std::is_same_v<E, ticket::FavoriteAdded>) {
               std::string v;
               put_be64(v, static_cast<std::uint64_t>(e.at));
@@ -298,7 +302,7 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
 class ViewsProjection final : public log::Projection {
  public:
   std::string name() const override { return std::string(Views::kName); }
-  std::uint32_t version() const override { return 1; }
+  std::uint32_t version() const override { return 2; }  // 2: invite links in `refs`
   std::vector<std::string> tables() const override { return kTableNames; }
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
+#include <portico/http/tokens.hpp>
 
 namespace portico::http {
 
@@ -97,6 +98,32 @@ void App::Impl::add_routes(App& app) {
     r.body() = app.metrics();
     r.prepare_payload();
     return r;
+  });
+  // Invite links work without signing in: what the link is for, and who sent it.
+  router.add(verb::get, "/api/v1/invites/{token}", [this](const Call& c) {
+    const std::string& token = c.param("token");
+    if (token.size() > 256) return error_response(c.request, 404, "not_found", "no such invite");
+    auto ref = views.invite(token_hash(token));
+    if (!ref) return error_response(c.request, ref.error());
+    if (!*ref) return error_response(c.request, 404, "not_found", "no such invite");
+    auto ticket = portal.ticket((*ref)->project, (*ref)->number);
+    if (!ticket) return error_response(c.request, ticket.error());
+    auto it = (*ticket)->invites.find((*ref)->invite_id);
+    if (it == (*ticket)->invites.end()) {
+      return error_response(c.request, 404, "not_found", "no such invite");
+    }
+    if (it->second.revoked || it->second.dead) {
+      return error_response(c.request, 410, "invite_inactive", "this invite link no longer works");
+    }
+    auto project = portal.project((*ref)->project);
+    auto inviter = portal.customer(it->second.created_by);
+    if (!project) return error_response(c.request, project.error());
+    return json_response(
+        c.request, 200,
+        boost::json::object{
+            {"project", {{"slug", project->slug}, {"name", project->settings.name}}},
+            {"ticket", {{"subject", (*ticket)->subject}}},
+            {"invited_by", {{"display_name", inviter ? inviter->display_name : ""}}}});
   });
   router.add(verb::get, "/api/v1/projects/{p}", [this](const Call& c) {
     auto p = portal.project(c.param("p"));

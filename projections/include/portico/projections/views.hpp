@@ -148,6 +148,14 @@ class Views {
                                                    std::uint64_t id) const;
   // The newest notification id of the customer (what "mark all read" covers), 0 for none.
   Result<std::uint64_t> newest_notification(const std::string& customer) const;
+  // The ticket an invite link belongs to, by the hash of its token (whether the link still works
+  // is the ticket's business: Portal::ticket(...)->invites).
+  struct InviteRef {
+    std::string project;
+    std::uint64_t number = 0;
+    std::string invite_id;
+  };
+  Result<std::optional<InviteRef>> invite(const std::string& token_hash) const;
   // A ticket's summary as staff see it, if the ticket exists.
   Result<std::optional<TicketSummary>> summary(const std::string& project,
                                                std::uint64_t number) const;
