@@ -49,6 +49,7 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
   std::mutex log_mu;
 
   std::optional<asio::ssl::context> tls;  // set when serving HTTPS
@@ -75,9 +76,12 @@ class Server::Impl::Session : public SessionBase,
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
+  ~Session() override { --server_.connections; }
+
   template <class... Args>
   Session(tcp::socket socket, Impl& server, Args&&... args)
       : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
+    ++server_.connections;
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -255,6 +259,11 @@ void Server::Impl::accept() {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of descriptors, say
+      return accept();
+    }
+    if (connections.load() >= options.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // full: this one is turned away, the others keep their service
       return accept();
     }
     auto start_session = [&](auto session) {

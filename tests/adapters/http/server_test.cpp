@@ -265,3 +265,15 @@ TEST_CASE("a missing certificate stops the start with a clear error") {
   REQUIRE_FALSE(started);
   CHECK(started.error().message.find("cannot use the TLS certificate") != std::string::npos);
 }
+
+TEST_CASE("connections over the cap are turned away and the others keep working") {
+  phttp::ServerOptions o;
+  o.max_connections = 2;
+  Served s(o);
+  hc::Connection a(s.port()), b(s.port());
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(verb::get, "/healthz").result_int() == 200);
+  hc::Connection third(s.port());
+  CHECK(third.closed_by_server());
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+}

@@ -33,6 +33,8 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};   // for a request, once it has started
   std::chrono::milliseconds idle_timeout{120'000};  // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{30'000};
+  // Connections open at once; one more is closed at once (the client may retry later).
+  std::size_t max_connections = 10'000;
   // One JSON line per request (time, remote, method, target, status, bytes, duration); null: none.
   std::FILE* access_log = nullptr;
   // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
