@@ -1,4 +1,6 @@
 // The Beast side: listener, sessions, the worker pool (the three roles of Beast's examples).
+#include <sys/resource.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -39,6 +42,24 @@ std::string now_rfc3339() {
       duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
+// The target with secrets left out: the segment after /invites/ or /surveys/, and token= values.
+std::string redact(std::string_view target) {
+  std::string out(target);
+  for (std::string_view marker : {"/invites/", "/surveys/"}) {
+    for (auto at = out.find(marker); at != std::string::npos; at = out.find(marker, at + 1)) {
+      const auto begin = at + marker.size();
+      const auto end = out.find_first_of("/?", begin);
+      out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+    }
+  }
+  for (auto at = out.find("token="); at != std::string::npos; at = out.find("token=", at + 1)) {
+    const auto begin = at + 6;
+    const auto end = out.find('&', begin);
+    out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -46,7 +67,7 @@ struct Server::Impl {
   ServerOptions options;
   asio::io_context ioc;
   std::optional<asio::thread_pool> pool;
-  tcp::acceptor acceptor{ioc};
+  tcp::acceptor acceptor{asio::make_strand(ioc)};  // closed by stop() on its own strand
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
@@ -89,6 +110,7 @@ class Server::Impl::Session : public SessionBase,
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->server_.stopping) return self->tcp_layer().close();
       if constexpr (kTls) {
         self->tcp_layer().expires_after(self->server_.options.read_timeout);
         self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
@@ -106,7 +128,12 @@ class Server::Impl::Session : public SessionBase,
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       self->keep_alive_ = false;
       boost::system::error_code ec;  // already closed: nothing to cancel
-      if (!self->busy_) self->tcp_layer().socket().cancel(ec);
+      if (!self->busy_) {
+        self->tcp_layer().socket().cancel(ec);
+      } else {
+        // A slow client must not hold the stop up: what it still sends or reads gets 5 s.
+        self->tcp_layer().expires_after(std::chrono::seconds(5));
+      }
     });
   }
 
@@ -127,6 +154,16 @@ class Server::Impl::Session : public SessionBase,
 
   void on_header(beast::error_code ec) {
     if (ec) return on_error(ec);
+    // Framing that another hop could read differently is refused (request smuggling): a
+    // Transfer-Encoding other than exactly "chunked", or one on HTTP/1.0; and HTTP/1.1 needs
+    // exactly one Host.
+    const auto& h = parser_->get();
+    const auto te = h[beast::http::field::transfer_encoding];
+    const auto hosts = h.count(beast::http::field::host);
+    if ((!te.empty() && (!beast::iequals(te, "chunked") || h.version() < 11)) ||
+        (h.version() >= 11 && hosts != 1) || hosts > 1) {
+      return refuse(400, "invalid_request", "the request's framing or Host header is invalid");
+    }
     // The rest of the request has the read deadline, not the idle one.
     busy_ = true;
     start_ = std::chrono::steady_clock::now();
@@ -146,15 +183,30 @@ class Server::Impl::Session : public SessionBase,
       Response response;
       try {
         response = self->server_.handler(*request);
+        response.prepare_payload();  // throws on a body where the status allows none
       } catch (const std::exception& e) {
         response = error_response(*request, 500, "internal", "the server failed to answer");
         std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
+      } catch (...) {
+        response = error_response(*request, 500, "internal", "the server failed to answer");
+        std::fprintf(stderr, "portico-server: a handler threw something unknown\n");
       }
       asio::post(self->stream_.get_executor(),
                  [self, request, response = std::move(response)]() mutable {
                    self->write(std::move(request), std::move(response));
                  });
     });
+  }
+
+  void refuse(unsigned status, std::string_view code, std::string_view message) {
+    Request bare{beast::http::verb::get, "/", 11};
+    bare.keep_alive(false);
+    keep_alive_ = false;
+    drain_ = true;
+    busy_ = true;
+    if (start_ == std::chrono::steady_clock::time_point{})
+      start_ = std::chrono::steady_clock::now();
+    write(nullptr, error_response(bare, status, code, message));
   }
 
   void on_error(beast::error_code ec) {
@@ -170,7 +222,7 @@ class Server::Impl::Session : public SessionBase,
     Response response;
     if (ec == he::body_limit) {
       response = error_response(bare, 413, "too_large", "the body is larger than the server takes");
-    } else if (ec == he::header_limit) {
+    } else if (ec == he::header_limit || ec == he::buffer_overflow) {
       response = error_response(bare, 431, "headers_too_large",
                                 "the request line and headers are larger than the server takes");
     } else {
@@ -242,7 +294,9 @@ class Server::Impl::Session : public SessionBase,
 
   Stream stream_;
   Impl& server_;
-  beast::flat_buffer buffer_;
+  // Bounded: a request line, header or chunk line that does not fit is refused (Beast does not
+  // count chunk extensions or trailers against its limits; the buffer would grow without end).
+  beast::flat_buffer buffer_{server_.options.header_limit + 64 * 1024};
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::string remote_;
   bool keep_alive_ = true;
@@ -293,7 +347,7 @@ void Server::Impl::log_access(const std::string& remote, const Request* req, uns
   boost::json::object line{{"time", now_rfc3339()},
                            {"remote", remote},
                            {"method", req ? std::string(req->method_string()) : ""},
-                           {"target", req ? std::string(req->target()) : ""},
+                           {"target", req ? redact(req->target()) : ""},
                            {"status", status},
                            {"bytes", bytes},
                            {"duration_us", us}};
@@ -343,6 +397,20 @@ Result<void> Server::start() {
                                      " and key " + s.options.tls_key_file + ": " + ec.message());
     }
   }
+  // Descriptors: take what the hard limit allows, and keep the connection cap below it (with
+  // room for the log, the mail directory and accepts in flight).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+      ::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur > 128) {
+      s.options.max_connections =
+          std::min<std::size_t>(s.options.max_connections, files.rlim_cur - 128);
+    }
+  }
   s.pool.emplace(s.options.workers);
   s.accept();
   for (unsigned i = 0; i < s.options.io_threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
@@ -358,7 +426,7 @@ unsigned short Server::port() const noexcept {
 void Server::stop() {
   Impl& s = *impl_;
   if (s.stopping.exchange(true)) return;
-  asio::post(s.ioc, [&s] {
+  asio::post(s.acceptor.get_executor(), [&s] {
     boost::system::error_code ec;
     s.acceptor.close(ec);
   });

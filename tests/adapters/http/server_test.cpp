@@ -277,3 +277,57 @@ TEST_CASE("connections over the cap are turned away and the others keep working"
   CHECK(third.closed_by_server());
   CHECK(a.request(verb::get, "/healthz").result_int() == 200);
 }
+
+TEST_CASE("framing another hop could read differently is refused") {
+  Served s;
+  for (const std::string& bad :
+       {std::string("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+                    "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+        std::string("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"),
+        std::string("GET /healthz HTTP/1.1\r\n\r\n"),  // no Host
+        std::string("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        std::string("POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")}) {
+    CAPTURE(bad);
+    hc::Connection c(s.port());
+    c.send(bad);
+    auto r = c.read();
+    CHECK(r.result_int() == 400);
+    CHECK(c.closed_by_server());  // and no second answer smuggled in
+  }
+}
+
+TEST_CASE("an endless chunk extension is cut off at the buffer's bound") {
+  Served s;
+  hc::Connection c(s.port());
+  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+         std::string(200 * 1024, 'e'));
+  auto r = c.read();
+  CHECK(r.result_int() == 431);
+  CHECK(hc::get(s.port(), "/healthz").result_int() == 200);
+}
+
+TEST_CASE("the access log is one JSON line per request with secrets left out") {
+  TempDir dir;
+  std::FILE* log = std::fopen((dir / "access.log").c_str(), "w+");
+  REQUIRE(log);
+  {
+    phttp::ServerOptions o;
+    o.access_log = log;
+    Served s(o);
+    hc::get(s.port(), "/api/v1/invites/SECRETtoken123");
+    hc::get(s.port(), "/p/acme/auth/magic?token=SECRET2&x=1");
+  }
+  std::fflush(log);
+  std::rewind(log);
+  char line[4096];
+  int lines = 0;
+  while (std::fgets(line, sizeof line, log)) {
+    ++lines;
+    const std::string text(line);
+    CHECK(text.find("SECRET") == std::string::npos);
+    CHECK(text.find("[redacted]") != std::string::npos);
+    CHECK(boost::json::parse(text).at("status").is_number());
+  }
+  CHECK(lines == 2);
+  std::fclose(log);
+}
