@@ -6,11 +6,15 @@
 //
 // SIGTERM or SIGINT stops it gracefully: no new connections, requests under way are answered,
 // then the log is closed. A failed start-up says why and exits non-zero.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
 #include <portico/mail/deliverer.hpp>
@@ -108,10 +112,6 @@ Args parse(int argc, char** argv) {
   }
   if (a.data.empty()) usage("--data DIR is required");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
-  if (a.base_url.empty()) {
-    a.base_url =
-        (a.tls_cert.empty() ? "http://" : "https://") + a.host + ":" + std::to_string(a.port);
-  }
   if (a.workers == 0) usage("--workers must be at least 1");
   if (a.tls_cert.empty() != a.tls_key.empty()) usage("--tls-cert and --tls-key go together");
   return a;
@@ -207,12 +207,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   portico::mail::MailDir mail_dir(args.mail_dir);
-  portico::mail::Deliverer deliverer(
-      **log, portal, mail_dir,
-      {args.base_url, "support@portico.invalid", std::chrono::milliseconds(250), {}});
-  deliverer.start();
+  std::optional<portico::mail::Deliverer> deliverer;  // started once the port is bound
 
-  phttp::App app(**log, portal, views, {args.base_url});
+  std::string base_url = args.base_url;  // filled in with the bound port when not given
+  phttp::App app(**log, portal, views, {base_url});
   phttp::ServerOptions so;
   so.host = args.host;
   so.port = args.port;
@@ -238,6 +236,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "portico-server: %s\n", started.error().message.c_str());
     return 1;
   }
+  if (base_url.empty()) {
+    base_url = std::string(args.tls_cert.empty() ? "http://" : "https://") + args.host + ":" +
+               std::to_string(server.port());
+  }
+  // One sender per data directory: a second server on it (another port) sends nothing.
+  const std::string lock_path = args.data + "/deliverer.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
+    deliverer.emplace(**log, portal, mail_dir,
+                      portico::mail::DelivererOptions{
+                          base_url, "support@portico.invalid", std::chrono::milliseconds(250), {}});
+    deliverer->start();
+  } else {
+    std::fprintf(stderr,
+                 "portico-server: another process sends this data directory's e-mail (%s); "
+                 "this one will not\n",
+                 lock_path.c_str());
+  }
   std::printf("portico-server: listening on %s://%s:%u (data in %s)\n",
               args.tls_cert.empty() ? "http" : "https", args.host.c_str(), server.port(),
               args.data.c_str());
@@ -246,7 +262,7 @@ int main(int argc, char** argv) {
         "portico-server: demo project 'demo': GET %s/api/v1/projects/demo\n"
         "  customers ann@example.com and bob@example.com, staff agent@demo.test; signing in "
         "over HTTP arrives with the sign-in routes (not served yet)\n",
-        args.base_url.c_str());
+        base_url.c_str());
   }
   std::fflush(stdout);
 
@@ -256,8 +272,9 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   server.stop();
   server.wait();
-  deliverer.stop();
+  if (deliverer) deliverer->stop();
   outbox_feed.stop();
+  if (lock_fd >= 0) ::close(lock_fd);
   if (access) std::fclose(access);
   std::printf("portico-server: stopped\n");
   return 0;

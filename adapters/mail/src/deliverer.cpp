@@ -44,8 +44,9 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   // customer who left the project: nothing).
   auto ctx = portal.ticket_context(d.project, {dom::Realm::customer, d.recipient}, "");
   if (!ctx) return Unexpected(ctx.error());
-  if (!t.exists || !dt::can_read(t, *ctx))
-    return fail("not_found", "the recipient may not read it");
+  if (!t.exists || !dt::can_read(t, *ctx)) {
+    return fail(std::string(kNoReader), "the recipient may not read the ticket");
+  }
 
   const std::string& name = project->settings.name;
   const std::string number = "#" + std::to_string(d.ticket);
@@ -67,7 +68,7 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
     subject = fmt::format("[{}] How did we do on {}?", name, number);
     lead = fmt::format("how did we do on {}? Rate the help you got on the ticket's page.", number);
   } else {
-    return fail("invalid_request", "no e-mail for deliveries of kind " + d.kind);
+    return fail(std::string(kNoReader), "no e-mail for deliveries of kind " + d.kind);
   }
   std::string text = fmt::format("Hello {},\n\n{}\n\n{}/p/{}/tickets/{}\n", recipient->display_name,
                                  lead, options.base_url, d.project, d.ticket);
@@ -84,8 +85,13 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
                         log::format_time_us(m.created_at).substr(0, 16) + " UTC", m.body);
   }
   text += fmt::format("\n-- \n{} ({})\n", name, options.base_url);
-  return Message{fmt::format("{} <{}>", name, options.from_address), recipient->email,
-                 std::move(subject), std::move(text)};
+  // The same Message-ID on every attempt: a copy sent twice can be told for what it is.
+  return Message{name,
+                 options.from_address,
+                 recipient->email,
+                 std::move(subject),
+                 std::move(text),
+                 d.id + "@" + d.project + ".portico"};
 }
 
 Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
@@ -106,24 +112,29 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
   if (!due) return Unexpected(due.error());
   DeliveryCount count;
   for (const projections::Delivery& d : *due) {
+    // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent twice
+    // in a tight loop, nor retried without backoff).
+    auto settle = [](Result<void> r) -> Result<void> {
+      if (!r && r.error().code != "not_found") return r;
+      return {};
+    };
     auto message = compose(d, portal_, options_);
-    if (!message) {
-      if (message.error().code == "not_found" || message.error().code == "invalid_request") {
-        ++count.dropped;  // nothing to tell, or nobody to tell it to
-        (void)outbox_.delivered(d.id);
-        continue;
-      }
-      ++count.failed;
-      (void)outbox_.failed(d.id, at, message.error().message);
+    if (!message && message.error().code == kNoReader) {
+      ++count.dropped;  // nobody may be told, or nothing to tell
+      if (auto ok = settle(outbox_.delivered(d.id)); !ok) return Unexpected(ok.error());
       continue;
     }
-    if (auto sent = transport_.send(*message); !sent) {
+    Result<void> sent =
+        message ? transport_.send(*message) : Result<void>(Unexpected(message.error()));
+    if (!sent) {
       ++count.failed;
-      (void)outbox_.failed(d.id, at, sent.error().message);
+      if (auto ok = settle(outbox_.failed(d.id, at, sent.error().message)); !ok) {
+        return Unexpected(ok.error());
+      }
       continue;
     }
     ++count.sent;
-    (void)outbox_.delivered(d.id);
+    if (auto ok = settle(outbox_.delivered(d.id)); !ok) return Unexpected(ok.error());
   }
   return count;
 }

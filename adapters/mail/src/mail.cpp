@@ -16,10 +16,6 @@ namespace portico::mail {
 
 namespace {
 
-bool has_line_break(std::string_view s) {
-  return s.find('\r') != std::string_view::npos || s.find('\n') != std::string_view::npos;
-}
-
 bool is_ascii(std::string_view s) {
   for (unsigned char c : s) {
     if (c >= 0x80) return false;
@@ -27,10 +23,18 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-// RFC 2047 encoded-word (base64), for a subject that is not plain ASCII.
-std::string encode_word(std::string_view text) {
+// Header text: control characters (line breaks above all) become spaces.
+std::string header_text(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+std::string base64(std::string_view text) {
   static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out = "=?UTF-8?B?";
+  std::string out;
   std::size_t i = 0;
   for (; i + 2 < text.size(); i += 3) {
     const unsigned v = static_cast<unsigned char>(text[i]) << 16 |
@@ -46,7 +50,44 @@ std::string encode_word(std::string_view text) {
         static_cast<unsigned char>(text[i]) << 16 | static_cast<unsigned char>(text[i + 1]) << 8;
     out += {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], '='};
   }
-  return out + "?=";
+  return out;
+}
+
+// RFC 2047 encoded-words of at most 75 characters, split on UTF-8 character boundaries and folded
+// onto continuation lines.
+std::string encode_words(std::string_view text) {
+  // base64 of 39 bytes is 52 characters, + 12 of framing: 64, which leaves room on the first
+  // line for the header's name ("Subject: ").
+  constexpr std::size_t kMaxBytes = 39;
+  std::string out;
+  while (!text.empty()) {
+    std::size_t take = std::min(kMaxBytes, text.size());
+    while (take < text.size() && (static_cast<unsigned char>(text[take]) & 0xc0) == 0x80) --take;
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64(text.substr(0, take)) + "?=";
+    text.remove_prefix(take);
+  }
+  return out;
+}
+
+// A header value: plain when ASCII and short enough, else encoded words.
+std::string header_value(std::string_view text) {
+  const std::string clean = header_text(text);
+  if (is_ascii(clean) && clean.size() <= 900) return clean;
+  return encode_words(clean);
+}
+
+// The display name as a quoted-string (ASCII) or encoded words, then the address.
+std::string mailbox(std::string_view name, std::string_view address) {
+  const std::string clean = header_text(name);
+  if (clean.empty()) return std::string(address);
+  if (!is_ascii(clean)) return encode_words(clean) + "\r\n <" + std::string(address) + ">";
+  std::string quoted = "\"";
+  for (char c : clean) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  return quoted + "\" <" + std::string(address) + ">";
 }
 
 // Quoted-printable (RFC 2045): lines of at most 76 characters, CRLF line ends.
@@ -68,7 +109,8 @@ std::string quoted_printable(std::string_view text) {
       column = 0;
     } else if (c == '\r') {
       continue;
-    } else if ((c == ' ' || c == '\t') && (i + 1 == text.size() || text[i + 1] == '\n')) {
+    } else if ((c == ' ' || c == '\t') &&
+               (i + 1 == text.size() || text[i + 1] == '\n' || text[i + 1] == '\r')) {
       emit(fmt::format("={:02X}", c));  // trailing white space would be lost in transit
     } else if ((c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t') {
       const char ch = static_cast<char>(c);
@@ -82,25 +124,35 @@ std::string quoted_printable(std::string_view text) {
 
 }  // namespace
 
-Result<std::string> format_rfc5322(const Message& m, const std::string& message_id,
-                                   const std::string& date) {
-  for (const auto* field : {&m.from, &m.to, &m.subject}) {
-    if (has_line_break(*field)) {
-      return fail("invalid_request", "a header value holds a line break", "mail");
+bool valid_address(std::string_view a) {
+  const auto at = a.find('@');
+  if (at == 0 || at == std::string_view::npos || at + 1 >= a.size() || a.size() > 254) return false;
+  if (a.find('@', at + 1) != std::string_view::npos) return false;
+  for (unsigned char c : a) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+    if (std::string_view(",;:<>\"()[]\\").find(static_cast<char>(c)) != std::string_view::npos) {
+      return false;
     }
   }
-  if (m.to.find('@') == std::string::npos) {
-    return fail("invalid_request", "not an e-mail address: " + m.to, "to");
+  return a.find('.', at) != std::string_view::npos;
+}
+
+Result<std::string> format_rfc5322(const Message& m, const std::string& message_id,
+                                   const std::string& date) {
+  if (!valid_address(m.to)) return fail("invalid_request", "not one e-mail address: " + m.to, "to");
+  if (!valid_address(m.from_address)) {
+    return fail("invalid_request", "not one e-mail address: " + m.from_address, "from");
   }
-  if (!utf8::valid(m.subject) || !utf8::valid(m.text) || !utf8::valid(m.from)) {
+  if (!utf8::valid(m.subject) || !utf8::valid(m.text) || !utf8::valid(m.from_name)) {
     return fail("invalid_request", "mail text must be UTF-8", "mail");
   }
+  const std::string id = header_text(m.message_id.empty() ? message_id : m.message_id);
   std::string out;
   out += "Date: " + date + "\r\n";
-  out += "From: " + (is_ascii(m.from) ? m.from : encode_word(m.from)) + "\r\n";
+  out += "From: " + mailbox(m.from_name, m.from_address) + "\r\n";
   out += "To: " + m.to + "\r\n";
-  out += "Subject: " + (is_ascii(m.subject) ? m.subject : encode_word(m.subject)) + "\r\n";
-  out += "Message-ID: <" + message_id + ">\r\n";
+  out += "Subject: " + header_value(m.subject) + "\r\n";
+  out += "Message-ID: <" + id + ">\r\n";
   out += "MIME-Version: 1.0\r\n";
   out += "Content-Type: text/plain; charset=utf-8\r\n";
   out += "Content-Transfer-Encoding: quoted-printable\r\n";

@@ -65,7 +65,9 @@ TEST_CASE("ticket created staff replied and status changed reach the creator wit
   REQUIRE(m.transport.sent.size() == 3);
   const auto& created = m.transport.sent[0];
   CHECK(created.to == "ann@globex.test");
-  CHECK(created.from == "Acme Support <support@acme.test>");
+  CHECK(created.from_name == "Acme Support");
+  CHECK(created.from_address == "support@acme.test");
+  CHECK(created.message_id.ends_with("@acme.portico"));
   CHECK(created.subject == "[Acme Support] #1 received: Help");
   CHECK(created.text.find("https://help.acme.test/p/acme/tickets/1") != std::string::npos);
   const auto& reply = m.transport.sent[1];

@@ -16,8 +16,8 @@ namespace {
 mail::Message message(
     std::string subject = "Your sign-in link",
     std::string text = "Hello,\nopen https://x.test/p/acme/auth/magic?token=abc\n") {
-  return {"Acme Support <support@acme.test>", "ann@example.com", std::move(subject),
-          std::move(text)};
+  return {"Acme Support",     "support@acme.test", "ann@example.com",
+          std::move(subject), std::move(text),     ""};
 }
 }  // namespace
 
@@ -27,7 +27,7 @@ TEST_CASE("a message is RFC 5322 text with CRLF lines and a quoted-printable UTF
   REQUIRE(text);
   const std::string& t = *text;
   CHECK(t.starts_with("Date: Sun, 22 Nov 2026 05:00:00 +0000\r\n"));
-  CHECK(t.find("From: Acme Support <support@acme.test>\r\n") != std::string::npos);
+  CHECK(t.find("From: \"Acme Support\" <support@acme.test>\r\n") != std::string::npos);
   CHECK(t.find("To: ann@example.com\r\n") != std::string::npos);
   CHECK(t.find("Subject: =?UTF-8?B?Q2Fmw6kgcmVhZHk=?=\r\n") != std::string::npos);
   CHECK(t.find("Message-ID: <id-1@portico>\r\n") != std::string::npos);
@@ -48,15 +48,50 @@ TEST_CASE("long lines are folded below 77 characters") {
   for (std::string line; std::getline(in, line);) CHECK(line.size() <= 77);  // 76 + '\r'
 }
 
-TEST_CASE("header injection and non-addresses are refused") {
-  auto injected = mail::format_rfc5322(message("hi\r\nBcc: everyone@evil.test"), "id", "d");
-  REQUIRE_FALSE(injected);
-  CHECK(injected.error().code == "invalid_request");
-  auto m = message();
-  m.to = "not-an-address";
-  CHECK_FALSE(mail::format_rfc5322(m, "id", "d"));
+TEST_CASE("header text cannot inject headers and addresses are one addr-spec") {
+  auto m = message("hi\r\nBcc: everyone@evil.test");
+  m.from_name = "Bank <security@bank.test>, Acme\r\nX: y";
+  auto text = mail::format_rfc5322(m, "id", "d");
+  REQUIRE(text);
+  CHECK(text->find("\r\nBcc:") == std::string::npos);  // the line break became spaces
+  CHECK(text->find("Subject: hi  Bcc: everyone@evil.test\r\n") != std::string::npos);
+  CHECK(text->find("From: \"Bank <security@bank.test>, Acme  X: y\" <support@acme.test>\r\n") !=
+        std::string::npos);
+  for (std::string bad : {"not-an-address", "a@b.test, c@evil.test", "A <a@b.test>", "a@@b.test",
+                          "a b@c.test", "@b.test", "a@b"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(mail::valid_address(bad));
+    m = message();
+    m.to = bad;
+    CHECK_FALSE(mail::format_rfc5322(m, "id", "d"));
+  }
+  CHECK(mail::valid_address("ann.o+tag@example.co.uk"));
   m = message("ok", std::string("\xff\xfe bad", 6));
   CHECK_FALSE(mail::format_rfc5322(m, "id", "d"));
+}
+
+TEST_CASE("a long non-ASCII subject and name become folded encoded words") {
+  auto m = message();
+  std::string cjk;
+  for (int i = 0; i < 100; ++i) cjk += "\xe4\xb8\xad";  // 中
+  m.subject = cjk + " " + std::string(200, 's');
+  m.from_name = "Café " + cjk;
+  auto text = mail::format_rfc5322(m, "id", "d");
+  REQUIRE(text);
+  std::istringstream in(*text);
+  int encoded = 0;
+  for (std::string line; std::getline(in, line) && line != "\r";) {
+    CHECK(line.size() <= 78);
+    for (auto begin = line.find("=?UTF-8?B?"); begin != std::string::npos;
+         begin = line.find("=?UTF-8?B?", begin + 1)) {
+      const auto end = line.find("?=", begin + 10);
+      REQUIRE(end != std::string::npos);
+      CHECK(end + 2 - begin <= 75);  // one encoded word
+      ++encoded;
+    }
+  }
+  CHECK(encoded > 10);
+  CHECK(text->find("<support@acme.test>\r\n") != std::string::npos);  // the address stays plain
 }
 
 TEST_CASE("the mail-dir transport writes one whole .eml per message and nothing else") {
@@ -82,7 +117,9 @@ TEST_CASE("the mail-dir transport writes one whole .eml per message and nothing 
     CHECK(all.find("token=3Dabc") != std::string::npos);
   }
   CHECK(files == 40);
-  CHECK_FALSE(box.send(message("x\ny")));  // refused: nothing written
+  auto bad = message();
+  bad.to = "not an address";
+  CHECK_FALSE(box.send(bad));  // refused: nothing written
   CHECK(std::distance(std::filesystem::directory_iterator(dir / "mail"),
                       std::filesystem::directory_iterator()) == 40);
 }

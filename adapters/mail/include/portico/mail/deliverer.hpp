@@ -32,7 +32,10 @@ struct DeliveryCount {
   std::size_t dropped = 0;  // the recipient may no longer read the ticket, or it is gone
 };
 
-// The e-mail for one delivery, from the ticket and project as they are now. not_found when the
+// The code compose() answers when nobody is to be told (the recipient may not read the ticket).
+inline constexpr std::string_view kNoReader = "no_reader";
+
+// The e-mail for one delivery, from the ticket and project as they are now; kNoReader when the
 // recipient may not read the ticket.
 Result<Message> compose(const projections::Delivery& delivery, service::Portal& portal,
                         const DelivererOptions& options);

@@ -14,17 +14,22 @@
 namespace portico::mail {
 
 struct Message {
-  std::string from;     // "Acme Support <support@acme.test>" or a bare address
-  std::string to;       // one address
-  std::string subject;  // UTF-8; encoded for the header as RFC 2047 needs
-  std::string text;     // UTF-8 plain text; lines end in '\n'
+  std::string from_name;     // "Acme Support"; quoted or RFC 2047-encoded in the header
+  std::string from_address;  // one addr-spec
+  std::string to;            // one addr-spec
+  std::string subject;       // UTF-8; control characters become spaces, encoded as RFC 2047 needs
+  std::string text;          // UTF-8 plain text; lines end in '\n'
+  std::string message_id;    // stable across retries when set (a fresh one otherwise)
 };
+
+// One plain addr-spec (local@domain): no list, no display name, no white space or quotes.
+bool valid_address(std::string_view address);
 
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Errors: invalid_request (a header value with a line break, an address without '@', text that
-  // is not UTF-8), unavailable (the transport failed; nothing was sent).
+  // Errors: invalid_request (an address that is not one addr-spec, text that is not UTF-8),
+  // unavailable (the transport failed; nothing was sent).
   virtual Result<void> send(const Message& message) = 0;
 };
 
