@@ -1,5 +1,8 @@
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
+#include <optional>
 #include <portico/http/json.hpp>
 #include <portico/utf8.hpp>
 #include <utility>
@@ -68,9 +71,40 @@ Response no_content(const Request& request) {
   return r;
 }
 
+namespace {
+// What JSON allows but Portico never stores: numbers too large for a double (1e999 parses as
+// infinity, which cannot be written back as JSON) and NUL characters in strings.
+std::optional<std::string> unfit(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_:
+      if (!std::isfinite(v.get_double())) return "a number is out of range";
+      return std::nullopt;
+    case boost::json::kind::string:
+      if (v.get_string().find('\0') != boost::json::string::npos) return "a string holds NUL";
+      return std::nullopt;
+    case boost::json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (auto bad = unfit(e)) return bad;
+      }
+      return std::nullopt;
+    case boost::json::kind::object:
+      for (const auto& [k, e] : v.get_object()) {
+        if (k.find('\0') != boost::json::string_view::npos) return "a key holds NUL";
+        if (auto bad = unfit(e)) return bad;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+}  // namespace
+
 Result<boost::json::object> parse_body(const Request& request) {
-  const auto type = request[beast_http::field::content_type];
-  if (!type.starts_with("application/json")) {
+  // "application/json", any case, with parameters or not; not "application/jsonp".
+  auto media = request[beast_http::field::content_type];
+  media = media.substr(0, media.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (!boost::beast::iequals(media, "application/json")) {
     return fail("unsupported_media_type", "send the body as application/json");
   }
   if (!utf8::valid(request.body())) return fail("invalid_request", "the body is not UTF-8", "body");
@@ -80,6 +114,7 @@ Result<boost::json::object> parse_body(const Request& request) {
   auto v = boost::json::parse(request.body(), ec, {}, options);
   if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
   if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
+  if (auto bad = unfit(v)) return fail("invalid_request", *bad, "body");
   return std::move(v.as_object());
 }
 

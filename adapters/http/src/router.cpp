@@ -1,6 +1,7 @@
 #include <boost/url/parse.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/router.hpp>
+#include <portico/utf8.hpp>
 
 namespace portico::http {
 
@@ -45,7 +46,14 @@ Response Router::route(const Request& request, std::string& route) const {
   if (!parsed) return error_response(request, 400, "invalid_request", "not a valid request target");
   const boost::urls::url_view target = *parsed;
   std::vector<std::string> segments;
-  for (auto s : target.segments()) segments.emplace_back(s);
+  for (auto s : target.segments()) {
+    segments.emplace_back(s);
+    // No id holds control characters or broken UTF-8 (and keys of the read models are split by
+    // NUL): such a path names nothing.
+    if (!utf8::valid_printable(segments.back())) {
+      return error_response(request, 404, "not_found", "no such route");
+    }
+  }
   if (segments.empty()) segments.emplace_back();  // "/" is one empty segment
   std::vector<const Entry*> allowed;
   for (const Entry& e : entries_) {

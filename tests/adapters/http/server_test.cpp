@@ -331,3 +331,44 @@ TEST_CASE("the access log is one JSON line per request with secrets left out") {
   CHECK(lines == 2);
   std::fclose(log);
 }
+
+TEST_CASE("control bytes in a path name nothing") {
+  Served s;
+  for (const char* target : {"/api/v1/projects/ac%00me", "/api/v1/projects/acme%0A",
+                             "/api/v1/projects/%FF%FE", "/api/v1/invites/a%00b"}) {
+    CAPTURE(target);
+    auto r = hc::get(s.port(), target);
+    CHECK(r.result_int() == 404);
+    CHECK(hc::error_code(r) == "not_found");
+  }
+}
+
+TEST_CASE("request bodies are JSON objects Portico can store") {
+  ViewsDesk desk;
+  phttp::App app(*desk.log, *desk.portal, desk.views);
+  app.router().add(verb::post, "/echo", [](const phttp::Call& c) {
+    auto body = phttp::parse_body(c.request);
+    if (!body) return phttp::error_response(c.request, body.error());
+    return phttp::json_response(c.request, 200, *body);
+  });
+  auto post = [&](std::string body, std::string type = "application/json") {
+    phttp::Request req{verb::post, "/echo", 11};
+    req.set(boost::beast::http::field::content_type, type);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return app.handle(req);
+  };
+  CHECK(post(R"({"a":1})").result_int() == 200);
+  CHECK(post(R"({"a":1})", "Application/JSON; charset=utf-8").result_int() == 200);
+  CHECK(post(R"({"a":1})", "application/jsonp").result_int() == 415);
+  CHECK(post(R"({"a":1})", "text/plain").result_int() == 415);
+  for (std::string bad :
+       {std::string("not json"), std::string("[1,2]"), std::string(R"({"a":1e999})"),
+        std::string(R"({"a":"x\u0000y"})"), std::string("{\"a\":\"\xff\"}"),
+        std::string(40, '[') + std::string(40, ']')}) {
+    CAPTURE(bad);
+    auto r = post(bad);
+    CHECK(r.result_int() == 400);
+    CHECK(boost::json::parse(r.body()).at("error").at("field") == "body");
+  }
+}
