@@ -8,10 +8,14 @@
 #include <sys/vfs.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <portico/log/log.hpp>
 #include <string>
 #include <string_view>
@@ -162,6 +166,24 @@ class Cleanup {
     return dir;
   }
   void adopt(const fs::path& dir) { made_.push_back(dir); }
+
+  // Where a benchmark's logs go: `dir` (created, and removed afterwards, when missing) or a fresh
+  // temporary directory named after `name`.
+  fs::path root(const std::optional<fs::path>& dir, std::string_view name) {
+    if (dir) {
+      std::error_code ec;
+      if (!fs::exists(*dir, ec)) {
+        fs::create_directories(*dir, ec);
+        if (ec) fail(2, fmt::format("cannot create {}: {}", dir->string(), ec.message()));
+        adopt(*dir);
+      }
+      return *dir;
+    }
+    std::string tmpl = (fs::temp_directory_path() / fmt::format("{}-XXXXXX", name)).string();
+    if (!::mkdtemp(tmpl.data())) fail(2, fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
+    adopt(tmpl);
+    return tmpl;
+  }
 
  private:
   bool keep_;

@@ -462,21 +462,7 @@ int run(int argc, char** argv) {
   const unsigned appenders = args->appenders.value_or(64);
 
   Cleanup cleanup(args->keep);
-  fs::path root;
-  if (args->dir) {
-    root = *args->dir;
-    std::error_code ec;
-    if (!fs::exists(root, ec)) {
-      fs::create_directories(root, ec);
-      if (ec) fail(2, fmt::format("cannot create {}: {}", root.string(), ec.message()));
-      cleanup.adopt(root);
-    }
-  } else {
-    std::string tmpl = (fs::temp_directory_path() / "portico-log-bench-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) fail(2, fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
-    root = tmpl;
-    cleanup.adopt(root);
-  }
+  const fs::path root = cleanup.root(args->dir, "portico-log-bench");
   // Every log gets a directory of its own, claimed up front so that a used --dir fails at once.
   const fs::path single_dir = cleanup.make(root, "single");
   const fs::path group_dir = cleanup.make(root, "group");

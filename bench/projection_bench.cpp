@@ -758,21 +758,7 @@ int run(int argc, char** argv) {
   g_customers = args->customers;
 
   Cleanup cleanup(args->keep);
-  fs::path root;
-  if (args->dir) {
-    root = *args->dir;
-    std::error_code ec;
-    if (!fs::exists(root, ec)) {
-      fs::create_directories(root, ec);
-      if (ec) fail(2, fmt::format("cannot create {}: {}", root.string(), ec.message()));
-      cleanup.adopt(root);
-    }
-  } else {
-    std::string tmpl = (fs::temp_directory_path() / "portico-projection-bench-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) fail(2, fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
-    root = tmpl;
-    cleanup.adopt(root);
-  }
+  const fs::path root = cleanup.root(args->dir, "portico-projection-bench");
 
   const auto t_all = Clock::now();
   std::vector<SizeRun> runs;

@@ -530,21 +530,7 @@ int run(int argc, char** argv) {
   const double load_seconds = args->quick ? 0.2 : 1.0;  // per figure of phase 3
 
   Cleanup cleanup(args->keep);
-  fs::path root;
-  if (args->dir) {
-    root = *args->dir;
-    std::error_code ec;
-    if (!fs::exists(root, ec)) {
-      fs::create_directories(root, ec);
-      if (ec) fail(2, fmt::format("cannot create {}: {}", root.string(), ec.message()));
-      cleanup.adopt(root);
-    }
-  } else {
-    std::string tmpl = (fs::temp_directory_path() / "portico-service-bench-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) fail(2, fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
-    root = tmpl;
-    cleanup.adopt(root);
-  }
+  const fs::path root = cleanup.root(args->dir, "portico-service-bench");
   // Every log gets a directory of its own, claimed up front so that a used --dir fails at once.
   const fs::path open_dir = cleanup.make(root, "open");
   const fs::path own_dir = cleanup.make(root, "post-own");
