@@ -346,7 +346,7 @@ class ViewsProjection final : public log::Projection {
                      [&](const customer::MembershipLeft& c) {
                        t.erase(kMembers, Key().part(id).part(c.project));
                      },
-                     [&](const customer::HandleClaimed&) {},
+                     [](const auto&) {},  // claims and credentials: not the views' business
                  },
                  *e);
       return {};

@@ -223,8 +223,9 @@ std::string stream_id(std::string_view slug) { return "project:" + std::string(s
 
 namespace customer {
 
-constexpr std::array<std::string_view, 4> kTypeNames = {"CustomerRegistered", "MembershipJoined",
-                                                        "MembershipLeft", "HandleClaimed"};
+constexpr std::array<std::string_view, 8> kTypeNames = {
+    "CustomerRegistered", "MembershipJoined", "MembershipLeft",   "HandleClaimed",
+    "EmailClaimed",       "PasswordSet",      "PasswordVerified", "EmailVerified"};
 
 std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
 bool is_event_type(std::string_view type) noexcept {
@@ -247,6 +248,22 @@ State evolve(State s, const Event& event) {
                  [&](const MembershipJoined& e) { s.projects.insert(e.project); },
                  [&](const MembershipLeft& e) { s.projects.erase(e.project); },
                  [&](const HandleClaimed&) {},  // lives in the handle's stream
+                 [&](const EmailClaimed& e) {   // lives in the address's stream
+                   s.exists = true;
+                   s.claimed_by = e.customer_id;
+                 },
+                 [&](const PasswordSet& e) {
+                   s.password_hash = e.hash;
+                   s.password_set_at = e.at;
+                   s.password_verified = e.verified;
+                   if (e.verified) s.email_verified = true;
+                   if (e.ends_sessions) s.sessions_valid_from = e.at;
+                 },
+                 [&](const PasswordVerified& e) {
+                   if (e.password_set_at == s.password_set_at) s.password_verified = true;
+                   s.email_verified = true;
+                 },
+                 [&](const EmailVerified&) { s.email_verified = true; },
              },
              event);
   return s;
@@ -329,6 +346,10 @@ std::string stream_id(std::string_view customer_id) {
 }
 
 std::string handle_stream_id(std::string_view handle) { return "handle:" + std::string(handle); }
+
+std::string email_stream_id(std::string_view normalized_email) {
+  return "email:" + std::string(normalized_email);
+}
 
 }  // namespace customer
 }  // namespace portico::domain

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <portico/domain/account.hpp>
 #include <portico/service/portal.hpp>
 #include <random>
 #include <thread>
@@ -168,19 +169,31 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
   if (events->empty()) return (*loaded)->state;
   // The registration and the handle's claim go in together: "no stream" on the handle makes two
   // customers with one handle impossible, even from two processes at once.
+  // So is the e-mail address's: one identity per address (sign-in finds customers by it).
+  const auto email = domain::account::normalize_email(command.email);
+  if (!email) return fail("invalid_request", "not an e-mail address", "email");
   const std::vector<customer::Event> claim{
       customer::HandleClaimed{ctx.now, command.handle, command.customer_id}};
+  const std::vector<customer::Event> email_claim{
+      customer::EmailClaimed{ctx.now, *email, command.customer_id}};
   const std::vector<log::StreamWrite> writes{
       detail::encode<CustomerTraits>(customer::stream_id(command.customer_id),
                                      log::ExpectedVersion::no_stream(), *events, meta, id, 0),
       detail::encode<CustomerTraits>(customer::handle_stream_id(command.handle),
                                      log::ExpectedVersion::no_stream(), claim, meta, id,
-                                     events->size())};
+                                     events->size()),
+      detail::encode<CustomerTraits>(customer::email_stream_id(*email),
+                                     log::ExpectedVersion::no_stream(), email_claim, meta, id,
+                                     events->size() + 1)};
   auto appended = log_.append(writes);
   if (!appended) {
     if (appended.error().conflict &&
         appended.error().conflict->stream == customer::handle_stream_id(command.handle)) {
       return fail("conflict", "the handle @" + command.handle + " is taken", "handle");
+    }
+    if (appended.error().conflict &&
+        appended.error().conflict->stream == customer::email_stream_id(*email)) {
+      return fail("conflict", "the address " + *email + " has an account", "email");
     }
     return Unexpected(detail::from_log(appended.error()));
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
@@ -30,6 +31,7 @@ namespace portico::service::detail {
 PORTICO_AGGREGATE_TRAITS(TicketTraits, ticket)
 PORTICO_AGGREGATE_TRAITS(ProjectTraits, project)
 PORTICO_AGGREGATE_TRAITS(CustomerTraits, customer)
+PORTICO_AGGREGATE_TRAITS(AccountTraits, account)
 #undef PORTICO_AGGREGATE_TRAITS
 
 // The log's errors in the API's terms: storage trouble is 503 unavailable (retry), a conflict
@@ -82,10 +84,12 @@ struct Caches {
   StateCache<TicketTraits> tickets{4096};
   StateCache<ProjectTraits> projects{256};
   StateCache<CustomerTraits> customers{4096};
+  StateCache<AccountTraits> accounts{8192};  // sessions, tokens, staff accounts
 
   StateCache<TicketTraits>& of(TicketTraits*) { return tickets; }
   StateCache<ProjectTraits>& of(ProjectTraits*) { return projects; }
   StateCache<CustomerTraits>& of(CustomerTraits*) { return customers; }
+  StateCache<AccountTraits>& of(AccountTraits*) { return accounts; }
   template <class T>
   StateCache<T>& of() {
     return of(static_cast<T*>(nullptr));

@@ -1,15 +1,11 @@
-// Secrets handed to people (invite links, sign-in links, sessions): random, and stored only as
-// hashes.
+// Secrets handed to people: see portico/service/tokens.hpp.
 #pragma once
 
-#include <string>
-#include <string_view>
+#include <portico/service/tokens.hpp>
 
 namespace portico::http {
 
-// 256 random bits from the operating system's CSPRNG, base64url without padding (43 characters).
-std::string new_token();
-// What is stored and looked up instead of the token: SHA-256, lower-case hex.
-std::string token_hash(std::string_view token);
+using service::new_token;
+using service::token_hash;
 
 }  // namespace portico::http

@@ -170,8 +170,37 @@ struct HandleClaimed {
 };
 BOOST_DESCRIBE_STRUCT(MembershipLeft, (), (at, project))
 BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
+// In the address's own stream ("email:{address}"): one customer identity per e-mail address.
+struct EmailClaimed {
+  TimeUs at = 0;
+  std::string email;
+  std::string customer_id;
+};
+// A password for e-mail + password sign-in (Argon2id, libsodium's string form). Set by a
+// registration it is unverified until the e-mailed link is followed; set by a password reset it
+// is verified (the reset link proved the address) and ends every earlier session.
+struct PasswordSet {
+  TimeUs at = 0;
+  std::string hash;
+  bool verified = false;
+  bool ends_sessions = false;
+};
+// The registration's link was followed: the password set at `password_set_at` may sign in.
+struct PasswordVerified {
+  TimeUs at = 0;
+  TimeUs password_set_at = 0;
+};
+// The customer proved they receive mail at their address (any e-mailed link).
+struct EmailVerified {
+  TimeUs at = 0;
+};
+BOOST_DESCRIBE_STRUCT(EmailClaimed, (), (at, email, customer_id))
+BOOST_DESCRIBE_STRUCT(PasswordSet, (), (at, hash, verified, ends_sessions))
+BOOST_DESCRIBE_STRUCT(PasswordVerified, (), (at, password_set_at))
+BOOST_DESCRIBE_STRUCT(EmailVerified, (), (at))
 
-using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed>;
+using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed,
+                           EmailClaimed, PasswordSet, PasswordVerified, EmailVerified>;
 std::string_view type_name(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
@@ -187,6 +216,12 @@ struct State {
   std::string display_name;
   std::string handle;
   std::set<std::string> projects;  // where the customer is a member now
+  std::string password_hash;       // "" when none is set
+  TimeUs password_set_at = 0;
+  bool password_verified = false;
+  bool email_verified = false;
+  TimeUs sessions_valid_from = 0;  // sessions started before this were ended (password reset)
+  std::string claimed_by;          // "email:{address}" streams: the customer holding it
   friend bool operator==(const State&, const State&) = default;
 };
 
@@ -225,5 +260,6 @@ bool is_member(const State& state, std::string_view project);
 bool valid_handle(std::string_view handle) noexcept;
 std::string stream_id(std::string_view customer_id);
 std::string handle_stream_id(std::string_view handle);
+std::string email_stream_id(std::string_view normalized_email);
 
 }  // namespace portico::domain::customer

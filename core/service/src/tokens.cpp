@@ -3,9 +3,9 @@
 
 #include <array>
 #include <cstdlib>
-#include <portico/http/tokens.hpp>
+#include <portico/service/tokens.hpp>
 
-namespace portico::http {
+namespace portico::service {
 
 std::string new_token() {
   std::array<unsigned char, 32> bytes{};
@@ -41,4 +41,4 @@ std::string token_hash(std::string_view token) {
   return out;
 }
 
-}  // namespace portico::http
+}  // namespace portico::service

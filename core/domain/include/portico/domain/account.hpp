@@ -1,0 +1,151 @@
+// Sign-in: one-time e-mailed tokens, sessions and staff accounts (the customer's own credentials
+// are events of the customer aggregate, project.hpp).
+//
+// Streams (docs/events.md):
+//   "token:{sha256 hex}"      TokenIssued, then at most one TokenUsed: a magic link, an e-mail
+//                             verification or a password reset. Using one is appending TokenUsed
+//                             at version 1, so two uses can never both succeed.
+//   "session:{sha256 hex}"    SessionStarted, SessionRefreshed*, SessionEnded: one sign-in.
+//   "staff:{id}"              StaffAccountCreated, StaffPasswordSet: a staff identity (global;
+//                             which projects it serves is the project aggregate's StaffAdded).
+//   "staff-email:{address}"   StaffEmailClaimed: one staff identity per e-mail address.
+// Only hashes of tokens are stored; the tokens themselves go out by e-mail or in the answer.
+#pragma once
+
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
+#include <boost/json/object.hpp>
+#include <functional>
+#include <optional>
+#include <portico/domain/common.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace portico::domain::account {
+
+enum class Purpose { magic_link, verify_email, password_reset };
+BOOST_DESCRIBE_ENUM(Purpose, magic_link, verify_email, password_reset)
+
+// ---- Events ----
+
+struct TokenIssued {
+  TimeUs at = 0;
+  Purpose purpose = Purpose::magic_link;
+  std::string project;         // where the person asked
+  std::string email;           // normalised
+  std::string customer_id;     // verify_email, password_reset: the account; magic_link: "" (found
+                               // or created when it is used)
+  TimeUs password_set_at = 0;  // verify_email: the password it verifies (a later one voids it)
+  TimeUs expires_at = 0;
+};
+struct TokenUsed {
+  TimeUs at = 0;
+};
+struct SessionStarted {
+  TimeUs at = 0;
+  Realm realm = Realm::customer;
+  std::string subject;  // customer or staff id
+  std::string project;  // customer: the project signed in on; staff: ""
+  std::string method;   // "magic_link", "password", "verify_email"
+  std::string csrf_hash;
+  TimeUs idle_timeout = 0;
+  TimeUs expires_at = 0;  // absolute
+};
+// Activity, recorded at most once per refresh interval (so idle expiry survives a restart).
+struct SessionRefreshed {
+  TimeUs at = 0;
+};
+struct SessionEnded {
+  TimeUs at = 0;
+  std::string reason;  // "signed_out"
+};
+struct StaffAccountCreated {
+  TimeUs at = 0;
+  std::string staff_id;
+  std::string email;
+  std::string display_name;
+};
+struct StaffPasswordSet {
+  TimeUs at = 0;
+  std::string hash;  // Argon2id, libsodium's string form (algorithm, parameters, salt, hash)
+};
+struct StaffEmailClaimed {
+  TimeUs at = 0;
+  std::string email;
+  std::string staff_id;
+};
+BOOST_DESCRIBE_STRUCT(TokenIssued, (),
+                      (at, purpose, project, email, customer_id, password_set_at, expires_at))
+BOOST_DESCRIBE_STRUCT(TokenUsed, (), (at))
+BOOST_DESCRIBE_STRUCT(SessionStarted, (),
+                      (at, realm, subject, project, method, csrf_hash, idle_timeout, expires_at))
+BOOST_DESCRIBE_STRUCT(SessionRefreshed, (), (at))
+BOOST_DESCRIBE_STRUCT(SessionEnded, (), (at, reason))
+BOOST_DESCRIBE_STRUCT(StaffAccountCreated, (), (at, staff_id, email, display_name))
+BOOST_DESCRIBE_STRUCT(StaffPasswordSet, (), (at, hash))
+BOOST_DESCRIBE_STRUCT(StaffEmailClaimed, (), (at, email, staff_id))
+
+using Event = std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
+                           StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed>;
+std::string_view type_name(const Event& event) noexcept;
+bool is_event_type(std::string_view type) noexcept;
+boost::json::object to_payload(const Event& event);
+Result<Event> from_payload(std::string_view type, boost::json::object payload);
+
+// ---- State: one struct covers the three kinds of stream (each sees only its own events) ----
+
+struct State {
+  bool exists = false;
+  // token
+  std::optional<TokenIssued> token;
+  bool used = false;
+  // session
+  std::optional<SessionStarted> session;
+  TimeUs last_active = 0;
+  bool ended = false;
+  // staff
+  std::string staff_id;
+  std::string email;
+  std::string display_name;
+  std::string password_hash;
+  std::string claimed_by;  // staff-email: the staff id holding the address
+
+  friend bool operator==(const State&, const State&) = default;
+};
+
+State evolve(State state, const Event& event);
+
+// ---- Rules ----
+
+// The token can be used now for `purpose`: issued for it, not used, not expired.
+bool token_usable(const State& token, Purpose purpose, TimeUs now);
+// The session lets its holder act now: started, not ended, inside its idle and absolute limits.
+bool session_active(const State& session, TimeUs now);
+// Whether activity at `now` should be recorded (SessionRefreshed): at most once per `interval`.
+bool session_needs_refresh(const State& session, TimeUs now, TimeUs interval);
+
+struct PasswordRules {
+  std::size_t min_length = 10;   // characters
+  std::size_t max_length = 256;  // bounded: hashing a megabyte is a denial of service
+  // A common password (a deny list); the check is also applied to the password lower-cased and
+  // with trailing digits and symbols removed ("Password123!" is "password").
+  std::function<bool(std::string_view)> is_common;
+};
+// Refuses a weak password with invalid_request (field "password") and a reason for people.
+Result<void> check_password(std::string_view password, std::string_view email,
+                            const PasswordRules& rules);
+
+// An e-mail address as stored and compared: trimmed, lower-cased, one local@domain with a
+// dotted domain; nullopt when it is not one (or longer than 254 characters).
+std::optional<std::string> normalize_email(std::string_view email);
+// A handle made from an e-mail address's local part ("Ann.Lee+x@…" -> "ann.lee"); may be taken.
+std::string handle_from_email(std::string_view email);
+
+std::string token_stream(std::string_view token_hash);
+std::string session_stream(std::string_view token_hash);
+std::string staff_stream(std::string_view staff_id);
+std::string staff_email_stream(std::string_view email);
+
+}  // namespace portico::domain::account

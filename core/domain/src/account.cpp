@@ -1,0 +1,164 @@
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <portico/domain/account.hpp>
+#include <portico/domain/project.hpp>
+
+#include "payload.hpp"
+
+namespace portico::domain::account {
+namespace {
+
+using detail::Overloaded;
+
+constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
+    "TokenIssued",  "TokenUsed",           "SessionStarted",   "SessionRefreshed",
+    "SessionEnded", "StaffAccountCreated", "StaffPasswordSet", "StaffEmailClaimed"};
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+}  // namespace
+
+std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
+bool is_event_type(std::string_view type) noexcept {
+  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
+}
+boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
+Result<Event> from_payload(std::string_view type, boost::json::object payload) {
+  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+}
+
+State evolve(State s, const Event& event) {
+  s.exists = true;
+  std::visit(Overloaded{
+                 [&](const TokenIssued& e) { s.token = e; },
+                 [&](const TokenUsed&) { s.used = true; },
+                 [&](const SessionStarted& e) {
+                   s.session = e;
+                   s.last_active = e.at;
+                 },
+                 [&](const SessionRefreshed& e) { s.last_active = std::max(s.last_active, e.at); },
+                 [&](const SessionEnded&) { s.ended = true; },
+                 [&](const StaffAccountCreated& e) {
+                   s.staff_id = e.staff_id;
+                   s.email = e.email;
+                   s.display_name = e.display_name;
+                 },
+                 [&](const StaffPasswordSet& e) { s.password_hash = e.hash; },
+                 [&](const StaffEmailClaimed& e) { s.claimed_by = e.staff_id; },
+             },
+             event);
+  return s;
+}
+
+bool token_usable(const State& t, Purpose purpose, TimeUs now) {
+  return t.token && !t.used && t.token->purpose == purpose && now < t.token->expires_at;
+}
+
+bool session_active(const State& s, TimeUs now) {
+  return s.session && !s.ended && now < s.session->expires_at &&
+         now < s.last_active + s.session->idle_timeout;
+}
+
+bool session_needs_refresh(const State& s, TimeUs now, TimeUs interval) {
+  return session_active(s, now) && now - s.last_active >= interval;
+}
+
+Result<void> check_password(std::string_view password, std::string_view email,
+                            const PasswordRules& rules) {
+  const auto length = utf8_length(password);
+  if (!length) return fail(errc::kInvalidRequest, "a password must be UTF-8 text", "password");
+  if (*length < rules.min_length) {
+    return fail(errc::kInvalidRequest,
+                "a password needs at least " + std::to_string(rules.min_length) + " characters",
+                "password");
+  }
+  if (*length > rules.max_length) {
+    return fail(errc::kInvalidRequest,
+                "a password has at most " + std::to_string(rules.max_length) + " characters",
+                "password");
+  }
+  if (std::all_of(password.begin(), password.end(), [&](char c) { return c == password[0]; })) {
+    return fail(errc::kInvalidRequest, "a password of one repeated character is too easy to guess",
+                "password");
+  }
+  std::string folded;
+  folded.reserve(password.size());
+  for (char c : password) folded.push_back(lower(c));
+  std::string stem = folded;
+  while (!stem.empty() && std::isalnum(static_cast<unsigned char>(stem.back())) == 0) {
+    stem.pop_back();
+  }
+  while (!stem.empty() && std::isdigit(static_cast<unsigned char>(stem.back())) != 0) {
+    stem.pop_back();
+  }
+  const std::string local(email.substr(0, email.find('@')));
+  if ((!local.empty() && folded.find(local) != std::string::npos && local.size() >= 4) ||
+      folded == email) {
+    return fail(errc::kInvalidRequest, "a password must not contain your e-mail address",
+                "password");
+  }
+  if (rules.is_common && (rules.is_common(password) || rules.is_common(folded) ||
+                          (stem.size() >= 3 && rules.is_common(stem)))) {
+    return fail(errc::kInvalidRequest, "this password is among the most commonly used ones",
+                "password");
+  }
+  return {};
+}
+
+std::optional<std::string> normalize_email(std::string_view email) {
+  email = trim(email);
+  if (email.empty() || email.size() > 254) return std::nullopt;
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || at > 64 || email.find('@', at + 1) != email.npos) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(email.size());
+  for (char c : email) {
+    const auto u = static_cast<unsigned char>(c);
+    // Printable ASCII without the characters that would make it more than one plain addr-spec.
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' || c == ':' ||
+        c == ';' || c == '<' || c == '>' || c == '[' || c == ']' || c == '\\') {
+      return std::nullopt;
+    }
+    out.push_back(lower(c));
+  }
+  const std::string_view local(out.data(), at);
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != local.npos) {
+    return std::nullopt;
+  }
+  const std::string domain = out.substr(at + 1);
+  if (project::email_domain(out) != domain || domain.find('.') == std::string::npos ||
+      domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string::npos ||
+      !std::all_of(domain.begin(), domain.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+      })) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string handle_from_email(std::string_view email) {
+  std::string out;
+  for (char c : email.substr(0, std::min(email.find('+'), email.find('@')))) {
+    c = lower(c);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.') {
+      out.push_back(c);
+    }
+    if (out.size() == 24) break;
+  }
+  while (out.size() < 2) out.push_back('_');
+  return out;
+}
+
+std::string token_stream(std::string_view token_hash) { return "token:" + std::string(token_hash); }
+std::string session_stream(std::string_view token_hash) {
+  return "session:" + std::string(token_hash);
+}
+std::string staff_stream(std::string_view staff_id) { return "staff:" + std::string(staff_id); }
+std::string staff_email_stream(std::string_view email) {
+  return "staff-email:" + std::string(email);
+}
+
+}  // namespace portico::domain::account

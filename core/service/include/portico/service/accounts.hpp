@@ -1,0 +1,134 @@
+// portico::service::Accounts — signing in and sessions, over the log (customer and staff realms).
+//
+// Customers sign in on a project by e-mail magic link, or register with a password (verified by
+// an e-mailed link), sign in with it, and reset it by e-mail; staff sign in with e-mail and
+// password. Every sign-in is one atomic append: the one-time token's use, the customer identity
+// when it is new, the membership of the project, and the session (PRODUCT.md: "the first sign-in
+// on a project's portal makes that identity a member"). Tokens are 256 random bits, stored as
+// SHA-256 hashes only; passwords are Argon2id (libsodium).
+//
+// What goes out by e-mail is the caller's business: the functions that issue a token return it.
+// Thread-safe: any number of threads may call at once.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <portico/domain/account.hpp>
+#include <portico/domain/project.hpp>
+#include <portico/log/log.hpp>
+#include <portico/service/portal.hpp>
+#include <string>
+#include <string_view>
+
+namespace portico::service {
+
+struct AccountsOptions {
+  // Microseconds since the Unix epoch; the system clock when empty.
+  std::function<domain::TimeUs()> clock;
+  domain::TimeUs magic_link_ttl = 15 * 60 * domain::kSecond;
+  domain::TimeUs verify_email_ttl = domain::kDay;
+  domain::TimeUs password_reset_ttl = domain::kHour;
+  domain::TimeUs session_idle = 12 * domain::kHour;
+  domain::TimeUs session_absolute = 30 * domain::kDay;
+  // Activity is recorded on the log at most this often per session (so idle expiry survives a
+  // restart, at the price of expiring up to this much early after one).
+  domain::TimeUs session_refresh = 5 * 60 * domain::kSecond;
+  domain::account::PasswordRules password_rules;
+  // Argon2id cost: libsodium's "interactive" limits by default (2 passes over 64 MiB).
+  unsigned long long argon2_passes = 2;
+  std::size_t argon2_memory = 64 * 1024 * 1024;
+};
+
+// A deny list of common passwords, one per line ("#!comment" lines skipped), matched
+// case-insensitively: Debian's john-data ships one at /usr/share/john/password.lst.
+inline constexpr const char* kDefaultPasswordList = "/usr/share/john/password.lst";
+Result<std::function<bool(std::string_view)>> load_password_list(const std::filesystem::path& file);
+
+// A one-time token to e-mail, and to whom.
+struct Mailing {
+  std::string email;
+  std::string token;  // "" when there is nothing to follow (register: the account exists)
+  domain::account::Purpose purpose = domain::account::Purpose::magic_link;
+  std::string project;
+  std::string display_name;  // the account's, when known
+};
+
+struct NewSession {
+  std::string token;  // for the cookie or the Authorization header
+  std::string csrf;   // for X-CSRF-Token on cookie-authenticated writes
+  domain::Realm realm = domain::Realm::customer;
+  std::string subject;  // customer or staff id
+  std::string project;  // customer: the project signed in on
+};
+
+// Who holds a session.
+struct Caller {
+  domain::Realm realm = domain::Realm::customer;
+  std::string id;
+  std::string session_hash;
+  std::string csrf_hash;
+};
+
+struct StaffAccount {
+  std::string id;
+  std::string email;
+  std::string display_name;
+};
+
+class Accounts {
+ public:
+  // `log` and `portal` must outlive the Accounts.
+  Accounts(log::Log& log, Portal& portal, AccountsOptions options = {});
+  ~Accounts();
+  Accounts(const Accounts&) = delete;
+  Accounts& operator=(const Accounts&) = delete;
+
+  // ---- Customers ----
+  // Errors: not_found (no project), forbidden (the project does not offer magic links),
+  // invalid_request "email", domain_not_allowed.
+  Result<Mailing> request_magic_link(const std::string& project, std::string_view email);
+  // invalid_token: unknown, used or expired (also domain_not_allowed if the project changed).
+  Result<NewSession> use_magic_link(std::string_view token);
+  // Creates the identity (when the address is new) with an unverified password and returns the
+  // verification to mail; when the address already has a verified password nothing changes and
+  // the returned Mailing has no token (mail them that they have an account: no enumeration).
+  // Errors: not_found, forbidden, invalid_request (email, password, display_name),
+  // domain_not_allowed.
+  Result<Mailing> register_customer(const std::string& project, std::string_view email,
+                                    std::string_view password, std::string_view display_name);
+  Result<NewSession> verify_email(std::string_view token);
+  // Errors: invalid_credentials, email_not_verified, not_found, forbidden, domain_not_allowed.
+  Result<NewSession> sign_in(const std::string& project, std::string_view email,
+                             std::string_view password);
+  // nullopt when no account has the address (answer as if one had: no enumeration).
+  Result<std::optional<Mailing>> request_password_reset(const std::string& project,
+                                                        std::string_view email);
+  // Sets a verified password and ends every earlier session of the account.
+  Result<void> reset_password(std::string_view token, std::string_view password);
+
+  // ---- Staff ----
+  // Creates the staff identity for the address, or sets its password (portico-admin).
+  Result<StaffAccount> set_staff_account(std::string_view email, std::string_view display_name,
+                                         std::string_view password);
+  Result<std::optional<StaffAccount>> staff_by_email(std::string_view email) const;
+  Result<std::optional<StaffAccount>> staff(const std::string& staff_id) const;
+  Result<NewSession> staff_sign_in(std::string_view email, std::string_view password);
+
+  // ---- Sessions ----
+  // The holder of an active session of `realm`; unauthenticated otherwise (unknown, ended,
+  // expired, another realm's, or started before a password reset).
+  Result<Caller> authenticate(domain::Realm realm, std::string_view token);
+  // Ends the session (SessionEnded); an unknown or ended one is fine.
+  Result<void> sign_out(std::string_view token);
+
+  // The customer holding an e-mail address, if any.
+  Result<std::optional<std::string>> customer_by_email(std::string_view email) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace portico::service

@@ -1,0 +1,627 @@
+#include <sodium.h>
+
+#include <fstream>
+#include <mutex>
+#include <portico/service/accounts.hpp>
+#include <portico/service/tokens.hpp>
+#include <unordered_set>
+
+#include "store.hpp"
+
+namespace portico::service {
+
+namespace account = domain::account;
+namespace customer = domain::customer;
+namespace project = domain::project;
+using detail::AccountTraits;
+using detail::CustomerTraits;
+using domain::Realm;
+using domain::TimeUs;
+
+namespace {
+
+// Every sign-in decision is retried this often after a concurrent write before answering
+// conflict (two sign-ins of one new address at once, say).
+constexpr int kAttempts = 8;
+
+Unexpected<Error> invalid_token() {
+  return fail("invalid_token", "this link is unknown, was already used or has expired");
+}
+Unexpected<Error> unauthenticated() {
+  return fail("unauthenticated", "sign in first (the session is missing, ended or expired)");
+}
+Unexpected<Error> invalid_credentials() {
+  return fail("invalid_credentials", "the e-mail address or the password is wrong");
+}
+
+// The events of one decision, over several streams, appended at once.
+struct Batch {
+  CommandMeta meta;
+  std::string command_id = log::new_uuid_v4().to_string();
+  std::vector<log::StreamWrite> writes;
+  std::size_t next_index = 0;
+
+  template <class T>
+  void add(const std::string& stream, log::ExpectedVersion expected,
+           const std::vector<typename T::Event>& events) {
+    if (events.empty()) return;
+    writes.push_back(detail::encode<T>(stream, expected, events, meta, command_id, next_index));
+    next_index += events.size();
+  }
+};
+
+std::string conflict_stream(const log::LogError& e) {
+  return e.conflict ? e.conflict->stream : std::string();
+}
+
+}  // namespace
+
+Result<std::function<bool(std::string_view)>> load_password_list(
+    const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return fail("unavailable", "cannot read the password deny list " + file.string());
+  auto words = std::make_shared<std::unordered_set<std::string>>();
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line.starts_with("#!comment")) continue;
+    for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    words->insert(line);
+  }
+  if (words->empty())
+    return fail("unavailable", "the password deny list " + file.string() + " holds no password");
+  return std::function<bool(std::string_view)>([words](std::string_view password) {
+    std::string folded(password);
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return words->contains(folded);
+  });
+}
+
+struct Accounts::Impl {
+  log::Log& log;
+  Portal& portal;
+  AccountsOptions options;
+  mutable detail::Caches caches;
+  std::string dummy_hash;  // verified against when there is no account, so timing tells nothing
+
+  Impl(log::Log& l, Portal& p, AccountsOptions o) : log(l), portal(p), options(std::move(o)) {
+    if (!options.clock) {
+      options.clock = [] {
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      };
+    }
+    if (sodium_init() < 0) std::abort();  // no randomness: refuse to hand out secrets
+    dummy_hash = hash_password(new_token()).value();
+  }
+
+  TimeUs now() const { return options.clock(); }
+
+  Result<std::string> hash_password(std::string_view password) const {
+    char out[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_alg(out, password.data(), password.size(), options.argon2_passes,
+                              options.argon2_memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+      return fail("unavailable", "out of memory hashing a password");
+    }
+    return std::string(out);
+  }
+
+  bool password_matches(const std::string& hash, std::string_view password) const {
+    return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  }
+
+  template <class T>
+  Result<detail::Snapshot<T>> load(const std::string& stream) const {
+    return detail::load<T>(log, stream, caches);
+  }
+
+  Result<project::State> project_offering(const std::string& slug, std::string_view method) const {
+    if (!project::valid_slug(slug)) return fail("not_found", "no such project");
+    auto p = portal.project(slug);
+    if (!p) return Unexpected(p.error());
+    if (!p->exists) return fail("not_found", "no such project");
+    const auto& methods = p->settings.sign_in;
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
+      return fail("forbidden", "this project does not offer this way of signing in");
+    }
+    return p;
+  }
+
+  static Result<std::string> email_of(std::string_view email) {
+    auto e = account::normalize_email(email);
+    if (!e) return fail("invalid_request", "not an e-mail address", "email");
+    return *e;
+  }
+
+  Result<std::optional<std::string>> customer_by_email(const std::string& email) const {
+    auto claim = load<CustomerTraits>(customer::email_stream_id(email));
+    if (!claim) return Unexpected(claim.error());
+    if (!(*claim)->state.exists) return std::optional<std::string>();
+    return std::optional<std::string>((*claim)->state.claimed_by);
+  }
+
+  // A new customer identity for `email` in `batch`: its id and state.
+  Result<std::pair<std::string, customer::State>> new_identity(Batch& batch,
+                                                               const std::string& email,
+                                                               std::string_view display_name) {
+    const std::string id = log::new_uuid_v7().to_string();
+    std::string handle = account::handle_from_email(email);
+    for (int i = 0;; ++i) {
+      auto taken = portal.customer_by_handle(handle);
+      if (!taken) return Unexpected(taken.error());
+      if (!*taken) break;
+      if (i == 16) return fail("conflict", "no free handle for " + email);
+      handle = account::handle_from_email(email).substr(0, 24) + "-" +
+               std::to_string(randombytes_uniform(100000));
+    }
+    std::string name(domain::trim(display_name));
+    if (name.empty()) name = email.substr(0, email.find('@'));
+    const customer::Register command{id, email, name, handle};
+    auto events = customer::decide({}, command, {domain::system_actor(), now()});
+    if (!events) return Unexpected(events.error());
+    batch.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::no_stream(), *events);
+    batch.add<CustomerTraits>(customer::handle_stream_id(handle), log::ExpectedVersion::no_stream(),
+                              {customer::HandleClaimed{now(), handle, id}});
+    batch.add<CustomerTraits>(customer::email_stream_id(email), log::ExpectedVersion::no_stream(),
+                              {customer::EmailClaimed{now(), email, id}});
+    return std::pair{id, customer::fold(*events)};
+  }
+
+  // What a sign-in adds on top of the session: the token's use, the customer's own events.
+  struct CustomerSignIn {
+    std::string project;
+    std::string email;
+    std::string display_name;  // for a new identity
+    std::string method;
+    bool create = false;  // make the identity when the address has none
+    std::optional<std::pair<std::string, std::uint64_t>> token;  // stream, version to use it at
+    // The customer's own events (verification), given its state; may refuse.
+    std::function<Result<std::vector<customer::Event>>(const customer::State&)> customer_events;
+  };
+
+  Result<NewSession> sign_in_customer(const CustomerSignIn& in) {
+    for (int attempt = 0;; ++attempt) {
+      auto p = portal.project(in.project);
+      if (!p) return Unexpected(p.error());
+      if (!p->exists) return fail("not_found", "no such project");
+      Batch batch;
+      auto owner = customer_by_email(in.email);
+      if (!owner) return Unexpected(owner.error());
+      std::string id;
+      customer::State state;
+      std::uint64_t version = 0;
+      bool created = false;
+      if (*owner) {
+        id = **owner;
+        auto loaded = load<CustomerTraits>(customer::stream_id(id));
+        if (!loaded) return Unexpected(loaded.error());
+        state = (*loaded)->state;
+        version = (*loaded)->version;
+      } else {
+        if (!in.create) return invalid_token();
+        auto made = new_identity(batch, in.email, in.display_name);
+        if (!made) return Unexpected(made.error());
+        id = made->first;
+        state = made->second;
+        created = true;
+      }
+      batch.meta.actor = {Realm::customer, id};
+      std::vector<customer::Event> events;
+      if (in.customer_events) {
+        auto own = in.customer_events(state);
+        if (!own) return Unexpected(own.error());
+        events = std::move(*own);
+      }
+      state = customer::fold(events, std::move(state));
+      auto joined =
+          customer::decide(state, customer::JoinProject{in.project, p->settings.allowed_domains},
+                           {{Realm::customer, id}, now()});
+      if (!joined) return Unexpected(joined.error());
+      events.insert(events.end(), joined->begin(), joined->end());
+      if (created) {
+        // The identity's own stream is already in the batch: its events follow the registration.
+        auto& w = batch.writes.front();
+        auto more = detail::encode<CustomerTraits>(w.stream, w.expected, events, batch.meta,
+                                                   batch.command_id, batch.next_index);
+        batch.next_index += events.size();
+        for (auto& e : more.events) w.events.push_back(std::move(e));
+      } else {
+        batch.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
+                                  events);
+      }
+      if (in.token) {
+        batch.add<AccountTraits>(in.token->first, log::ExpectedVersion::exactly(in.token->second),
+                                 {account::TokenUsed{now()}});
+      }
+      NewSession session = start(batch, Realm::customer, id, in.project, in.method);
+      auto appended = log.append(batch.writes);
+      if (appended) return session;
+      const std::string stream = conflict_stream(appended.error());
+      if (in.token && stream == in.token->first) return invalid_token();  // used meanwhile
+      if (!appended.error().conflict || attempt + 1 == kAttempts) {
+        return Unexpected(detail::from_log(appended.error()));
+      }
+      detail::backoff(attempt);
+    }
+  }
+
+  // Adds a session to `batch` and returns its secrets.
+  NewSession start(Batch& batch, Realm realm, const std::string& subject,
+                   const std::string& project_slug, const std::string& method) {
+    NewSession s{new_token(), new_token(), realm, subject, project_slug};
+    const TimeUs t = now();
+    batch.add<AccountTraits>(
+        account::session_stream(token_hash(s.token)), log::ExpectedVersion::no_stream(),
+        {account::SessionStarted{t, realm, subject, project_slug, method, token_hash(s.csrf),
+                                 options.session_idle, t + options.session_absolute}});
+    return s;
+  }
+
+  // The token's stream and state, when it can be used now for `purpose`.
+  Result<std::pair<std::string, detail::Snapshot<AccountTraits>>> usable_token(
+      std::string_view token, account::Purpose purpose) const {
+    if (token.empty() || token.size() > 256) return invalid_token();
+    std::string stream = account::token_stream(token_hash(token));
+    auto loaded = load<AccountTraits>(stream);
+    if (!loaded) return Unexpected(loaded.error());
+    if (!account::token_usable((*loaded)->state, purpose, now())) return invalid_token();
+    return std::pair{std::move(stream), std::move(*loaded)};
+  }
+
+  // Issues a one-time token for `purpose` and returns it.
+  Result<std::string> issue(account::TokenIssued issued, const std::string& actor_id) {
+    const std::string token = new_token();
+    Batch batch;
+    batch.meta.actor =
+        actor_id.empty() ? domain::system_actor() : domain::Actor{Realm::customer, actor_id};
+    batch.add<AccountTraits>(account::token_stream(token_hash(token)),
+                             log::ExpectedVersion::no_stream(), {std::move(issued)});
+    auto appended = log.append(batch.writes);
+    if (!appended) return Unexpected(detail::from_log(appended.error()));
+    return token;
+  }
+};
+
+Accounts::Accounts(log::Log& log, Portal& portal, AccountsOptions options)
+    : impl_(std::make_unique<Impl>(log, portal, std::move(options))) {}
+
+Accounts::~Accounts() = default;
+
+Result<Mailing> Accounts::request_magic_link(const std::string& slug, std::string_view email) {
+  auto p = impl_->project_offering(slug, "magic_link");
+  if (!p) return Unexpected(p.error());
+  auto address = Impl::email_of(email);
+  if (!address) return Unexpected(address.error());
+  if (!project::domain_allowed(*p, *address)) {
+    return fail("domain_not_allowed", "this project admits only addresses of its own domains");
+  }
+  const TimeUs t = impl_->now();
+  auto token = impl_->issue(
+      {t, account::Purpose::magic_link, slug, *address, {}, 0, t + impl_->options.magic_link_ttl},
+      {});
+  if (!token) return Unexpected(token.error());
+  Mailing m{*address, std::move(*token), account::Purpose::magic_link, slug, {}};
+  if (auto owner = impl_->customer_by_email(*address); owner && *owner) {
+    if (auto c = impl_->portal.customer(**owner)) m.display_name = c->display_name;
+  }
+  return m;
+}
+
+Result<NewSession> Accounts::use_magic_link(std::string_view token) {
+  auto t = impl_->usable_token(token, account::Purpose::magic_link);
+  if (!t) return Unexpected(t.error());
+  const account::TokenIssued& issued = *t->second->state.token;
+  return impl_->sign_in_customer(
+      {issued.project,
+       issued.email,
+       {},
+       "magic_link",
+       true,
+       std::pair{t->first, t->second->version},
+       [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
+         if (c.email_verified) return std::vector<customer::Event>{};
+         return std::vector<customer::Event>{customer::EmailVerified{impl_->now()}};
+       }});
+}
+
+Result<Mailing> Accounts::register_customer(const std::string& slug, std::string_view email,
+                                            std::string_view password,
+                                            std::string_view display_name) {
+  auto p = impl_->project_offering(slug, "password");
+  if (!p) return Unexpected(p.error());
+  auto address = Impl::email_of(email);
+  if (!address) return Unexpected(address.error());
+  const auto name_length = domain::utf8_length(display_name);
+  if (!name_length || domain::trim(display_name).empty() || *name_length > 100) {
+    return fail("invalid_request", "a display name is 1 to 100 characters", "display_name");
+  }
+  if (!project::domain_allowed(*p, *address)) {
+    return fail("domain_not_allowed", "this project admits only addresses of its own domains");
+  }
+  if (auto weak = account::check_password(password, *address, impl_->options.password_rules);
+      !weak) {
+    return Unexpected(weak.error());
+  }
+  auto hash = impl_->hash_password(password);
+  if (!hash) return Unexpected(hash.error());
+  for (int attempt = 0;; ++attempt) {
+    Batch batch;
+    auto owner = impl_->customer_by_email(*address);
+    if (!owner) return Unexpected(owner.error());
+    std::string id;
+    const TimeUs t = impl_->now();
+    const std::vector<customer::Event> set{customer::PasswordSet{t, *hash, false, false}};
+    std::string name(domain::trim(display_name));
+    if (*owner) {
+      id = **owner;
+      auto c = impl_->load<CustomerTraits>(customer::stream_id(id));
+      if (!c) return Unexpected(c.error());
+      name = (*c)->state.display_name;
+      if ((*c)->state.password_verified) {
+        // Someone has this address with a password already: tell its owner, change nothing.
+        return Mailing{*address, {}, account::Purpose::verify_email, slug, name};
+      }
+      batch.meta.actor = {Realm::customer, id};
+      batch.add<CustomerTraits>(customer::stream_id(id),
+                                log::ExpectedVersion::exactly((*c)->version), set);
+    } else {
+      auto made = impl_->new_identity(batch, *address, display_name);
+      if (!made) return Unexpected(made.error());
+      id = made->first;
+      batch.meta.actor = {Realm::customer, id};
+      auto& w = batch.writes.front();
+      auto more = detail::encode<CustomerTraits>(w.stream, w.expected, set, batch.meta,
+                                                 batch.command_id, batch.next_index);
+      batch.next_index += set.size();
+      for (auto& e : more.events) w.events.push_back(std::move(e));
+    }
+    const std::string token = new_token();
+    batch.add<AccountTraits>(
+        account::token_stream(token_hash(token)), log::ExpectedVersion::no_stream(),
+        {account::TokenIssued{t, account::Purpose::verify_email, slug, *address, id, t,
+                              t + impl_->options.verify_email_ttl}});
+    auto appended = impl_->log.append(batch.writes);
+    if (appended) return Mailing{*address, token, account::Purpose::verify_email, slug, name};
+    if (!appended.error().conflict || attempt + 1 == kAttempts) {
+      return Unexpected(detail::from_log(appended.error()));
+    }
+    detail::backoff(attempt);
+  }
+}
+
+Result<NewSession> Accounts::verify_email(std::string_view token) {
+  auto t = impl_->usable_token(token, account::Purpose::verify_email);
+  if (!t) return Unexpected(t.error());
+  const account::TokenIssued& issued = *t->second->state.token;
+  return impl_->sign_in_customer(
+      {issued.project,
+       issued.email,
+       {},
+       "verify_email",
+       false,
+       std::pair{t->first, t->second->version},
+       [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
+         // A later registration replaced the password this link was for.
+         if (c.id != issued.customer_id || c.password_set_at != issued.password_set_at) {
+           return invalid_token();
+         }
+         return std::vector<customer::Event>{
+             customer::PasswordVerified{impl_->now(), issued.password_set_at}};
+       }});
+}
+
+Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view email,
+                                     std::string_view password) {
+  auto p = impl_->project_offering(slug, "password");
+  if (!p) return Unexpected(p.error());
+  if (password.size() > 4 * impl_->options.password_rules.max_length) {
+    return invalid_credentials();
+  }
+  auto address = account::normalize_email(email);
+  std::optional<customer::State> found;
+  if (address) {
+    auto owner = impl_->customer_by_email(*address);
+    if (!owner) return Unexpected(owner.error());
+    if (*owner) {
+      auto c = impl_->portal.customer(**owner);
+      if (!c) return Unexpected(c.error());
+      found = std::move(*c);
+    }
+  }
+  const bool has_password = found && !found->password_hash.empty();
+  const bool matches =
+      impl_->password_matches(has_password ? found->password_hash : impl_->dummy_hash, password);
+  if (!has_password || !matches) return invalid_credentials();
+  if (!found->password_verified) {
+    return fail("email_not_verified",
+                "follow the link we e-mailed you to confirm your address, then sign in");
+  }
+  return impl_->sign_in_customer({slug, *address, {}, "password", false, std::nullopt, {}});
+}
+
+Result<std::optional<Mailing>> Accounts::request_password_reset(const std::string& slug,
+                                                                std::string_view email) {
+  auto p = impl_->project_offering(slug, "password");
+  if (!p) return Unexpected(p.error());
+  auto address = Impl::email_of(email);
+  if (!address) return Unexpected(address.error());
+  auto owner = impl_->customer_by_email(*address);
+  if (!owner) return Unexpected(owner.error());
+  if (!*owner || !project::domain_allowed(*p, *address)) return std::optional<Mailing>();
+  auto c = impl_->portal.customer(**owner);
+  if (!c) return Unexpected(c.error());
+  const TimeUs t = impl_->now();
+  auto token = impl_->issue({t, account::Purpose::password_reset, slug, *address, **owner, 0,
+                             t + impl_->options.password_reset_ttl},
+                            **owner);
+  if (!token) return Unexpected(token.error());
+  return std::optional<Mailing>(
+      Mailing{*address, *token, account::Purpose::password_reset, slug, c->display_name});
+}
+
+Result<void> Accounts::reset_password(std::string_view token, std::string_view password) {
+  auto t = impl_->usable_token(token, account::Purpose::password_reset);
+  if (!t) return Unexpected(t.error());
+  const account::TokenIssued& issued = *t->second->state.token;
+  if (auto weak = account::check_password(password, issued.email, impl_->options.password_rules);
+      !weak) {
+    return Unexpected(weak.error());
+  }
+  auto hash = impl_->hash_password(password);
+  if (!hash) return Unexpected(hash.error());
+  Batch batch;
+  batch.meta.actor = {Realm::customer, issued.customer_id};
+  // Any version of the customer will do: the reset replaces whatever password there was.
+  batch.add<CustomerTraits>(customer::stream_id(issued.customer_id), log::ExpectedVersion::any(),
+                            {customer::PasswordSet{impl_->now(), *hash, true, true}});
+  batch.add<AccountTraits>(t->first, log::ExpectedVersion::exactly(t->second->version),
+                           {account::TokenUsed{impl_->now()}});
+  auto appended = impl_->log.append(batch.writes);
+  if (!appended) {
+    if (conflict_stream(appended.error()) == t->first) return invalid_token();
+    return Unexpected(detail::from_log(appended.error()));
+  }
+  return {};
+}
+
+Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
+                                                 std::string_view display_name,
+                                                 std::string_view password) {
+  auto address = Impl::email_of(email);
+  if (!address) return Unexpected(address.error());
+  const auto name_length = domain::utf8_length(display_name);
+  if (!name_length || domain::trim(display_name).empty() || *name_length > 100) {
+    return fail("invalid_request", "a display name is 1 to 100 characters", "display_name");
+  }
+  if (auto weak = account::check_password(password, *address, impl_->options.password_rules);
+      !weak) {
+    return Unexpected(weak.error());
+  }
+  auto hash = impl_->hash_password(password);
+  if (!hash) return Unexpected(hash.error());
+  for (int attempt = 0;; ++attempt) {
+    auto existing = staff_by_email(*address);
+    if (!existing) return Unexpected(existing.error());
+    Batch batch;
+    const TimeUs t = impl_->now();
+    StaffAccount out;
+    if (*existing) {
+      out = **existing;
+      batch.add<AccountTraits>(account::staff_stream(out.id), log::ExpectedVersion::any(),
+                               {account::StaffPasswordSet{t, *hash}});
+    } else {
+      out = {"s-" + log::new_uuid_v7().to_string(), *address,
+             std::string(domain::trim(display_name))};
+      batch.add<AccountTraits>(
+          account::staff_stream(out.id), log::ExpectedVersion::no_stream(),
+          {account::StaffAccountCreated{t, out.id, out.email, out.display_name},
+           account::StaffPasswordSet{t, *hash}});
+      batch.add<AccountTraits>(account::staff_email_stream(*address),
+                               log::ExpectedVersion::no_stream(),
+                               {account::StaffEmailClaimed{t, *address, out.id}});
+    }
+    auto appended = impl_->log.append(batch.writes);
+    if (appended) return out;
+    if (!appended.error().conflict || attempt + 1 == kAttempts) {
+      return Unexpected(detail::from_log(appended.error()));
+    }
+  }
+}
+
+Result<std::optional<StaffAccount>> Accounts::staff_by_email(std::string_view email) const {
+  auto address = account::normalize_email(email);
+  if (!address) return std::optional<StaffAccount>();
+  auto claim = impl_->load<AccountTraits>(account::staff_email_stream(*address));
+  if (!claim) return Unexpected(claim.error());
+  if (!(*claim)->state.exists) return std::optional<StaffAccount>();
+  return staff((*claim)->state.claimed_by);
+}
+
+Result<std::optional<StaffAccount>> Accounts::staff(const std::string& staff_id) const {
+  auto s = impl_->load<AccountTraits>(account::staff_stream(staff_id));
+  if (!s) return Unexpected(s.error());
+  if (!(*s)->state.exists) return std::optional<StaffAccount>();
+  const auto& st = (*s)->state;
+  return std::optional<StaffAccount>(StaffAccount{st.staff_id, st.email, st.display_name});
+}
+
+Result<NewSession> Accounts::staff_sign_in(std::string_view email, std::string_view password) {
+  if (password.size() > 4 * impl_->options.password_rules.max_length) {
+    return invalid_credentials();
+  }
+  std::string hash;
+  std::string id;
+  if (auto address = account::normalize_email(email)) {
+    auto claim = impl_->load<AccountTraits>(account::staff_email_stream(*address));
+    if (!claim) return Unexpected(claim.error());
+    if ((*claim)->state.exists) {
+      id = (*claim)->state.claimed_by;
+      auto s = impl_->load<AccountTraits>(account::staff_stream(id));
+      if (!s) return Unexpected(s.error());
+      hash = (*s)->state.password_hash;
+    }
+  }
+  const bool matches = impl_->password_matches(hash.empty() ? impl_->dummy_hash : hash, password);
+  if (hash.empty() || !matches) return invalid_credentials();
+  Batch batch;
+  batch.meta.actor = {Realm::staff, id};
+  NewSession session = impl_->start(batch, Realm::staff, id, {}, "password");
+  auto appended = impl_->log.append(batch.writes);
+  if (!appended) return Unexpected(detail::from_log(appended.error()));
+  return session;
+}
+
+Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
+  if (token.empty() || token.size() > 256) return unauthenticated();
+  const std::string hash = token_hash(token);
+  const std::string stream = account::session_stream(hash);
+  auto loaded = impl_->load<AccountTraits>(stream);
+  if (!loaded) return Unexpected(loaded.error());
+  const account::State& s = (*loaded)->state;
+  const TimeUs t = impl_->now();
+  if (!account::session_active(s, t) || s.session->realm != realm) return unauthenticated();
+  if (realm == Realm::customer) {
+    auto c = impl_->load<CustomerTraits>(customer::stream_id(s.session->subject));
+    if (!c) return Unexpected(c.error());
+    if (s.session->at < (*c)->state.sessions_valid_from) return unauthenticated();
+  }
+  if (account::session_needs_refresh(s, t, impl_->options.session_refresh)) {
+    // Best effort: another request may have recorded the activity first (a conflict), and a
+    // full disk must not turn a read into an error.
+    Batch batch;
+    batch.meta.actor = {realm, s.session->subject};
+    batch.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
+                             {account::SessionRefreshed{t}});
+    (void)impl_->log.append(batch.writes);
+  }
+  return Caller{realm, s.session->subject, hash, s.session->csrf_hash};
+}
+
+Result<void> Accounts::sign_out(std::string_view token) {
+  if (token.empty() || token.size() > 256) return {};
+  const std::string stream = account::session_stream(token_hash(token));
+  for (int attempt = 0;; ++attempt) {
+    auto loaded = impl_->load<AccountTraits>(stream);
+    if (!loaded) return Unexpected(loaded.error());
+    const account::State& s = (*loaded)->state;
+    if (!s.session || s.ended) return {};
+    Batch batch;
+    batch.meta.actor = {s.session->realm, s.session->subject};
+    batch.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
+                             {account::SessionEnded{impl_->now(), "signed_out"}});
+    auto appended = impl_->log.append(batch.writes);
+    if (appended) return {};
+    if (!appended.error().conflict || attempt + 1 == kAttempts) {
+      return Unexpected(detail::from_log(appended.error()));
+    }
+  }
+}
+
+Result<std::optional<std::string>> Accounts::customer_by_email(std::string_view email) const {
+  auto address = account::normalize_email(email);
+  if (!address) return std::optional<std::string>();
+  return impl_->customer_by_email(*address);
+}
+
+}  // namespace portico::service
