@@ -231,7 +231,8 @@ int main(int argc, char** argv) {
     }
     so.access_log = access;
   }
-  phttp::Server server([&app](const phttp::Request& r) { return app.handle(r); }, so);
+  phttp::Server server(
+      [&app](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, so);
   if (auto started = server.start(); !started) {
     std::fprintf(stderr, "portico-server: %s\n", started.error().message.c_str());
     return 1;

@@ -1,60 +1,43 @@
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <array>
 #include <atomic>
+#include <boost/beast/core/string.hpp>
 #include <boost/json/array.hpp>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/tokens.hpp>
+#include <portico/utf8.hpp>
+
+#include "app_impl.hpp"
 
 namespace portico::http {
 
-namespace dom = portico::domain;
 using beast_http::verb;
 
-namespace {
+App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptions o)
+    : log(l),
+      portal(p),
+      views(v),
+      options(std::move(o)),
+      accounts(l, p, options.accounts),
+      secret(options.secret.empty() ? service::new_token() : options.secret) {}
 
-// Latency buckets of the request histogram, in seconds.
-constexpr std::array<double, 10> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                             0.025,  0.05,  0.1,    0.5,   1.0};
-
-struct RouteMetrics {
-  std::map<unsigned, std::uint64_t> by_status;
-  std::array<std::uint64_t, kBuckets.size()> buckets{};
-  std::uint64_t count = 0;
-  double seconds = 0;
-};
-
-}  // namespace
-
-struct App::Impl {
-  log::Log& log;
-  service::Portal& portal;
-  projections::Views& views;
-  AppOptions options;
-  Router router;
-  mutable std::mutex metrics_mu;
-  std::map<std::string, RouteMetrics> metrics;  // by route pattern ("" for unmatched)
-
-  Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptions o)
-      : log(l), portal(p), views(v), options(std::move(o)) {}
-
-  void record(const std::string& route, unsigned status, double seconds) {
-    std::lock_guard lock(metrics_mu);
-    RouteMetrics& m = metrics[route];
-    ++m.by_status[status];
-    ++m.count;
-    m.seconds += seconds;
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      if (seconds <= kBuckets[i]) ++m.buckets[i];
-    }
+void App::Impl::record(const std::string& route, unsigned status, double seconds) {
+  std::lock_guard lock(metrics_mu);
+  RouteMetrics& m = metrics[route];
+  ++m.by_status[status];
+  ++m.count;
+  m.seconds += seconds;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++m.buckets[i];
   }
-
-  void add_routes(App& app);
-};
+}
 
 namespace {
 
@@ -135,19 +118,307 @@ void App::Impl::add_routes(App& app) {
 App::App(log::Log& log, service::Portal& portal, projections::Views& views, AppOptions options)
     : impl_(std::make_unique<Impl>(log, portal, views, std::move(options))) {
   impl_->add_routes(*this);
+  impl_->add_auth_routes();
+  impl_->add_ticket_routes();
+  impl_->add_staff_routes();
 }
 
 App::~App() = default;
 
 Router& App::router() { return impl_->router; }
 
-Response App::handle(const Request& request) {
+service::Accounts& App::accounts() { return impl_->accounts; }
+
+namespace {
+
+// The Idempotency-Key's scope: the caller's credentials (or, for someone not signed in, their
+// address), the method and the path; with the key itself.
+std::string idempotency_scope(const Request& request, const Peer& peer) {
+  std::string who;
+  auto auth = request[beast_http::field::authorization];
+  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer ")) {
+    who = "bearer:" + token_hash(auth.substr(7));
+  } else if (auto c = cookie(request, kCustomerCookie)) {
+    who = "customer:" + token_hash(*c);
+  } else if (auto s = cookie(request, kStaffCookie)) {
+    who = "staff:" + token_hash(*s);
+  } else {
+    who = "address:" + peer.address;
+  }
+  const auto target = request.target();
+  return who + "\n" + std::string(request.method_string()) + " " +
+         std::string(target.substr(0, target.find('?')));
+}
+
+}  // namespace
+
+Response App::handle(const Request& request, const Peer& peer) {
   const auto start = std::chrono::steady_clock::now();
   std::string route;
-  Response response = impl_->router.route(request, route);
+  Response response;
+  const auto key = request["Idempotency-Key"];
+  if (request.method() != verb::post || key.empty()) {
+    response = impl_->router.route(request, peer, route);
+  } else if (key.size() > 255 || !utf8::valid_printable(key)) {
+    response =
+        error_response(request, 400, "invalid_request",
+                       "an Idempotency-Key is 1 to 255 printable characters", "Idempotency-Key");
+  } else {
+    // The first answer to a key is the answer to every retry with it (and the same body).
+    const std::string scope = idempotency_scope(request, peer) + "\n" + std::string(key);
+    const std::string body_hash = token_hash(request.body());
+    auto begun = impl_->idempotency.begin(scope, body_hash);
+    if (begun.mismatch) {
+      response = error_response(request, 409, "conflict",
+                                "this Idempotency-Key was used for another request");
+    } else if (begun.stored) {
+      response = std::move(*begun.stored);
+      response.keep_alive(request.keep_alive());
+      response.set("Idempotent-Replayed", "true");
+    } else if (!begun.first) {
+      response = error_response(request, 409, "conflict",
+                                "a request with this Idempotency-Key is still being answered");
+    } else {
+      response = impl_->router.route(request, peer, route);
+      // Refusals that did not act (503, 429, a missing session) may be retried with the key.
+      const unsigned status = response.result_int();
+      const bool keep = status < 500 && status != 429 && status != 401;
+      impl_->idempotency.finish(scope, keep ? &response : nullptr);
+    }
+  }
   impl_->record(route, response.result_int(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return response;
+}
+
+// ---- Who is calling ----
+
+std::optional<std::string> cookie(const Request& request, std::string_view name) {
+  for (auto it = request.find(beast_http::field::cookie); it != request.end(); ++it) {
+    if (it->name() != beast_http::field::cookie) break;
+    std::string_view header = it->value();
+    while (!header.empty()) {
+      const auto semi = header.find(';');
+      std::string_view pair = header.substr(0, semi);
+      header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        return std::string(pair.substr(eq + 1));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+Result<Authed> App::Impl::authenticate(const Call& c, dom::Realm realm) {
+  Authed who;
+  auto auth = c.request[beast_http::field::authorization];
+  if (!auth.empty()) {
+    if (auth.size() <= 7 || !boost::beast::iequals(auth.substr(0, 7), "Bearer ")) {
+      return fail("unauthenticated", "use Authorization: Bearer <token>");
+    }
+    who.token = std::string(auth.substr(7));
+  } else if (auto v =
+                 cookie(c.request, realm == dom::Realm::staff ? kStaffCookie : kCustomerCookie)) {
+    who.token = std::move(*v);
+    who.via_cookie = true;
+  } else {
+    return fail("unauthenticated", "sign in first");
+  }
+  auto caller = accounts.authenticate(realm, who.token);
+  if (!caller) return Unexpected(caller.error());
+  who.caller = std::move(*caller);
+  const auto method = c.request.method();
+  if (who.via_cookie && method != verb::get && method != verb::head && method != verb::options) {
+    // A form on another site can make the browser send the cookie, never this header.
+    const auto csrf = c.request["X-CSRF-Token"];
+    const std::string presented = token_hash(csrf);
+    if (csrf.empty() || presented.size() != who.caller.csrf_hash.size() ||
+        CRYPTO_memcmp(presented.data(), who.caller.csrf_hash.data(), presented.size()) != 0) {
+      return fail("csrf", "a cookie-authenticated change needs the X-CSRF-Token header");
+    }
+  }
+  return who;
+}
+
+service::CommandMeta App::Impl::meta(const Call& c, const Authed& who) const {
+  service::CommandMeta m;
+  m.actor = {who.caller.realm, who.caller.id};
+  const auto key = c.request["Idempotency-Key"];
+  if (!key.empty() && c.request.method() == verb::post) {
+    const auto target = c.request.target();
+    m.command_id = std::string(dom::to_string(who.caller.realm)) + ":" + who.caller.id + ":" +
+                   std::string(target.substr(0, target.find('?'))) + ":" + std::string(key);
+  }
+  m.correlation_id = log::new_uuid_v7();
+  return m;
+}
+
+bool App::Impl::secure(const Call& c) const {
+  return c.peer.tls || options.base_url.starts_with("https://");
+}
+
+Response App::Impl::too_many(const Call& c, std::chrono::seconds wait) {
+  ++rate_limited;
+  Response r = error_response(
+      c.request, 429, "rate_limited",
+      "too many attempts; try again in " + std::to_string(wait.count()) + " seconds");
+  r.set(beast_http::field::retry_after, std::to_string(wait.count()));
+  return r;
+}
+
+std::optional<Response> App::Impl::limit_address(const Call& c) {
+  if (auto wait = limiter.take("addr:" + c.peer.address, options.limits.per_address,
+                               detail::Clock::now())) {
+    return too_many(c, *wait);
+  }
+  return std::nullopt;
+}
+
+Result<void> App::Impl::send(const mail::Message& message) {
+  if (options.mail == nullptr) return fail("unavailable", "this server sends no e-mail");
+  return options.mail->send(message);
+}
+
+// ---- Request helpers ----
+
+Result<std::string> string_field(const boost::json::object& body, std::string_view name) {
+  const auto* v = body.if_contains(name);
+  if (v == nullptr || !v->is_string()) {
+    return fail("invalid_request", std::string(name) + " must be a string", std::string(name));
+  }
+  return std::string(v->get_string());
+}
+
+Result<std::optional<std::string>> optional_string(const boost::json::object& body,
+                                                   std::string_view name) {
+  const auto* v = body.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) {
+    return fail("invalid_request", std::string(name) + " must be a string", std::string(name));
+  }
+  return std::optional<std::string>(std::string(v->get_string()));
+}
+
+Result<std::optional<bool>> optional_bool(const boost::json::object& body, std::string_view name) {
+  const auto* v = body.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) {
+    return fail("invalid_request", std::string(name) + " must be true or false", std::string(name));
+  }
+  return std::optional<bool>(v->get_bool());
+}
+
+Result<std::optional<std::int64_t>> optional_int(const boost::json::object& body,
+                                                 std::string_view name) {
+  const auto* v = body.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<std::int64_t>();
+  if (v->is_int64()) return std::optional<std::int64_t>(v->get_int64());
+  if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()));
+  }
+  if (v->is_double() &&
+      v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double())) &&
+      std::abs(v->get_double()) < 9e15) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_double()));
+  }
+  return fail("invalid_request", std::string(name) + " must be a whole number", std::string(name));
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  if (text.empty() || text.size() > 19 || text.front() == '0') return std::nullopt;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<dom::TimeUs> parse_time(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+  auto digits = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+    if (at + n > t.size()) return std::nullopt;
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return std::nullopt;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  if (t.size() < 20 || t.size() > 40 || t[4] != '-' || t[7] != '-' ||
+      (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':') {
+    return std::nullopt;
+  }
+  auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
+       s = digits(17, 2);
+  if (!y || !mo || !d || !h || !mi || !s || *mo < 1 || *mo > 12 || *h > 23 || *mi > 59 || *s > 60) {
+    return std::nullopt;
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)},
+                           day{static_cast<unsigned>(*d)}};
+  if (!ymd.ok()) return std::nullopt;
+  std::size_t i = 19;
+  dom::TimeUs fraction = 0;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    dom::TimeUs scale = 100'000;
+    const std::size_t first = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+      fraction += (t[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+    }
+    if (i == first) return std::nullopt;
+  }
+  dom::TimeUs offset = 0;
+  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+    ++i;
+  } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    auto oh = digits(i + 1, 2), om = digits(i + 4, 2);
+    if (!oh || !om || i + 3 >= t.size() || t[i + 3] != ':' || *oh > 23 || *om > 59) {
+      return std::nullopt;
+    }
+    offset = (*oh * 60 + *om) * 60 * dom::kSecond * (t[i] == '+' ? 1 : -1);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != t.size()) return std::nullopt;
+  const dom::TimeUs days_us =
+      static_cast<dom::TimeUs>(sys_days{ymd}.time_since_epoch().count()) * dom::kDay;
+  return days_us + ((*h * 60 + *mi) * 60 + std::min(*s, 59)) * dom::kSecond + fraction - offset;
+}
+
+std::vector<std::string> list_of(const std::optional<std::string>& text) {
+  std::vector<std::string> out;
+  if (!text || text->empty()) return out;
+  std::string_view rest = *text;
+  for (;;) {
+    const auto comma = rest.find(',');
+    out.emplace_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return out;
+}
+
+dom::TimeUs now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::size_t> limit_of(const Call& c) {
+  auto text = c.query("limit");
+  if (!text) return projections::kDefaultLimit;
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc() || end != text->data() + text->size() || n < 1 ||
+      n > projections::kMaxLimit) {
+    return fail("invalid_request", "limit is 1 to 100", "limit");
+  }
+  return n;
 }
 
 std::string App::metrics() const {
@@ -182,6 +453,14 @@ std::string App::metrics() const {
     out += fmt::format("portico_http_request_duration_seconds_count{{route=\"{}\"}} {}\n",
                        label(route), m.count);
   }
+  out += fmt::format(
+      "# HELP portico_sign_ins_total Sessions started (customer and staff).\n"
+      "# TYPE portico_sign_ins_total counter\nportico_sign_ins_total {}\n"
+      "# HELP portico_sign_outs_total Sessions ended by signing out.\n"
+      "# TYPE portico_sign_outs_total counter\nportico_sign_outs_total {}\n"
+      "# HELP portico_rate_limited_total Requests refused with 429.\n"
+      "# TYPE portico_rate_limited_total counter\nportico_rate_limited_total {}\n",
+      impl_->sign_ins.load(), impl_->sign_outs.load(), impl_->rate_limited.load());
   const log::Stats s = impl_->log.stats();
   auto counter = [&](const char* name, const char* help, std::uint64_t v) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);

@@ -40,7 +40,7 @@ void Router::add(beast_http::verb method, std::string pattern, Handler handler) 
   entries_.push_back(std::move(e));
 }
 
-Response Router::route(const Request& request, std::string& route) const {
+Response Router::route(const Request& request, const Peer& peer, std::string& route) const {
   route.clear();
   auto parsed = boost::urls::parse_origin_form(request.target());
   if (!parsed) return error_response(request, 400, "invalid_request", "not a valid request target");
@@ -76,7 +76,7 @@ Response Router::route(const Request& request, std::string& route) const {
       continue;
     }
     route = e.pattern;
-    return e.handler(Call{request, target, std::move(params)});
+    return e.handler(Call{request, peer, target, std::move(params)});
   }
   if (allowed.empty()) return error_response(request, 404, "not_found", "no such route");
   route = allowed.front()->pattern;

@@ -105,7 +105,11 @@ class Server::Impl::Session : public SessionBase,
     ++server_.connections;
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      peer_.address = ep.address().to_string();
+      remote_ = peer_.address + ":" + std::to_string(ep.port());
+    }
+    peer_.tls = kTls;
   }
 
   void run() {
@@ -182,7 +186,7 @@ class Server::Impl::Session : public SessionBase,
                                guard = asio::make_work_guard(server_.ioc)] {
       Response response;
       try {
-        response = self->server_.handler(*request);
+        response = self->server_.handler(*request, self->peer_);
         response.prepare_payload();  // throws on a body where the status allows none
       } catch (const std::exception& e) {
         response = error_response(*request, 500, "internal", "the server failed to answer");
@@ -299,6 +303,7 @@ class Server::Impl::Session : public SessionBase,
   beast::flat_buffer buffer_{server_.options.header_limit + 64 * 1024};
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::string remote_;
+  Peer peer_;
   bool keep_alive_ = true;
   bool busy_ = false;
   bool first_ = true;

@@ -1,23 +1,25 @@
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <charconv>
 #include <cstdlib>
 #include <portico/service/tokens.hpp>
 
 namespace portico::service {
 
-std::string new_token() {
-  std::array<unsigned char, 32> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    std::abort();  // no randomness: never hand out a guessable secret
-  }
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+namespace {
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url(std::string_view bytes) {
   std::string out;
   unsigned buffer = 0;
   int bits = 0;
-  for (unsigned char b : bytes) {
-    buffer = (buffer << 8) | b;
+  for (char c : bytes) {
+    buffer = (buffer << 8) | static_cast<unsigned char>(c);
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
@@ -26,6 +28,41 @@ std::string new_token() {
   }
   if (bits > 0) out.push_back(kB64[(buffer << (6 - bits)) & 63]);
   return out;
+}
+
+std::optional<std::string> unbase64url(std::string_view text) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const char* at = std::char_traits<char>::find(kB64, 64, c);
+    if (at == nullptr) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(at - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string mac(std::string_view secret, std::string_view payload) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), digest, &length);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+}  // namespace
+
+std::string new_token() {
+  std::array<unsigned char, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    std::abort();  // no randomness: never hand out a guessable secret
+  }
+  return base64url(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::string token_hash(std::string_view token) {
@@ -39,6 +76,40 @@ std::string token_hash(std::string_view token) {
     out.push_back(kHex[digest[i] & 15]);
   }
   return out;
+}
+
+std::string derived_token(std::string_view secret, std::string_view input) {
+  return base64url(mac(secret, "portico/derived\n" + std::string(input)));
+}
+
+std::string survey_token(std::string_view secret, const SurveyRef& survey) {
+  const std::string payload =
+      survey.project + "\n" + std::to_string(survey.number) + "\n" + survey.survey_id;
+  return base64url(payload) + "." + base64url(mac(secret, "portico/survey\n" + payload));
+}
+
+std::optional<SurveyRef> parse_survey_token(std::string_view secret, std::string_view token) {
+  if (token.size() > 512) return std::nullopt;
+  const auto dot = token.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto payload = unbase64url(token.substr(0, dot));
+  auto signature = unbase64url(token.substr(dot + 1));
+  if (!payload || !signature) return std::nullopt;
+  const std::string expected = mac(secret, "portico/survey\n" + *payload);
+  if (signature->size() != expected.size() ||
+      CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+    return std::nullopt;
+  }
+  const auto a = payload->find('\n');
+  const auto b = payload->find('\n', a == std::string::npos ? a : a + 1);
+  if (a == std::string::npos || b == std::string::npos) return std::nullopt;
+  SurveyRef ref;
+  ref.project = payload->substr(0, a);
+  const std::string_view number(payload->data() + a + 1, b - a - 1);
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), ref.number);
+  if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+  ref.survey_id = payload->substr(b + 1);
+  return ref;
 }
 
 }  // namespace portico::service

@@ -28,7 +28,7 @@ struct Served {
     o.io_threads = 1;
     o.workers = 4;
     server = std::make_unique<phttp::Server>(
-        [this](const phttp::Request& r) { return app.handle(r); }, o);
+        [this](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
     REQUIRE(server->start());
   }
   unsigned short port() const { return server->port(); }

@@ -32,7 +32,8 @@ struct Served {
     options.workers = 8;
     options.headers = phttp::security_headers();
     server = std::make_unique<phttp::Server>(
-        [this](const phttp::Request& r) { return app.handle(r); }, options);
+        [this](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); },
+        options);
     auto started = server->start();
     REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
   }
@@ -260,7 +261,8 @@ TEST_CASE("a missing certificate stops the start with a clear error") {
   o.port = 0;
   o.tls_cert_file = "/nonexistent/cert.pem";
   o.tls_key_file = "/nonexistent/key.pem";
-  phttp::Server server([&](const phttp::Request& r) { return app.handle(r); }, o);
+  phttp::Server server(
+      [&](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
   auto started = server.start();
   REQUIRE_FALSE(started);
   CHECK(started.error().message.find("cannot use the TLS certificate") != std::string::npos);

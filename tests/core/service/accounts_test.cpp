@@ -42,7 +42,7 @@ std::string code(const auto& result) { return result ? std::string("ok") : resul
 
 }  // namespace
 
-TEST_CASE("a magic link signs in once, makes the identity and the membership, and expires") {
+TEST_CASE("a magic link signs in once - makes the identity and the membership - and expires") {
   Accounts a;
   auto mail = a.accounts->request_magic_link("acme", "  New.Person@Example.TEST ");
   REQUIRE(mail);
@@ -121,7 +121,7 @@ TEST_CASE("magic links: the project must offer them and admit the address") {
   CHECK(b.accounts->request_magic_link("acme", "x@corp.test"));
 }
 
-TEST_CASE("register, verify the address, sign in with the password") {
+TEST_CASE("register - verify the address - sign in with the password") {
   Accounts a;
   // Weak passwords: short, common (also with digits appended or another case), the address.
   for (const char* weak : {"short", "password123", "Password2024!", "aaaaaaaaaaaa", "qwertyuiop",
@@ -217,7 +217,7 @@ TEST_CASE("a password reset sets a verified password and ends earlier sessions")
         "invalid_token");
 }
 
-TEST_CASE("sessions: realms, sign-out, idle and absolute expiry, activity across a restart") {
+TEST_CASE("sessions: realms - sign-out - idle and absolute expiry - activity across a restart") {
   Accounts a;
   auto link = a.accounts->request_magic_link("acme", "gil@example.test");
   auto s = a.accounts->use_magic_link(link->token);
@@ -257,7 +257,7 @@ TEST_CASE("sessions: realms, sign-out, idle and absolute expiry, activity across
   CHECK(code(a.accounts->authenticate(dom::Realm::customer, s3->token)) == "unauthenticated");
 }
 
-TEST_CASE("staff accounts: created by address, password sign-in in the staff realm") {
+TEST_CASE("staff accounts: created by address - password sign-in in the staff realm") {
   Accounts a;
   CHECK(code(a.accounts->set_staff_account("agent@acme.test", "Agnes", "letmein")) ==
         "invalid_request");
@@ -283,7 +283,7 @@ TEST_CASE("staff accounts: created by address, password sign-in in the staff rea
         "invalid_credentials");
 }
 
-TEST_CASE("sign-ins and sign-outs are events on the log, and no secret is stored") {
+TEST_CASE("sign-ins and sign-outs are events on the log - and no secret is stored") {
   Accounts a;
   auto link = a.accounts->request_magic_link("acme", "hal@example.test");
   auto s = a.accounts->use_magic_link(link->token);

@@ -9,14 +9,41 @@
 #include <memory>
 #include <portico/http/router.hpp>
 #include <portico/log/log.hpp>
+#include <portico/mail/mail.hpp>
 #include <portico/projections/views.hpp>
+#include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
 #include <string>
 
 namespace portico::http {
 
+// A token bucket: `burst` requests at once, then `per_minute` more each minute.
+struct RateLimit {
+  double burst = 10;
+  double per_minute = 1;
+};
+
+// Rate limits of the sign-in routes (429 with Retry-After): per client address over all of them,
+// and per account (e-mail address) for password attempts and for the e-mails a route sends.
+struct SignInLimits {
+  RateLimit per_address{30, 30};
+  RateLimit failed_passwords{10, 1};  // wrong passwords per account, before 429
+  RateLimit mails{5, 0.2};            // sign-in e-mails per address (one per 5 min after 5)
+};
+
 struct AppOptions {
+  // Links in e-mails and invite URLs start with it. Session cookies get `Secure` when it is
+  // https or the request came over TLS.
   std::string base_url = "http://127.0.0.1:8080";
+  // Where sign-in e-mails go (magic links, verification, password reset); null: the routes that
+  // send one answer 503.
+  mail::Transport* mail = nullptr;
+  std::string mail_from = "support@portico.invalid";
+  service::AccountsOptions accounts;
+  SignInLimits limits;
+  // Signs the survey links of feedback e-mails (portico::service::survey_token); a fresh random
+  // key when empty (links then stop working at a restart: portico-server keeps one on disk).
+  std::string secret;
 };
 
 class App {
@@ -25,13 +52,16 @@ class App {
   App(log::Log& log, service::Portal& portal, projections::Views& views, AppOptions options = {});
   ~App();
 
-  Response handle(const Request& request);
+  Response handle(const Request& request, const Peer& peer = {"127.0.0.1", false});
   Router& router();
+  // Sign-in and sessions, for an embedding program's own routes (and portico-admin's staff).
+  service::Accounts& accounts();
   // Prometheus text format: requests and latency by route, and the log's counters.
   std::string metrics() const;
 
+  struct Impl;  // opaque: the route files of adapters/http share it
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

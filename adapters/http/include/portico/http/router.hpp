@@ -26,9 +26,16 @@ namespace beast_http = boost::beast::http;
 using Request = beast_http::request<beast_http::string_body>;
 using Response = beast_http::response<beast_http::string_body>;
 
+// Who sent a request: the connection's remote address (no port) and whether it came over TLS.
+struct Peer {
+  std::string address;
+  bool tls = false;
+};
+
 // What a handler gets: the request, its parsed target and the placeholders' values.
 struct Call {
   const Request& request;
+  const Peer& peer;
   boost::urls::url_view target;
   std::map<std::string, std::string, std::less<>> path;  // placeholder name -> decoded segment
 
@@ -48,7 +55,7 @@ class Router {
   void add(beast_http::verb method, std::string pattern, Handler handler);
   // Answers the request: the handler's response, 404, 405, or 400 for a target that is not an
   // origin-form URL. `route` receives the matched pattern ("" when none).
-  Response route(const Request& request, std::string& route) const;
+  Response route(const Request& request, const Peer& peer, std::string& route) const;
 
  private:
   struct Entry {

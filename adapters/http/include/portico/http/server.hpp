@@ -45,7 +45,7 @@ struct ServerOptions {
 };
 
 // Handles one request; called from worker threads, several at once.
-using RequestHandler = std::function<Response(const Request&)>;
+using RequestHandler = std::function<Response(const Request&, const Peer&)>;
 
 class Server {
  public:

@@ -1,0 +1,101 @@
+// The inside of portico::http::App (private to adapters/http): what every route file shares —
+// the services, who is calling, request-body helpers, the metrics.
+#pragma once
+
+#include <array>
+#include <boost/json/object.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <portico/http/app.hpp>
+#include <portico/http/json.hpp>
+#include <string>
+
+#include "limits.hpp"
+
+namespace portico::http {
+
+namespace dom = portico::domain;
+
+// Latency buckets of the request histogram, in seconds.
+inline constexpr std::array<double, 10> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                    0.025,  0.05,  0.1,    0.5,   1.0};
+
+struct RouteMetrics {
+  std::map<unsigned, std::uint64_t> by_status;
+  std::array<std::uint64_t, kBuckets.size()> buckets{};
+  std::uint64_t count = 0;
+  double seconds = 0;
+};
+
+// Who is calling, once their session checked out.
+struct Authed {
+  service::Caller caller;
+  std::string token;
+  bool via_cookie = false;
+};
+
+inline constexpr std::string_view kCustomerCookie = "portico_session";
+inline constexpr std::string_view kStaffCookie = "portico_staff";
+
+struct App::Impl {
+  log::Log& log;
+  service::Portal& portal;
+  projections::Views& views;
+  AppOptions options;
+  service::Accounts accounts;
+  Router router;
+  detail::RateLimiter limiter;
+  detail::IdempotencyCache idempotency;
+  std::string secret;  // survey links
+  mutable std::mutex metrics_mu;
+  std::map<std::string, RouteMetrics> metrics;  // by route pattern ("" for unmatched)
+  std::atomic<std::uint64_t> sign_ins{0}, sign_outs{0}, rate_limited{0};
+
+  Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptions o);
+
+  void record(const std::string& route, unsigned status, double seconds);
+
+  void add_routes(App& app);  // app.cpp: health, metrics, projects
+  void add_auth_routes();     // auth_routes.cpp: sign-in, sessions, /me
+  void add_ticket_routes();   // ticket_routes.cpp: the customer's tickets, invites, surveys,
+                              // notifications
+  void add_staff_routes();    // staff_routes.cpp
+
+  // The caller of `realm`: `Authorization: Bearer` first, else the realm's cookie; a
+  // cookie-authenticated POST/PUT/PATCH/DELETE must carry X-CSRF-Token. Errors: unauthenticated,
+  // csrf.
+  Result<Authed> authenticate(const Call& c, dom::Realm realm);
+  // A command's meta: the actor, and a command id from the Idempotency-Key (scoped to the
+  // caller and the route) or a fresh one.
+  service::CommandMeta meta(const Call& c, const Authed& who) const;
+  bool secure(const Call& c) const;
+  // 429 when the client's address has used up its sign-in budget.
+  std::optional<Response> limit_address(const Call& c);
+  Response too_many(const Call& c, std::chrono::seconds wait);
+  Result<void> send(const mail::Message& message);
+};
+
+// ---- Request helpers ----
+
+// The value of `name` in the Cookie header, if any.
+std::optional<std::string> cookie(const Request& request, std::string_view name);
+// A body field: a string (required), an optional string, bool, integer; 400 with `field`.
+Result<std::string> string_field(const boost::json::object& body, std::string_view name);
+Result<std::optional<std::string>> optional_string(const boost::json::object& body,
+                                                   std::string_view name);
+Result<std::optional<bool>> optional_bool(const boost::json::object& body, std::string_view name);
+Result<std::optional<std::int64_t>> optional_int(const boost::json::object& body,
+                                                 std::string_view name);
+// A ticket number from the path: 1 to 2^63, decimal digits only.
+std::optional<std::uint64_t> parse_number(std::string_view text);
+// RFC 3339 ("2026-12-02T10:00:00Z", fractions and offsets allowed) to microseconds.
+std::optional<dom::TimeUs> parse_time(std::string_view text);
+// "a,b,c" → {"a", "b", "c"}; nothing → {}.
+std::vector<std::string> list_of(const std::optional<std::string>& text);
+// The system clock in microseconds.
+dom::TimeUs now_us();
+// ?limit= (1..100, default 20): 400 with field "limit" otherwise.
+Result<std::size_t> limit_of(const Call& c);
+
+}  // namespace portico::http
