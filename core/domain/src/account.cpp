@@ -3,6 +3,7 @@
 #include <cctype>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
+#include <set>
 
 #include "payload.hpp"
 
@@ -78,10 +79,6 @@ Result<void> check_password(std::string_view password, std::string_view email,
                 "a password has at most " + std::to_string(rules.max_length) + " characters",
                 "password");
   }
-  if (std::all_of(password.begin(), password.end(), [&](char c) { return c == password[0]; })) {
-    return fail(errc::kInvalidRequest, "a password of one repeated character is too easy to guess",
-                "password");
-  }
   std::string folded;
   folded.reserve(password.size());
   for (char c : password) folded.push_back(lower(c));
@@ -91,6 +88,15 @@ Result<void> check_password(std::string_view password, std::string_view email,
   }
   while (!stem.empty() && std::isdigit(static_cast<unsigned char>(stem.back())) != 0) {
     stem.pop_back();
+  }
+  if (stem.empty()) {
+    return fail(errc::kInvalidRequest, "a password of digits only is too easy to guess",
+                "password");
+  }
+  const std::set<char> distinct(folded.begin(), folded.end());
+  if (distinct.size() < 4) {
+    return fail(errc::kInvalidRequest, "a password needs at least 4 different characters",
+                "password");
   }
   const std::string local(email.substr(0, email.find('@')));
   if ((!local.empty() && folded.find(local) != std::string::npos && local.size() >= 4) ||

@@ -310,6 +310,8 @@ TEST_CASE("password rules and e-mail addresses (pure)") {
   rules.is_common = [](std::string_view p) { return p == "dragon" || p == "password"; };
   CHECK(da::check_password("a long enough passphrase", "x@y.test", rules));
   CHECK_FALSE(da::check_password("dragon", "x@y.test", rules));
+  CHECK_FALSE(da::check_password("123456789012345", "x@y.test", rules));
+  CHECK_FALSE(da::check_password("abababababab", "x@y.test", rules));
   CHECK_FALSE(da::check_password("Dragon123456!", "x@y.test", rules));
   CHECK_FALSE(da::check_password(std::string(257, 'x') + "y", "x@y.test", rules));
   CHECK_FALSE(da::check_password("\xff\xfe long text here", "x@y.test", rules));

@@ -1,0 +1,358 @@
+// Signing in over HTTP: magic links, passwords, sessions, cookies and CSRF, rate limits, realms.
+#include <doctest/doctest.h>
+
+#include "api_fixture.hpp"
+
+using namespace portico::test;
+
+namespace {
+
+std::string body(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  boost::json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+TEST_CASE("magic link: e-mailed, signs in once with a cookie and a token, then 401") {
+  Api api;
+  auto asked = api.call(verb::post, "/api/v1/auth/magic-link",
+                        body({{"project", "acme"}, {"email", "New@Example.test"}}));
+  CHECK(asked.result_int() == 202);
+  CHECK(asked.body() == "{}");
+  auto mails = api.mail.to("new@example.test");
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].subject.find("Acme Support") != std::string::npos);
+  CHECK(mails[0].text.find("http://portal.test/p/acme/auth/magic?token=") != std::string::npos);
+  const std::string token = api.mail.last_token("new@example.test");
+  auto verified = api.call(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", token}}));
+  REQUIRE(verified.result_int() == 200);
+  auto v = hc::json(verified);
+  CHECK(v.at("token").as_string().size() == 43);
+  CHECK(v.at("csrf").as_string().size() == 43);
+  CHECK(v.at("customer").at("email") == "new@example.test");
+  CHECK(v.at("customer").at("handle") == "new");
+  const std::string cookie(verified[boost::beast::http::field::set_cookie]);
+  CHECK(cookie.starts_with("portico_session=" + std::string(v.at("token").as_string()) + ";"));
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("SameSite=Lax") != std::string::npos);
+  CHECK(cookie.find("Secure") == std::string::npos);  // plain HTTP to an http:// base URL
+  // The token is used up.
+  auto again = api.call(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", token}}));
+  CHECK(again.result_int() == 401);
+  CHECK(code_of(again) == "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                         body({{"token", "made-up"}}))) == "invalid_token");
+  // /me with the token, and the membership the sign-in made.
+  auto me = api.call(verb::get, "/api/v1/me", {},
+                     {{"Authorization", "Bearer " + std::string(v.at("token").as_string())}});
+  REQUIRE(me.result_int() == 200);
+  CHECK(hc::json(me).at("customer").at("email") == "new@example.test");
+  CHECK(hc::json(me).at("projects").as_array().size() == 1);
+  CHECK(hc::json(me).at("projects").at(0).at("slug") == "acme");
+  CHECK(hc::json(me).at("projects").at(0).at("name") == "Acme Support");
+}
+
+TEST_CASE("magic link: expires after 15 minutes, and the project's rules apply") {
+  Api api;
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link",
+                   body({{"project", "acme"}, {"email", "late@example.test"}}))
+              .result_int() == 202);
+  api.accounts_offset = 15 * 60 * dom::kSecond + dom::kSecond;
+  auto late = api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                       body({{"token", api.mail.last_token("late@example.test")}}));
+  CHECK(late.result_int() == 401);
+  CHECK(code_of(late) == "invalid_token");
+
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/magic-link",
+                         body({{"project", "nope"}, {"email", "x@example.test"}}))) == "not_found");
+  auto bad = api.call(verb::post, "/api/v1/auth/magic-link",
+                      body({{"project", "acme"}, {"email", "not an address"}}));
+  CHECK(bad.result_int() == 400);
+  CHECK(hc::json(bad).at("error").at("field") == "email");
+  auto missing = api.call(verb::post, "/api/v1/auth/magic-link", body({{"project", "acme"}}));
+  CHECK(missing.result_int() == 400);
+  CHECK(hc::json(missing).at("error").at("field") == "email");
+  auto settings = Desk::default_settings();
+  settings.allowed_domains = {"corp.test"};
+  REQUIRE(api.desk.portal->configure_project("acme", settings, Desk::system()));
+  auto denied = api.call(verb::post, "/api/v1/auth/magic-link",
+                         body({{"project", "acme"}, {"email", "x@example.test"}}));
+  CHECK(denied.result_int() == 403);
+  CHECK(code_of(denied) == "domain_not_allowed");
+  settings.sign_in = {"password"};
+  REQUIRE(api.desk.portal->configure_project("acme", settings, Desk::system()));
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/magic-link",
+                         body({{"project", "acme"}, {"email", "x@corp.test"}}))) == "forbidden");
+}
+
+TEST_CASE("an e-mail that cannot go out is a 503, and nothing was half done") {
+  Api api;
+  api.mail.failing = true;
+  auto r = api.call(verb::post, "/api/v1/auth/magic-link",
+                    body({{"project", "acme"}, {"email", "x@example.test"}}));
+  CHECK(r.result_int() == 503);
+  CHECK(code_of(r) == "unavailable");
+}
+
+TEST_CASE("register, verify, log in; weak passwords; not verified; wrong password") {
+  Api api;
+  auto weak = api.call(verb::post, "/api/v1/auth/register",
+                       body({{"project", "acme"},
+                             {"email", "dora@example.test"},
+                             {"password", "password1"},
+                             {"display_name", "Dora"}}));
+  CHECK(weak.result_int() == 400);
+  CHECK(hc::json(weak).at("error").at("field") == "password");
+  const std::string reg = body({{"project", "acme"},
+                                {"email", "dora@example.test"},
+                                {"password", "correct horse battery"},
+                                {"display_name", "Dora <b>Explorer</b>"}});
+  auto registered = api.call(verb::post, "/api/v1/auth/register", reg);
+  CHECK(registered.result_int() == 201);
+  CHECK(registered.body() == "{}");
+  auto mails = api.mail.to("dora@example.test");
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].text.find("/p/acme/auth/verify?token=") != std::string::npos);
+  const std::string login = body(
+      {{"project", "acme"}, {"email", "dora@example.test"}, {"password", "correct horse battery"}});
+  auto unverified = api.call(verb::post, "/api/v1/auth/login", login);
+  CHECK(unverified.result_int() == 403);
+  CHECK(code_of(unverified) == "email_not_verified");
+  auto verified = api.call(verb::post, "/api/v1/auth/verify-email",
+                           body({{"token", api.mail.last_token("dora@example.test")}}));
+  REQUIRE(verified.result_int() == 200);
+  CHECK(hc::json(verified).at("customer").at("display_name") == "Dora <b>Explorer</b>");
+  auto s = api.call(verb::post, "/api/v1/auth/login", login);
+  REQUIRE(s.result_int() == 200);
+  CHECK(hc::json(s).at("customer").at("email") == "dora@example.test");
+  auto wrong = api.call(verb::post, "/api/v1/auth/login",
+                        body({{"project", "acme"},
+                              {"email", "dora@example.test"},
+                              {"password", "wrong horse battery"}}));
+  CHECK(wrong.result_int() == 401);
+  CHECK(code_of(wrong) == "invalid_credentials");
+  auto nobody = api.call(verb::post, "/api/v1/auth/login",
+                         body({{"project", "acme"},
+                               {"email", "nobody@example.test"},
+                               {"password", "correct horse battery"}}));
+  CHECK(code_of(nobody) == "invalid_credentials");
+  // Registering an address that has a password changes nothing and says so by e-mail only.
+  CHECK(api.call(verb::post, "/api/v1/auth/register", reg).result_int() == 201);
+  CHECK(api.mail.to("dora@example.test").back().text.find("already") != std::string::npos);
+}
+
+TEST_CASE("password reset: 202 whoever asks, the link sets a password once and signs out") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  const std::size_t before = api.mail.count();
+  CHECK(api.call(verb::post, "/api/v1/auth/password-reset",
+                 body({{"project", "acme"}, {"email", "nobody@example.test"}}))
+            .result_int() == 202);
+  CHECK(api.mail.count() == before);  // no account: no e-mail, the same answer
+  CHECK(api.call(verb::post, "/api/v1/auth/password-reset",
+                 body({{"project", "acme"}, {"email", "ann@globex.test"}}))
+            .result_int() == 202);
+  const std::string token = api.mail.last_token("ann@globex.test");
+  CHECK(api.mail.to("ann@globex.test").back().text.find("/p/acme/auth/reset?token=") !=
+        std::string::npos);
+  auto weak = api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                       body({{"token", token}, {"password", "123456789012"}}));
+  CHECK(weak.result_int() == 400);
+  auto done = api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                       body({{"token", token}, {"password", "anns new passphrase"}}));
+  CHECK(done.result_int() == 204);
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                         body({{"token", token}, {"password", "anns other passphrase"}}))) ==
+        "invalid_token");
+  // The session from before the reset is over.
+  CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 401);
+  CHECK(api.call(verb::post, "/api/v1/auth/login",
+                 body({{"project", "acme"},
+                       {"email", "ann@globex.test"},
+                       {"password", "anns new passphrase"}}))
+            .result_int() == 200);
+}
+
+TEST_CASE("wrong passwords until 429 with Retry-After - per account - whatever the address") {
+  Api api([](phttp::AppOptions& o) { o.limits.failed_passwords = {3, 1}; });
+  REQUIRE(api.customer("ann@globex.test").id == "c-ann");
+  const std::string wrong =
+      body({{"project", "acme"}, {"email", "ann@globex.test"}, {"password", "not the password"}});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(code_of(api.call(verb::post, "/api/v1/auth/login", wrong)) == "invalid_credentials");
+  }
+  auto limited = api.call(verb::post, "/api/v1/auth/login", wrong);
+  CHECK(limited.result_int() == 429);
+  CHECK(code_of(limited) == "rate_limited");
+  const std::string retry(limited[boost::beast::http::field::retry_after]);
+  REQUIRE(!retry.empty());
+  CHECK(std::stoi(retry) >= 1);
+  CHECK(std::stoi(retry) <= 60);
+  // Another account is not held up; the staff realm counts its own.
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
+                         body({{"project", "acme"},
+                               {"email", "bob@globex.test"},
+                               {"password", "not the password"}}))) == "invalid_credentials");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(code_of(api.call(verb::post, "/api/v1/staff/auth/login",
+                           body({{"email", "agnes@acme.test"}, {"password", "wrong one"}}))) ==
+          "invalid_credentials");
+  }
+  CHECK(api.call(verb::post, "/api/v1/staff/auth/login",
+                 body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}}))
+            .result_int() == 429);
+}
+
+TEST_CASE("every sign-in route is limited per client address") {
+  Api api([](phttp::AppOptions& o) { o.limits.per_address = {4, 1}; });
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"/api/v1/auth/magic-link", body({{"project", "acme"}, {"email", "a@example.test"}})},
+      {"/api/v1/auth/magic-link/verify", body({{"token", "x"}})},
+      {"/api/v1/auth/register", body({{"project", "acme"}})},
+      {"/api/v1/auth/verify-email", body({{"token", "x"}})},
+      {"/api/v1/auth/login", body({{"project", "acme"}})},
+      {"/api/v1/auth/password-reset", body({{"project", "acme"}})},
+      {"/api/v1/auth/password-reset/confirm", body({{"token", "x"}})},
+      {"/api/v1/staff/auth/login", body({{"email", "x"}})},
+  };
+  for (const auto& [route, payload] : routes) {
+    CAPTURE(route);
+    api.app = std::make_unique<phttp::App>(*api.desk.log, *api.desk.portal, api.desk.views, [&] {
+      phttp::AppOptions o;
+      o.mail = &api.mail;
+      o.limits.per_address = {4, 1};
+      o.accounts.argon2_passes = 1;
+      o.accounts.argon2_memory = 8 * 1024;
+      return o;
+    }());
+    for (int i = 0; i < 4; ++i) CHECK(api.call(verb::post, route, payload).result_int() != 429);
+    auto r = api.call(verb::post, route, payload);
+    CHECK(r.result_int() == 429);
+    CHECK(!r[boost::beast::http::field::retry_after].empty());
+  }
+}
+
+TEST_CASE("sign-in e-mails to one address are limited") {
+  Api api([](phttp::AppOptions& o) { o.limits.mails = {2, 0.2}; });
+  const std::string ask = body({{"project", "acme"}, {"email", "ann@globex.test"}});
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link", ask).result_int() == 202);
+  CHECK(api.call(verb::post, "/api/v1/auth/password-reset", ask).result_int() == 202);
+  auto r = api.call(verb::post, "/api/v1/auth/magic-link", ask);
+  CHECK(r.result_int() == 429);
+  CHECK(r[boost::beast::http::field::retry_after] == "300");
+  CHECK(api.mail.to("ann@globex.test").size() == 2);
+}
+
+TEST_CASE("cookies need the CSRF header for changes - bearer tokens do not") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  const std::string open = R"({"subject":"Printer","message":"It jams"})";
+  // Reads with the cookie alone are fine.
+  CHECK(
+      api.call(verb::get, "/api/v1/projects/acme/tickets", {}, ann.cookie("portico_session", false))
+          .result_int() == 200);
+  auto refused = api.call(verb::post, "/api/v1/projects/acme/tickets", open,
+                          ann.cookie("portico_session", false));
+  CHECK(refused.result_int() == 403);
+  CHECK(code_of(refused) == "csrf");
+  Headers wrong = ann.cookie("portico_session", false);
+  wrong.emplace_back("X-CSRF-Token", ann.token);  // the session token is not the CSRF token
+  CHECK(code_of(api.call(verb::post, "/api/v1/projects/acme/tickets", open, wrong)) == "csrf");
+  const auto head = api.head();
+  CHECK(api.head() == head);
+  CHECK(api.call(verb::post, "/api/v1/projects/acme/tickets", open, ann.cookie()).result_int() ==
+        201);
+  CHECK(api.call(verb::post, "/api/v1/projects/acme/tickets", open, ann.bearer()).result_int() ==
+        201);
+  // DELETE, PUT and PATCH too.
+  CHECK(code_of(api.call(verb::put, "/api/v1/projects/acme/tickets/1/favorite", {},
+                         ann.cookie("portico_session", false))) == "csrf");
+  CHECK(code_of(api.call(verb::delete_, "/api/v1/projects/acme/membership", {},
+                         ann.cookie("portico_session", false))) == "csrf");
+  CHECK(api.call(verb::put, "/api/v1/projects/acme/tickets/1/favorite", {}, ann.cookie())
+            .result_int() == 204);
+}
+
+TEST_CASE("sessions expire when idle and absolutely - and logout ends them") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 200);
+  api.accounts_offset = 11 * dom::kHour;
+  CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 200);
+  api.accounts_offset = 22 * dom::kHour;  // 11 idle hours since the last request
+  CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 200);
+  api.accounts_offset = 34 * dom::kHour + dom::kSecond;  // 12 idle hours
+  auto idle = api.call(verb::get, "/api/v1/me", ann);
+  CHECK(idle.result_int() == 401);
+  CHECK(code_of(idle) == "unauthenticated");
+
+  api.accounts_offset = 0;
+  auto bob = api.customer("bob@globex.test");
+  for (int h = 11; h < 30 * 24; h += 11) {
+    api.accounts_offset = h * dom::kHour;
+    REQUIRE(api.call(verb::get, "/api/v1/me", bob).result_int() == 200);
+  }
+  api.accounts_offset = 30 * dom::kDay;
+  CHECK(api.call(verb::get, "/api/v1/me", bob).result_int() == 401);
+
+  api.accounts_offset = 0;
+  auto cat = api.customer("cat@initech.test");
+  auto out = api.call(verb::post, "/api/v1/auth/logout", {}, cat.cookie());
+  CHECK(out.result_int() == 204);
+  CHECK(std::string(out[boost::beast::http::field::set_cookie]).find("Max-Age=0") !=
+        std::string::npos);
+  CHECK(api.call(verb::get, "/api/v1/me", cat).result_int() == 401);
+  // Logging out twice, or without a session, is fine.
+  CHECK(api.call(verb::post, "/api/v1/auth/logout", {}, cat.bearer()).result_int() == 204);
+  CHECK(api.call(verb::post, "/api/v1/auth/logout").result_int() == 204);
+}
+
+TEST_CASE("realms: a customer token is worthless on staff routes and the reverse") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto agnes = api.staff_login("agnes@acme.test");
+  auto login = api.call(verb::post, "/api/v1/staff/auth/login",
+                        body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}}));
+  REQUIRE(login.result_int() == 200);
+  CHECK(hc::json(login).at("staff").at("display_name") == "Agnes Agent");
+  CHECK(std::string(login[boost::beast::http::field::set_cookie]).starts_with("portico_staff="));
+  CHECK(api.call(verb::get, "/api/v1/staff/projects/acme/tickets", ann).result_int() == 401);
+  CHECK(api.call(verb::get, "/api/v1/staff/projects/acme/tickets", agnes).result_int() == 200);
+  CHECK(api.call(verb::get, "/api/v1/me", agnes).result_int() == 401);
+  CHECK(api.call(verb::get, "/api/v1/projects/acme/tickets", agnes).result_int() == 401);
+  // Cookies of one realm are not read by the other.
+  CHECK(api.call(verb::get, "/api/v1/staff/projects/acme/tickets", {},
+                 {{"Cookie", "portico_session=" + agnes.token}})
+            .result_int() == 401);
+  CHECK(api.call(verb::get, "/api/v1/staff/projects/acme/tickets", {},
+                 {{"Cookie", "portico_staff=" + agnes.token}})
+            .result_int() == 200);
+  CHECK(code_of(api.call(verb::post, "/api/v1/staff/auth/login",
+                         body({{"email", "ann@globex.test"},
+                               {"password", Api::kStaffPassword}}))) == "invalid_credentials");
+  // A malformed Authorization header is no session.
+  CHECK(api.call(verb::get, "/api/v1/me", {}, {{"Authorization", "Basic abc"}}).result_int() ==
+        401);
+  CHECK(api.call(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer "}}).result_int() == 401);
+}
+
+TEST_CASE("sign-ins and sign-outs are on the log - with no secret in it") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  REQUIRE(api.call(verb::post, "/api/v1/auth/logout", ann).result_int() == 204);
+  auto records = api.desk.log->read_all(1, 100000);
+  REQUIRE(records);
+  int started = 0, ended = 0;
+  std::string all;
+  for (const auto& r : *records) {
+    started += r.type == "SessionStarted";
+    ended += r.type == "SessionEnded";
+    all += r.stream + boost::json::serialize(r.payload_object());
+  }
+  CHECK(started == 1);
+  CHECK(ended == 1);
+  CHECK(all.find(ann.token) == std::string::npos);
+  CHECK(all.find(ann.csrf) == std::string::npos);
+}
