@@ -2,7 +2,8 @@
 //
 //   portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]
 //                  [--threads N] [--workers N] [--access-log FILE|-]
-//                  [--tls-cert PEM --tls-key PEM] [--demo]
+//                  [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]
+//                  [--password-list FILE] [--demo]
 //
 // SIGTERM or SIGINT stops it gracefully: no new connections, requests under way are answered,
 // then the log is closed. A failed start-up says why and exits non-zero.
@@ -21,7 +22,9 @@
 #include <portico/projections/outbox.hpp>
 #include <portico/projections/runner.hpp>
 #include <portico/projections/views.hpp>
+#include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/service/tokens.hpp>
 #include <string>
 #include <string_view>
 
@@ -37,7 +40,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]\n"
     "                      [--threads N] [--workers N] [--access-log FILE|-]\n"
-    "                      [--tls-cert PEM --tls-key PEM] [--demo]\n";
+    "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
+    "                      [--password-list FILE] [--demo]\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
@@ -55,6 +59,8 @@ struct Args {
   std::string access_log;
   std::string tls_cert;
   std::string tls_key;
+  std::string mail_from = "support@portico.invalid";
+  std::string password_list = portico::service::kDefaultPasswordList;
   bool demo = false;
 };
 
@@ -101,6 +107,10 @@ Args parse(int argc, char** argv) {
       a.tls_cert = value();
     } else if (flag == "--tls-key") {
       a.tls_key = value();
+    } else if (flag == "--mail-from") {
+      a.mail_from = value();
+    } else if (flag == "--password-list") {
+      a.password_list = value();
     } else if (flag == "--demo") {
       a.demo = true;
     } else if (flag == "--help" || flag == "-h") {
@@ -117,8 +127,36 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+constexpr const char* kDemoStaffPassword = "dana keeps the desk";
+constexpr const char* kDemoCustomerPassword = "portico demo customer";
+
+// The key that signs survey links (DATA/secret.key, 32 random bytes, made on first start).
+std::optional<std::string> load_secret(const std::string& data) {
+  const std::string path = data + "/secret.key";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    const std::string key = portico::service::new_token();
+    const std::string tmp = path + ".tmp";
+    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) return std::nullopt;
+    const bool ok = ::write(out, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+                    ::fsync(out) == 0;
+    ::close(out);
+    // link() fails if another process made the key first: then theirs is the key.
+    if (!ok || (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST)) return std::nullopt;
+    ::unlink(tmp.c_str());
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return std::nullopt;
+  char buffer[256];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  if (n < 32) return std::nullopt;
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
 // A demo project with a staff member, two customers and a few tickets (once per data directory).
-void seed_demo(svc::Portal& portal) {
+void seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
   const svc::CommandMeta admin{dom::system_actor(), "demo:seed:project", {}};
   if (auto p = portal.project("demo"); p && p->exists) return;
   dom::project::Settings s;
@@ -132,7 +170,10 @@ void seed_demo(svc::Portal& portal) {
     return std::move(*r);
   };
   ok(portal.create_project("demo", s, admin), "create project");
-  ok(portal.add_staff("demo", {"s-demo", "agent@demo.test", "Dana Agent", "admin"},
+  const auto agent =
+      ok(accounts.set_staff_account("agent@demo.test", "Dana Agent", kDemoStaffPassword),
+         "staff account");
+  ok(portal.add_staff("demo", {agent.id, agent.email, agent.display_name, "admin"},
                       {dom::system_actor(), "demo:seed:staff", {}}),
      "add staff");
   for (const auto& [id, email, name, handle] :
@@ -145,7 +186,11 @@ void seed_demo(svc::Portal& portal) {
                            {{dom::Realm::customer, id}, std::string("demo:seed:join:") + id, {}}),
        "join");
   }
-  const svc::CommandMeta ann{{dom::Realm::customer, "c-ann"}, "", {}};
+  // Ann also has a password (a registration whose e-mailed link was followed).
+  auto registered = ok(
+      accounts.register_customer("demo", "ann@example.com", kDemoCustomerPassword, "Ann Example"),
+      "register");
+  ok(accounts.verify_email(registered.token), "verify");
   auto t1 = ok(portal.open_ticket("demo",
                                   {0,
                                    "The installer stops at 80%",
@@ -160,13 +205,12 @@ void seed_demo(svc::Portal& portal) {
   ok(portal.execute("demo", t1.state->number,
                     dt::PostStaffMessage{"demo-m2", "Which version are you installing?", false,
                                          dom::Status::awaiting_customer},
-                    {{dom::Realm::staff, "s-demo"}, "demo:seed:m2", {}}),
+                    {{dom::Realm::staff, agent.id}, "demo:seed:m2", {}}),
      "reply");
   ok(portal.open_ticket(
          "demo", {0, "How do I export my data?", "I need a CSV.", "demo-m3", "normal", {}, {}, {}},
          {{dom::Realm::customer, "c-ann"}, "demo:seed:t2", {}}),
      "open");
-  (void)ann;
 }
 
 }  // namespace
@@ -198,7 +242,22 @@ int main(int argc, char** argv) {
   }
   svc::Portal portal(**log);
   proj::Views views(**log);
-  if (args.demo) seed_demo(portal);
+  const auto secret = load_secret(args.data);
+  if (!secret) {
+    std::fprintf(stderr, "portico-server: cannot read or make %s/secret.key: %s\n",
+                 args.data.c_str(), std::strerror(errno));
+    return 1;
+  }
+  auto common = svc::load_password_list(args.password_list);
+  if (!common) {
+    std::fprintf(stderr, "portico-server: %s\n", common.error().message.c_str());
+    return 1;
+  }
+  phttp::AppOptions app_options;
+  app_options.base_url = args.base_url;
+  app_options.mail_from = args.mail_from;
+  app_options.secret = *secret;
+  app_options.accounts.password_rules.is_common = *common;
 
   // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
   proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));
@@ -210,7 +269,9 @@ int main(int argc, char** argv) {
   std::optional<portico::mail::Deliverer> deliverer;  // started once the port is bound
 
   std::string base_url = args.base_url;  // filled in with the bound port when not given
-  phttp::App app(**log, portal, views, {base_url});
+  app_options.mail = &mail_dir;
+  phttp::App app(**log, portal, views, app_options);
+  if (args.demo) seed_demo(portal, app.accounts());
   phttp::ServerOptions so;
   so.host = args.host;
   so.port = args.port;
@@ -240,6 +301,7 @@ int main(int argc, char** argv) {
   if (base_url.empty()) {
     base_url = std::string(args.tls_cert.empty() ? "http://" : "https://") + args.host + ":" +
                std::to_string(server.port());
+    app.set_base_url(base_url);
   }
   // One sender per data directory: a second server on it (another port) sends nothing.
   const std::string lock_path = args.data + "/deliverer.lock";
@@ -247,7 +309,7 @@ int main(int argc, char** argv) {
   if (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
     deliverer.emplace(**log, portal, mail_dir,
                       portico::mail::DelivererOptions{
-                          base_url, "support@portico.invalid", std::chrono::milliseconds(250), {}});
+                          base_url, args.mail_from, std::chrono::milliseconds(250), {}, *secret});
     deliverer->start();
   } else {
     std::fprintf(stderr,
@@ -261,9 +323,11 @@ int main(int argc, char** argv) {
   if (args.demo) {
     std::printf(
         "portico-server: demo project 'demo': GET %s/api/v1/projects/demo\n"
-        "  customers ann@example.com and bob@example.com, staff agent@demo.test; signing in "
-        "over HTTP arrives with the sign-in routes (not served yet)\n",
-        base_url.c_str());
+        "  customer ann@example.com, password '%s' (POST /api/v1/auth/login), or a magic link\n"
+        "    for ann@example.com or bob@example.com (POST /api/v1/auth/magic-link; the e-mail\n"
+        "    lands in %s)\n"
+        "  staff agent@demo.test, password '%s' (POST /api/v1/staff/auth/login)\n",
+        base_url.c_str(), kDemoCustomerPassword, args.mail_dir.c_str(), kDemoStaffPassword);
   }
   std::fflush(stdout);
 

@@ -21,18 +21,30 @@ namespace portico::test {
 
 class ChildProcess {
  public:
-  explicit ChildProcess(const std::vector<std::string>& argv) {
+  // `input`, when given, is the child's standard input (small: it must fit in a pipe).
+  explicit ChildProcess(const std::vector<std::string>& argv,
+                        const std::optional<std::string>& input = std::nullopt) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+    int in[2] = {-1, -1};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    if (input) {
+      if (::pipe2(in, O_CLOEXEC) != 0) std::abort();
+      if (::write(in[1], input->data(), input->size()) != static_cast<ssize_t>(input->size())) {
+        std::abort();
+      }
+      ::close(in[1]);
+      posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) std::abort();
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
+    if (in[0] >= 0) ::close(in[0]);
     out_ = fds[0];
   }
   ~ChildProcess() {
@@ -102,8 +114,9 @@ struct Ran {
   int exit_code;
   std::string out;
 };
-inline Ran run(const std::vector<std::string>& argv) {
-  ChildProcess child(argv);
+inline Ran run(const std::vector<std::string>& argv,
+               const std::optional<std::string>& input = std::nullopt) {
+  ChildProcess child(argv, input);
   std::string out = child.read_rest();
   const int status = child.wait();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), std::move(out)};

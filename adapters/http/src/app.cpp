@@ -127,6 +127,11 @@ App::~App() = default;
 
 Router& App::router() { return impl_->router; }
 
+void App::set_base_url(std::string base_url) {
+  std::lock_guard lock(impl_->base_url_mu);
+  impl_->options.base_url = std::move(base_url);
+}
+
 service::Accounts& App::accounts() { return impl_->accounts; }
 
 namespace {
@@ -256,7 +261,7 @@ service::CommandMeta App::Impl::meta(const Call& c, const Authed& who) const {
 }
 
 bool App::Impl::secure(const Call& c) const {
-  return c.peer.tls || options.base_url.starts_with("https://");
+  return c.peer.tls || base_url().starts_with("https://");
 }
 
 Response App::Impl::too_many(const Call& c, std::chrono::seconds wait) {

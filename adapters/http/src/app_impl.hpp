@@ -48,6 +48,11 @@ struct App::Impl {
   detail::RateLimiter limiter;
   detail::IdempotencyCache idempotency;
   std::string secret;  // survey links
+  mutable std::mutex base_url_mu;
+  std::string base_url() const {
+    std::lock_guard lock(base_url_mu);
+    return options.base_url;
+  }
   mutable std::mutex metrics_mu;
   std::map<std::string, RouteMetrics> metrics;  // by route pattern ("" for unmatched)
   std::atomic<std::uint64_t> sign_ins{0}, sign_outs{0}, rate_limited{0};

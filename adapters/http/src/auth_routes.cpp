@@ -51,7 +51,7 @@ void App::Impl::add_auth_routes() {
   auto mail_out = [this](const service::Mailing& m) -> Result<void> {
     auto p = portal.project(m.project);
     if (!p) return Unexpected(p.error());
-    return send(mail::sign_in_message(m, p->settings.name, options.base_url, options.mail_from));
+    return send(mail::sign_in_message(m, p->settings.name, base_url(), options.mail_from));
   };
   // At most a few sign-in e-mails per address: nobody's inbox is flooded through us.
   auto limit_mails = [this](const Call& c, std::string_view email) -> std::optional<Response> {

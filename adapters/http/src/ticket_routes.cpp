@@ -60,8 +60,8 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto ctx = app.portal.ticket_context(slug, actor, "");
   if (!ctx) return Unexpected(ctx.error());
   if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
-  return Seen{std::move(*ticket), std::move(*project),
-              Viewer{actor, dt::role_of(**ticket, *ctx), now_us()}};
+  const Viewer viewer{actor, dt::role_of(**ticket, *ctx), now_us()};
+  return Seen{std::move(*ticket), std::move(*project), viewer};
 }
 
 // Runs a ticket command for `who` and answers with `answer(outcome)`.
@@ -343,7 +343,7 @@ void App::Impl::add_ticket_routes() {
         if (!n) return not_found(c);
         auto done = portal.execute(c.param("p"), *n, dt::CreateInvite{id, token_hash(token)}, m);
         if (!done) return error_response(c.request, done.error());
-        std::string base = options.base_url;
+        std::string base = base_url();
         while (!base.empty() && base.back() == '/') base.pop_back();
         return json_response(
             c.request, 201,

@@ -2,6 +2,7 @@
 
 #include <portico/log/types.hpp>
 #include <portico/mail/deliverer.hpp>
+#include <portico/service/tokens.hpp>
 
 namespace portico::mail {
 
@@ -27,6 +28,12 @@ std::string author_name(const dt::Message& m, const dom::project::State& project
       break;
   }
   return "System";
+}
+
+dom::TimeUs now_of(const DelivererOptions& options) {
+  if (options.clock) return options.clock();
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -67,6 +74,15 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   } else if (d.kind == "feedback_requested") {
     subject = fmt::format("[{}] How did we do on {}?", name, number);
     lead = fmt::format("how did we do on {}? Rate the help you got on the ticket's page.", number);
+    // The survey's own link answers it without signing in (while it is pending).
+    const dt::Survey* survey = dt::pending_survey(t, now_of(options));
+    if (!options.secret.empty() && survey != nullptr && survey->customer == d.recipient) {
+      lead = fmt::format(
+          "how did we do on {}? One click rates the help you got (no sign-in needed):\n\n"
+          "{}/p/{}/survey?token={}",
+          number, options.base_url, d.project,
+          service::survey_token(options.secret, {d.project, d.ticket, survey->id}));
+    }
   } else {
     return fail(std::string(kNoReader), "no e-mail for deliveries of kind " + d.kind);
   }
@@ -100,11 +116,7 @@ Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transpor
 
 Deliverer::~Deliverer() { stop(); }
 
-dom::TimeUs Deliverer::now() const {
-  if (options_.clock) return options_.clock();
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
+dom::TimeUs Deliverer::now() const { return now_of(options_); }
 
 Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
   const dom::TimeUs at = now();

@@ -134,3 +134,98 @@ TEST_CASE("portico-admin creates a project beside a running server") {
   server.kill(SIGTERM);
   CHECK(WEXITSTATUS(server.wait()) == 0);
 }
+
+TEST_CASE("portico-admin adds staff beside a running server - the password from standard input") {
+  TempDir dir;
+  ChildProcess server(server_args(dir, true));
+  const auto port = start(server);
+  const std::string data = (dir / "data").string();
+  auto login = [&](const std::string& email, const std::string& password) {
+    hc::Connection c(port);
+    return c.request(boost::beast::http::verb::post, "/api/v1/staff/auth/login",
+                     R"({"email":")" + email + R"(","password":")" + password + R"("})");
+  };
+  auto added = run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
+                    "Sam@Demo.test", "--name", "Sam Staff", "--role", "agent"},
+                   "sams long passphrase\n");
+  CHECK(added.exit_code == 0);
+  CHECK(added.out.find("staff sam@demo.test") != std::string::npos);
+  auto s = login("sam@demo.test", "sams long passphrase");
+  REQUIRE(s.result_int() == 200);
+  const std::string token(hc::json(s).at("token").as_string());
+  CHECK(hc::get(port, "/api/v1/staff/projects/demo/tickets", {{"Authorization", "Bearer " + token}})
+            .result_int() == 200);
+  // Refusals: a weak password, an unknown project, a bad role, no password at all.
+  CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
+             "x@demo.test", "--name", "X", "--role", "agent"},
+            "password1\n")
+            .exit_code == 1);
+  CHECK(login("x@demo.test", "password1").result_int() == 401);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "nope", "--email",
+             "y@demo.test", "--name", "Y", "--role", "agent"},
+            "a long enough passphrase\n")
+            .exit_code == 1);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
+             "y@demo.test", "--name", "Y", "--role", "owner"},
+            "a long enough passphrase\n")
+            .exit_code == 2);
+  CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
+             "y@demo.test", "--name", "Y", "--role", "agent"},
+            "")
+            .exit_code == 2);
+  // The demo's own accounts sign in as the server printed.
+  CHECK(login("agent@demo.test", "dana keeps the desk").result_int() == 200);
+  hc::Connection c(port);
+  CHECK(c.request(
+             boost::beast::http::verb::post, "/api/v1/auth/login",
+             R"({"project":"demo","email":"ann@example.com","password":"portico demo customer"})")
+            .result_int() == 200);
+  server.kill(SIGTERM);
+  CHECK(WEXITSTATUS(server.wait()) == 0);
+}
+
+TEST_CASE("writes acknowledged over HTTP are there after SIGTERM and after SIGKILL") {
+  TempDir dir;
+  std::vector<std::uint64_t> acknowledged;
+  std::string token;
+  auto post = [&](unsigned short port, const std::string& subject) {
+    hc::Connection c(port);
+    auto r = c.request(boost::beast::http::verb::post, "/api/v1/projects/demo/tickets",
+                       R"({"subject":")" + subject + R"(","message":"Please help"})",
+                       {{"Authorization", "Bearer " + token}});
+    REQUIRE(r.result_int() == 201);
+    acknowledged.push_back(hc::json(r).at("number").to_number<std::uint64_t>());
+  };
+  auto count = [&](unsigned short port) {
+    std::size_t found = 0;
+    for (auto n : acknowledged) {
+      found += hc::get(port, "/api/v1/projects/demo/tickets/" + std::to_string(n),
+                       {{"Authorization", "Bearer " + token}})
+                   .result_int() == 200;
+    }
+    return found;
+  };
+  for (int signal : {SIGTERM, SIGKILL}) {
+    CAPTURE(signal);
+    ChildProcess server(server_args(dir, true));
+    const auto port = start(server);
+    if (token.empty()) {
+      hc::Connection c(port);
+      auto s = c.request(
+          boost::beast::http::verb::post, "/api/v1/auth/login",
+          R"({"project":"demo","email":"ann@example.com","password":"portico demo customer"})");
+      REQUIRE(s.result_int() == 200);
+      token = std::string(hc::json(s).at("token").as_string());
+    }
+    for (int i = 0; i < 20; ++i) post(port, "Acknowledged " + std::to_string(i));
+    server.kill(signal);
+    server.wait();
+    ChildProcess again(server_args(dir, false));
+    const auto port2 = start(again);
+    // The session survived too (it is on the log), and so did every acknowledged ticket.
+    CHECK(count(port2) == acknowledged.size());
+    again.kill(SIGTERM);
+    CHECK(WEXITSTATUS(again.wait()) == 0);
+  }
+  CHECK(acknowledged.size() == 40);
+}

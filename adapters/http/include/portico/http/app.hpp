@@ -54,6 +54,8 @@ class App {
 
   Response handle(const Request& request, const Peer& peer = {"127.0.0.1", false});
   Router& router();
+  // The base URL of links, once known (a server bound to port 0 learns its port after starting).
+  void set_base_url(std::string base_url);
   // Sign-in and sessions, for an embedding program's own routes (and portico-admin's staff).
   service::Accounts& accounts();
   // Prometheus text format: requests and latency by route, and the log's counters.

@@ -24,6 +24,9 @@ struct DelivererOptions {
   std::string from_address = "support@portico.invalid";
   std::chrono::milliseconds poll{250};
   std::function<domain::TimeUs()> clock;  // the system clock when empty
+  // Signs the survey link of a feedback e-mail (portico::service::survey_token; the HTTP App
+  // must hold the same secret). Empty: the e-mail points to the ticket's page instead.
+  std::string secret;
 };
 
 struct DeliveryCount {
