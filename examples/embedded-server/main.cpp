@@ -6,12 +6,12 @@
 //
 // It serves on a free port of 127.0.0.1, calls itself once on each kind of route, prints what it
 // got and stops; a real program would serve until told to stop.
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <unistd.h>
-
 #include <boost/json/object.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -111,5 +111,5 @@ int main(int argc, char** argv) {
   log.reset();
   if (argc <= 1) std::filesystem::remove_all(dir);
   return own.result_int() == 200 && api.result_int() == 200 && anonymous.result_int() == 401 ? 0
-                                                                                              : 1;
+                                                                                             : 1;
 }

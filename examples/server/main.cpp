@@ -27,6 +27,7 @@
 #include <portico/service/tokens.hpp>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace dom = portico::domain;
 namespace dt = portico::domain::ticket;
@@ -335,6 +336,13 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal);
   std::printf("portico-server: %s: stopping\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
+  // A second signal while stopping forces the exit (what was acknowledged is on disk already).
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    std::fprintf(stderr, "portico-server: second signal: exiting at once\n");
+    std::_Exit(130);
+  }).detach();
   server.stop();
   server.wait();
   if (deliverer) deliverer->stop();

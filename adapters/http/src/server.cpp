@@ -244,6 +244,10 @@ class Server::Impl::Session : public SessionBase,
     response.keep_alive(keep_alive_);
     for (const auto& [name, value] : server_.options.headers) response.set(name, value);
     response.set(beast::http::field::server, "portico");
+    // Over HTTPS, browsers are told to come back only over HTTPS (a year).
+    if constexpr (kTls) {
+      response.set(beast::http::field::strict_transport_security, "max-age=31536000");
+    }
     response.prepare_payload();
     auto shared = std::make_shared<Response>(std::move(response));
     tcp_layer().expires_after(server_.options.write_timeout);

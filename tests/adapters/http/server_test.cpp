@@ -51,6 +51,7 @@ TEST_CASE("health answers ok with the security headers") {
   CHECK(r["Content-Security-Policy"].find("frame-ancestors 'none'") != std::string::npos);
   CHECK(r["X-Content-Type-Options"] == "nosniff");
   CHECK(r["Referrer-Policy"] == "no-referrer");
+  CHECK(r[boost::beast::http::field::strict_transport_security].empty());  // only over TLS
 }
 
 TEST_CASE("a project is public and an unknown one is not_found") {
@@ -247,6 +248,7 @@ TEST_CASE("with a certificate and key the server speaks HTTPS only") {
     beast::http::read(tls, buffer, res);
     CHECK(res.result_int() == 200);
     CHECK(hc::json(res).at("slug") == "acme");
+    CHECK(res[beast::http::field::strict_transport_security] == "max-age=31536000");
   }
   // Plain HTTP on the TLS port gets nothing it could mistake for an answer.
   hc::Connection plain(s.port());

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <portico/mail/deliverer.hpp>
 #include <portico/projections/runner.hpp>
+#include <portico/service/tokens.hpp>
 
 #include "../../core/service/service_fixtures.hpp"
 
@@ -138,4 +139,39 @@ TEST_CASE("the mail-dir transport behind the deliverer writes the e-mails as fil
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(all.find("To: ann@globex.test\r\n") != std::string::npos);
   CHECK(all.find("Subject: [Acme Support] #1 received: Help\r\n") != std::string::npos);
+}
+
+TEST_CASE("a feedback e-mail carries a signed survey link that names the pending survey") {
+  Desk d{Desk::default_settings(), outbox_options()};
+  proj::Runner runner{*d.log, "outbox"};
+  REQUIRE(runner.start());
+  Recorder transport;
+  const std::string secret = "a server secret of enough length!";
+  mail::Deliverer deliverer{
+      *d.log,
+      *d.portal,
+      transport,
+      {"https://help.acme.test", "support@acme.test", 50ms, [&d] { return d.now.load(); }, secret}};
+  const auto n = d.open("c-ann");
+  REQUIRE(d.portal->execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-ann")));
+  REQUIRE(runner.wait_for(d.log->head().value(), 10s));
+  REQUIRE(deliverer.deliver_due());
+  const mail::Message* feedback = nullptr;
+  for (const auto& m : transport.sent) {
+    if (m.subject.find("How did we do") != std::string::npos) feedback = &m;
+  }
+  REQUIRE(feedback != nullptr);
+  const auto at = feedback->text.find("https://help.acme.test/p/acme/survey?token=");
+  REQUIRE(at != std::string::npos);
+  std::string token = feedback->text.substr(at + 43);
+  token = token.substr(0, token.find_first_of(" \n"));
+  auto ref = portico::service::parse_survey_token(secret, token);
+  REQUIRE(ref);
+  CHECK(ref->project == "acme");
+  CHECK(ref->number == n);
+  CHECK(ref->survey_id == d.ticket(n).surveys.back().id);
+  // Another secret cannot read it, and an altered token is refused.
+  CHECK_FALSE(portico::service::parse_survey_token("another secret", token));
+  token[3] = token[3] == 'A' ? 'B' : 'A';
+  CHECK_FALSE(portico::service::parse_survey_token(secret, token));
 }
