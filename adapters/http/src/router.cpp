@@ -58,22 +58,20 @@ Response Router::route(const Request& request, const Peer& peer, std::string& ro
   std::vector<const Entry*> allowed;
   for (const Entry& e : entries_) {
     if (e.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string, std::less<>> params;
     bool match = true;
     for (std::size_t i = 0; i < segments.size() && match; ++i) {
-      if (is_placeholder(e.segments[i])) {
-        if (segments[i].empty())
-          match = false;
-        else
-          params[e.segments[i].substr(1, e.segments[i].size() - 2)] = segments[i];
-      } else {
-        match = e.segments[i] == segments[i];
-      }
+      match = is_placeholder(e.segments[i]) ? !segments[i].empty() : e.segments[i] == segments[i];
     }
     if (!match) continue;
     if (e.method != request.method()) {
       allowed.push_back(&e);
       continue;
+    }
+    std::map<std::string, std::string, std::less<>> params;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      if (is_placeholder(e.segments[i])) {
+        params[e.segments[i].substr(1, e.segments[i].size() - 2)] = std::move(segments[i]);
+      }
     }
     route = e.pattern;
     return e.handler(Call{request, peer, target, std::move(params)});
