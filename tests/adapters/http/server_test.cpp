@@ -376,3 +376,28 @@ TEST_CASE("request bodies are JSON objects Portico can store") {
     CHECK(boost::json::parse(r.body()).at("error").at("field") == "body");
   }
 }
+
+TEST_CASE("Expect 100-continue gets the go-ahead - or 413 at once for a body too large") {
+  Served s;
+  {
+    hc::Connection c(s.port());
+    c.send(
+        "POST /api/v1/projects/acme/tickets HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        "application/json\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    auto go = c.read();  // before the body is sent
+    CHECK(go.result_int() == 100);
+    c.send("{}");
+    auto r = c.read();
+    CHECK(r.result_int() == 401);  // the request went on as usual
+  }
+  {
+    hc::Connection c(s.port());
+    c.send(
+        "POST /api/v1/projects/acme/tickets HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        "application/json\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n");
+    auto r = c.read();
+    CHECK(r.result_int() == 413);
+    CHECK(c.closed_by_server());
+  }
+  CHECK(hc::get(s.port(), "/healthz").result_int() == 200);
+}
