@@ -53,6 +53,17 @@ class Connection {
     return res;
   }
 
+  // Reads one answer with a parser of the caller's (a HEAD answer needs parser.skip(true)).
+  template <class Parser>
+  void read_with(beast::flat_buffer& buffer, Parser& parser) {
+    if (buffer_.size() > 0) {
+      auto data = buffer_.data();
+      buffer.commit(asio::buffer_copy(buffer.prepare(data.size()), data));
+      buffer_.consume(buffer_.size());
+    }
+    beast::http::read(socket_, buffer, parser);
+  }
+
   // True when the server closed the connection (a read finds the end of the stream).
   bool closed_by_server() {
     beast::error_code ec;

@@ -205,7 +205,14 @@ class Server::Impl::Session : public SessionBase,
                                guard = asio::make_work_guard(server_.ioc)] {
       Response response;
       try {
-        response = self->server_.handler(*request, self->peer_);
+        if (request->method() == beast::http::verb::head) {
+          // HEAD is GET without the body: the same status and headers, Content-Length included.
+          Request get = *request;
+          get.method(beast::http::verb::get);
+          response = self->server_.handler(get, self->peer_);
+        } else {
+          response = self->server_.handler(*request, self->peer_);
+        }
         response.prepare_payload();  // throws on a body where the status allows none
       } catch (const std::exception& e) {
         response = error_response(*request, 500, "internal", "the server failed to answer");
@@ -268,6 +275,11 @@ class Server::Impl::Session : public SessionBase,
       response.set(beast::http::field::strict_transport_security, "max-age=31536000");
     }
     response.prepare_payload();
+    if (request && request->method() == beast::http::verb::head) {
+      const auto length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
     auto shared = std::make_shared<Response>(std::move(response));
     tcp_layer().expires_after(server_.options.write_timeout);
     beast::http::async_write(stream_, *shared,

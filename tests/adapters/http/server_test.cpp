@@ -401,3 +401,29 @@ TEST_CASE("Expect 100-continue gets the go-ahead - or 413 at once for a body too
   }
   CHECK(hc::get(s.port(), "/healthz").result_int() == 200);
 }
+
+TEST_CASE("HEAD answers like GET without the body - on a kept-alive connection") {
+  Served s;
+  hc::Connection c(s.port());
+  const auto get = c.request(verb::get, "/api/v1/projects/acme");
+  REQUIRE(get.result_int() == 200);
+  // Beast's reader needs to know a HEAD answer has no body: read it by hand.
+  c.send("HEAD /api/v1/projects/acme HTTP/1.1\r\nHost: x\r\n\r\n");
+  boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+  parser.skip(true);
+  boost::beast::flat_buffer buffer;
+  c.read_with(buffer, parser);
+  CHECK(parser.get().result_int() == 200);
+  CHECK(parser.get()[boost::beast::http::field::content_length] ==
+        std::to_string(get.body().size()));
+  CHECK(parser.get().body().empty());
+  CHECK(parser.get()["X-Content-Type-Options"] == "nosniff");
+  // The connection is still in step: the next answer is the next request's.
+  c.send("HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  boost::beast::http::response_parser<boost::beast::http::string_body> second;
+  second.skip(true);
+  c.read_with(buffer, second);
+  CHECK(second.get().result_int() == 404);
+  auto after = c.request(verb::get, "/healthz");
+  CHECK(after.result_int() == 200);
+}
