@@ -1,4 +1,5 @@
 // Sign-in, sessions and /me (API.md "Customer sign-in", "Staff" login).
+#include <array>
 #include <boost/json/array.hpp>
 #include <portico/mail/sign_in.hpp>
 
@@ -22,6 +23,24 @@ std::string set_cookie(std::string_view name, std::string_view value, long max_a
                   "; Path=/; Max-Age=" + std::to_string(max_age) + "; HttpOnly; SameSite=Lax";
   if (secure) c += "; Secure";
   return c;
+}
+
+// The body's string fields `names`, in order: 415/400 for a body that is not a JSON object, 400
+// with `field` for the first one missing or not a string.
+template <std::size_t N>
+Result<std::array<std::string, N>> strings(const Request& request,
+                                           const std::array<std::string_view, N>& names) {
+  auto body = parse_body(request);
+  if (!body) return Unexpected(body.error());
+  std::array<std::string, N> out;
+  for (std::size_t i = 0; i < N; ++i) {
+    auto v = string_field(*body, names[i]);
+    if (!v) return Unexpected(v.error());
+    out[i] = std::move(*v);
+  }
+  // An optional second factor: accepted for later (TOTP comes with a later issue), a string.
+  if (auto totp = optional_string(*body, "totp"); !totp) return Unexpected(totp.error());
+  return out;
 }
 
 }  // namespace
@@ -64,14 +83,11 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/magic-link", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto project = string_field(*body, "project");
-    auto email = string_field(*body, "email");
-    if (!project) return error_response(c.request, project.error());
-    if (!email) return error_response(c.request, email.error());
-    if (auto limited = limit_mails(c, *email)) return *limited;
-    auto mailing = accounts.request_magic_link(*project, *email);
+    auto f = strings<2>(c.request, {"project", "email"});
+    if (!f) return error_response(c.request, f.error());
+    const auto& [project, email] = *f;
+    if (auto limited = limit_mails(c, email)) return *limited;
+    auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
     return json_response(c.request, 202, boost::json::object{});
@@ -79,26 +95,18 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/magic-link/verify", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto token = string_field(*body, "token");
-    if (!token) return error_response(c.request, token.error());
-    return customer_session(c, accounts.use_magic_link(*token));
+    auto f = strings<1>(c.request, {"token"});
+    if (!f) return error_response(c.request, f.error());
+    return customer_session(c, accounts.use_magic_link((*f)[0]));
   });
 
   router.add(verb::post, "/api/v1/auth/register", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto project = string_field(*body, "project");
-    auto email = string_field(*body, "email");
-    auto password = string_field(*body, "password");
-    auto name = string_field(*body, "display_name");
-    for (const auto* f : {&project, &email, &password, &name}) {
-      if (!*f) return error_response(c.request, f->error());
-    }
-    if (auto limited = limit_mails(c, *email)) return *limited;
-    auto mailing = accounts.register_customer(*project, *email, *password, *name);
+    auto f = strings<4>(c.request, {"project", "email", "password", "display_name"});
+    if (!f) return error_response(c.request, f.error());
+    const auto& [project, email, password, name] = *f;
+    if (auto limited = limit_mails(c, email)) return *limited;
+    auto mailing = accounts.register_customer(project, email, password, name);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
     return json_response(c.request, 201, boost::json::object{});
@@ -106,33 +114,24 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/verify-email", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto token = string_field(*body, "token");
-    if (!token) return error_response(c.request, token.error());
-    return customer_session(c, accounts.verify_email(*token));
+    auto f = strings<1>(c.request, {"token"});
+    if (!f) return error_response(c.request, f.error());
+    return customer_session(c, accounts.verify_email((*f)[0]));
   });
 
   router.add(verb::post, "/api/v1/auth/login", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto project = string_field(*body, "project");
-    auto email = string_field(*body, "email");
-    auto password = string_field(*body, "password");
-    auto totp = optional_string(*body, "totp");
-    for (const auto* f : {&project, &email, &password}) {
-      if (!*f) return error_response(c.request, f->error());
-    }
-    if (!totp) return error_response(c.request, totp.error());
+    auto f = strings<3>(c.request, {"project", "email", "password"});
+    if (!f) return error_response(c.request, f.error());
+    const auto& [project, email, password] = *f;
     // Wrong passwords are counted per account: past the budget every attempt is refused
     // (right or wrong) until it refills, whatever address the guesses come from.
-    const std::string account_key = "login:" + *project + ":" + lowered(*email);
+    const std::string account_key = "login:" + project + ":" + lowered(email);
     if (auto wait =
             limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
       return too_many(c, *wait);
     }
-    auto s = accounts.sign_in(*project, *email, *password);
+    auto s = accounts.sign_in(project, email, password);
     if (!s && s.error().code == "invalid_credentials") {
       (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
     }
@@ -141,14 +140,11 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/password-reset", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto project = string_field(*body, "project");
-    auto email = string_field(*body, "email");
-    if (!project) return error_response(c.request, project.error());
-    if (!email) return error_response(c.request, email.error());
-    if (auto limited = limit_mails(c, *email)) return *limited;
-    auto mailing = accounts.request_password_reset(*project, *email);
+    auto f = strings<2>(c.request, {"project", "email"});
+    if (!f) return error_response(c.request, f.error());
+    const auto& [project, email] = *f;
+    if (auto limited = limit_mails(c, email)) return *limited;
+    auto mailing = accounts.request_password_reset(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (*mailing) {
       if (auto sent = mail_out(**mailing); !sent) return error_response(c.request, sent.error());
@@ -159,13 +155,9 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/password-reset/confirm", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto token = string_field(*body, "token");
-    auto password = string_field(*body, "password");
-    if (!token) return error_response(c.request, token.error());
-    if (!password) return error_response(c.request, password.error());
-    auto done = accounts.reset_password(*token, *password);
+    auto f = strings<2>(c.request, {"token", "password"});
+    if (!f) return error_response(c.request, f.error());
+    auto done = accounts.reset_password((*f)[0], (*f)[1]);
     if (!done) return error_response(c.request, done.error());
     return no_content(c.request);
   });
@@ -214,20 +206,15 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/staff/auth/login", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto body = parse_body(c.request);
-    if (!body) return error_response(c.request, body.error());
-    auto email = string_field(*body, "email");
-    auto password = string_field(*body, "password");
-    auto totp = optional_string(*body, "totp");
-    if (!email) return error_response(c.request, email.error());
-    if (!password) return error_response(c.request, password.error());
-    if (!totp) return error_response(c.request, totp.error());
-    const std::string account_key = "staff-login:" + lowered(*email);
+    auto f = strings<2>(c.request, {"email", "password"});
+    if (!f) return error_response(c.request, f.error());
+    const auto& [email, password] = *f;
+    const std::string account_key = "staff-login:" + lowered(email);
     if (auto wait =
             limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
       return too_many(c, *wait);
     }
-    auto s = accounts.staff_sign_in(*email, *password);
+    auto s = accounts.staff_sign_in(email, password);
     if (!s) {
       if (s.error().code == "invalid_credentials") {
         (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
