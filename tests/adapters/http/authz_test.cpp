@@ -439,6 +439,53 @@ TEST_CASE("authz matrix: staff ticket routes x every caller") {
   for (const Row& row : rows) w.run(row);
 }
 
+TEST_CASE("authz: organisation visibility follows the organisations the project has now") {
+  World w;
+  const Ticket t = w.ticket({});
+  const std::string ticket = w.fill(kTicket, t);
+  const std::string ghost = "/api/v1/projects/acme/tickets/999999";
+  const std::string react = ticket + "/messages/" + t.msg + "/reactions/" + kThumbsUp;
+  const std::string list = "/api/v1/projects/acme/tickets?q=" + std::to_string(t.n);
+  struct Case {
+    std::string change;
+    std::vector<portico::domain::project::Organization> organizations;
+    Caller who;
+    bool reads;
+  };
+  const std::vector<Case> cases = {
+      // Ann's organisation renamed after she opened the ticket: Bob still shares it.
+      {"renamed", {{"Globex Corp", {"globex.test"}}}, Caller::org_member, true},
+      {"renamed", {{"Globex Corp", {"globex.test"}}}, Caller::stranger, false},
+      // The name now belongs to Cat's company and Ann's domain to no organisation: the name
+      // recorded when the ticket was opened shows it to nobody.
+      {"name given to another domain", {{"Globex", {"initech.test"}}}, Caller::stranger, false},
+      {"name given to another domain", {{"Globex", {"initech.test"}}}, Caller::org_member, false},
+  };
+  for (const Case& c : cases) {
+    const std::string caller = kCallerNames[static_cast<std::size_t>(c.who)];
+    CAPTURE(c.change);
+    CAPTURE(caller);
+    auto settings = Desk::default_settings();
+    settings.policies.organization_visibility = true;
+    settings.organizations = c.organizations;
+    REQUIRE(w.api.desk.portal->configure_project("acme", settings, Desk::system()));
+    const auto before = w.api.head();
+    auto listed = w.call(c.who, verb::get, list);
+    REQUIRE(listed.result_int() == 200);
+    CHECK(has_number(hc::json(listed).at("items"), t) == c.reads);
+    auto got = w.call(c.who, verb::get, ticket);
+    if (c.reads) {
+      CHECK(got.result_int() == 200);
+      CHECK(code_of(w.call(c.who, verb::put, react)) == "204");
+    } else {
+      CHECK(got.result_int() == 404);
+      CHECK(got.body() == w.call(c.who, verb::get, ghost).body());
+      CHECK(code_of(w.call(c.who, verb::put, react)) == "not_found");
+      CHECK(w.api.head() == before);
+    }
+  }
+}
+
 TEST_CASE("authz: a creator who left the project gets 404 on every route of her ticket") {
   World w([](phttp::AppOptions& o) { o.limits.mails = {1e9, 1e9}; });  // she signs in again often
   std::vector<Row> rows = customer_rows();
