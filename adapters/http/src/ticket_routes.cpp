@@ -45,6 +45,27 @@ struct Seen {
   Viewer viewer;
 };
 
+// What `actor` may know when reading ticket `t`, as Portal::execute decides commands: with
+// organisation visibility, the ticket's organisation is its creator's under the project's current
+// organisations (they may be renamed or reassigned after the ticket was opened), not the one
+// recorded at opening.
+static Result<dt::Context> read_context(App::Impl& app, const dom::project::State& project,
+                                        const dt::State& t, const dom::Actor& actor) {
+  auto ctx = app.portal.ticket_context(project.slug, actor, "");
+  if (!ctx) return ctx;
+  if (project.settings.policies.organization_visibility) {
+    auto creator = app.portal.customer(t.creator);
+    if (creator) {
+      ctx->ticket_organization = dom::project::organization_of(project, creator->email);
+    } else if (creator.error().code == "not_found") {
+      ctx->ticket_organization = std::string();
+    } else {
+      return Unexpected(creator.error());
+    }
+  }
+  return ctx;
+}
+
 // Ticket {n} of project {p} if `who` may read it; not_found otherwise (never forbidden).
 static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto n = parse_number(c.param("n"));
@@ -57,11 +78,12 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto ticket = app.portal.ticket(slug, *n);
   if (!ticket) return Unexpected(ticket.error());
   if (!(*ticket)->exists) return fail("not_found", "no such ticket");
-  auto ctx = app.portal.ticket_context(slug, actor, "");
+  auto ctx = read_context(app, *project, **ticket, actor);
   if (!ctx) return Unexpected(ctx.error());
   if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
-  const Viewer viewer{actor, dt::role_of(**ticket, *ctx), now_us()};
-  return Seen{std::move(*ticket), std::move(*project), viewer};
+  // The role before the pointer moves: a braced list is evaluated left to right.
+  const dt::Role role = dt::role_of(**ticket, *ctx);
+  return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, now_us()}};
 }
 
 // Runs a ticket command for `who` and answers with `answer(outcome)`.
@@ -81,7 +103,7 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   const dom::Actor actor{who.caller.realm, who.caller.id};
-  auto ctx = app.portal.ticket_context(c.param("p"), actor, "");
+  auto ctx = read_context(app, *project, *done.state, actor);
   if (!ctx) return error_response(c.request, ctx.error());
   const Viewer viewer{actor, dt::role_of(*done.state, *ctx), now_us()};
   // A customer who just left or was removed can no longer read it: no body then.
