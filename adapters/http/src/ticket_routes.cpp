@@ -51,19 +51,7 @@ struct Seen {
 // recorded at opening.
 static Result<dt::Context> read_context(App::Impl& app, const dom::project::State& project,
                                         const dt::State& t, const dom::Actor& actor) {
-  auto ctx = app.portal.ticket_context(project.slug, actor, "");
-  if (!ctx) return ctx;
-  if (project.settings.policies.organization_visibility) {
-    auto creator = app.portal.customer(t.creator);
-    if (creator) {
-      ctx->ticket_organization = dom::project::organization_of(project, creator->email);
-    } else if (creator.error().code == "not_found") {
-      ctx->ticket_organization = std::string();
-    } else {
-      return Unexpected(creator.error());
-    }
-  }
-  return ctx;
+  return app.portal.reading_context(project.slug, t, actor);
 }
 
 // Ticket {n} of project {p} if `who` may read it; not_found otherwise (never forbidden).

@@ -49,7 +49,7 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   const dt::State& t = **ticket;
   // Only someone who may read the ticket now hears about it (a participant removed since, a
   // customer who left the project: nothing).
-  auto ctx = portal.ticket_context(d.project, {dom::Realm::customer, d.recipient}, "");
+  auto ctx = portal.reading_context(d.project, t, {dom::Realm::customer, d.recipient});
   if (!ctx) return Unexpected(ctx.error());
   if (!t.exists || !dt::can_read(t, *ctx)) {
     return fail(std::string(kNoReader), "the recipient may not read the ticket");

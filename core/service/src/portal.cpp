@@ -275,6 +275,21 @@ Result<std::string> Portal::creator_organization(const project::State& p,
   return project::organization_of(p, c->email);
 }
 
+Result<ticket::Context> Portal::reading_context(const std::string& slug,
+                                                const ticket::State& ticket,
+                                                const domain::Actor& actor) const {
+  auto p = project(slug);
+  if (!p) return Unexpected(p.error());
+  auto ctx = ticket_context(*p, actor, "");
+  if (!ctx) return ctx;
+  if (ticket.exists && p->settings.policies.organization_visibility) {
+    auto org = creator_organization(*p, ticket.creator);
+    if (!org) return Unexpected(org.error());
+    ctx->ticket_organization = std::move(*org);
+  }
+  return ctx;
+}
+
 Result<ticket::Context> Portal::ticket_context(const std::string& slug, const domain::Actor& actor,
                                                std::string_view body) const {
   auto p = project(slug);

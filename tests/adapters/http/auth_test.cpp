@@ -15,7 +15,7 @@ std::string body(std::initializer_list<std::pair<const char*, std::string>> fiel
 
 }  // namespace
 
-TEST_CASE("magic link: e-mailed, signs in once with a cookie and a token, then 401") {
+TEST_CASE("magic link: e-mailed - signs in once with a cookie and a token - then 401") {
   Api api;
   auto asked = api.call(verb::post, "/api/v1/auth/magic-link",
                         body({{"project", "acme"}, {"email", "New@Example.test"}}));
@@ -54,7 +54,7 @@ TEST_CASE("magic link: e-mailed, signs in once with a cookie and a token, then 4
   CHECK(hc::json(me).at("projects").at(0).at("name") == "Acme Support");
 }
 
-TEST_CASE("magic link: expires after 15 minutes, and the project's rules apply") {
+TEST_CASE("magic link: expires after 15 minutes - and the project's rules apply") {
   Api api;
   REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link",
                    body({{"project", "acme"}, {"email", "late@example.test"}}))
@@ -87,7 +87,7 @@ TEST_CASE("magic link: expires after 15 minutes, and the project's rules apply")
                          body({{"project", "acme"}, {"email", "x@corp.test"}}))) == "forbidden");
 }
 
-TEST_CASE("an e-mail that cannot go out is a 503, and nothing was half done") {
+TEST_CASE("an e-mail that cannot go out is a 503 - and nothing was half done") {
   Api api;
   api.mail.failing = true;
   auto r = api.call(verb::post, "/api/v1/auth/magic-link",
@@ -96,7 +96,7 @@ TEST_CASE("an e-mail that cannot go out is a 503, and nothing was half done") {
   CHECK(code_of(r) == "unavailable");
 }
 
-TEST_CASE("register, verify, log in; weak passwords; not verified; wrong password") {
+TEST_CASE("register - verify - log in - weak passwords - not verified - wrong password") {
   Api api;
   auto weak = api.call(verb::post, "/api/v1/auth/register",
                        body({{"project", "acme"},
@@ -143,7 +143,7 @@ TEST_CASE("register, verify, log in; weak passwords; not verified; wrong passwor
   CHECK(api.mail.to("dora@example.test").back().text.find("already") != std::string::npos);
 }
 
-TEST_CASE("password reset: 202 whoever asks, the link sets a password once and signs out") {
+TEST_CASE("password reset: 202 whoever asks - the link sets a password once and signs out") {
   Api api;
   auto ann = api.customer("ann@globex.test");
   const std::size_t before = api.mail.count();

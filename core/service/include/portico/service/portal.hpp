@@ -111,6 +111,12 @@ class Portal {
   Result<domain::ticket::Context> ticket_context(const std::string& slug,
                                                  const domain::Actor& actor,
                                                  std::string_view body) const;
+  // What `actor` may know when reading `ticket` (role_of, can_read): ticket_context with the
+  // ticket's organisation under the project's current organisations — the judgement execute()
+  // makes, so that reads and commands agree after organisations are renamed or reassigned.
+  Result<domain::ticket::Context> reading_context(const std::string& slug,
+                                                  const domain::ticket::State& ticket,
+                                                  const domain::Actor& actor) const;
 
   log::Log& event_log() const { return log_; }
 
