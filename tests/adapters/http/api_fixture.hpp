@@ -164,7 +164,7 @@ struct Api {
     auto r = call(verb::post, "/api/v1/projects/" + project + "/tickets", who,
                   R"({"subject":")" + subject + R"(","message":"It broke"})");
     REQUIRE_MESSAGE(r.result_int() == 201, r.body());
-    return hc::json(r).at("number").as_uint64();
+    return hc::json(r).at("number").to_number<std::uint64_t>();
   }
 
   std::uint64_t head() const { return desk.log->head().value(); }
