@@ -543,6 +543,7 @@ TEST_CASE("reactions: a URL-encoded emoji with count and mine per viewer") {
                404, "not_found");
   set_status(api, agnes, n, "closed");
   expect_error(api.call(verb::put, path, ann), 409, "ticket_closed");
+  expect_error(api.call(verb::delete_, path, ann), 409, "ticket_closed");
 }
 
 // ---- Favorites ----
@@ -1165,8 +1166,12 @@ hc::Response post_keyed(unsigned short port, const std::string& target, const Se
                    {{"Authorization", "Bearer " + as.token}, {"Idempotency-Key", key}});
 }
 
+// The server's secret (survey links, invite links derived from an Idempotency-Key): a deployment
+// keeps it across restarts (AppOptions::secret).
+constexpr const char* kSecret = "restart-test-secret";
+
 // The same API on a fresh App, Portal and Views over the same log, as after a restart: nothing
-// in memory survives, only the log.
+// in memory survives, only the log (and the configured secret).
 struct Restarted {
   portico::service::Portal portal;
   portico::projections::Views views;
@@ -1189,6 +1194,7 @@ struct Restarted {
     phttp::AppOptions o;
     o.base_url = "http://portal.test";
     o.mail = &api.mail;
+    o.secret = kSecret;
     o.limits.per_address = {1e9, 1e9};
     return o;
   }
@@ -1239,7 +1245,7 @@ TEST_CASE("Idempotency-Key on opening a ticket: once per caller and conflict on 
 }
 
 TEST_CASE("Idempotency-Key survives a restart: the command id is on the log") {
-  Api api;
+  Api api([](phttp::AppOptions& o) { o.secret = kSecret; });
   auto ann = api.customer("ann@globex.test");
   const std::string body = js({{"subject", "Charged twice"}, {"message", "See my bank"}});
   auto first = post_keyed(api.port(), tickets(), ann, "restart-key", body);
@@ -1248,6 +1254,8 @@ TEST_CASE("Idempotency-Key survives a restart: the command id is on the log") {
   auto reply = post_keyed(api.port(), ticket(n, "/messages"), ann, "restart-reply",
                           js({{"body", "Any news?"}}));
   REQUIRE_MESSAGE(reply.result_int() == 201, reply.body());
+  auto link = post_keyed(api.port(), ticket(n, "/invites"), ann, "restart-invite", "");
+  REQUIRE_MESSAGE(link.result_int() == 201, link.body());
 
   Restarted after(api);
   auto retried = post_keyed(after.port(), tickets(), ann, "restart-key", body);
@@ -1261,6 +1269,11 @@ TEST_CASE("Idempotency-Key survives a restart: the command id is on the log") {
   CHECK(api.desk.ticket(n).messages.size() == 2);
   CHECK(list(api, ann) == std::vector<std::uint64_t>{n});
   CHECK(read(api, ann, n).at("messages").as_array().size() == 2);
+  // An invite link asked for again hands out the same link, still one invite on the ticket.
+  auto link_again = post_keyed(after.port(), ticket(n, "/invites"), ann, "restart-invite", "");
+  REQUIRE_MESSAGE(link_again.result_int() == 201, link_again.body());
+  CHECK(hc::json(link_again) == hc::json(link));
+  CHECK(api.desk.ticket(n).invites.size() == 1);
 
   // The restarted server still opens new tickets under new keys.
   auto fresh = post_keyed(after.port(), tickets(), ann, "another-key", body);
