@@ -60,8 +60,9 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto ctx = app.portal.ticket_context(slug, actor, "");
   if (!ctx) return Unexpected(ctx.error());
   if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
-  return Seen{std::move(*ticket), std::move(*project),
-              Viewer{actor, dt::role_of(**ticket, *ctx), now_us()}};
+  // The role before the ticket is moved out (a braced list is evaluated left to right).
+  const dt::Role role = dt::role_of(**ticket, *ctx);
+  return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, now_us()}};
 }
 
 // Runs a ticket command for `who` and answers with `answer(outcome)`.
