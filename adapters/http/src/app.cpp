@@ -323,9 +323,9 @@ Result<std::optional<std::int64_t>> optional_int(const boost::json::object& body
   if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
     return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()));
   }
-  if (v->is_double() &&
-      v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double())) &&
-      std::abs(v->get_double()) < 9e15) {
+  // The range first: converting a double past int64's range (1e300) is undefined behaviour.
+  if (v->is_double() && std::abs(v->get_double()) < 9e15 &&
+      v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double()))) {
     return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_double()));
   }
   return fail("invalid_request", std::string(name) + " must be a whole number", std::string(name));

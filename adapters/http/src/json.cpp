@@ -53,9 +53,30 @@ Response json_response(const Request& request, unsigned status, const boost::jso
   return r;
 }
 
+namespace {
+// `text` as JSON may carry it (RFC 8259: UTF-8): a message may quote what the client sent (a
+// query string's "unknown status \xff"), so bytes that are not UTF-8 become U+FFFD.
+std::string utf8_text(std::string_view text) {
+  if (utf8::valid(text)) return std::string(text);
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = 1;
+    while (n <= 4 && i + n <= text.size() && !utf8::valid(text.substr(i, n))) ++n;
+    if (n <= 4 && i + n <= text.size()) {
+      out += text.substr(i, n);
+      i += n;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 Response error_response(const Request& request, unsigned status, std::string_view code,
                         std::string_view message, std::string_view field) {
-  boost::json::object e{{"code", code}, {"message", message}};
+  boost::json::object e{{"code", code}, {"message", utf8_text(message)}};
   if (!field.empty()) e["field"] = field;
   return json_response(request, status, boost::json::object{{"error", std::move(e)}});
 }

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <mutex>
 #include <portico/http/app.hpp>
@@ -169,8 +170,9 @@ struct Api {
   // Opens a ticket on acme as `who`; its number.
   std::uint64_t open(const Session& who, const std::string& subject = "Help",
                      const std::string& project = "acme") {
-    auto r = call(verb::post, "/api/v1/projects/" + project + "/tickets", who,
-                  R"({"subject":")" + subject + R"(","message":"It broke"})");
+    auto r = call(
+        verb::post, "/api/v1/projects/" + project + "/tickets", who,
+        boost::json::serialize(boost::json::object{{"subject", subject}, {"message", "It broke"}}));
     REQUIRE_MESSAGE(r.result_int() == 201, r.body());
     return hc::json(r).at("number").to_number<std::uint64_t>();
   }
