@@ -185,9 +185,10 @@ Response App::handle(const Request& request, const Peer& peer) {
                                 "a request with this Idempotency-Key is still being answered");
     } else {
       response = impl_->router.route(request, peer, route);
-      // Refusals that did not act (503, 429, a missing session) may be retried with the key.
+      // Only answers that acted are kept: a refusal changed nothing, so the retry (perhaps with
+      // a corrected body) simply asks again.
       const unsigned status = response.result_int();
-      const bool keep = status < 500 && status != 429 && status != 401;
+      const bool keep = status >= 200 && status < 300;
       impl_->idempotency.finish(scope, keep ? &response : nullptr);
     }
   }

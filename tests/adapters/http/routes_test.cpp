@@ -1238,10 +1238,17 @@ TEST_CASE("Idempotency-Key on opening a ticket: once per caller and conflict on 
       post_keyed(api.port(), ticket(n, "/messages"), ann, "reply-1", js({{"body", "Any news?"}}));
   CHECK(reply_again.body() == reply.body());
   CHECK(read(api, ann, n).at("messages").as_array().size() == 2);
+  // A refusal acted on nothing and is not kept: the corrected request with the same key acts.
+  expect_error(post_keyed(api.port(), tickets(), ann, "key-2", js({{"subject", ""}})), 400,
+               "invalid_request", "message");
+  auto corrected = post_keyed(api.port(), tickets(), ann, "key-2",
+                              js({{"subject", "Fixed"}, {"message", "Now with a message"}}));
+  CHECK(corrected.result_int() == 201);
+  CHECK(list(api, ann).size() == 2);
   // Without a key, two posts are two tickets.
   api.open(ann, "No key");
   api.open(ann, "No key");
-  CHECK(list(api, ann).size() == 3);
+  CHECK(list(api, ann).size() == 4);
 }
 
 TEST_CASE("Idempotency-Key survives a restart: the command id is on the log") {
