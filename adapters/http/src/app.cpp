@@ -409,6 +409,23 @@ std::vector<std::string> list_of(const std::optional<std::string>& text) {
   return out;
 }
 
+// ?status=a,b → statuses; 400 with field "status" for an unknown one.
+Result<std::vector<dom::Status>> statuses_of(const Call& c) {
+  std::vector<dom::Status> out;
+  auto text = c.query("status");
+  if (!text || text->empty()) return out;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const auto word = rest.substr(0, comma);
+    auto s = dom::parse_status(word);
+    if (!s) return fail("invalid_request", "unknown status " + std::string(word), "status");
+    out.push_back(*s);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
+
 dom::TimeUs now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

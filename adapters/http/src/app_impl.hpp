@@ -98,6 +98,8 @@ std::optional<std::uint64_t> parse_number(std::string_view text);
 std::optional<dom::TimeUs> parse_time(std::string_view text);
 // "a,b,c" → {"a", "b", "c"}; nothing → {}.
 std::vector<std::string> list_of(const std::optional<std::string>& text);
+// ?status=a,b → statuses; 400 with field "status" for an unknown one.
+Result<std::vector<dom::Status>> statuses_of(const Call& c);
 // The system clock in microseconds.
 dom::TimeUs now_us();
 // ?limit= (1..100, default 20): 400 with field "limit" otherwise.

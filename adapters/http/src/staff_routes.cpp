@@ -58,14 +58,9 @@ void App::Impl::add_staff_routes() {
   router.add(verb::get, "/api/v1/staff/projects/{p}/tickets",
              staff([this](const Call& c, const Staff&) {
                proj::QueueQuery q;
-               for (const auto& word : list_of(c.query("status"))) {
-                 auto s = dom::parse_status(word);
-                 if (!s) {
-                   return error_response(c.request, 400, "invalid_request",
-                                         "unknown status " + word, "status");
-                 }
-                 q.statuses.push_back(*s);
-               }
+               auto statuses = statuses_of(c);
+               if (!statuses) return error_response(c.request, statuses.error());
+               q.statuses = std::move(*statuses);
                q.teams = list_of(c.query("team"));
                q.priorities = list_of(c.query("priority"));
                auto limit = limit_of(c);

@@ -19,23 +19,6 @@ Response not_found(const Call& c, std::string_view what = "no such ticket") {
   return error_response(c.request, 404, "not_found", what);
 }
 
-// ?status=a,b → statuses; 400 with field "status" for an unknown one.
-Result<std::vector<dom::Status>> statuses_of(const Call& c) {
-  std::vector<dom::Status> out;
-  auto text = c.query("status");
-  if (!text || text->empty()) return out;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const auto word = rest.substr(0, comma);
-    auto s = dom::parse_status(word);
-    if (!s) return fail("invalid_request", "unknown status " + std::string(word), "status");
-    out.push_back(*s);
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
-  return out;
-}
-
 }  // namespace
 
 // A ticket as one caller may see it, with what rendering it needs.
@@ -44,15 +27,6 @@ struct Seen {
   dom::project::State project;
   Viewer viewer;
 };
-
-// What `actor` may know when reading ticket `t`, as Portal::execute decides commands: with
-// organisation visibility, the ticket's organisation is its creator's under the project's current
-// organisations (they may be renamed or reassigned after the ticket was opened), not the one
-// recorded at opening.
-static Result<dt::Context> read_context(App::Impl& app, const dom::project::State& project,
-                                        const dt::State& t, const dom::Actor& actor) {
-  return app.portal.reading_context(project.slug, t, actor);
-}
 
 // Ticket {n} of project {p} if `who` may read it; not_found otherwise (never forbidden).
 static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
@@ -66,7 +40,7 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto ticket = app.portal.ticket(slug, *n);
   if (!ticket) return Unexpected(ticket.error());
   if (!(*ticket)->exists) return fail("not_found", "no such ticket");
-  auto ctx = read_context(app, *project, **ticket, actor);
+  auto ctx = app.portal.reading_context(slug, **ticket, actor);
   if (!ctx) return Unexpected(ctx.error());
   if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
   // The role before the pointer moves: a braced list is evaluated left to right.
@@ -91,7 +65,7 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   const dom::Actor actor{who.caller.realm, who.caller.id};
-  auto ctx = read_context(app, *project, *done.state, actor);
+  auto ctx = app.portal.reading_context(c.param("p"), *done.state, actor);
   if (!ctx) return error_response(c.request, ctx.error());
   const Viewer viewer{actor, dt::role_of(*done.state, *ctx), now_us()};
   // A customer who just left or was removed can no longer read it: no body then.
