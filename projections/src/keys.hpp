@@ -13,14 +13,14 @@
 namespace portico::projections::detail {
 
 enum Table : std::size_t {
-  kTickets,    // project|number                           -> ticket record (JSON)
+  kTickets,    // project|number                           -> ticket record (binary, records.hpp)
   kCustomers,  // customer|                                -> {domain, display_name, handle}
   kMembers,    // customer|project|                        -> ""
   kProjects,   // project|                                 -> {organization_visibility,
                // organizations}
   kMine,       // customer|project|rel|status| sortkey     -> ""   rel: c creator, p participant
   kOrg,        // project|domain|status| sortkey           -> ""   by the creator's e-mail domain
-  kQueue,      // project|mask|[status|][team|][priority|] sortkey -> ""   one per filter subset
+  kQueue,      // project|a| sortkey, project|s|status| sortkey, project|t|status|team| sortkey
   kCounts,     // m|customer|project|domain|status|, o|project|domain|status|, u|customer| -> be64
   kFavorites,  // customer|project|number                  -> be64(marked at)
   kFavList,    // customer|project| sortkey(marked_at, number) -> ""
@@ -35,6 +35,12 @@ inline const std::vector<std::string> kTableNames = {
 
 // "*" in the status part: an entry for every status (the unfiltered list).
 inline constexpr std::string_view kAnyStatus = "*";
+
+// The staff queue's indexes: every ticket, by status, by status and team.
+inline constexpr std::string_view kQueueAll = "a";
+inline constexpr std::string_view kQueueByStatus = "s";
+inline constexpr std::string_view kQueueByStatusTeam = "t";
+inline constexpr std::string_view kQueueIndexes[] = {kQueueAll, kQueueByStatus, kQueueByStatusTeam};
 
 inline void put_be64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));

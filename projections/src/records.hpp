@@ -1,6 +1,7 @@
 // What the "views" tables hold as values (private to projections/). JSON through Boost.Describe:
 // members serialize in declaration order, so equal records are equal bytes (a rebuild compares
-// byte for byte).
+// byte for byte). Ticket records, read once per item of every list page, are binary instead
+// (records.cpp).
 #pragma once
 
 #include <boost/describe/class.hpp>
@@ -82,5 +83,9 @@ std::optional<T> decode(std::string_view bytes) {
   if (!r) return std::nullopt;
   return std::move(*r);
 }
+
+std::string encode(const TicketRecord& r);
+template <>
+std::optional<TicketRecord> decode<TicketRecord>(std::string_view bytes);
 
 }  // namespace portico::projections::detail

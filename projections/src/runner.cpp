@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <portico/projections/runner.hpp>
 
 namespace portico::projections {
@@ -72,7 +73,15 @@ void Runner::run(log::Subscription subscription) {
       continue;
     }
     position_ = *applied;
+    const bool full = pending.size() >= options_.batch;
     pending.clear();
+    if (!full && options_.linger.count() > 0) {
+      const auto until = std::chrono::steady_clock::now() + options_.linger;
+      while (!stopping_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            until - std::chrono::steady_clock::now(), std::chrono::milliseconds(10)));
+      }
+    }
   }
 }
 

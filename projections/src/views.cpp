@@ -1,6 +1,8 @@
 // The questions the portal asks of the "views" tables. Every list is a merge of a few key ranges
 // that all end in the same 16-byte sort key; a page reads each range from the cursor on.
 #include <algorithm>
+#include <boost/describe/enumerators.hpp>
+#include <boost/mp11/algorithm.hpp>
 #include <cctype>
 #include <portico/projections/views.hpp>
 
@@ -400,41 +402,50 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
   if (auto ok = check_limit(query.limit); !ok) return Unexpected(ok.error());
   auto after = parse_cursor(query.cursor, kSortKeyBytes);
   if (!after) return Unexpected(after.error());
-  // One range per combination of the filters' values, in the index of that filter subset.
-  const int mask = (query.statuses.empty() ? 0 : 1) | (query.teams.empty() ? 0 : 2) |
-                   (query.priorities.empty() ? 0 : 4);
+  // Status and team come from an index (one range per combination of their values); a priority
+  // filter is applied to the candidates, within the search budget.
   auto values = [](std::vector<std::string> v) {
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
-    return v.empty() ? std::vector<std::string>{""} : v;
+    return v;
   };
   std::vector<std::string> statuses;
   for (auto s : query.statuses) statuses.emplace_back(domain::to_string(s));
-  const auto ss = values(statuses), ts = values(query.teams), ps = values(query.priorities);
-  if (ss.size() * ts.size() * ps.size() > 256) {
+  if (!query.teams.empty() && statuses.empty()) {
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<domain::Status>>(
+        [&](auto d) { statuses.emplace_back(domain::to_string(d.value)); });  // every status
+  }
+  const auto ss = values(std::move(statuses)), ts = values(query.teams);
+  const auto ps = values(query.priorities);
+  if (std::max<std::size_t>(ss.size(), 1) * std::max<std::size_t>(ts.size(), 1) > 256) {
     return fail("invalid_request", "too many filter combinations (at most 256)", "status");
   }
   std::vector<Range> ranges;
+  if (ss.empty()) {
+    ranges.push_back({detail::kQueue, Key().part(project).part(detail::kQueueAll).str()});
+  }
   for (const auto& s : ss) {
+    if (ts.empty()) {
+      ranges.push_back(
+          {detail::kQueue, Key().part(project).part(detail::kQueueByStatus).part(s).str()});
+    }
     for (const auto& tm : ts) {
-      for (const auto& p : ps) {
-        Key k;
-        k.part(project).part(std::string(1, static_cast<char>('0' + mask)));
-        if (mask & 1) k.part(s);
-        if (mask & 2) k.part(tm);
-        if (mask & 4) k.part(p);
-        ranges.push_back({detail::kQueue, std::move(k).str()});
-      }
+      ranges.push_back(
+          {detail::kQueue,
+           Key().part(project).part(detail::kQueueByStatusTeam).part(s).part(tm).str()});
     }
   }
   Page<TicketSummary> page;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
     auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
       auto r = ticket_record(t, project, number);
-      if (!r) return std::nullopt;
+      if (!r || (!ps.empty() && !std::binary_search(ps.begin(), ps.end(), r->priority))) {
+        return std::nullopt;
+      }
       return to_summary(*r);
     };
-    page = page_of(t, ranges, *after, query.limit, ~std::size_t{0}, keep);
+    page =
+        page_of(t, ranges, *after, query.limit, ps.empty() ? ~std::size_t{0} : kSearchBudget, keep);
   });
   return answer(ok, std::move(page));
 }

@@ -440,7 +440,12 @@ LogResult<void> LogImpl::open() {
   auto h = head();
   if (!h) return Unexpected(std::move(h).error());
   published_head_ = *h;
-  if (!options_.read_only) committer_ = std::thread([this] { commit_loop(); });
+  if (!options_.read_only) {
+    committer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "portico-commit");  // for top -H, perf and gdb
+      commit_loop();
+    });
+  }
   return {};
 }
 

@@ -231,7 +231,7 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
   log::StreamWrite w{domain::inbox::stream_id(customer_id), log::ExpectedVersion::any(), {}};
   for (std::size_t i = 0; i < events->size(); ++i) {
     log::EventData d;
-    d.id = event_id(id, i);
+    if (!detail::is_fresh(id)) d.id = event_id(id, i);  // else time-ordered, from the log
     d.type = std::string(domain::inbox::type_name((*events)[i]));
     d.actor = {detail::to_log(meta.actor.realm), meta.actor.id};
     d.correlation_id = meta.correlation_id;

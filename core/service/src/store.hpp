@@ -137,6 +137,13 @@ Result<Snapshot<T>> load(const log::Log& log, const std::string& stream, Caches&
   return Snapshot<T>(std::move(grown));
 }
 
+// Ids the handler made up for a command that came without one: such a command cannot have
+// acted before, so the lookup for an earlier run is skipped.
+inline constexpr std::string_view kFreshCommandPrefix = "fresh:";
+inline bool is_fresh(std::string_view command_id) {
+  return command_id.starts_with(kFreshCommandPrefix);
+}
+
 template <class T>
 log::StreamWrite encode(const std::string& stream, log::ExpectedVersion expected,
                         const std::vector<typename T::Event>& events, const CommandMeta& meta,
@@ -145,7 +152,10 @@ log::StreamWrite encode(const std::string& stream, log::ExpectedVersion expected
   w.events.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     log::EventData d;
-    d.id = event_id(command_id, first_index + i);
+    // A fresh command cannot be retried, so nothing will look its events up by a derived id:
+    // the log gives them time-ordered ids (UUIDv7), which land at the end of its id index
+    // instead of on a random page of it.
+    if (!is_fresh(command_id)) d.id = event_id(command_id, first_index + i);
     d.type = std::string(T::type_name(events[i]));
     d.schema_version = domain::ticket::kSchemaVersion;
     d.actor = {to_log(meta.actor.realm), meta.actor.id};
@@ -164,13 +174,6 @@ struct Executed {
   std::uint64_t version = 0;
   bool replayed = false;
 };
-
-// Ids the handler made up for a command that came without one: such a command cannot have
-// acted before, so the lookup for an earlier run is skipped.
-inline constexpr std::string_view kFreshCommandPrefix = "fresh:";
-inline bool is_fresh(std::string_view command_id) {
-  return command_id.starts_with(kFreshCommandPrefix);
-}
 
 // When `command_id` already acted, the events it recorded in `stream`, and the stream now.
 template <class T>

@@ -19,9 +19,14 @@
 namespace portico::projections {
 
 struct RunnerOptions {
-  std::size_t batch = 512;                             // events per transaction, at most
-  std::chrono::milliseconds poll{200};                 // how long one wait for new events lasts
-  std::chrono::milliseconds retry{500};                // pause after a failed batch before retrying
+  std::size_t batch = 512;               // events per transaction, at most
+  std::chrono::milliseconds poll{200};   // how long one wait for new events lasts
+  std::chrono::milliseconds retry{500};  // pause after a failed batch before retrying
+  // After applying a batch that was not full, wait this long before reading on: on a busy log
+  // the events of many commits then share one transaction (and one fsync) instead of each commit
+  // being followed by one of the runner's, which also holds LMDB's single writer lock. Zero
+  // applies every commit as soon as it lands.
+  std::chrono::milliseconds linger{20};
   std::function<void(const log::LogError&)> on_error;  // a batch failed (it is retried)
 };
 
