@@ -150,8 +150,24 @@ class Server::Impl::Session : public SessionBase,
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
     parser_->body_limit(server_.options.body_limit);
-    tcp_layer().expires_after(first_ ? server_.options.read_timeout : server_.options.idle_timeout);
-    first_ = false;
+    if (first_ || buffer_.size() > 0) {
+      // A new connection, or the next request already (partly) here: the read deadline.
+      first_ = false;
+      return read_header();
+    }
+    // Between requests of a kept-alive connection the idle deadline applies, until the next
+    // request's first bytes arrive; from then on it has the read deadline like any other.
+    tcp_layer().expires_after(server_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstRead),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->on_error(ec);
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    tcp_layer().expires_after(server_.options.read_timeout);
     beast::http::async_read_header(stream_, buffer_, *parser_,
                                    [self = this->shared_from_this()](
                                        beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -169,7 +185,7 @@ class Server::Impl::Session : public SessionBase,
         (h.version() >= 11 && hosts != 1) || hosts > 1) {
       return refuse(400, "invalid_request", "the request's framing or Host header is invalid");
     }
-    // The rest of the request has the read deadline, not the idle one.
+    // The body has a read deadline of its own.
     busy_ = true;
     start_ = std::chrono::steady_clock::now();
     tcp_layer().expires_after(server_.options.read_timeout);
@@ -200,32 +216,44 @@ class Server::Impl::Session : public SessionBase,
     if (ec) return on_error(ec);
     auto request = std::make_shared<Request>(parser_->release());
     keep_alive_ = keep_alive_ && request->keep_alive() && !server_.stopping;
+    const auto method = request->method();
+    if (server_.options.reads_on_io_threads &&
+        (method == beast::http::verb::get || method == beast::http::verb::head)) {
+      // Reads wait for nothing: answered here, without two hand-offs between threads.
+      Response response = respond(*request);
+      return write(std::move(request), std::move(response));
+    }
     // The handler runs on the pool; the guard keeps the I/O threads waiting for its answer.
     asio::post(*server_.pool, [self = this->shared_from_this(), request,
                                guard = asio::make_work_guard(server_.ioc)] {
-      Response response;
-      try {
-        if (request->method() == beast::http::verb::head) {
-          // HEAD is GET without the body: the same status and headers, Content-Length included.
-          Request get = *request;
-          get.method(beast::http::verb::get);
-          response = self->server_.handler(get, self->peer_);
-        } else {
-          response = self->server_.handler(*request, self->peer_);
-        }
-        response.prepare_payload();  // throws on a body where the status allows none
-      } catch (const std::exception& e) {
-        response = error_response(*request, 500, "internal", "the server failed to answer");
-        std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
-      } catch (...) {
-        response = error_response(*request, 500, "internal", "the server failed to answer");
-        std::fprintf(stderr, "portico-server: a handler threw something unknown\n");
-      }
+      Response response = self->respond(*request);
       asio::post(self->stream_.get_executor(),
                  [self, request, response = std::move(response)]() mutable {
                    self->write(std::move(request), std::move(response));
                  });
     });
+  }
+
+  Response respond(const Request& request) {
+    Response response;
+    try {
+      if (request.method() == beast::http::verb::head) {
+        // HEAD is GET without the body: the same status and headers, Content-Length included.
+        Request get = request;
+        get.method(beast::http::verb::get);
+        response = server_.handler(get, peer_);
+      } else {
+        response = server_.handler(request, peer_);
+      }
+      response.prepare_payload();  // throws on a body where the status allows none
+    } catch (const std::exception& e) {
+      response = error_response(request, 500, "internal", "the server failed to answer");
+      std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
+    } catch (...) {
+      response = error_response(request, 500, "internal", "the server failed to answer");
+      std::fprintf(stderr, "portico-server: a handler threw something unknown\n");
+    }
+    return response;
   }
 
   void refuse(unsigned status, std::string_view code, std::string_view message) {
@@ -336,6 +364,7 @@ class Server::Impl::Session : public SessionBase,
   // Bounded: a request line, header or chunk line that does not fit is refused (Beast does not
   // count chunk extensions or trailers against its limits; the buffer would grow without end).
   beast::flat_buffer buffer_{server_.options.header_limit + 64 * 1024};
+  static constexpr std::size_t kFirstRead = 4096;  // what one read between requests asks for
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::string remote_;
   Peer peer_;

@@ -173,6 +173,22 @@ std::string format_time_us(std::int64_t us) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
+  const int year = static_cast<int>(ymd.year());
+  if (year >= 0 && year <= 9999) {
+    // Every list item carries two of these: digits by hand, without a format string to parse.
+    char out[] = "0000-00-00T00:00:00.000000Z";
+    auto digits = [&](std::size_t end, std::uint64_t v, int n) {
+      for (int i = 0; i < n; ++i, v /= 10) out[end - i] = static_cast<char>('0' + v % 10);
+    };
+    digits(3, static_cast<std::uint64_t>(year), 4);
+    digits(6, static_cast<unsigned>(ymd.month()), 2);
+    digits(9, static_cast<unsigned>(ymd.day()), 2);
+    digits(12, static_cast<std::uint64_t>(hms.hours().count()), 2);
+    digits(15, static_cast<std::uint64_t>(hms.minutes().count()), 2);
+    digits(18, static_cast<std::uint64_t>(hms.seconds().count()), 2);
+    digits(25, static_cast<std::uint64_t>(hms.subseconds().count()), 6);
+    return std::string(out, sizeof out - 1);
+  }
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(ymd.year()),
                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                      hms.hours().count(), hms.minutes().count(), hms.seconds().count(),

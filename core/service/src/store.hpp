@@ -81,7 +81,7 @@ class StateCache {
 };
 
 struct Caches {
-  StateCache<TicketTraits> tickets{4096};
+  StateCache<TicketTraits> tickets{16384};  // replies to old tickets: fewer reloads
   StateCache<ProjectTraits> projects{256};
   StateCache<CustomerTraits> customers{4096};
   StateCache<AccountTraits> accounts{8192};  // sessions, tokens, staff accounts

@@ -159,6 +159,43 @@ TEST_CASE("a connection idle past its timeout is closed") {
   CHECK(c.closed_by_server());
 }
 
+TEST_CASE("a request started on a kept-alive connection has the read deadline not the idle one") {
+  phttp::ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(5'000);
+  o.read_timeout = std::chrono::milliseconds(300);
+  Served s(o);
+  hc::Connection c(s.port());
+  CHECK(c.request(verb::get, "/healthz").result_int() == 200);
+  // Idle longer than the read deadline but within the idle one: still open, and it answers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(c.request(verb::get, "/healthz").result_int() == 200);
+  // A request that starts and then stalls is cut off after the read deadline, long before the
+  // idle one would have ended the connection.
+  const auto sent = std::chrono::steady_clock::now();
+  c.send("GET /heal");
+  CHECK(c.closed_by_server());  // blocks until the server closes
+  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(3'000));
+}
+
+TEST_CASE("reads on the I/O threads and writes on the pool are answered in order") {
+  for (bool inline_reads : {true, false}) {
+    CAPTURE(inline_reads);
+    phttp::ServerOptions o;
+    o.reads_on_io_threads = inline_reads;
+    Served s(o);
+    hc::Connection c(s.port());
+    // Pipelined: a read, a write (401 without a session: it went through the pool), a read.
+    c.send(
+        "GET /api/v1/projects/acme HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /api/v1/projects/acme/tickets HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        "GET /api/v1/projects/nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(c.read().result_int() == 200);
+    CHECK(c.read().result_int() == 401);
+    CHECK(c.read().result_int() == 404);
+  }
+}
+
 TEST_CASE("metrics count requests by route and report the log") {
   Served s;
   hc::get(s.port(), "/api/v1/projects/acme");

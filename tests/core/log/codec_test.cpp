@@ -100,6 +100,9 @@ TEST_CASE("uuid v7 ids are unique and increase within a process") {
 TEST_CASE("times print as RFC 3339 UTC with microseconds") {
   CHECK(plog::format_time_us(0) == "1970-01-01T00:00:00.000000Z");
   CHECK(plog::format_time_us(1'795'312'804'123'456) == "2026-11-22T02:00:04.123456Z");
+  CHECK(plog::format_time_us(-1) == "1969-12-31T23:59:59.999999Z");
+  CHECK(plog::format_time_us(253'402'300'799'999'999) == "9999-12-31T23:59:59.999999Z");
+  CHECK(plog::format_time_us(253'402'300'800'000'000) == "10000-01-01T00:00:00.000000Z");
 }
 
 TEST_CASE("expected versions admit what they say") {

@@ -1,8 +1,10 @@
 // portico::http::Server — the HTTP/1.1 server: a listener, one session per connection, and a
 // worker pool that runs the (socket-free) handler.
 //
-// I/O runs on `io_threads` threads (one per core by default); handlers run on `workers` threads,
-// because a command waits for its fsync and must not hold an I/O thread meanwhile. A connection
+// I/O runs on `io_threads` threads (one per core by default); handlers of writes run on `workers`
+// threads, because a command waits for its fsync and must not hold an I/O thread meanwhile. GET
+// and HEAD are answered on the I/O thread that read them (`reads_on_io_threads`): a handler must
+// then not wait on anything slow for a read. A connection
 // answers its requests in order (keep-alive and pipelining: requests sent back to back are read
 // from the same buffer one after the other). Every read and write has a deadline; the request
 // line and headers are limited to `header_limit` bytes (431 otherwise) and a body to `body_limit`
@@ -28,6 +30,9 @@ struct ServerOptions {
   unsigned short port = 8080;  // 0: any free port (see Server::port)
   unsigned io_threads = 0;     // 0: one per core
   unsigned workers = 64;
+  // GET and HEAD handled on the I/O threads (no hand-off to the pool and back); false sends every
+  // request to the pool, for a handler whose reads may block.
+  bool reads_on_io_threads = true;
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};   // for a request, once it has started
@@ -44,7 +49,7 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Handles one request; called from worker threads, several at once.
+// Handles one request; called from worker threads and (reads) I/O threads, several at once.
 using RequestHandler = std::function<Response(const Request&, const Peer&)>;
 
 class Server {
