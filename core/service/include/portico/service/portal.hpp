@@ -137,9 +137,12 @@ class Portal {
   std::set<std::string> probed_;  // projects whose last_number_ was read off the log
   std::mutex opens_mu_;
   std::condition_variable opens_cv_;
-  std::set<std::string> opens_in_flight_;    // command ids of opens under way
-  std::unique_ptr<detail::Caches> caches_;   // folded states of recent streams
-  std::array<std::mutex, 64> ticket_turns_;  // commands on one ticket take turns (striped)
+  std::set<std::string> opens_in_flight_;   // command ids of opens under way
+  std::unique_ptr<detail::Caches> caches_;  // folded states of recent streams
+  // Commands on one ticket take turns (striped). A turn lasts until the commit, so two busy
+  // tickets sharing a stripe wait for each other: with 64 stripes and 64 commands in flight, most
+  // commands waited for an unrelated one; with 4,096, a few in a hundred.
+  std::array<std::mutex, 4096> ticket_turns_;
 };
 
 // A ticket command's time-independent idempotency: the event ids a command id stands for.
