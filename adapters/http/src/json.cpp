@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
@@ -6,6 +8,7 @@
 #include <portico/http/json.hpp>
 #include <portico/utf8.hpp>
 #include <utility>
+#include <vector>
 
 namespace portico::http {
 
@@ -120,6 +123,81 @@ std::optional<std::string> unfit(const boost::json::value& v) {
 }
 }  // namespace
 
+namespace {
+
+// Boost.JSON keeps the last of two equal keys in an object; a body that says two things about
+// one field is refused instead. A handler for Boost.JSON's SAX parser that collects each object's
+// keys and compares them when the object ends (sorted: a body of many keys costs n log n).
+class DuplicateKeys {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  std::optional<std::string> duplicate;  // the first key found twice
+  bool top_level = false;                // ... in the body's own object
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t, ec_t&) { return true; }
+  bool on_object_begin(ec_t&) {
+    objects_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, ec_t& ec) {
+    auto& keys = objects_.back();
+    std::sort(keys.begin(), keys.end());
+    if (auto twice = std::adjacent_find(keys.begin(), keys.end()); twice != keys.end()) {
+      duplicate = *twice;
+      top_level = objects_.size() == 1;
+      ec = boost::json::error::syntax;  // stops the parse; `duplicate` says why
+      return false;
+    }
+    objects_.pop_back();
+    return true;
+  }
+  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
+  bool on_string(sv, std::size_t, ec_t&) { return true; }
+  bool on_key_part(sv s, std::size_t, ec_t&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, ec_t&) {
+    key_.append(s.data(), s.size());
+    objects_.back().push_back(std::move(key_));
+    key_.clear();
+    return true;
+  }
+  bool on_number_part(sv, ec_t&) { return true; }
+  bool on_int64(std::int64_t, sv, ec_t&) { return true; }
+  bool on_uint64(std::uint64_t, sv, ec_t&) { return true; }
+  bool on_double(double, sv, ec_t&) { return true; }
+  bool on_bool(bool, ec_t&) { return true; }
+  bool on_null(ec_t&) { return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+
+ private:
+  std::vector<std::vector<std::string>> objects_;
+  std::string key_;
+};
+
+// The key a body holds twice in one object, if any (the body is known to be valid JSON).
+std::optional<std::pair<std::string, bool>> duplicate_key(std::string_view body,
+                                                          const boost::json::parse_options& o) {
+  boost::json::basic_parser<DuplicateKeys> parser(o);
+  boost::system::error_code ec;
+  parser.write_some(false, body.data(), body.size(), ec);
+  if (!parser.handler().duplicate) return std::nullopt;
+  return std::pair{*parser.handler().duplicate, parser.handler().top_level};
+}
+
+}  // namespace
+
 Result<boost::json::object> parse_body(const Request& request) {
   // "application/json", any case, with parameters or not; not "application/jsonp".
   auto media = request[beast_http::field::content_type];
@@ -135,6 +213,15 @@ Result<boost::json::object> parse_body(const Request& request) {
   auto v = boost::json::parse(request.body(), ec, {}, options);
   if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
   if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
+  if (auto twice = duplicate_key(request.body(), options)) {
+    const auto& [key, top_level] = *twice;
+    // Named when it can be shown as it is: short, UTF-8, no NUL.
+    const bool named = key.size() <= 64 && utf8::valid(key) && key.find('\0') == std::string::npos;
+    return fail(
+        "invalid_request",
+        (named ? "the key \"" + key + "\"" : std::string("a key")) + " appears twice in one object",
+        named && top_level ? key : "body");
+  }
   if (auto bad = unfit(v)) return fail("invalid_request", *bad, "body");
   return std::move(v.as_object());
 }

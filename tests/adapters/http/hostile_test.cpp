@@ -507,8 +507,23 @@ TEST_CASE("hostile bodies on every route that reads one get 400 and write nothin
         }
       }
     }
+    // A key twice in one object says two things: refused, naming the key (or the body when the
+    // object is nested), whichever of the two values would have been kept.
+    const std::string good_json = json(route.good);
+    auto in_front = [&](const std::string& member) {  // the good body with `member` first
+      return route.good.empty() ? "{" + member + "}" : "{" + member + "," + good_json.substr(1);
+    };
+    for (const auto& [key, value] : route.good) {
+      const std::string k(key);
+      CAPTURE(k);
+      refused(w.api, route.method, route.target,
+              in_front(json(boost::json::string(k)) + ":" + json(value)), typed,
+              {400, "invalid_request", k});
+    }
+    refused(w.api, route.method, route.target, in_front(R"("zz":{"k":1,"k":1})"), typed,
+            {400, "invalid_request", "body"});
     // The server still serves, and this route does its job.
-    auto good = w.api.call(route.method, route.target, json(route.good), route.auth);
+    auto good = w.api.call(route.method, route.target, good_json, route.auth);
     CHECK_MESSAGE(good.result_int() == route.ok, good.body());
   }
   CHECK(w.api.call(verb::get, "/healthz").result_int() == 200);
