@@ -301,7 +301,12 @@ Result<Mailing> Accounts::request_magic_link(const std::string& slug, std::strin
       {t, account::Purpose::magic_link, slug, *address, {}, 0, t + impl_->options.magic_link_ttl},
       {});
   if (!token) return Unexpected(token.error());
-  Mailing m{*address, std::move(*token), account::Purpose::magic_link, slug, {}};
+  Mailing m{*address,
+            std::move(*token),
+            account::Purpose::magic_link,
+            slug,
+            {},
+            impl_->options.magic_link_ttl};
   if (auto owner = impl_->customer_by_email(*address); owner && *owner) {
     if (auto c = impl_->portal.customer(**owner)) m.display_name = c->display_name;
   }
@@ -382,7 +387,10 @@ Result<Mailing> Accounts::register_customer(const std::string& slug, std::string
         {account::TokenIssued{t, account::Purpose::verify_email, slug, *address, id, t,
                               t + impl_->options.verify_email_ttl}});
     auto appended = impl_->log.append(batch.writes);
-    if (appended) return Mailing{*address, token, account::Purpose::verify_email, slug, name};
+    if (appended) {
+      return Mailing{*address, token, account::Purpose::verify_email,
+                     slug,     name,  impl_->options.verify_email_ttl};
+    }
     if (!appended.error().conflict || attempt + 1 == kAttempts) {
       return Unexpected(detail::from_log(appended.error()));
     }
@@ -456,8 +464,8 @@ Result<std::optional<Mailing>> Accounts::request_password_reset(const std::strin
                              t + impl_->options.password_reset_ttl},
                             **owner);
   if (!token) return Unexpected(token.error());
-  return std::optional<Mailing>(
-      Mailing{*address, *token, account::Purpose::password_reset, slug, c->display_name});
+  return std::optional<Mailing>(Mailing{*address, *token, account::Purpose::password_reset, slug,
+                                        c->display_name, impl_->options.password_reset_ttl});
 }
 
 Result<void> Accounts::reset_password(std::string_view token, std::string_view password) {

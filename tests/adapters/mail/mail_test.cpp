@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <portico/mail/mail.hpp>
+#include <portico/mail/sign_in.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -130,4 +131,35 @@ TEST_CASE("templates fill their placeholders") {
         "Sign in to Acme: https://x/y ({{unknown}})");
   CHECK(mail::render("no placeholders", {}) == "no placeholders");
   CHECK(mail::render("{{unclosed", {{"unclosed", "x"}}) == "{{unclosed");
+}
+
+TEST_CASE("sign-in e-mails say how long their link works - as the accounts were configured") {
+  namespace account = portico::domain::account;
+  namespace dom = portico::domain;
+  auto text_of = [](account::Purpose purpose, dom::TimeUs valid_for, std::string token = "tok") {
+    const portico::service::Mailing m{"ann@example.com", std::move(token), purpose, "acme", "Ann",
+                                      valid_for};
+    return mail::sign_in_message(m, "Acme", "https://help.acme.test/", "support@acme.test").text;
+  };
+  auto says = [](const std::string& text, const std::string& words) {
+    CAPTURE(text);
+    return text.find(words) != std::string::npos;
+  };
+  CHECK(says(text_of(account::Purpose::magic_link, 15 * 60 * dom::kSecond), "within 15 minutes"));
+  CHECK(says(text_of(account::Purpose::magic_link, 60 * dom::kSecond), "within 1 minute."));
+  CHECK(says(text_of(account::Purpose::password_reset, dom::kHour), "within 1 hour,"));
+  CHECK(
+      says(text_of(account::Purpose::password_reset, 90 * 60 * dom::kSecond), "within 90 minutes"));
+  CHECK(says(text_of(account::Purpose::verify_email, dom::kDay), "within 24 hours."));
+  CHECK(says(text_of(account::Purpose::verify_email, 3 * dom::kDay), "within 3 days."));
+  CHECK(says(text_of(account::Purpose::magic_link, 1), "within 1 minute."));  // never "0"
+  // The link goes to the project's page for the purpose, with the token.
+  CHECK(says(text_of(account::Purpose::magic_link, dom::kHour),
+             "https://help.acme.test/p/acme/auth/magic?token=tok"));
+  CHECK(says(text_of(account::Purpose::password_reset, dom::kHour),
+             "https://help.acme.test/p/acme/auth/reset?token=tok"));
+  // "You already have an account": no token, no time, a link to the reset page.
+  const auto exists = text_of(account::Purpose::verify_email, 0, "");
+  CHECK_FALSE(says(exists, "within"));
+  CHECK(says(exists, "https://help.acme.test/p/acme/auth/reset\n"));
 }

@@ -48,6 +48,7 @@ TEST_CASE("a magic link signs in once - makes the identity and the membership - 
   REQUIRE(mail);
   CHECK(mail->email == "new.person@example.test");
   CHECK(mail->token.size() == 43);
+  CHECK(mail->valid_for == 15 * 60 * dom::kSecond);  // what the e-mail will say
   auto session = a.accounts->use_magic_link(mail->token);
   REQUIRE(session);
   CHECK(session->project == "acme");

@@ -52,7 +52,8 @@ struct Mailing {
   std::string token;  // "" when there is nothing to follow (register: the account exists)
   domain::account::Purpose purpose = domain::account::Purpose::magic_link;
   std::string project;
-  std::string display_name;  // the account's, when known
+  std::string display_name;      // the account's, when known
+  domain::TimeUs valid_for = 0;  // how long the token works (AccountsOptions); 0 without one
 };
 
 struct NewSession {
