@@ -426,12 +426,6 @@ Result<std::vector<dom::Status>> statuses_of(const Call& c) {
   return out;
 }
 
-dom::TimeUs now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Result<std::size_t> limit_of(const Call& c) {
   auto text = c.query("limit");
   if (!text) return projections::kDefaultLimit;

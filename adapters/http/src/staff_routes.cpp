@@ -43,7 +43,7 @@ void App::Impl::add_staff_routes() {
     return t;
   };
   auto ticket_answer = [this](const Call& c, const Staff& s, const dt::State& t) {
-    const Viewer viewer{{dom::Realm::staff, s.who.caller.id}, dt::Role::none, now_us()};
+    const Viewer viewer{{dom::Realm::staff, s.who.caller.id}, dt::Role::none, portal.now()};
     return json_response(c.request, 200, ticket_json(t, s.project, viewer, portal));
   };
   // Runs a command on ticket {n} and answers with the ticket.
@@ -79,44 +79,44 @@ void App::Impl::add_staff_routes() {
                return ticket_answer(c, s, **t);
              }));
 
-  router.add(
-      verb::post, "/api/v1/staff/projects/{p}/tickets/{n}/messages",
-      staff([this](const Call& c, const Staff& s) {
-        auto body = parse_body(c.request);
-        if (!body) return error_response(c.request, body.error());
-        auto text = string_field(*body, "body");
-        auto internal = optional_bool(*body, "internal");
-        auto status = optional_string(*body, "status");
-        if (!text) return error_response(c.request, text.error());
-        if (!internal) return error_response(c.request, internal.error());
-        if (!status) return error_response(c.request, status.error());
-        dt::PostStaffMessage post{log::new_uuid_v7().to_string(), *text, internal->value_or(false),
-                                  std::nullopt};
-        if (*status) {
-          post.status = dom::parse_status(**status);
-          if (!post.status) {
-            return error_response(c.request, 400, "invalid_request", "unknown status " + **status,
-                                  "status");
-          }
-        }
-        auto n = parse_number(c.param("n"));
-        if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
-        auto done = portal.execute(c.param("p"), *n, post, meta(c, s.who));
-        if (!done) return error_response(c.request, done.error());
-        std::string id = post.message_id;
-        for (const auto& e : done->events) {
-          if (const auto* m = std::get_if<dt::MessagePosted>(&e)) id = m->message_id;
-        }
-        for (const auto& m : done->state->messages) {
-          if (m.id == id) {
-            return json_response(
-                c.request, 201,
-                message_json(m, s.project,
-                             Viewer{{dom::Realm::staff, s.who.caller.id}, {}, now_us()}, portal));
-          }
-        }
-        return error_response(c.request, 404, "not_found", "no such message");
-      }));
+  router.add(verb::post, "/api/v1/staff/projects/{p}/tickets/{n}/messages",
+             staff([this](const Call& c, const Staff& s) {
+               auto body = parse_body(c.request);
+               if (!body) return error_response(c.request, body.error());
+               auto text = string_field(*body, "body");
+               auto internal = optional_bool(*body, "internal");
+               auto status = optional_string(*body, "status");
+               if (!text) return error_response(c.request, text.error());
+               if (!internal) return error_response(c.request, internal.error());
+               if (!status) return error_response(c.request, status.error());
+               dt::PostStaffMessage post{log::new_uuid_v7().to_string(), *text,
+                                         internal->value_or(false), std::nullopt};
+               if (*status) {
+                 post.status = dom::parse_status(**status);
+                 if (!post.status) {
+                   return error_response(c.request, 400, "invalid_request",
+                                         "unknown status " + **status, "status");
+                 }
+               }
+               auto n = parse_number(c.param("n"));
+               if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
+               auto done = portal.execute(c.param("p"), *n, post, meta(c, s.who));
+               if (!done) return error_response(c.request, done.error());
+               std::string id = post.message_id;
+               for (const auto& e : done->events) {
+                 if (const auto* m = std::get_if<dt::MessagePosted>(&e)) id = m->message_id;
+               }
+               for (const auto& m : done->state->messages) {
+                 if (m.id == id) {
+                   return json_response(
+                       c.request, 201,
+                       message_json(m, s.project,
+                                    Viewer{{dom::Realm::staff, s.who.caller.id}, {}, portal.now()},
+                                    portal));
+                 }
+               }
+               return error_response(c.request, 404, "not_found", "no such message");
+             }));
 
   router.add(verb::post, "/api/v1/staff/projects/{p}/tickets/{n}/status",
              staff([=](const Call& c, const Staff& s) {

@@ -45,7 +45,7 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
   // The role before the pointer moves: a braced list is evaluated left to right.
   const dt::Role role = dt::role_of(**ticket, *ctx);
-  return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, now_us()}};
+  return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, app.portal.now()}};
 }
 
 // Runs a ticket command for `who` and answers with `answer(outcome)`.
@@ -67,7 +67,7 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
   const dom::Actor actor{who.caller.realm, who.caller.id};
   auto ctx = app.portal.reading_context(c.param("p"), *done.state, actor);
   if (!ctx) return error_response(c.request, ctx.error());
-  const Viewer viewer{actor, dt::role_of(*done.state, *ctx), now_us()};
+  const Viewer viewer{actor, dt::role_of(*done.state, *ctx), app.portal.now()};
   // A customer who just left or was removed can no longer read it: no body then.
   if (actor.realm == dom::Realm::customer && !dt::can_read(*done.state, *ctx)) {
     return no_content(c.request);
@@ -85,7 +85,7 @@ static Response message_answer(App::Impl& app, const Call& c, const Authed& who,
     if (m.id == id) {
       return json_response(
           c.request, status,
-          message_json(m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, now_us()},
+          message_json(m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
                        app.portal));
     }
   }
@@ -403,7 +403,7 @@ void App::Impl::add_ticket_routes() {
       if (s.id == ref->survey_id) at.survey = &s;
     }
     if (at.survey == nullptr) return fail("not_found", "no such survey");
-    if (dt::pending_survey(*at.ticket, now_us()) != at.survey) {
+    if (dt::pending_survey(*at.ticket, portal.now()) != at.survey) {
       return fail("survey_inactive", "this survey was already answered, withdrawn or has expired");
     }
     return at;

@@ -733,6 +733,23 @@ TEST_CASE("surveys by e-mailed token: read and answer without signing in") {
   CHECK(api.call(verb::get, "/api/v1/surveys/" + withdrawn).result_int() == 200);
   set_status(api, agnes, n2, "open");
   expect_error(api.call(verb::get, "/api/v1/surveys/" + withdrawn), 410, "survey_inactive");
+
+  // Expired: a week after it was offered the link answers 410, by the portal's clock.
+  const auto n3 = api.open(ann);
+  set_status(api, agnes, n3, "resolved");
+  const std::string week_old =
+      "/api/v1/surveys/" +
+      portico::service::survey_token("survey-test-secret",
+                                     {"acme", n3, api.desk.ticket(n3).surveys.back().id});
+  const dom::TimeUs offered = api.desk.ticket(n3).surveys.back().offered_at;
+  api.desk.now = offered + 7 * dom::kDay - dom::kSecond;
+  api.desk.real_time = false;
+  CHECK(api.call(verb::get, week_old).result_int() == 200);
+  api.desk.now = offered + 7 * dom::kDay + dom::kSecond;
+  expect_error(api.call(verb::get, week_old), 410, "survey_inactive");
+  expect_error(api.call(verb::post, week_old, js({{"rating", 5}})), 410, "survey_inactive");
+  CHECK(api.desk.ticket(n3).surveys.back().rating == 0);
+  api.desk.real_time = true;
 }
 
 // ---- Invites and participants ----

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/json/serialize.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/server.hpp>
@@ -291,6 +292,72 @@ TEST_CASE("with a certificate and key the server speaks HTTPS only") {
   hc::Connection plain(s.port());
   plain.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(plain.closed_by_server());
+}
+
+TEST_CASE("a session cookie set over HTTPS is Secure") {
+  TempDir certs;
+  REQUIRE(write_self_signed(certs.path()));
+  phttp::ServerOptions o;
+  o.tls_cert_file = (certs / "cert.pem").string();
+  o.tls_key_file = (certs / "key.pem").string();
+  Served s(o);
+  auto mail = s.app.accounts().request_magic_link("acme", "tls@example.test");
+  REQUIRE(mail);
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(o.tls_cert_file);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> tls(ioc, ctx);
+  beast::get_lowest_layer(tls).connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+  tls.handshake(asio::ssl::stream_base::client);
+  beast::http::request<beast::http::string_body> req{verb::post, "/api/v1/auth/magic-link/verify",
+                                                     11};
+  req.set(beast::http::field::host, "127.0.0.1");
+  req.set(beast::http::field::content_type, "application/json");
+  req.body() = boost::json::serialize(boost::json::object{{"token", mail->token}});
+  req.prepare_payload();
+  beast::http::write(tls, req);
+  beast::flat_buffer buffer;
+  hc::Response res;
+  beast::http::read(tls, buffer, res);
+  REQUIRE_MESSAGE(res.result_int() == 200, res.body());
+  const std::string cookie(res[beast::http::field::set_cookie]);
+  CHECK(cookie.starts_with("portico_session="));
+  CHECK(cookie.find("; Secure") != std::string::npos);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+}
+
+TEST_CASE("metrics count sign-ins and sign-outs") {
+  Served s;
+  auto counter = [&](const std::string& name) {
+    const std::string text = hc::get(s.port(), "/metrics").body();
+    const auto at = text.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(text.substr(at + name.size() + 2));
+  };
+  const auto ins = counter("portico_sign_ins_total");
+  const auto outs = counter("portico_sign_outs_total");
+  auto mail = s.app.accounts().request_magic_link("acme", "counted@example.test");
+  REQUIRE(mail);
+  hc::Connection c(s.port());
+  auto in = c.request(verb::post, "/api/v1/auth/magic-link/verify",
+                      boost::json::serialize(boost::json::object{{"token", mail->token}}));
+  REQUIRE(in.result_int() == 200);
+  CHECK(counter("portico_sign_ins_total") == ins + 1);
+  CHECK(counter("portico_sign_outs_total") == outs);
+  const std::string token(hc::json(in).at("token").as_string());
+  auto out =
+      c.request(verb::post, "/api/v1/auth/logout", "", {{"Authorization", "Bearer " + token}});
+  CHECK(out.result_int() == 204);
+  CHECK(counter("portico_sign_outs_total") == outs + 1);
+  // A wrong token signs nobody in.
+  CHECK(c.request(verb::post, "/api/v1/auth/magic-link/verify",
+                  boost::json::serialize(boost::json::object{{"token", mail->token}}))
+            .result_int() == 401);
+  CHECK(counter("portico_sign_ins_total") == ins + 1);
 }
 
 TEST_CASE("a missing certificate stops the start with a clear error") {

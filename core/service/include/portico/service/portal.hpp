@@ -62,6 +62,10 @@ class Portal {
   Portal(const Portal&) = delete;
   Portal& operator=(const Portal&) = delete;
 
+  // The time commands are decided at (Options::clock): what adapters judge "now" by too, so a
+  // survey a command would call expired is expired on every page.
+  domain::TimeUs now() const { return options_.clock(); }
+
   // ---- Projects (the operator, portico-admin) ----
   Result<domain::project::State> create_project(const std::string& slug,
                                                 const domain::project::Settings& settings,
