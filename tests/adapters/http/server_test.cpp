@@ -41,6 +41,44 @@ struct Served {
   unsigned short port() const { return server->port(); }
 };
 
+// A Served over HTTPS with a self-signed certificate, and a client connection that trusts
+// exactly that certificate.
+struct ServedTls {
+  TempDir certs;
+  std::unique_ptr<Served> served;
+  boost::asio::io_context ioc;
+  boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
+  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
+
+  ServedTls() {
+    REQUIRE(write_self_signed(certs.path()));
+    phttp::ServerOptions o;
+    o.tls_cert_file = (certs / "cert.pem").string();
+    o.tls_key_file = (certs / "key.pem").string();
+    served = std::make_unique<Served>(o);
+    ctx.load_verify_file(o.tls_cert_file);
+    ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+    tls = std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(ioc, ctx);
+    boost::beast::get_lowest_layer(*tls).connect(
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), served->port()));
+    tls->handshake(boost::asio::ssl::stream_base::client);
+  }
+  hc::Response request(verb method, const std::string& target, const std::string& body = {}) {
+    boost::beast::http::request<boost::beast::http::string_body> req{method, target, 11};
+    req.set(boost::beast::http::field::host, "127.0.0.1");
+    if (!body.empty()) {
+      req.set(boost::beast::http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    boost::beast::http::write(*tls, req);
+    boost::beast::flat_buffer buffer;
+    hc::Response res;
+    boost::beast::http::read(*tls, buffer, res);
+    return res;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("health answers ok with the security headers") {
@@ -261,70 +299,27 @@ TEST_CASE("the error table gives API.md's status for every code") {
 }
 
 TEST_CASE("with a certificate and key the server speaks HTTPS only") {
-  TempDir certs;
-  REQUIRE(write_self_signed(certs.path()));
-  phttp::ServerOptions o;
-  o.tls_cert_file = (certs / "cert.pem").string();
-  o.tls_key_file = (certs / "key.pem").string();
-  Served s(o);
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  asio::io_context ioc;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(o.tls_cert_file);  // trust exactly this certificate
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> tls(ioc, ctx);
-  beast::get_lowest_layer(tls).connect(
-      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
-  tls.handshake(asio::ssl::stream_base::client);
+  ServedTls s;
   for (int i = 0; i < 3; ++i) {  // kept alive over TLS
-    beast::http::request<beast::http::string_body> req{verb::get, "/api/v1/projects/acme", 11};
-    req.set(beast::http::field::host, "127.0.0.1");
-    beast::http::write(tls, req);
-    beast::flat_buffer buffer;
-    hc::Response res;
-    beast::http::read(tls, buffer, res);
+    auto res = s.request(verb::get, "/api/v1/projects/acme");
     CHECK(res.result_int() == 200);
     CHECK(hc::json(res).at("slug") == "acme");
-    CHECK(res[beast::http::field::strict_transport_security] == "max-age=31536000");
+    CHECK(res[boost::beast::http::field::strict_transport_security] == "max-age=31536000");
   }
   // Plain HTTP on the TLS port gets nothing it could mistake for an answer.
-  hc::Connection plain(s.port());
+  hc::Connection plain(s.served->port());
   plain.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(plain.closed_by_server());
 }
 
 TEST_CASE("a session cookie set over HTTPS is Secure") {
-  TempDir certs;
-  REQUIRE(write_self_signed(certs.path()));
-  phttp::ServerOptions o;
-  o.tls_cert_file = (certs / "cert.pem").string();
-  o.tls_key_file = (certs / "key.pem").string();
-  Served s(o);
-  auto mail = s.app.accounts().request_magic_link("acme", "tls@example.test");
+  ServedTls s;
+  auto mail = s.served->app.accounts().request_magic_link("acme", "tls@example.test");
   REQUIRE(mail);
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  asio::io_context ioc;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(o.tls_cert_file);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> tls(ioc, ctx);
-  beast::get_lowest_layer(tls).connect(
-      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
-  tls.handshake(asio::ssl::stream_base::client);
-  beast::http::request<beast::http::string_body> req{verb::post, "/api/v1/auth/magic-link/verify",
-                                                     11};
-  req.set(beast::http::field::host, "127.0.0.1");
-  req.set(beast::http::field::content_type, "application/json");
-  req.body() = boost::json::serialize(boost::json::object{{"token", mail->token}});
-  req.prepare_payload();
-  beast::http::write(tls, req);
-  beast::flat_buffer buffer;
-  hc::Response res;
-  beast::http::read(tls, buffer, res);
+  auto res = s.request(verb::post, "/api/v1/auth/magic-link/verify",
+                       boost::json::serialize(boost::json::object{{"token", mail->token}}));
   REQUIRE_MESSAGE(res.result_int() == 200, res.body());
-  const std::string cookie(res[beast::http::field::set_cookie]);
+  const std::string cookie(res[boost::beast::http::field::set_cookie]);
   CHECK(cookie.starts_with("portico_session="));
   CHECK(cookie.find("; Secure") != std::string::npos);
   CHECK(cookie.find("HttpOnly") != std::string::npos);
