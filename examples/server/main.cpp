@@ -323,12 +323,13 @@ int main(int argc, char** argv) {
               args.data.c_str());
   if (args.demo) {
     std::printf(
-        "portico-server: demo project 'demo': GET %s/api/v1/projects/demo\n"
-        "  customer ann@example.com, password '%s' (POST /api/v1/auth/login), or a magic link\n"
-        "    for ann@example.com or bob@example.com (POST /api/v1/auth/magic-link; the e-mail\n"
-        "    lands in %s)\n"
-        "  staff agent@demo.test, password '%s' (POST /api/v1/staff/auth/login)\n",
-        base_url.c_str(), kDemoCustomerPassword, args.mail_dir.c_str(), kDemoStaffPassword);
+        "portico-server: demo project 'demo': the portal at %s/p/demo/\n"
+        "  customer ann@example.com, password '%s', or a magic link for ann@example.com or\n"
+        "    bob@example.com (the e-mail lands in %s)\n"
+        "  staff agent@demo.test, password '%s': the staff console at %s/staff/demo/\n"
+        "  the JSON API: %s/api/v1/projects/demo\n",
+        base_url.c_str(), kDemoCustomerPassword, args.mail_dir.c_str(), kDemoStaffPassword,
+        base_url.c_str(), base_url.c_str());
   }
   std::fflush(stdout);
 

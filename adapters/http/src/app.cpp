@@ -121,6 +121,7 @@ App::App(log::Log& log, service::Portal& portal, projections::Views& views, AppO
   impl_->add_auth_routes();
   impl_->add_ticket_routes();
   impl_->add_staff_routes();
+  impl_->add_web_routes();
 }
 
 App::~App() = default;

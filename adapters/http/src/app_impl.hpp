@@ -66,6 +66,7 @@ struct App::Impl {
   void add_ticket_routes();   // ticket_routes.cpp: the customer's tickets, invites, surveys,
                               // notifications
   void add_staff_routes();    // staff_routes.cpp
+  void add_web_routes();      // web_routes.cpp: the portal pages and their files
 
   // The caller of `realm`: `Authorization: Bearer` first, else the realm's cookie; a
   // cookie-authenticated POST/PUT/PATCH/DELETE must carry X-CSRF-Token. Errors: unauthenticated,

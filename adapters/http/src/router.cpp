@@ -33,6 +33,8 @@ std::vector<std::string> split(std::string_view pattern) {
 bool is_placeholder(const std::string& s) {
   return s.size() > 2 && s.front() == '{' && s.back() == '}';
 }
+// "{name*}", last in a pattern: the rest of the path, zero or more segments.
+bool is_rest(const std::string& s) { return is_placeholder(s) && s[s.size() - 2] == '*'; }
 }  // namespace
 
 void Router::add(beast_http::verb method, std::string pattern, Handler handler) {
@@ -57,9 +59,11 @@ Response Router::route(const Request& request, const Peer& peer, std::string& ro
   if (segments.empty()) segments.emplace_back();  // "/" is one empty segment
   std::vector<const Entry*> allowed;
   for (const Entry& e : entries_) {
-    if (e.segments.size() != segments.size()) continue;
+    const bool rest = is_rest(e.segments.back());
+    const std::size_t fixed = e.segments.size() - (rest ? 1 : 0);
+    if (rest ? segments.size() < fixed : segments.size() != fixed) continue;
     bool match = true;
-    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+    for (std::size_t i = 0; i < fixed && match; ++i) {
       match = is_placeholder(e.segments[i]) ? !segments[i].empty() : e.segments[i] == segments[i];
     }
     if (!match) continue;
@@ -68,10 +72,17 @@ Response Router::route(const Request& request, const Peer& peer, std::string& ro
       continue;
     }
     std::map<std::string, std::string, std::less<>> params;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
+    for (std::size_t i = 0; i < fixed; ++i) {
       if (is_placeholder(e.segments[i])) {
         params[e.segments[i].substr(1, e.segments[i].size() - 2)] = std::move(segments[i]);
       }
+    }
+    if (rest) {
+      std::string joined;
+      for (std::size_t i = fixed; i < segments.size(); ++i) {
+        joined += (i == fixed ? "" : "/") + segments[i];
+      }
+      params[e.segments.back().substr(1, e.segments.back().size() - 3)] = std::move(joined);
     }
     route = e.pattern;
     return e.handler(Call{request, peer, target, std::move(params)});

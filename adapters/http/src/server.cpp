@@ -296,7 +296,10 @@ class Server::Impl::Session : public SessionBase,
 
   void write(std::shared_ptr<Request> request, Response response) {
     response.keep_alive(keep_alive_);
-    for (const auto& [name, value] : server_.options.headers) response.set(name, value);
+    // The server's headers unless the handler chose its own (a page's policy, a file's caching).
+    for (const auto& [name, value] : server_.options.headers) {
+      if (response.find(name) == response.end()) response.set(name, value);
+    }
     response.set(beast::http::field::server, "portico");
     // Over HTTPS, browsers are told to come back only over HTTPS (a year).
     if constexpr (kTls) {

@@ -45,7 +45,7 @@ struct ServerOptions {
   // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
   std::string tls_cert_file;
   std::string tls_key_file;
-  // Added to every response (security headers, say).
+  // Added to every response that does not set them itself (security headers, say).
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -1,0 +1,836 @@
+// Portico's portal pages: the customer portal (/p/{project}/...), the invite landing page
+// (/invite/{token}) and the staff console (/staff/...). One module, no build step, no library:
+// it reads the path, calls the JSON API of ../../../../shared/API.md with the session cookie, and
+// builds the page with DOM calls. Text from people is only ever set as text (textContent, value),
+// never parsed as HTML.
+
+const main = document.getElementById('main');
+const top = document.getElementById('top');
+
+// ---- DOM ----
+
+// h('a', {href: '/x', class: 'y'}, 'text', child...): an element; strings become text nodes.
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'value') el.value = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function show(...children) {
+  main.replaceChildren(...children);
+  main.focus({preventScroll: true});
+}
+
+function when(time) {
+  if (!time) return '';
+  const d = new Date(time);
+  return d.toLocaleString(undefined, {dateStyle: 'medium', timeStyle: 'short'});
+}
+
+const STATUS_WORDS = {
+  open: 'Open', in_progress: 'In progress', awaiting_customer: 'Waiting for you',
+  required_test: 'Waiting for your test', required_action: 'Waiting for your action',
+  resolved: 'Resolved', pending_closure: 'Closing requested', closure_scheduled: 'Closing soon',
+  closed: 'Closed',
+};
+const STAFF_STATUS_WORDS = {...STATUS_WORDS, awaiting_customer: 'Awaiting customer',
+  required_test: 'Customer to test', required_action: 'Customer to act'};
+const ACTIVE = ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action'];
+
+function statusBadge(status, staff) {
+  return h('span', {class: `status status-${status}`}, (staff ? STAFF_STATUS_WORDS : STATUS_WORDS)[status] || status);
+}
+
+// ---- The API ----
+
+class ApiError extends Error {
+  constructor(status, code, message, field, retryAfter) {
+    super(message);
+    Object.assign(this, {status, code, field, retryAfter});
+  }
+}
+
+// What each error means to a person (the API's codes never reach the page as they are).
+function words(e) {
+  if (!(e instanceof ApiError)) return 'The server could not be reached. Check your connection and try again.';
+  switch (e.code) {
+    case 'rate_limited': {
+      const s = Number(e.retryAfter) || 60;
+      return `Too many attempts. Please wait ${s >= 120 ? Math.ceil(s / 60) + ' minutes' : s + ' seconds'} and try again.`;
+    }
+    case 'invalid_credentials': return 'That e-mail address and password do not match.';
+    case 'invalid_token': return 'This link has expired or was already used. Ask for a new one.';
+    case 'email_not_verified': return 'Confirm your e-mail address first: follow the link we sent you.';
+    case 'domain_not_allowed': return 'This support desk only admits addresses of its own organisation.';
+    case 'unauthenticated': return 'Your session has ended. Please sign in again.';
+    case 'csrf': return 'Your session needs to be renewed. Please sign in again.';
+    case 'not_found': return 'This page does not exist, or you do not have access to it.';
+    case 'not_author': return 'Only the author can change this message.';
+    case 'not_creator': return 'Only the person who opened this ticket can do that.';
+    case 'ticket_closed': return 'This ticket is closed — you can no longer reply.';
+    case 'ticket_not_active': return 'This ticket is resolved or closed, so this is no longer possible.';
+    case 'invalid_transition': return 'The ticket cannot change to that state from where it is now.';
+    case 'creator_cannot_leave': return 'You opened this ticket, so you cannot leave it.';
+    case 'no_survey_pending': return 'There is no survey to answer for this ticket.';
+    case 'invite_inactive': return 'This invitation is no longer valid.';
+    case 'survey_inactive': return 'This survey was already answered or has expired.';
+    case 'conflict': return 'Someone changed this at the same time. Please try again.';
+    case 'too_large': return 'That is too long to send.';
+    case 'unavailable': return 'The service is busy or out of space right now; nothing was saved. Please try again shortly.';
+    case 'forbidden': return 'You are not allowed to do that here.';
+    case 'invalid_request': return e.message || 'Please check what you entered.';
+    default: return e.message || 'Something went wrong.';
+  }
+}
+
+const realmOf = () => (location.pathname.startsWith('/staff') ? 'staff' : 'customer');
+const csrfKey = (realm) => `portico.csrf.${realm}`;
+
+async function api(method, path, body, {realm = realmOf()} = {}) {
+  const headers = {Accept: 'application/json'};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') {
+    const csrf = localStorage.getItem(csrfKey(realm));
+    if (csrf) headers['X-CSRF-Token'] = csrf;
+  }
+  let r;
+  try {
+    r = await fetch(path, {method, headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body)});
+  } catch {
+    throw new ApiError(0, 'network', 'network');
+  }
+  if (r.status === 204) return null;
+  let data = null;
+  try { data = await r.json(); } catch { data = null; }
+  if (!r.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(r.status, err.code || 'unknown', err.message || r.statusText, err.field,
+      r.headers.get('Retry-After'));
+  }
+  return data;
+}
+
+function signedIn(session, realm) {
+  localStorage.setItem(csrfKey(realm), session.csrf);
+}
+
+// ---- Navigation ----
+
+function go(path, {replace = false} = {}) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  route();
+}
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[href]');
+  if (!a || a.target || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/assets/')) return;
+  e.preventDefault();
+  go(url.pathname + url.search);
+});
+window.addEventListener('popstate', () => route());
+
+function errorPage(e, title = 'Something went wrong') {
+  if (e instanceof ApiError && e.status === 404) {
+    return show(h('h1', {}, 'Not found'), h('p', {}, words(e)));
+  }
+  show(h('h1', {}, title), h('p', {class: 'error', role: 'alert'}, words(e)));
+}
+
+function alertBox(e) {
+  return h('p', {class: 'error', role: 'alert'}, words(e));
+}
+
+// A form whose submit runs `act`; its button is disabled meanwhile and errors show above it.
+function form(fields, label, act, {secondary} = {}) {
+  const status = h('div', {'aria-live': 'polite'});
+  const button = h('button', {type: 'submit'}, label);
+  const f = h('form', {novalidate: true}, status, ...fields, h('div', {class: 'actions'}, button, secondary));
+  f.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    for (const el of f.querySelectorAll('.field-error')) el.remove();
+    for (const el of f.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    status.replaceChildren();
+    button.disabled = true;
+    try {
+      await act(f);
+    } catch (err) {
+      const input = err instanceof ApiError && err.field ? f.querySelector(`[name="${CSS.escape(err.field)}"]`) : null;
+      if (input) {
+        input.setAttribute('aria-invalid', 'true');
+        const msg = h('span', {class: 'field-error', id: `${input.id}-error`}, err.message);
+        input.setAttribute('aria-describedby', msg.id);
+        input.closest('label').append(msg);
+        input.focus();
+      } else {
+        status.replaceChildren(alertBox(err));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return f;
+}
+
+let nextId = 0;
+function field(label, input, hint) {
+  input.id = input.id || `f${++nextId}`;
+  return h('label', {for: input.id}, label, hint ? h('span', {class: 'hint'}, hint) : null, input);
+}
+const value = (f, name) => f.elements[name].value;
+
+// ---- The project's theme ----
+
+function luminance(hex) {
+  const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+// White or near-black text, whichever contrasts more with the colour (WCAG's formula).
+function textOn(hex) {
+  const l = luminance(hex);
+  return (1.05 / (l + 0.05)) >= ((l + 0.05) / (luminance('#1f2328') + 0.05)) ? '#ffffff' : '#1f2328';
+}
+function applyTheme(project) {
+  const t = (project && project.theme) || {};
+  const root = document.documentElement.style;
+  for (const [name, colour] of [['primary', t.primary_color], ['accent', t.accent_color]]) {
+    if (typeof colour === 'string' && /^#[0-9a-fA-F]{6}$/.test(colour)) {
+      root.setProperty(`--${name}`, colour);
+      root.setProperty(`--on-${name}`, textOn(colour));
+      if (name === 'primary') root.setProperty('--focus', colour);
+    }
+  }
+  document.title = project ? `${project.name} support` : 'Support';
+}
+
+// ---- Customer portal ----
+
+const projects = new Map();
+async function project(slug) {
+  if (!projects.has(slug)) projects.set(slug, await api('GET', `/api/v1/projects/${encodeURIComponent(slug)}`));
+  return projects.get(slug);
+}
+
+let me = null;  // the signed-in customer ({customer, projects}), or null
+async function whoAmI() {
+  try { me = await api('GET', '/api/v1/me', undefined, {realm: 'customer'}); } catch { me = null; }
+  return me;
+}
+
+async function customerHeader(p) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const brand = h('a', {class: 'brand', href: `${base}/`},
+    p.theme && p.theme.logo_url ? h('img', {src: p.theme.logo_url, alt: ''}) : null, p.name);
+  if (!me) return top.replaceChildren(brand);
+  const badge = h('span', {class: 'badge', hidden: true});
+  const bell = h('a', {class: 'bell', href: `${base}/notifications`, 'aria-label': 'Notifications'}, 'Notifications', badge);
+  api('GET', '/api/v1/notifications?unread=1&limit=1').then((n) => {
+    if (n.unread > 0) {
+      badge.textContent = String(n.unread);
+      badge.hidden = false;
+      bell.setAttribute('aria-label', `Notifications, ${n.unread} unread`);
+    }
+  }).catch(() => {});
+  const out = h('button', {type: 'button', class: 'link', onclick: async () => {
+    try { await api('POST', '/api/v1/auth/logout'); } catch { /* signed out anyway */ }
+    localStorage.removeItem(csrfKey('customer'));
+    me = null;
+    go(`${base}/sign-in`);
+  }}, 'Sign out');
+  top.replaceChildren(brand, h('nav', {'aria-label': 'Main'},
+    h('a', {href: `${base}/tickets/new`}, 'New ticket'),
+    h('a', {href: `${base}/tickets`}, 'My tickets'),
+    h('a', {href: `${base}/favorites`}, 'Favorites'),
+    bell, h('span', {}, me.customer.display_name), out));
+}
+
+function signInPage(p, {message} = {}) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const parts = [h('h1', {}, `Sign in to ${p.name}`)];
+  if (message) parts.push(h('p', {class: 'notice', role: 'status'}, message));
+  const methods = p.sign_in || [];
+  if (methods.includes('magic_link')) {
+    const sent = h('div', {'aria-live': 'polite'});
+    parts.push(h('section', {class: 'card', 'aria-labelledby': 'magic-h'},
+      h('h2', {id: 'magic-h'}, 'E-mail me a sign-in link'),
+      sent,
+      form([field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'email', required: true}))],
+        'Send the link', async (f) => {
+          await api('POST', '/api/v1/auth/magic-link', {project: p.slug, email: value(f, 'email')});
+          sent.replaceChildren(h('p', {class: 'success'}, 'Check your inbox: the link works once, for 15 minutes.'));
+        })));
+  }
+  if (methods.includes('password')) {
+    parts.push(h('section', {class: 'card', 'aria-labelledby': 'password-h'},
+      h('h2', {id: 'password-h'}, 'Sign in with your password'),
+      form([
+        field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'username', required: true})),
+        field('Password', h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: true})),
+      ], 'Sign in', async (f) => {
+        const s = await api('POST', '/api/v1/auth/login', {project: p.slug, email: value(f, 'email'), password: value(f, 'password')});
+        signedIn(s, 'customer');
+        go(`${base}/`);
+      }),
+      h('p', {}, h('a', {href: `${base}/register`}, 'Create an account'), ' · ',
+        h('a', {href: `${base}/auth/reset`}, 'Forgot your password?'))));
+  }
+  const others = methods.filter((m) => m !== 'magic_link' && m !== 'password');
+  if (others.length) {
+    parts.push(h('section', {class: 'card'}, h('h2', {}, 'Other ways to sign in'),
+      h('div', {class: 'actions'}, others.map((m) => h('a', {class: 'button secondary',
+        href: `/api/v1/auth/oauth/${encodeURIComponent(m)}/start?project=${encodeURIComponent(p.slug)}`},
+        `Continue with ${{cfxre: 'Cfx.re', google: 'Google', microsoft: 'Microsoft'}[m] || m}`)))));
+  }
+  if (!methods.length) parts.push(h('p', {class: 'notice'}, 'This support desk has no way to sign in yet.'));
+  show(...parts);
+}
+
+function registerPage(p) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const done = h('div', {'aria-live': 'polite'});
+  show(h('h1', {}, `Create your ${p.name} account`), done, form([
+    field('Your name', h('input', {name: 'display_name', autocomplete: 'name', required: true})),
+    field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'email', required: true})),
+    field('Password', h('input', {name: 'password', type: 'password', autocomplete: 'new-password', required: true}),
+      'At least 10 characters; not a common password.'),
+  ], 'Create account', async (f) => {
+    await api('POST', '/api/v1/auth/register', {project: p.slug, email: value(f, 'email'),
+      password: value(f, 'password'), display_name: value(f, 'display_name')});
+    done.replaceChildren(h('p', {class: 'success'}, 'Almost there: follow the link we e-mailed you to confirm your address.'));
+  }), h('p', {}, h('a', {href: `${base}/sign-in`}, 'I already have an account')));
+}
+
+async function landing(p, kind, token) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  if (kind === 'reset') {
+    if (!token) {
+      const sent = h('div', {'aria-live': 'polite'});
+      return show(h('h1', {}, 'Reset your password'), sent, form([
+        field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'email', required: true}))],
+        'E-mail me a reset link', async (f) => {
+          await api('POST', '/api/v1/auth/password-reset', {project: p.slug, email: value(f, 'email')});
+          sent.replaceChildren(h('p', {class: 'success'}, 'If an account uses that address, a reset link is on its way.'));
+        }));
+    }
+    return show(h('h1', {}, 'Choose a new password'), form([
+      field('New password', h('input', {name: 'password', type: 'password', autocomplete: 'new-password', required: true}),
+        'At least 10 characters; not a common password.')],
+      'Save the password', async (f) => {
+        await api('POST', '/api/v1/auth/password-reset/confirm', {token, password: value(f, 'password')});
+        signInPage(p, {message: 'Your password is saved, and every other session is signed out. Sign in with it now.'});
+        history.replaceState(null, '', `${base}/sign-in`);
+      }));
+  }
+  show(h('p', {class: 'loading', role: 'status'}, 'Signing you in…'));
+  try {
+    const path = kind === 'magic' ? '/api/v1/auth/magic-link/verify' : '/api/v1/auth/verify-email';
+    const s = await api('POST', path, {token}, {realm: 'customer'});
+    signedIn(s, 'customer');
+    const after = sessionStorage.getItem('portico.after-sign-in');
+    sessionStorage.removeItem('portico.after-sign-in');
+    go(after || `${base}/`, {replace: true});
+  } catch (e) {
+    show(h('h1', {}, 'This link does not work'), alertBox(e), h('p', {}, h('a', {href: `${base}/sign-in`}, 'Sign in again')));
+  }
+}
+
+function summaryItem(base, s) {
+  return h('li', {}, h('a', {href: `${base}/tickets/${s.number}`},
+    h('span', {class: 'subject'}, `#${s.number} `, s.subject, s.favorite ? ' ★' : ''),
+    statusBadge(s.status),
+    h('span', {class: 'meta'}, `Updated ${when(s.updated_at)}`,
+      s.role && s.role !== 'creator' ? ` · ${s.role === 'participant' ? 'you were invited' : 'your organisation'}` : '')));
+}
+
+async function homePage(p) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const o = await api('GET', `${base.replace('/p/', '/api/v1/projects/')}/tickets/overview`);
+  const counts = Object.entries(o.by_status || {}).filter(([, n]) => n > 0);
+  show(
+    h('h1', {}, `Hello, ${me.customer.display_name}`),
+    h('div', {class: 'actions'},
+      h('a', {class: 'button', href: `${base}/tickets/new`}, 'New ticket'),
+      h('a', {class: 'button secondary', href: `${base}/tickets`}, 'My tickets'),
+      h('a', {class: 'button secondary', href: `${base}/favorites`}, 'Favorites')),
+    h('section', {'aria-labelledby': 'stats-h'}, h('h2', {id: 'stats-h'}, 'Your tickets'),
+      h('div', {class: 'stats'},
+        h('div', {class: 'stat'}, h('strong', {}, String(o.active)), 'active'),
+        counts.map(([st, n]) => h('a', {class: 'stat', href: `${base}/tickets?status=${st}`}, h('strong', {}, String(n)), STATUS_WORDS[st] || st)))),
+    h('section', {'aria-labelledby': 'recent-h'}, h('h2', {id: 'recent-h'}, 'Recent'),
+      o.recent && o.recent.length ? h('ul', {class: 'tickets'}, o.recent.map((s) => summaryItem(base, s)))
+        : h('p', {class: 'muted'}, 'No tickets yet. Open one when you need help.')),
+    h('p', {}, h('button', {type: 'button', class: 'link', onclick: () => leaveProject(p)}, `Leave ${p.name}`)));
+}
+
+async function leaveProject(p) {
+  if (!confirm(`Leave ${p.name}? Its tickets disappear from your lists until you sign in here again.`)) return;
+  try {
+    await api('DELETE', `/api/v1/projects/${encodeURIComponent(p.slug)}/membership`);
+    go(`/p/${encodeURIComponent(p.slug)}/sign-in`);
+  } catch (e) { alert(words(e)); }
+}
+
+async function listPage(p, kind) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const apiBase = `/api/v1/projects/${encodeURIComponent(p.slug)}`;
+  const params = new URLSearchParams(location.search);
+  const list = h('ul', {class: 'tickets'});
+  const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+  const note = h('div', {'aria-live': 'polite'});
+  let cursor = null;
+  async function load() {
+    const q = new URLSearchParams();
+    if (kind === 'tickets') {
+      for (const k of ['scope', 'status', 'q']) if (params.get(k)) q.set(k, params.get(k));
+    }
+    if (cursor) q.set('cursor', cursor);
+    more.disabled = true;
+    try {
+      const page = await api('GET', `${apiBase}/${kind === 'favorites' ? 'favorites' : 'tickets'}?${q}`);
+      list.append(...page.items.map((s) => summaryItem(base, s)));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      if (!list.children.length) {
+        note.replaceChildren(h('p', {class: 'muted'}, kind === 'favorites' ? 'No favorites yet: mark a ticket with ★ to keep it here.' : (cursor ? 'Nothing here yet — load more to keep looking.' : 'No tickets match.')));
+      } else note.replaceChildren();
+    } catch (e) { note.replaceChildren(alertBox(e)); }
+    more.disabled = false;
+  }
+  more.addEventListener('click', load);
+  const parts = [h('h1', {}, kind === 'favorites' ? 'Favorites' : 'Tickets')];
+  if (kind === 'tickets') {
+    const scope = h('select', {name: 'scope'},
+      [['', 'All I can see'], ['mine', 'Opened by me'], ['participating', 'Invited to'], ['organization', 'My organisation']]
+        .map(([v, t]) => h('option', {value: v, selected: params.get('scope') === v || (!params.get('scope') && !v)}, t)));
+    const status = h('select', {name: 'status'}, h('option', {value: ''}, 'Any status'),
+      h('option', {value: ACTIVE.join(','), selected: params.get('status') === ACTIVE.join(',')}, 'Active'),
+      Object.entries(STATUS_WORDS).map(([v, t]) => h('option', {value: v, selected: params.get('status') === v}, t)));
+    const search = h('input', {name: 'q', type: 'search', value: params.get('q') || ''});
+    const filters = h('form', {class: 'filters', role: 'search'},
+      field('Show', scope), field('Status', status), field('Search', search),
+      h('button', {type: 'submit', class: 'secondary'}, 'Apply'));
+    filters.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const q = new URLSearchParams();
+      for (const [k, v] of new FormData(filters)) if (v) q.set(k, v);
+      go(`${base}/tickets${q.toString() ? '?' + q : ''}`);
+    });
+    parts.push(filters);
+  }
+  show(...parts, note, list, h('div', {class: 'actions'}, more));
+  await load();
+}
+
+function newTicketPage(p) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  show(h('h1', {}, 'New ticket'), form([
+    field('Subject', h('input', {name: 'subject', maxlength: 200, required: true}), 'A short summary, up to 200 characters.'),
+    field('What happened?', h('textarea', {name: 'message', required: true, maxlength: 10000}),
+      'Steps, what you expected, what you saw. Mention someone with @handle.'),
+  ], 'Open the ticket', async (f) => {
+    const subject = value(f, 'subject').trim();
+    const message = value(f, 'message').trim();
+    if (!subject) throw new ApiError(400, 'invalid_request', 'Write a subject.', 'subject');
+    if (!message) throw new ApiError(400, 'invalid_request', 'Describe the problem.', 'message');
+    const t = await api('POST', `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets`, {subject, message});
+    go(`${base}/tickets/${t.number}`);
+  }));
+}
+
+const EMOJI = ['👍', '🎉', '❤️', '😕'];
+
+function messageItem(m, {mine, editable, onReact, onEdit, onDelete, staffView}) {
+  const cls = ['message', m.author.realm === 'staff' ? 'staff' : '', m.internal ? 'internal' : ''].filter(Boolean).join(' ');
+  const head = h('div', {}, h('span', {class: 'who'}, m.author.display_name || (m.author.realm === 'system' ? 'Support' : 'Someone')),
+    m.author.realm === 'staff' && !staffView ? h('span', {class: 'tag'}, 'Staff') : null,
+    m.internal ? h('span', {class: 'tag'}, 'Internal note — customers never see this') : null,
+    ' ', h('span', {class: 'when'}, when(m.created_at), m.edited_at ? ' (edited)' : ''));
+  const body = m.deleted ? h('p', {class: 'deleted'}, 'This message was deleted.') : h('div', {class: 'body'}, m.body);
+  const item = h('li', {class: cls, id: `m-${m.id}`}, head, body);
+  if (!m.deleted && onReact) {
+    const reactions = h('div', {class: 'reactions', role: 'group', 'aria-label': 'Reactions'});
+    for (const e of EMOJI) {
+      const r = (m.reactions || {})[e] || {count: 0, mine: false};
+      reactions.append(h('button', {type: 'button', 'aria-pressed': r.mine ? 'true' : 'false',
+        'aria-label': `${e} ${r.count}${r.mine ? ', yours' : ''}`, onclick: () => onReact(m, e, r.mine)},
+        `${e} ${r.count || ''}`.trim()));
+    }
+    item.append(reactions);
+  }
+  if (editable && mine && !m.deleted) {
+    item.append(h('div', {class: 'actions'},
+      h('button', {type: 'button', class: 'secondary', onclick: () => onEdit(m, item)}, 'Edit'),
+      h('button', {type: 'button', class: 'danger', onclick: () => onDelete(m)}, 'Delete')));
+  }
+  return item;
+}
+
+async function ticketPage(p, n) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const path = `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets/${n}`;
+  let t;
+  try { t = await api('GET', path); } catch (e) { return errorPage(e); }
+  const reload = () => ticketPage(p, n);
+  const act = async (method, sub, body) => {
+    try { await api(method, `${path}${sub}`, body); await reload(); } catch (e) { flash(e); }
+  };
+  const flashBox = h('div', {'aria-live': 'assertive'});
+  const flash = (e) => flashBox.replaceChildren(alertBox(e));
+  const closed = t.status === 'closed';
+  const active = ACTIVE.includes(t.status);
+  const isCreator = t.role === 'creator';
+  const parts = [
+    h('h1', {}, `#${t.number} `, t.subject),
+    h('div', {class: 'actions'}, statusBadge(t.status),
+      h('span', {class: 'muted'}, `Opened by ${t.creator.display_name} · ${when(t.created_at)}`),
+      h('button', {type: 'button', class: 'secondary', 'aria-pressed': t.favorite ? 'true' : 'false',
+        onclick: () => act(t.favorite ? 'DELETE' : 'PUT', '/favorite')}, t.favorite ? '★ Favorite' : '☆ Mark as favorite')),
+    flashBox,
+  ];
+  if (t.closure && t.closure.closes_at) parts.push(h('p', {class: 'notice'}, `This ticket closes on ${when(t.closure.closes_at)} unless you reply.`));
+  if (t.survey_pending && isCreator) parts.push(surveyCard(path, reload));
+  parts.push(h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {
+    mine: m.author.realm === 'customer' && me && m.author.id === me.customer.id,
+    editable: !closed,
+    onReact: (msg, e, mine) => act(mine ? 'DELETE' : 'PUT', `/messages/${encodeURIComponent(msg.id)}/reactions/${encodeURIComponent(e)}`),
+    onEdit: (msg, item) => {
+      const box = h('textarea', {name: 'body', value: msg.body});
+      item.replaceChildren(form([field('Edit your message', box)], 'Save', async () => {
+        await api('PATCH', `${path}/messages/${encodeURIComponent(msg.id)}`, {body: box.value});
+        await reload();
+      }, {secondary: h('button', {type: 'button', class: 'secondary', onclick: reload}, 'Cancel')}));
+      box.focus();
+    },
+    onDelete: (msg) => { if (confirm('Delete this message? It stays in the thread as deleted.')) act('DELETE', `/messages/${encodeURIComponent(msg.id)}`); },
+  }))));
+  if (closed && p.policies && p.policies.closed_tickets !== 'reply_reopens') {
+    parts.push(h('p', {class: 'notice'}, 'This ticket is closed — you can no longer reply. Open a new ticket if you need more help.'));
+  } else {
+    const box = h('textarea', {name: 'body', required: true, maxlength: 10000});
+    parts.push(h('section', {class: 'card', 'aria-labelledby': 'reply-h'}, h('h2', {id: 'reply-h'}, 'Reply'),
+      closed ? h('p', {class: 'muted'}, 'This ticket is closed; replying reopens it.') : null,
+      form([field('Your message', box)], closed ? 'Reply and reopen' : 'Send', async () => {
+        if (!box.value.trim()) throw new ApiError(400, 'invalid_request', 'Write a message first.', 'body');
+        await api('POST', `${path}/messages`, {body: box.value});
+        await reload();
+      })));
+  }
+  // Participants and invites.
+  const everyone = [t.creator, ...t.participants.filter((x) => x.id !== t.creator.id)];
+  const people = h('ul', {class: 'people'}, everyone.map((person) => h('li', {}, person.display_name,
+    person.id === t.creator.id ? h('span', {class: 'muted'}, '(opened it)') : null,
+    isCreator && person.id !== t.creator.id ? h('button', {type: 'button', class: 'danger',
+      onclick: () => { if (confirm(`Remove ${person.display_name} from this ticket?`)) act('DELETE', `/participants/${encodeURIComponent(person.id)}`); }}, 'Remove') : null)));
+  const invite = h('div', {});
+  const side = [h('h2', {id: 'people-h'}, 'People'), people];
+  if (active) {
+    side.push(h('div', {class: 'actions'}, h('button', {type: 'button', class: 'secondary', onclick: async () => {
+      try {
+        const i = await api('POST', `${path}/invites`);
+        const url = h('input', {readonly: true, value: i.url, 'aria-label': 'Invitation link'});
+        const copy = h('button', {type: 'button', onclick: async () => {
+          try { await navigator.clipboard.writeText(i.url); copy.textContent = 'Copied'; } catch { url.select(); }
+        }}, 'Copy');
+        invite.replaceChildren(h('p', {}, 'Anyone with this link can join the ticket after signing in:'), h('div', {class: 'copy'}, url, copy));
+      } catch (e) { flash(e); }
+    }}, 'Invite someone')), invite);
+  }
+  if (!isCreator && t.role === 'participant') {
+    side.push(h('div', {class: 'actions'}, h('button', {type: 'button', class: 'danger', onclick: async () => {
+      if (!confirm('Leave this ticket? You will no longer see it.')) return;
+      try { await api('POST', `${path}/leave`); go(`${base}/tickets`); } catch (e) { flash(e); }
+    }}, 'Leave this ticket')));
+  }
+  parts.push(h('section', {class: 'card', 'aria-labelledby': 'people-h'}, ...side));
+  // Closing.
+  const closing = [];
+  if (isCreator && ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved'].includes(t.status)) {
+    closing.push(h('button', {type: 'button', class: 'secondary', onclick: () => act('POST', '/closure-request')}, 'Request closure'));
+  }
+  if (['resolved', 'pending_closure', 'closure_scheduled'].includes(t.status)) {
+    closing.push(h('button', {type: 'button', class: 'secondary', onclick: () => act('POST', '/close')}, 'Close now'));
+  }
+  if (closing.length) parts.push(h('div', {class: 'actions'}, ...closing));
+  show(...parts);
+}
+
+function surveyCard(path, reload) {
+  const choices = h('fieldset', {class: 'rating'}, h('legend', {}, 'How did we do? (1 = poor, 5 = excellent)'),
+    [1, 2, 3, 4, 5].map((r) => h('label', {}, h('input', {type: 'radio', name: 'rating', value: r, required: true}), String(r))));
+  const comment = h('textarea', {name: 'comment', maxlength: 2000});
+  return h('section', {class: 'card', 'aria-labelledby': 'survey-h'}, h('h2', {id: 'survey-h'}, 'Rate the help you got'),
+    form([choices, field('Anything to add? (optional)', comment)], 'Send the rating', async (f) => {
+      const rating = Number(new FormData(f).get('rating'));
+      if (!rating) throw new ApiError(400, 'invalid_request', 'Choose a rating from 1 to 5.', 'rating');
+      const body = {rating};
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      await api('POST', `${path}/survey`, body);
+      await reload();
+    }));
+}
+
+async function notificationsPage(p) {
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  const list = h('ul', {class: 'notifications'});
+  const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+  let cursor = null;
+  const KIND = {mention: 'mentioned you', staff_reply: 'Support replied', survey: 'Rate the help you got'};
+  async function load() {
+    const page = await api('GET', `/api/v1/notifications${cursor ? '?cursor=' + encodeURIComponent(cursor) : ''}`);
+    for (const n of page.items) {
+      const link = `/p/${encodeURIComponent(n.project)}/tickets/${n.ticket}`;
+      const li = h('li', {class: n.read ? '' : 'unread'},
+        h('a', {href: link, onclick: () => { if (!n.read) api('POST', `/api/v1/notifications/${n.id}/read`).catch(() => {}); }},
+          `${KIND[n.kind] || n.kind} · #${n.ticket}${n.subject ? ' ' + n.subject : ''}`),
+        h('span', {class: 'muted'}, n.preview || ''), h('span', {class: 'muted'}, `${n.project} · ${when(n.created_at)}`),
+        n.read ? null : h('div', {}, h('button', {type: 'button', class: 'link', onclick: async () => {
+          await api('POST', `/api/v1/notifications/${n.id}/read`); li.className = ''; li.lastChild.remove();
+        }}, 'Mark read')));
+      list.append(li);
+    }
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    if (!list.children.length) list.append(h('li', {}, 'Nothing new.'));
+  }
+  more.addEventListener('click', () => load().catch((e) => alert(words(e))));
+  show(h('h1', {}, 'Notifications'), h('div', {class: 'actions'},
+    h('button', {type: 'button', class: 'secondary', onclick: async () => {
+      try { await api('POST', '/api/v1/notifications/read-all'); await notificationsPage(p); await customerHeader(p); } catch (e) { alert(words(e)); }
+    }}, 'Mark all read')), list, h('div', {class: 'actions'}, more),
+    h('p', {}, h('a', {href: `${base}/`}, 'Back')));
+  await load();
+}
+
+async function invitePage(token) {
+  top.replaceChildren(h('span', {class: 'brand'}, 'Support'));
+  let info;
+  try { info = await api('GET', `/api/v1/invites/${encodeURIComponent(token)}`, undefined, {realm: 'customer'}); } catch (e) { return errorPage(e, 'This invitation does not work'); }
+  const p = await project(info.project.slug);
+  applyTheme(p);
+  const base = `/p/${encodeURIComponent(p.slug)}`;
+  await whoAmI();
+  await customerHeader(p);
+  const join = async () => {
+    try {
+      const r = await api('POST', `/api/v1/invites/${encodeURIComponent(token)}/join`, undefined, {realm: 'customer'});
+      go(`${base}/tickets/${r.ticket.number}`, {replace: true});
+    } catch (e) { show(h('h1', {}, 'You could not join'), alertBox(e)); }
+  };
+  show(h('h1', {}, `Join a ticket at ${info.project.name}`),
+    h('p', {}, `${info.invited_by.display_name} invited you to “`, info.ticket.subject, '”.'),
+    me ? h('button', {type: 'button', onclick: join}, 'Join the ticket')
+      : h('div', {}, h('p', {}, 'Sign in first; you will come back here to join.'),
+        h('a', {class: 'button', href: `${base}/sign-in`, onclick: () => sessionStorage.setItem('portico.after-sign-in', location.pathname)}, 'Sign in to join')));
+}
+
+async function customerRoute(slug, rest) {
+  let p;
+  try { p = await project(slug); } catch (e) { top.replaceChildren(); return errorPage(e, 'No such support desk'); }
+  applyTheme(p);
+  const params = new URLSearchParams(location.search);
+  const [first, second] = rest;
+  if (first === 'auth' && ['magic', 'verify', 'reset'].includes(second)) {
+    top.replaceChildren(h('span', {class: 'brand'}, p.name));
+    return landing(p, second, params.get('token'));
+  }
+  await whoAmI();
+  const member = me && me.projects && me.projects.some((x) => x.slug === slug);
+  await customerHeader(p);
+  if (first === 'register') return registerPage(p);
+  if (!me || !member || first === 'sign-in') {
+    if (me && member && first === 'sign-in') return go(`/p/${encodeURIComponent(slug)}/`, {replace: true});
+    return signInPage(p, me && !member ? {message: `Sign in again to use ${p.name}.`} : {});
+  }
+  try {
+    if (!first) return await homePage(p);
+    if (first === 'tickets' && !second) return await listPage(p, 'tickets');
+    if (first === 'tickets' && second === 'new') return newTicketPage(p);
+    if (first === 'tickets' && /^[1-9][0-9]*$/.test(second || '')) return await ticketPage(p, second);
+    if (first === 'favorites') return await listPage(p, 'favorites');
+    if (first === 'notifications') return await notificationsPage(p);
+  } catch (e) { return errorPage(e); }
+  errorPage(new ApiError(404, 'not_found', ''));
+}
+
+// ---- Staff console ----
+
+async function staffRoute(rest) {
+  document.title = 'Staff console';
+  const signOut = h('button', {type: 'button', class: 'link', onclick: async () => {
+    try { await api('POST', '/api/v1/staff/auth/logout'); } catch { /* ended anyway */ }
+    localStorage.removeItem(csrfKey('staff'));
+    go('/staff/');
+  }}, 'Sign out');
+  const [slug, second, third] = rest;
+  const signedInStaff = Boolean(localStorage.getItem(csrfKey('staff')));
+  if (!signedInStaff || !slug) {
+    top.replaceChildren(h('span', {class: 'brand'}, 'Staff console'), signedInStaff ? signOut : null);
+    return staffSignIn(signedInStaff);
+  }
+  let p;
+  try { p = await project(slug); } catch (e) { return errorPage(e, 'No such project'); }
+  applyTheme(p);
+  document.title = `${p.name} — staff console`;
+  top.replaceChildren(h('a', {class: 'brand', href: `/staff/${encodeURIComponent(slug)}/`}, `${p.name} · staff`),
+    h('nav', {'aria-label': 'Main'}, h('a', {href: `/p/${encodeURIComponent(slug)}/`}, 'Customer portal'), signOut));
+  try {
+    if (!second) return await queuePage(p);
+    if (second === 'tickets' && /^[1-9][0-9]*$/.test(third || '')) return await staffTicketPage(p, third);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      localStorage.removeItem(csrfKey('staff'));
+      return go('/staff/', {replace: true});
+    }
+    return errorPage(e);
+  }
+  errorPage(new ApiError(404, 'not_found', ''));
+}
+
+function staffSignIn(already) {
+  const last = localStorage.getItem('portico.staff.project') || '';
+  const projectField = h('input', {name: 'project', required: true, value: last, autocomplete: 'off'});
+  if (already) {
+    return show(h('h1', {}, 'Open a project'), form([field('Project', projectField, 'Its short name, as in /p/acme/.')],
+      'Open the queue', async (f) => {
+        const slug = value(f, 'project').trim();
+        await project(slug);
+        localStorage.setItem('portico.staff.project', slug);
+        go(`/staff/${encodeURIComponent(slug)}/`);
+      }));
+  }
+  show(h('h1', {}, 'Staff sign-in'), form([
+    field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'username', required: true})),
+    field('Password', h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: true})),
+    field('Project', projectField, 'Its short name, as in /p/acme/.'),
+  ], 'Sign in', async (f) => {
+    const slug = value(f, 'project').trim();
+    try { await project(slug); } catch { throw new ApiError(400, 'invalid_request', 'There is no project by that name.', 'project'); }
+    const s = await api('POST', '/api/v1/staff/auth/login', {email: value(f, 'email'), password: value(f, 'password')}, {realm: 'staff'});
+    signedIn(s, 'staff');
+    localStorage.setItem('portico.staff.project', slug);
+    go(`/staff/${encodeURIComponent(slug)}/`);
+  }));
+}
+
+async function queuePage(p) {
+  const slug = encodeURIComponent(p.slug);
+  const params = new URLSearchParams(location.search);
+  const rows = h('tbody', {});
+  const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+  const note = h('div', {'aria-live': 'polite'});
+  let cursor = null;
+  async function load() {
+    const q = new URLSearchParams();
+    for (const k of ['status', 'team', 'priority']) if (params.get(k)) q.set(k, params.get(k));
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/api/v1/staff/projects/${slug}/tickets?${q}`);
+    for (const s of page.items) {
+      rows.append(h('tr', {}, h('td', {}, h('a', {href: `/staff/${slug}/tickets/${s.number}`}, `#${s.number}`)),
+        h('td', {class: 'subject'}, h('a', {href: `/staff/${slug}/tickets/${s.number}`}, s.subject)),
+        h('td', {}, statusBadge(s.status, true)), h('td', {class: 'wide'}, s.priority || ''), h('td', {class: 'wide'}, s.team || '—'),
+        h('td', {}, s.waiting_on === 'staff' ? 'Us' : 'Customer'), h('td', {class: 'wide'}, when(s.updated_at))));
+    }
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    note.replaceChildren(rows.children.length ? '' : h('p', {class: 'muted'}, cursor ? 'Nothing on this page — load more.' : 'No tickets match.'));
+  }
+  more.addEventListener('click', () => load().catch((e) => note.replaceChildren(alertBox(e))));
+  const status = h('select', {name: 'status'}, h('option', {value: ''}, 'Any status'),
+    h('option', {value: ACTIVE.join(','), selected: params.get('status') === ACTIVE.join(',')}, 'Active'),
+    Object.entries(STAFF_STATUS_WORDS).map(([v, t]) => h('option', {value: v, selected: params.get('status') === v}, t)));
+  const team = h('input', {name: 'team', value: params.get('team') || ''});
+  const priority = h('select', {name: 'priority'}, ['', 'low', 'normal', 'high', 'urgent'].map((v) =>
+    h('option', {value: v, selected: (params.get('priority') || '') === v}, v || 'Any priority')));
+  const filters = h('form', {class: 'filters', role: 'search'}, field('Status', status), field('Team', team), field('Priority', priority),
+    h('button', {type: 'submit', class: 'secondary'}, 'Apply'));
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(filters)) if (v) q.set(k, v);
+    go(`/staff/${slug}/${q.toString() ? '?' + q : ''}`);
+  });
+  show(h('h1', {}, 'Queue'), filters, note, h('div', {class: 'table-wrap'}, h('table', {class: 'queue-table'},
+    h('thead', {}, h('tr', {}, ['#', 'Subject', 'Status', 'Priority', 'Team', 'Waiting on', 'Updated'].map((c, i) =>
+      h('th', {scope: 'col', class: [3, 4, 6].includes(i) ? 'wide' : null}, c)))), rows)), h('div', {class: 'actions'}, more));
+  await load();
+}
+
+async function staffTicketPage(p, n) {
+  const slug = encodeURIComponent(p.slug);
+  const path = `/api/v1/staff/projects/${slug}/tickets/${n}`;
+  const t = await api('GET', path);
+  const reload = () => staffTicketPage(p, n);
+  const flashBox = h('div', {'aria-live': 'assertive'});
+  const run = async (method, sub, body) => {
+    try { await api(method, `${path}${sub}`, body); await reload(); } catch (e) { flashBox.replaceChildren(alertBox(e)); }
+  };
+  const box = h('textarea', {name: 'body', required: true, maxlength: 10000});
+  const internal = h('input', {type: 'checkbox', name: 'internal'});
+  const withStatus = h('select', {name: 'status'}, h('option', {value: ''}, 'Keep the status'),
+    ['in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved']
+      .map((s) => h('option', {value: s}, `Set: ${STAFF_STATUS_WORDS[s]}`)));
+  const statusSelect = h('select', {name: 'status'}, ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved', 'closed']
+    .map((s) => h('option', {value: s, selected: s === t.status}, STAFF_STATUS_WORDS[s])));
+  const when_ = h('input', {name: 'at', type: 'datetime-local', required: true});
+  show(
+    h('h1', {}, `#${t.number} `, t.subject),
+    h('div', {class: 'actions'}, statusBadge(t.status, true), h('span', {class: 'muted'},
+      `${t.creator.display_name} · opened ${when(t.created_at)} · priority ${t.priority || 'normal'} · team ${t.team || 'none'}`)),
+    flashBox,
+    t.closure && t.closure.closes_at ? h('p', {class: 'notice'}, `Closes on ${when(t.closure.closes_at)}.`) : null,
+    h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {staffView: true}))),
+    h('section', {class: 'card', 'aria-labelledby': 'answer-h'}, h('h2', {id: 'answer-h'}, 'Answer'),
+      form([field('Answer', box),
+        h('label', {class: 'inline'}, internal, ' Internal note (only staff see it)'),
+        field('Status after sending', withStatus)],
+      'Send', async () => {
+        if (!box.value.trim()) throw new ApiError(400, 'invalid_request', 'Write a message first.', 'body');
+        const body = {body: box.value, internal: internal.checked};
+        if (withStatus.value) body.status = withStatus.value;
+        await api('POST', `${path}/messages`, body);
+        await reload();
+      })),
+    h('section', {class: 'card', 'aria-labelledby': 'manage-h'}, h('h2', {id: 'manage-h'}, 'Manage'),
+      form([field('Status', statusSelect)], 'Change status', async () => { await api('POST', `${path}/status`, {status: statusSelect.value}); await reload(); }),
+      form([field('Priority', h('select', {name: 'priority'}, ['low', 'normal', 'high', 'urgent'].map((v) => h('option', {value: v, selected: (t.priority || 'normal') === v}, v)))),
+        field('Team', h('input', {name: 'team', value: t.team || ''}), 'Empty for no team.')],
+      'Save priority and team', async (f) => { await api('PATCH', path, {priority: value(f, 'priority'), team: value(f, 'team')}); await reload(); }),
+      t.status === 'closure_scheduled'
+        ? h('div', {class: 'actions'}, h('button', {type: 'button', class: 'secondary', onclick: () => run('DELETE', '/scheduled-closure')}, 'Cancel the scheduled closure'))
+        : form([field('Close automatically at', when_)], 'Schedule closure', async () => {
+          const at = new Date(when_.value);
+          if (Number.isNaN(at.getTime())) throw new ApiError(400, 'invalid_request', 'Choose a date and time.', 'at');
+          await api('POST', `${path}/scheduled-closure`, {at: at.toISOString()});
+          await reload();
+        })),
+    h('p', {}, h('a', {href: `/staff/${slug}/`}, 'Back to the queue')));
+}
+
+// ---- Routing ----
+
+async function route() {
+  const parts = location.pathname.split('/').filter((s, i) => i > 0).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+  try {
+    if (parts[0] === 'p' && parts[1]) return await customerRoute(parts[1], parts.slice(2).filter(Boolean));
+    if (parts[0] === 'invite' && parts[1]) return await invitePage(parts[1]);
+    if (parts[0] === 'staff') return await staffRoute(parts.slice(1).filter(Boolean));
+    errorPage(new ApiError(404, 'not_found', ''));
+  } catch (e) {
+    errorPage(e);
+  }
+}
+
+route();
