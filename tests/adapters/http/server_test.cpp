@@ -526,3 +526,42 @@ TEST_CASE("HEAD answers like GET without the body - on a kept-alive connection")
   auto after = c.request(verb::get, "/healthz");
   CHECK(after.result_int() == 200);
 }
+
+TEST_CASE("the portal pages and their files are served with types - ETags - and their own policy") {
+  Served s;
+  for (const char* target :
+       {"/p/acme/", "/p/acme", "/p/acme/tickets/12", "/p/acme/auth/magic?token=x", "/invite/abc",
+        "/staff/", "/staff/acme/tickets/3"}) {
+    CAPTURE(std::string(target));
+    auto r = hc::get(s.port(), target);
+    CHECK(r.result_int() == 200);
+    CHECK(r[boost::beast::http::field::content_type] == "text/html; charset=utf-8");
+    CHECK(r.body().find("/assets/portal.js") != std::string::npos);
+    const std::string policy(r["Content-Security-Policy"]);
+    CHECK(policy.find("script-src 'self'") != std::string::npos);
+    CHECK(policy.find("connect-src 'self'") != std::string::npos);
+    CHECK(policy.find("unsafe-inline") == std::string::npos);
+    CHECK(r[boost::beast::http::field::cache_control] == "no-cache");  // the page's, not no-store
+    CHECK(r["X-Content-Type-Options"] == "nosniff");                   // the server's still
+  }
+  auto js = hc::get(s.port(), "/assets/portal.js");
+  CHECK(js.result_int() == 200);
+  CHECK(js[boost::beast::http::field::content_type] == "text/javascript; charset=utf-8");
+  const std::string etag(js[boost::beast::http::field::etag]);
+  CHECK(etag.size() == 34);  // a quoted digest
+  hc::Connection c(s.port());
+  auto again = c.request(verb::get, "/assets/portal.js", "", {{"If-None-Match", etag}});
+  CHECK(again.result_int() == 304);
+  CHECK(again.body().empty());
+  CHECK(c.request(verb::get, "/assets/portal.js", "", {{"If-None-Match", "\"other\""}})
+            .result_int() == 200);
+  CHECK(hc::get(s.port(), "/assets/portal.css")[boost::beast::http::field::content_type] ==
+        "text/css; charset=utf-8");
+  for (const char* missing : {"/assets/index.html", "/assets/nope.js", "/assets/%2E%2E/app.cpp",
+                              "/assets/../CMakeLists.txt", "/p/", "/invite/"}) {
+    CAPTURE(std::string(missing));
+    CHECK(hc::get(s.port(), missing).result_int() == 404);
+  }
+  // Pages are read-only: another method is 405.
+  CHECK(c.request(verb::post, "/p/acme/", "{}").result_int() == 405);
+}
