@@ -241,3 +241,111 @@ test('a page that does not exist, and a ticket nobody may see, say so in words',
   await page.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
   assert.deepEqual(page.errors, []);
 });
+
+test('invite flow: a second customer opens the link, signs in, joins and replies; removed, she sees not found', async () => {
+  const carol = await newPage();
+  await signInByMagicLink(carol, 'carol.invites@example.com');
+  await carol.goto(`${base}/p/demo/tickets/new`);
+  await carol.getByLabel(/^Subject/).fill('Printer on floor 3');
+  await carol.getByLabel(/^What happened\?/).fill('It prints blank pages.');
+  await carol.getByRole('button', {name: 'Open the ticket'}).click();
+  const heading = carol.getByRole('heading', {level: 1, name: /^#\d+ Printer on floor 3$/});
+  await heading.waitFor();
+  const ticketPath = new URL(carol.url()).pathname;
+  await carol.getByRole('button', {name: 'Invite someone'}).click();
+  const link = await carol.getByRole('textbox', {name: 'Invitation link'}).inputValue();
+  assert.match(link, /\/invite\/[A-Za-z0-9_-]+$/);
+
+  // Fran opens it without a session: basic information, then sign in, then join.
+  const fran = await newPage();
+  await fran.goto(link);
+  await fran.getByRole('heading', {level: 1, name: 'Join a ticket at Demo Support'}).waitFor();
+  await fran.getByText('Printer on floor 3').waitFor();
+  await fran.getByRole('link', {name: 'Sign in to join'}).click();
+  const since = Date.now() - 1000;
+  const magic = fran.getByRole('region', {name: 'E-mail me a sign-in link'});
+  await magic.getByLabel('E-mail address').fill('fran@example.com');
+  await magic.getByRole('button', {name: 'Send the link'}).click();
+  await fran.getByText('Check your inbox').waitFor();
+  await fran.goto(await mailedLink('fran@example.com', since));
+  await fran.getByRole('button', {name: 'Join the ticket'}).click();
+  await fran.getByRole('heading', {level: 1, name: /^#\d+ Printer on floor 3$/}).waitFor();
+  await fran.getByRole('textbox', {name: 'Your message'}).fill('Same on floor 4.');
+  await fran.getByRole('button', {name: 'Send'}).click();
+  await fran.getByText('Same on floor 4.').waitFor();
+
+  // The creator sees her, and removes her.
+  await carol.reload();
+  await carol.getByText('Same on floor 4.').waitFor();
+  const people = carol.getByRole('region', {name: 'People'});
+  await people.getByText('fran').waitFor();
+  await people.getByRole('button', {name: 'Remove'}).click();
+  await people.getByRole('button', {name: 'Remove'}).waitFor({state: 'detached'});
+
+  // Removed: the ticket is not found for her.
+  await fran.goto(`${base}${ticketPath}`);
+  await fran.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
+  assert.deepEqual(carol.errors, []);
+  assert.deepEqual(fran.errors, []);
+});
+
+// Closes ticket `number` of `project` as the demo's staff member, through the API.
+async function closeAsStaff(project, number) {
+  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
+  assert.equal(login.status, 200);
+  const {token} = await login.json();
+  const closed = await fetch(`${base}/api/v1/staff/projects/${project}/tickets/${number}/status`, {method: 'POST',
+    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`},
+    body: JSON.stringify({status: 'closed'})});
+  assert.equal(closed.status, 200, await closed.text());
+}
+
+async function openTicket(page, project, subject) {
+  await page.goto(`${base}/p/${project}/tickets/new`);
+  await page.getByLabel(/^Subject/).fill(subject);
+  await page.getByLabel(/^What happened\?/).fill('Details.');
+  await page.getByRole('button', {name: 'Open the ticket'}).click();
+  const heading = page.getByRole('heading', {level: 1, name: new RegExp(`^#\\d+ ${subject}$`)});
+  await heading.waitFor();
+  return (await heading.textContent()).match(/^#(\d+)/)[1];
+}
+
+test('a closed ticket shows no reply box and says why; where replies reopen, a reply reopens it', async () => {
+  const gail = await newPage();
+  await signInByMagicLink(gail, 'gail@example.com');
+  const n = await openTicket(gail, 'demo', 'Closed for good');
+  await closeAsStaff('demo', n);
+  await gail.reload();
+  await gail.getByText('This ticket is closed — you can no longer reply.').waitFor();
+  assert.equal(await gail.getByRole('textbox', {name: 'Your message'}).count(), 0);
+  assert.equal(await gail.getByRole('button', {name: 'Edit'}).count(), 0);
+
+  // A project whose closed tickets reopen on a reply (made with portico-admin beside the server).
+  const admin = process.env.PORTICO_ADMIN;
+  assert.ok(admin && fs.existsSync(admin), `PORTICO_ADMIN must name portico-admin (got ${admin})`);
+  const made = spawn(admin, ['--data', dataDir, 'project', 'create', 'reopens', '--name', 'Reopens Desk',
+    '--closed-tickets', 'reply_reopens', '--sign-in', 'magic_link'], {stdio: 'inherit'});
+  assert.equal(await new Promise((r) => made.on('exit', r)), 0);
+  const staffAdd = spawn(admin, ['--data', dataDir, 'staff', 'add', '--project', 'reopens', '--email', 'agent@demo.test',
+    '--name', 'Dana Agent', '--role', 'agent'], {stdio: ['pipe', 'inherit', 'inherit']});
+  staffAdd.stdin.end('dana keeps the desk\n');
+  assert.equal(await new Promise((r) => staffAdd.on('exit', r)), 0);
+  const since = Date.now() - 1000;
+  await gail.goto(`${base}/p/reopens/`);
+  await gail.getByLabel('E-mail address').fill('gail@example.com');
+  await gail.getByRole('button', {name: 'Send the link'}).click();
+  await gail.getByText('Check your inbox').waitFor();
+  await gail.goto(await mailedLink('gail@example.com', since));
+  await gail.getByRole('heading', {level: 1, name: /^Hello, /}).waitFor();
+  const m = await openTicket(gail, 'reopens', 'Reopened by a reply');
+  await closeAsStaff('reopens', m);
+  await gail.reload();
+  await gail.getByText('This ticket is closed; replying reopens it.').waitFor();
+  await gail.getByRole('textbox', {name: 'Your message'}).fill('It came back.');
+  await gail.getByRole('button', {name: 'Reply and reopen'}).click();
+  await gail.getByText('It came back.').waitFor();
+  assert.notEqual(await gail.locator('.status').first().textContent(), 'Closed');
+  assert.deepEqual(gail.errors, []);
+});
