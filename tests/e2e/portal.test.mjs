@@ -349,3 +349,68 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   assert.notEqual(await gail.locator('.status').first().textContent(), 'Closed');
   assert.deepEqual(gail.errors, []);
 });
+
+test('staff: an internal note is marked as such and customers never see it; queue filters, status, priority and team', async () => {
+  const hana = await newPage();
+  await signInByMagicLink(hana, 'hana@example.com');
+  const n = await openTicket(hana, 'demo', 'Billing question');
+  const dana = await newPage();
+  await staffSignIn(dana);
+  await dana.goto(`${base}/staff/demo/tickets/${n}`);
+  await dana.getByRole('textbox', {name: 'Answer'}).fill('Check her last invoice first.');
+  await dana.getByLabel('Internal note (only staff see it)').check();
+  await dana.getByRole('button', {name: 'Send'}).click();
+  const note = dana.locator('.message.internal');
+  await note.getByText('Check her last invoice first.').waitFor();
+  await note.getByText('Internal note — customers never see this').waitFor();
+  // Priority and team, then a status.
+  await dana.getByLabel('Priority').selectOption('high');
+  await dana.getByLabel(/^Team/).fill('billing');
+  await dana.getByRole('button', {name: 'Save priority and team'}).click();
+  await dana.getByText(/priority high · team billing/).waitFor();
+  await dana.getByLabel('Status', {exact: true}).selectOption('in_progress');
+  await dana.getByRole('button', {name: 'Change status'}).click();
+  await dana.locator('.status', {hasText: 'In progress'}).first().waitFor();
+  // The queue filtered by team shows it; by another team it does not.
+  await dana.goto(`${base}/staff/demo/?team=billing`);
+  await dana.getByRole('link', {name: `#${n}`, exact: true}).waitFor();
+  await dana.goto(`${base}/staff/demo/?team=other`);
+  await dana.getByText('No tickets match.').waitFor();
+  // The customer never sees the note.
+  await hana.reload();
+  await hana.getByText('In progress').first().waitFor();
+  assert.equal(await hana.getByText('Check her last invoice first.').count(), 0);
+  assert.deepEqual(hana.errors, []);
+  assert.deepEqual(dana.errors, []);
+});
+
+test('validation messages sit by their field, and a rate limit says how long to wait', async () => {
+  const ivan = await newPage();
+  await signInByMagicLink(ivan, 'ivan@example.com');
+  await ivan.goto(`${base}/p/demo/tickets/new`);
+  await ivan.getByRole('button', {name: 'Open the ticket'}).click();
+  const subject = ivan.getByLabel(/^Subject/);
+  await ivan.getByText('Write a subject.').waitFor();
+  assert.equal(await subject.getAttribute('aria-invalid'), 'true');
+  // The server's own refusal (too long, past the page's maxlength) lands by its field too.
+  await subject.evaluate((el) => el.removeAttribute('maxlength'));
+  await subject.fill('x'.repeat(201));
+  await ivan.getByLabel(/^What happened\?/).fill('Details.');
+  await ivan.getByRole('button', {name: 'Open the ticket'}).click();
+  await ivan.locator('.field-error').first().waitFor();
+  assert.equal(await subject.getAttribute('aria-invalid'), 'true');
+  assert.equal(await ivan.locator('.field').filter({has: subject}).locator('.field-error').count(), 1);
+
+  // Asking for sign-in links again and again: the page says to wait, in minutes or seconds.
+  const judy = await newPage();
+  await judy.goto(`${base}/p/demo/sign-in`);
+  const magic = judy.getByRole('region', {name: 'E-mail me a sign-in link'});
+  await magic.getByLabel('E-mail address').fill('judy@example.com');
+  for (let i = 0; i < 20; ++i) {
+    await magic.getByRole('button', {name: 'Send the link'}).click();
+    await magic.getByRole('button', {name: 'Send the link'}).isEnabled();
+    if (await magic.getByText(/Too many attempts\. Please wait \d+ (seconds|minutes) and try again\./).count()) break;
+  }
+  await magic.getByText(/Too many attempts\. Please wait \d+ (seconds|minutes) and try again\./).waitFor();
+  assert.deepEqual(ivan.errors, []);
+});

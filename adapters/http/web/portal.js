@@ -27,7 +27,7 @@ function h(tag, props, ...children) {
 }
 
 function show(...children) {
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   main.focus({preventScroll: true});
 }
 
@@ -171,8 +171,8 @@ function form(fields, label, act, {secondary} = {}) {
       if (input) {
         input.setAttribute('aria-invalid', 'true');
         const msg = h('span', {class: 'field-error', id: `${input.id}-error`}, err.message);
-        input.setAttribute('aria-describedby', msg.id);
-        input.closest('label').append(msg);
+        input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), msg.id].filter(Boolean).join(' '));
+        (input.closest('.field') || input.parentElement).append(msg);
         input.focus();
       } else {
         status.replaceChildren(alertBox(err));
@@ -185,9 +185,12 @@ function form(fields, label, act, {secondary} = {}) {
 }
 
 let nextId = 0;
+// A labelled control with an optional hint (announced with it); errors are added below it.
 function field(label, input, hint) {
   input.id = input.id || `f${++nextId}`;
-  return h('label', {for: input.id}, label, hint ? h('span', {class: 'hint'}, hint) : null, input);
+  const hintEl = hint ? h('span', {class: 'hint', id: `${input.id}-hint`}, hint) : null;
+  if (hintEl) input.setAttribute('aria-describedby', hintEl.id);
+  return h('div', {class: 'field'}, h('label', {for: input.id}, label), hintEl, input);
 }
 const value = (f, name) => f.elements[name].value;
 
@@ -792,7 +795,7 @@ async function staffTicketPage(p, n) {
     flashBox,
     t.closure && t.closure.closes_at ? h('p', {class: 'notice'}, `Closes on ${when(t.closure.closes_at)}.`) : null,
     h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {staffView: true}))),
-    h('section', {class: 'card', 'aria-labelledby': 'answer-h'}, h('h2', {id: 'answer-h'}, 'Answer'),
+    h('section', {class: 'card', 'aria-labelledby': 'answer-h'}, h('h2', {id: 'answer-h'}, 'Reply or add a note'),
       form([field('Answer', box),
         h('label', {class: 'inline'}, internal, ' Internal note (only staff see it)'),
         field('Status after sending', withStatus)],
