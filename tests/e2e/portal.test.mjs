@@ -118,6 +118,38 @@ async function noHorizontalOverflow(page) {
   assert.ok(scroll <= client, `the page is ${scroll}px wide in a ${client}px viewport`);
 }
 
+// Every piece of text on the page against its effective background: WCAG AA (4.5:1, or 3:1 for
+// large text). Returns what fails, with the text and the ratio.
+async function contrastProblems(page) {
+  return page.evaluate(() => {
+    const rgba = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map((v) => v / 255)
+      .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+      .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const problems = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el || !el.getClientRects().length) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || el.closest('[hidden], option, .skip')) continue;
+      const [a, b] = [lum(rgba(style.color)), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)}: ${n.textContent.trim().slice(0, 40)}`);
+    }
+    return problems;
+  });
+}
+
 const XSS = '<img src=x onerror=alert(1)>';
 
 // ---- The tests ----
@@ -202,6 +234,14 @@ test('a customer signs in by magic link, opens a ticket, staff reply, and she re
   await survey.getByRole('button', {name: 'Send the rating'}).click();
   await survey.waitFor({state: 'detached'});
   await shot(carol, 'ticket-1280');
+  assert.deepEqual(await contrastProblems(carol), []);
+  await carol.goto(`${base}/p/demo/`);
+  await carol.getByRole('heading', {level: 1, name: /^Hello, /}).waitFor();
+  assert.deepEqual(await contrastProblems(carol), []);
+  await carol.goto(`${base}/p/demo/tickets`);
+  await carol.locator('.tickets li').first().waitFor();
+  assert.deepEqual(await contrastProblems(carol), []);
+  assert.deepEqual(await contrastProblems(dana), []);
   assert.deepEqual(carol.errors, []);
   assert.deepEqual(dana.errors, []);
 });
@@ -363,6 +403,7 @@ test('staff: an internal note is marked as such and customers never see it; queu
   const note = dana.locator('.message.internal');
   await note.getByText('Check her last invoice first.').waitFor();
   await note.getByText('Internal note — customers never see this').waitFor();
+  assert.deepEqual(await contrastProblems(dana), []);
   // Priority and team, then a status.
   await dana.getByLabel('Priority').selectOption('high');
   await dana.getByLabel(/^Team/).fill('billing');
@@ -412,5 +453,6 @@ test('validation messages sit by their field, and a rate limit says how long to 
     if (await magic.getByText(/Too many attempts\. Please wait \d+ (seconds|minutes) and try again\./).count()) break;
   }
   await magic.getByText(/Too many attempts\. Please wait \d+ (seconds|minutes) and try again\./).waitFor();
+  assert.deepEqual(await contrastProblems(judy), []);  // the sign-in page with an error on it
   assert.deepEqual(ivan.errors, []);
 });

@@ -206,6 +206,18 @@ function textOn(hex) {
   const l = luminance(hex);
   return (1.05 / (l + 0.05)) >= ((l + 0.05) / (luminance('#1f2328') + 0.05)) ? '#ffffff' : '#1f2328';
 }
+const contrast = (a, b) => {
+  const [x, y] = [luminance(a), luminance(b)];
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+};
+// The colour darkened until text in it reads on the page's background (WCAG AA, 4.5:1): links and
+// outlined buttons use it, so a light brand colour never makes them hard to read.
+function readable(hex, background = '#f6f7f9') {
+  let rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const toHex = (c) => `#${c.map((v) => Math.round(v).toString(16).padStart(2, '0')).join('')}`;
+  for (let i = 0; i < 40 && contrast(toHex(rgb), background) < 4.6; ++i) rgb = rgb.map((v) => v * 0.93);
+  return toHex(rgb);
+}
 function applyTheme(project) {
   const t = (project && project.theme) || {};
   const root = document.documentElement.style;
@@ -213,7 +225,10 @@ function applyTheme(project) {
     if (typeof colour === 'string' && /^#[0-9a-fA-F]{6}$/.test(colour)) {
       root.setProperty(`--${name}`, colour);
       root.setProperty(`--on-${name}`, textOn(colour));
-      if (name === 'primary') root.setProperty('--focus', colour);
+      if (name === 'primary') {
+        root.setProperty('--link', readable(colour));
+        root.setProperty('--focus', readable(colour));
+      }
     }
   }
   document.title = project ? `${project.name} support` : 'Support';
