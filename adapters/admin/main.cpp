@@ -5,6 +5,7 @@
 //                 [--customer-reply keep_status|reopen]
 //                 [--closed-tickets closed_is_final|reply_reopens]
 //                 [--sign-in LIST] [--allowed-domains LIST]
+//                 [--primary-color #rrggbb] [--accent-color #rrggbb] [--logo-url URL]
 //   portico-admin --data DIR staff add --project SLUG --email E --name N --role admin|agent
 //                 (the password on standard input: one line; at least 10 characters)
 //
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "                     [--customer-reply keep_status|reopen]\n"
     "                     [--closed-tickets closed_is_final|reply_reopens]\n"
     "                     [--sign-in LIST] [--allowed-domains LIST]\n"
+    "                     [--primary-color #rrggbb] [--accent-color #rrggbb] [--logo-url URL]\n"
     "       portico-admin --data DIR staff add --project SLUG --email E --name N\n"
     "                     --role admin|agent   (password on standard input)\n"
     "       (LIST: comma-separated; sign-in methods: magic_link, password)\n";
@@ -170,6 +172,12 @@ int project_create(const std::string& data, const std::vector<std::string_view>&
       }
     } else if (flag == "--allowed-domains") {
       settings.allowed_domains = list(value);
+    } else if (flag == "--primary-color") {
+      settings.theme.primary_color = value;
+    } else if (flag == "--accent-color") {
+      settings.theme.accent_color = value;
+    } else if (flag == "--logo-url") {
+      settings.theme.logo_url = value;
     } else {
       usage("unknown argument '" + std::string(flag) + "'");
     }

@@ -554,6 +554,32 @@ test('staff schedule a closure and cancel it', async () => {
   assert.deepEqual(dana.errors, []);
 });
 
+test('the project\'s theme: its colours, text that reads on them, and its logo', async () => {
+  const logo = 'data:image/svg+xml;base64,' + Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="18" fill="#24292f"/></svg>').toString('base64');
+  const made = spawn(process.env.PORTICO_ADMIN, ['--data', dataDir, 'project', 'create', 'themed', '--name', 'Sunny Desk',
+    '--sign-in', 'magic_link,password', '--primary-color', '#ffd33d', '--accent-color', '#8250df', '--logo-url', logo],
+  {stdio: 'inherit'});
+  assert.equal(await new Promise((r) => made.on('exit', r)), 0);
+  const page = await newPage();
+  await page.goto(`${base}/p/themed/sign-in`);
+  await page.getByRole('heading', {level: 1, name: 'Sign in to Sunny Desk'}).waitFor();
+  const header = await page.evaluate(() => {
+    const top = getComputedStyle(document.querySelector('.top'));
+    const img = document.querySelector('.top img');
+    return {background: top.backgroundColor, color: getComputedStyle(document.querySelector('.top .brand')).color,
+      logo: img ? img.naturalWidth : 0, title: document.title};
+  });
+  assert.equal(header.background, 'rgb(255, 211, 61)');
+  assert.equal(header.color, 'rgb(31, 35, 40)');  // dark text on the light yellow, not white
+  assert.equal(header.logo, 40);
+  assert.equal(header.title, 'Sunny Desk support');
+  // Links and buttons in a yellow that would not read are darkened: every text passes AA.
+  assert.deepEqual(await contrastProblems(page), []);
+  await shot(page, 'themed-sign-in-1280');
+  assert.deepEqual(page.errors, []);
+});
+
 // Last: it uses up this address's sign-in allowance (every test signs in from 127.0.0.1).
 test('asking for sign-in links again and again: the page says how long to wait', async () => {
   const judy = await newPage();

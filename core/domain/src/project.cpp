@@ -36,6 +36,18 @@ bool valid_color(std::string_view c) {
          });
 }
 
+// What the portal may put in an <img src>: nothing that runs or reaches outside plain HTTPS.
+bool valid_logo_url(std::string_view u) {
+  if (u.empty()) return true;
+  if (u.size() > 64 * 1024) return false;
+  if (std::any_of(u.begin(), u.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    return false;
+  }
+  return u.starts_with("https://") || (u.starts_with("/") && !u.starts_with("//")) ||
+         u.starts_with("data:image/");
+}
+
 Result<void> check_settings(const project::Settings& s) {
   const auto name_length = utf8_length(s.name);
   if (!name_length || trim(s.name).empty() || *name_length > 100) {
@@ -76,6 +88,12 @@ Result<void> check_settings(const project::Settings& s) {
   }
   if (!valid_color(s.theme.primary_color) || !valid_color(s.theme.accent_color)) {
     return fail(errc::kInvalidRequest, "colours are #rrggbb", "theme");
+  }
+  if (!valid_logo_url(s.theme.logo_url)) {
+    return fail(errc::kInvalidRequest,
+                "a logo is an https:// URL, a path on this server or a data:image/ URL (at most "
+                "64 KiB, no spaces or control characters)",
+                "theme");
   }
   const Policies& p = s.policies;
   if (p.pending_closure_timeout <= 0 || p.resolved_timeout < 0 || p.survey_expiry <= 0 ||

@@ -52,6 +52,25 @@ TEST_CASE("only the operator creates a project - with a valid slug and settings 
   bad = settings();
   bad.theme.primary_color = "red";
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) == "invalid_request/theme");
+  // A logo is something an <img> may show, and nothing else.
+  for (const std::string& logo :
+       {std::string("javascript:alert(1)"), std::string("http://plain.example/logo.png"),
+        std::string("//elsewhere.example/logo.png"), std::string("https://x.example/a b.png"),
+        std::string("https://x.example/\n.png"), std::string("data:text/html,<b>x</b>"),
+        "data:image/png;base64," + std::string(70'000, 'A')}) {
+    CAPTURE(logo.substr(0, 40));
+    bad = settings();
+    bad.theme.logo_url = logo;
+    CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) ==
+          "invalid_request/theme");
+  }
+  for (const char* logo : {"", "https://cdn.example/logo.svg", "/assets/logo.svg",
+                                 "data:image/svg+xml;base64,PHN2Zy8+"}) {
+    CAPTURE(logo);
+    auto good = settings();
+    good.theme.logo_url = logo;
+    CHECK(code(dp::decide({}, dp::CreateProject{"acme", good}, kOperator)) == "ok");
+  }
   bad = settings();
   bad.policies.pending_closure_timeout = 0;
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) ==
