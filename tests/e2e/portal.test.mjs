@@ -387,8 +387,31 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   await gail.getByRole('button', {name: 'Reply and reopen'}).click();
   await gail.getByText('It came back.').waitFor();
   assert.notEqual(await gail.locator('.status').first().textContent(), 'Closed');
+
+  // The bell gathers both projects: staff answer her in each, and one list shows both.
+  const d = await openTicket(gail, 'demo', 'Second desk question');
+  await staffReply('demo', d, 'Answer from the demo desk.');
+  await staffReply('reopens', m, 'Answer from the reopening desk.');
+  await gail.goto(`${base}/p/reopens/notifications`);
+  await gail.getByText('Answer from the demo desk.').waitFor();
+  await gail.getByText('Answer from the reopening desk.').waitFor();
+  await gail.getByText(/^demo · /).first().waitFor();
+  await gail.getByText(/^reopens · /).first().waitFor();
+  await gail.getByRole('link', {name: /Support replied · #\d+ Second desk question/}).click();
+  await gail.getByRole('heading', {level: 1, name: /Second desk question$/}).waitFor();
+  assert.match(new URL(gail.url()).pathname, /^\/p\/demo\/tickets\/\d+$/);
   assert.deepEqual(gail.errors, []);
 });
+
+// A public staff message on ticket `number` of `project`, through the API.
+async function staffReply(project, number, body) {
+  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
+  const {token} = await login.json();
+  const posted = await fetch(`${base}/api/v1/staff/projects/${project}/tickets/${number}/messages`, {method: 'POST',
+    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`}, body: JSON.stringify({body, internal: false})});
+  assert.equal(posted.status, 201, await posted.text());
+}
 
 test('staff: an internal note is marked as such and customers never see it; queue filters, status, priority and team', async () => {
   const hana = await newPage();
