@@ -329,17 +329,25 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   assert.deepEqual(fran.errors, []);
 });
 
-// Closes ticket `number` of `project` as the demo's staff member, through the API.
-async function closeAsStaff(project, number) {
-  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST',
-    headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
-  assert.equal(login.status, 200);
-  const {token} = await login.json();
-  const closed = await fetch(`${base}/api/v1/staff/projects/${project}/tickets/${number}/status`, {method: 'POST',
-    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`},
-    body: JSON.stringify({status: 'closed'})});
-  assert.equal(closed.status, 200, await closed.text());
+// A staff route called as the demo's staff member (signed in once, by bearer token): the answer.
+let staffToken = null;
+async function staffApi(method, route, body) {
+  if (!staffToken) {
+    const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
+    assert.equal(login.status, 200);
+    staffToken = (await login.json()).token;
+  }
+  return fetch(`${base}/api/v1/staff/projects${route}`, {method,
+    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${staffToken}`}, body: JSON.stringify(body)});
+}
+async function setStatusAsStaff(project, number, status) {
+  const r = await staffApi('POST', `/${project}/tickets/${number}/status`, {status});
+  assert.equal(r.status, 200, await r.text());
+}
+async function staffReply(project, number, body) {
+  const r = await staffApi('POST', `/${project}/tickets/${number}/messages`, {body, internal: false});
+  assert.equal(r.status, 201, await r.text());
 }
 
 async function openTicket(page, project, subject) {
@@ -356,7 +364,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   const gail = await newPage();
   await signInByMagicLink(gail, 'gail@example.com');
   const n = await openTicket(gail, 'demo', 'Closed for good');
-  await closeAsStaff('demo', n);
+  await setStatusAsStaff('demo', n, 'closed');
   await gail.reload();
   await gail.getByText('This ticket is closed — you can no longer reply.').waitFor();
   assert.equal(await gail.getByRole('textbox', {name: 'Your message'}).count(), 0);
@@ -380,7 +388,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   await gail.goto(await mailedLink('gail@example.com', since));
   await gail.getByRole('heading', {level: 1, name: /^Hello, /}).waitFor();
   const m = await openTicket(gail, 'reopens', 'Reopened by a reply');
-  await closeAsStaff('reopens', m);
+  await setStatusAsStaff('reopens', m, 'closed');
   await gail.reload();
   await gail.getByText('This ticket is closed; replying reopens it.').waitFor();
   await gail.getByRole('textbox', {name: 'Your message'}).fill('It came back.');
@@ -403,15 +411,6 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   assert.deepEqual(gail.errors, []);
 });
 
-// A public staff message on ticket `number` of `project`, through the API.
-async function staffReply(project, number, body) {
-  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
-  const {token} = await login.json();
-  const posted = await fetch(`${base}/api/v1/staff/projects/${project}/tickets/${number}/messages`, {method: 'POST',
-    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`}, body: JSON.stringify({body, internal: false})});
-  assert.equal(posted.status, 201, await posted.text());
-}
 
 test('staff: an internal note is marked as such and customers never see it; queue filters, status, priority and team', async () => {
   const hana = await newPage();
@@ -541,12 +540,7 @@ test('edit and delete one\'s own message, close a resolved ticket, leave the pro
   await second.getByRole('button', {name: 'Delete'}).click();
   await lea.getByText('This message was deleted.').waitFor();
   // Resolved by staff (API), then closed by her.
-  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
-  const {token} = await login.json();
-  const resolved = await fetch(`${base}/api/v1/staff/projects/demo/tickets/${n}/status`, {method: 'POST',
-    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`}, body: JSON.stringify({status: 'resolved'})});
-  assert.equal(resolved.status, 200);
+  await setStatusAsStaff('demo', n, 'resolved');
   await lea.reload();
   await lea.getByRole('button', {name: 'Close now'}).click();
   await lea.getByText('This ticket is closed — you can no longer reply.').waitFor();
