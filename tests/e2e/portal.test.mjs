@@ -150,6 +150,15 @@ async function contrastProblems(page) {
   });
 }
 
+// Every visible form control has a name people hear: a <label>, or aria-label.
+async function unlabelledControls(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => el.getClientRects().length && el.type !== 'hidden')
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+      !(el.tagName === 'BUTTON' && el.textContent.trim()) && !el.closest('fieldset legend'))
+    .map((el) => el.outerHTML.slice(0, 80)));
+}
+
 const XSS = '<img src=x onerror=alert(1)>';
 
 // ---- The tests ----
@@ -242,11 +251,24 @@ test('a customer signs in by magic link, opens a ticket, staff reply, and she re
   await carol.locator('.tickets li').first().waitFor();
   assert.deepEqual(await contrastProblems(carol), []);
   assert.deepEqual(await contrastProblems(dana), []);
+  assert.deepEqual(await unlabelledControls(carol), []);
+  assert.deepEqual(await unlabelledControls(dana), []);
+  await carol.goto(`${base}/p/demo/tickets/${number}`);
+  await carol.getByRole('heading', {level: 1, name: /^#\d+ /}).waitFor();
+  assert.deepEqual(await unlabelledControls(carol), []);
   assert.deepEqual(carol.errors, []);
   assert.deepEqual(dana.errors, []);
 });
 
 test('the main pages fit a 390 px wide phone and are kept as screenshots', async () => {
+  const narrow = await newPage({width: 360, height: 740});
+  await signInByMagicLink(narrow, 'dave.narrow@example.com');
+  await noHorizontalOverflow(narrow);
+  await openTicket(narrow, 'demo', 'Narrow screens, long words: Donaudampfschifffahrtsgesellschaftskapitän');
+  await noHorizontalOverflow(narrow);
+  await narrow.goto(`${base}/p/demo/tickets`);
+  await narrow.locator('.tickets li').first().waitFor();
+  await noHorizontalOverflow(narrow);
   const phone = await newPage({width: 390, height: 844});
   await signInByMagicLink(phone, 'dave@example.com');
   await noHorizontalOverflow(phone);
@@ -569,6 +591,57 @@ test('staff schedule a closure and cancel it', async () => {
   await dana.getByRole('button', {name: 'Cancel the scheduled closure'}).click();
   await dana.locator('.status', {hasText: 'Open'}).first().waitFor();
   assert.deepEqual(dana.errors, []);
+});
+
+test('load more pages through a long list; a participant leaves; one notification marked read', async () => {
+  const olga = await newPage();
+  await signInByMagicLink(olga, 'olga@example.com');
+  // 25 tickets through the API, as her (cookie and CSRF token from the page's own sign-in).
+  const made = await olga.evaluate(async () => {
+    const csrf = localStorage.getItem('portico.csrf.customer');
+    let n = 0;
+    for (let i = 1; i <= 25; ++i) {
+      const r = await fetch('/api/v1/projects/demo/tickets', {method: 'POST',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+        body: JSON.stringify({subject: `Batch ticket ${i}`, message: 'One of many.'})});
+      if (r.status === 201) n = (await r.json()).number;
+    }
+    return n;
+  });
+  await olga.goto(`${base}/p/demo/tickets`);
+  await olga.locator('.tickets .subject', {hasText: /Batch ticket 25$/}).waitFor();
+  assert.equal(await olga.locator('.tickets li').count(), 20);
+  await olga.getByRole('button', {name: 'Load more'}).click();
+  await olga.locator('.tickets .subject', {hasText: /Batch ticket 1$/}).waitFor();
+  assert.equal(await olga.locator('.tickets li').count(), 25);
+  await olga.getByRole('button', {name: 'Load more'}).waitFor({state: 'hidden'});
+
+  // Pat joins her last ticket by an invite and leaves it again.
+  await olga.goto(`${base}/p/demo/tickets/${made}`);
+  await olga.getByRole('button', {name: 'Invite someone'}).click();
+  const link = await olga.getByRole('textbox', {name: 'Invitation link'}).inputValue();
+  const pat = await newPage();
+  await signInByMagicLink(pat, 'pat@example.com');
+  await pat.goto(link);
+  await pat.getByRole('button', {name: 'Join the ticket'}).click();
+  await pat.getByRole('heading', {level: 1, name: /Batch ticket 25$/}).waitFor();
+  await pat.getByRole('button', {name: 'Leave this ticket'}).click();
+  await pat.getByRole('heading', {level: 1, name: 'Tickets'}).waitFor();
+  await pat.goto(`${base}/p/demo/tickets/${made}`);
+  await pat.getByRole('heading', {level: 1, name: 'Not found'}).waitFor();
+
+  // Two staff replies: marking one read leaves the other unread.
+  await staffReply('demo', made, 'First answer.');
+  await staffReply('demo', made - 1, 'Second answer.');
+  await olga.goto(`${base}/p/demo/notifications`);
+  await olga.getByRole('link', {name: /Notifications, 2 unread/}).waitFor();
+  await olga.locator('.notifications li.unread').first().getByRole('button', {name: 'Mark read'}).click();
+  await olga.locator('.notifications li.unread').nth(1).waitFor({state: 'detached'});
+  assert.equal(await olga.locator('.notifications li.unread').count(), 1);
+  await olga.reload();
+  await olga.getByRole('link', {name: /Notifications, 1 unread/}).waitFor();
+  assert.deepEqual(olga.errors, []);
+  assert.deepEqual(pat.errors, []);
 });
 
 test('the project\'s theme: its colours, text that reads on them, and its logo', async () => {
