@@ -65,7 +65,7 @@ TEST_CASE("only the operator creates a project - with a valid slug and settings 
           "invalid_request/theme");
   }
   for (const char* logo : {"", "https://cdn.example/logo.svg", "/assets/logo.svg",
-                                 "data:image/svg+xml;base64,PHN2Zy8+"}) {
+                           "data:image/svg+xml;base64,PHN2Zy8+"}) {
     CAPTURE(logo);
     auto good = settings();
     good.theme.logo_url = logo;

@@ -3,9 +3,9 @@
 // Patterns are paths whose segments may be "{name}" placeholders:
 // "/api/v1/projects/{p}/tickets/{n}". A placeholder matches one whole segment, percent-decoded (so
 // "%2F" inside an id never becomes a path separator); "{name*}" as the last segment matches the
-// rest of the path (zero or more segments, decoded, joined by "/"). A path no pattern matches answers 404; a path
-// that matches with another method answers 405 with an Allow header. Handlers are socket-free:
-// request in, response out.
+// rest of the path (zero or more segments, decoded, joined by "/"). A path no pattern matches
+// answers 404; a path that matches with another method answers 405 with an Allow header. Handlers
+// are socket-free: request in, response out.
 //
 // Thread safety: add routes before serving; route() may then be called from any thread.
 #pragma once
