@@ -288,7 +288,7 @@ function signInPage(p, {message} = {}) {
       form([field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'email', required: true}))],
         'Send the link', async (f) => {
           await api('POST', '/api/v1/auth/magic-link', {project: p.slug, email: value(f, 'email')});
-          sent.replaceChildren(h('p', {class: 'success'}, 'Check your inbox: the link works once, for 15 minutes.'));
+          sent.replaceChildren(h('p', {class: 'success'}, 'Check your inbox: the link in it signs you in once, and only for a short while.'));
         })));
   }
   if (methods.includes('password')) {
