@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   liblmdb-dev libfmt-dev doctest-dev libssl-dev libsodium-dev
   john-data
-  chromium fonts-noto-color-emoji
+  chromium fonts-liberation fonts-noto-color-emoji
 )
 # Node.js runs the browser tests (tests/e2e); the machine's own is used when there is one.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
