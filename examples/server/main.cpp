@@ -42,7 +42,7 @@ constexpr const char* kUsage =
     "usage: portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]\n"
     "                      [--threads N] [--workers N] [--access-log FILE|-]\n"
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
-    "                      [--password-list FILE] [--demo]\n";
+    "                      [--password-list FILE] [--sign-in-rate N] [--demo]\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
@@ -62,6 +62,7 @@ struct Args {
   std::string tls_key;
   std::string mail_from = "support@portico.invalid";
   std::string password_list = portico::service::kDefaultPasswordList;
+  unsigned sign_in_rate = 30;  // sign-in requests per client address per minute (and burst)
   bool demo = false;
 };
 
@@ -112,6 +113,8 @@ Args parse(int argc, char** argv) {
       a.mail_from = value();
     } else if (flag == "--password-list") {
       a.password_list = value();
+    } else if (flag == "--sign-in-rate") {
+      a.sign_in_rate = number(value(), "--sign-in-rate");
     } else if (flag == "--demo") {
       a.demo = true;
     } else if (flag == "--help" || flag == "-h") {
@@ -124,6 +127,7 @@ Args parse(int argc, char** argv) {
   if (a.data.empty()) usage("--data DIR is required");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
   if (a.workers == 0) usage("--workers must be at least 1");
+  if (a.sign_in_rate == 0) usage("--sign-in-rate must be at least 1");
   if (a.tls_cert.empty() != a.tls_key.empty()) usage("--tls-cert and --tls-key go together");
   return a;
 }
@@ -259,6 +263,8 @@ int main(int argc, char** argv) {
   app_options.mail_from = args.mail_from;
   app_options.secret = *secret;
   app_options.accounts.password_rules.is_common = *common;
+  app_options.limits.per_address = {static_cast<double>(args.sign_in_rate),
+                                    static_cast<double>(args.sign_in_rate)};
 
   // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
   proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));

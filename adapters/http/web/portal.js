@@ -26,6 +26,14 @@ function h(tag, props, ...children) {
   return el;
 }
 
+// Each navigation has a number; a page still loading when another navigation starts must not
+// draw over it (live() says whether the navigation a page began under is still the current one).
+let navigation = 0;
+function liveness() {
+  const mine = navigation;
+  return () => mine === navigation;
+}
+
 function show(...children) {
   main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   main.focus({preventScroll: true});
@@ -64,6 +72,8 @@ class ApiError extends Error {
 function words(e) {
   if (!(e instanceof ApiError)) return 'The server could not be reached. Check your connection and try again.';
   switch (e.code) {
+    case 'network': return 'The server could not be reached. Check your connection and try again.';
+    case 'totp_required': return 'Enter the code from your authenticator app.';
     case 'rate_limited': {
       const s = Number(e.retryAfter) || 60;
       return `Too many attempts. Please wait ${s >= 120 ? Math.ceil(s / 60) + ' minutes' : s + ' seconds'} and try again.`;
@@ -96,9 +106,11 @@ function words(e) {
 const realmOf = () => (location.pathname.startsWith('/staff') ? 'staff' : 'customer');
 const csrfKey = (realm) => `portico.csrf.${realm}`;
 
-async function api(method, path, body, {realm = realmOf()} = {}) {
+// `key`: an Idempotency-Key, so that a retried submission acts once (API.md).
+async function api(method, path, body, {realm = realmOf(), key} = {}) {
   const headers = {Accept: 'application/json'};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (key) headers['Idempotency-Key'] = key;
   if (method !== 'GET') {
     const csrf = localStorage.getItem(csrfKey(realm));
     if (csrf) headers['X-CSRF-Token'] = csrf;
@@ -115,6 +127,9 @@ async function api(method, path, body, {realm = realmOf()} = {}) {
   try { data = await r.json(); } catch { data = null; }
   if (!r.ok) {
     const err = (data && data.error) || {};
+    // The cookie and its CSRF token no longer belong together (storage cleared, session ended):
+    // forget the token, so the next page asks to sign in again, which replaces both.
+    if (err.code === 'csrf' || r.status === 401) localStorage.removeItem(csrfKey(realm));
     throw new ApiError(r.status, err.code || 'unknown', err.message || r.statusText, err.field,
       r.headers.get('Retry-After'));
   }
@@ -123,6 +138,14 @@ async function api(method, path, body, {realm = realmOf()} = {}) {
 
 function signedIn(session, realm) {
   localStorage.setItem(csrfKey(realm), session.csrf);
+}
+
+// Where a customer goes after signing in: back to the invitation they came from, if any (only
+// such a path is ever taken from storage), else the project's home.
+function afterSignIn(base) {
+  const back = sessionStorage.getItem('portico.after-sign-in');
+  sessionStorage.removeItem('portico.after-sign-in');
+  return back && /^\/invite\/[A-Za-z0-9_-]+$/.test(back) ? back : `${base}/`;
 }
 
 // ---- Navigation ----
@@ -136,6 +159,7 @@ document.addEventListener('click', (e) => {
   const a = e.target.closest('a[href]');
   if (!a || a.target || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
   const url = new URL(a.href, location.href);
+  if (a.getAttribute('href').startsWith('#')) return;  // the skip link: the browser jumps
   if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/assets/')) return;
   e.preventDefault();
   go(url.pathname + url.search);
@@ -164,8 +188,11 @@ function form(fields, label, act, {secondary} = {}) {
     for (const el of f.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
     status.replaceChildren();
     button.disabled = true;
+    // One key per thing submitted: a retry after a lost answer acts once; a success starts anew.
+    f.idempotencyKey = f.idempotencyKey || crypto.randomUUID();
     try {
       await act(f);
+      f.idempotencyKey = null;
     } catch (err) {
       const input = err instanceof ApiError && err.field ? f.querySelector(`[name="${CSS.escape(err.field)}"]`) : null;
       if (input) {
@@ -221,6 +248,7 @@ function readable(hex, background = '#f6f7f9') {
 function applyTheme(project) {
   const t = (project && project.theme) || {};
   const root = document.documentElement.style;
+  for (const name of ['primary', 'on-primary', 'accent', 'on-accent', 'link', 'focus']) root.removeProperty(`--${name}`);
   for (const [name, colour] of [['primary', t.primary_color], ['accent', t.accent_color]]) {
     if (typeof colour === 'string' && /^#[0-9a-fA-F]{6}$/.test(colour)) {
       root.setProperty(`--${name}`, colour);
@@ -300,7 +328,7 @@ function signInPage(p, {message} = {}) {
       ], 'Sign in', async (f) => {
         const s = await api('POST', '/api/v1/auth/login', {project: p.slug, email: value(f, 'email'), password: value(f, 'password')});
         signedIn(s, 'customer');
-        go(`${base}/`);
+        go(afterSignIn(base));
       }),
       h('p', {}, h('a', {href: `${base}/register`}, 'Create an account'), ' · ',
         h('a', {href: `${base}/auth/reset`}, 'Forgot your password?'))));
@@ -353,13 +381,13 @@ async function landing(p, kind, token) {
       }));
   }
   show(h('p', {class: 'loading', role: 'status'}, 'Signing you in…'));
+  const live = liveness();
   try {
     const path = kind === 'magic' ? '/api/v1/auth/magic-link/verify' : '/api/v1/auth/verify-email';
     const s = await api('POST', path, {token}, {realm: 'customer'});
     signedIn(s, 'customer');
-    const after = sessionStorage.getItem('portico.after-sign-in');
-    sessionStorage.removeItem('portico.after-sign-in');
-    go(after || `${base}/`, {replace: true});
+    if (!live()) return;
+    go(afterSignIn(base), {replace: true});
   } catch (e) {
     show(h('h1', {}, 'This link does not work'), alertBox(e), h('p', {}, h('a', {href: `${base}/sign-in`}, 'Sign in again')));
   }
@@ -375,7 +403,9 @@ function summaryItem(base, s) {
 
 async function homePage(p) {
   const base = `/p/${encodeURIComponent(p.slug)}`;
+  const live = liveness();
   const o = await api('GET', `${base.replace('/p/', '/api/v1/projects/')}/tickets/overview`);
+  if (!live()) return;
   const counts = Object.entries(o.by_status || {}).filter(([, n]) => n > 0);
   show(
     h('h1', {}, `Hello, ${me.customer.display_name}`),
@@ -463,7 +493,7 @@ function newTicketPage(p) {
     const message = value(f, 'message').trim();
     if (!subject) throw new ApiError(400, 'invalid_request', 'Write a subject.', 'subject');
     if (!message) throw new ApiError(400, 'invalid_request', 'Describe the problem.', 'message');
-    const t = await api('POST', `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets`, {subject, message});
+    const t = await api('POST', `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets`, {subject, message}, {key: f.idempotencyKey});
     go(`${base}/tickets/${t.number}`);
   }));
 }
@@ -499,9 +529,11 @@ function messageItem(m, {mine, editable, onReact, onEdit, onDelete, staffView}) 
 async function ticketPage(p, n) {
   const base = `/p/${encodeURIComponent(p.slug)}`;
   const path = `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets/${n}`;
+  const live = liveness();
   let t;
-  try { t = await api('GET', path); } catch (e) { return errorPage(e); }
-  const reload = () => ticketPage(p, n);
+  try { t = await api('GET', path); } catch (e) { return live() && errorPage(e); }
+  if (!live()) return;
+  const reload = async () => { if (live()) await ticketPage(p, n); };
   const act = async (method, sub, body) => {
     try { await api(method, `${path}${sub}`, body); await reload(); } catch (e) { flash(e); }
   };
@@ -510,20 +542,26 @@ async function ticketPage(p, n) {
   const closed = t.status === 'closed';
   const active = ACTIVE.includes(t.status);
   const isCreator = t.role === 'creator';
+  const policies = p.policies || {};
+  const repliesReopen = policies.closed_tickets === 'reply_reopens';
   const parts = [
     h('h1', {}, `#${t.number} `, t.subject),
     h('div', {class: 'actions'}, statusBadge(t.status),
       h('span', {class: 'muted'}, `Opened by ${t.creator.display_name} · ${when(t.created_at)}`),
-      h('button', {type: 'button', class: 'secondary', 'aria-pressed': t.favorite ? 'true' : 'false',
-        onclick: () => act(t.favorite ? 'DELETE' : 'PUT', '/favorite')}, t.favorite ? '★ Favorite' : '☆ Mark as favorite')),
+      // A resolved or closed ticket can only be taken off the favorites.
+      t.favorite || active ? h('button', {type: 'button', class: 'secondary', 'aria-pressed': t.favorite ? 'true' : 'false',
+        onclick: () => act(t.favorite ? 'DELETE' : 'PUT', '/favorite')}, t.favorite ? '★ Favorite' : '☆ Mark as favorite') : null),
     flashBox,
   ];
-  if (t.closure && t.closure.closes_at) parts.push(h('p', {class: 'notice'}, `This ticket closes on ${when(t.closure.closes_at)} unless you reply.`));
+  if (t.closure && t.closure.closes_at) {
+    parts.push(h('p', {class: 'notice'}, `This ticket closes on ${when(t.closure.closes_at)}` +
+      (policies.customer_reply === 'reopen' ? ' unless you reply.' : '.')));
+  }
   if (t.survey_pending && isCreator) parts.push(surveyCard(path, reload));
   parts.push(h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {
     mine: m.author.realm === 'customer' && me && m.author.id === me.customer.id,
     editable: !closed,
-    onReact: (msg, e, mine) => act(mine ? 'DELETE' : 'PUT', `/messages/${encodeURIComponent(msg.id)}/reactions/${encodeURIComponent(e)}`),
+    onReact: closed ? null : (msg, e, mine) => act(mine ? 'DELETE' : 'PUT', `/messages/${encodeURIComponent(msg.id)}/reactions/${encodeURIComponent(e)}`),
     onEdit: (msg, item) => {
       const box = h('textarea', {name: 'body', value: msg.body});
       item.replaceChildren(form([field('Edit your message', box)], 'Save', async () => {
@@ -534,15 +572,15 @@ async function ticketPage(p, n) {
     },
     onDelete: (msg) => { if (confirm('Delete this message? It stays in the thread as deleted.')) act('DELETE', `/messages/${encodeURIComponent(msg.id)}`); },
   }))));
-  if (closed && p.policies && p.policies.closed_tickets !== 'reply_reopens') {
+  if (closed && !repliesReopen) {
     parts.push(h('p', {class: 'notice'}, 'This ticket is closed — you can no longer reply. Open a new ticket if you need more help.'));
   } else {
     const box = h('textarea', {name: 'body', required: true, maxlength: 10000});
     parts.push(h('section', {class: 'card', 'aria-labelledby': 'reply-h'}, h('h2', {id: 'reply-h'}, 'Reply'),
       closed ? h('p', {class: 'muted'}, 'This ticket is closed; replying reopens it.') : null,
-      form([field('Your message', box)], closed ? 'Reply and reopen' : 'Send', async () => {
+      form([field('Your message', box)], closed ? 'Reply and reopen' : 'Send', async (f) => {
         if (!box.value.trim()) throw new ApiError(400, 'invalid_request', 'Write a message first.', 'body');
-        await api('POST', `${path}/messages`, {body: box.value});
+        await api('POST', `${path}/messages`, {body: box.value}, {key: f.idempotencyKey});
         await reload();
       })));
   }
@@ -575,7 +613,8 @@ async function ticketPage(p, n) {
   parts.push(h('section', {class: 'card', 'aria-labelledby': 'people-h'}, ...side));
   // Closing.
   const closing = [];
-  if (isCreator && ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved'].includes(t.status)) {
+  if ((isCreator || t.role === 'participant') &&
+      ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved'].includes(t.status)) {
     closing.push(h('button', {type: 'button', class: 'secondary', onclick: () => act('POST', '/closure-request')}, 'Request closure'));
   }
   if (['resolved', 'pending_closure', 'closure_scheduled'].includes(t.status)) {
@@ -600,6 +639,32 @@ function surveyCard(path, reload) {
     }));
 }
 
+// The survey a feedback e-mail links to, answered without signing in (GET/POST /api/v1/surveys/{token}).
+async function surveyLinkPage(token) {
+  const live = liveness();
+  const path = `/api/v1/surveys/${encodeURIComponent(token)}`;
+  let s;
+  try { s = await api('GET', path, undefined, {realm: 'customer'}); } catch (e) { return live() && errorPage(e, 'This survey is closed'); }
+  if (!live()) return;
+  const choices = h('fieldset', {class: 'rating'}, h('legend', {}, 'How did we do? (1 = poor, 5 = excellent)'),
+    [1, 2, 3, 4, 5].map((r) => h('label', {}, h('input', {type: 'radio', name: 'rating', value: r, required: true}), String(r))));
+  const option = s.options && s.options.length
+    ? h('select', {name: 'option'}, h('option', {value: ''}, 'Choose one (optional)'), s.options.map((o) => h('option', {value: o}, o)))
+    : null;
+  const comment = h('textarea', {name: 'comment', maxlength: 2000});
+  show(h('h1', {}, `Rate the help you got from ${s.project.name}`), h('p', {}, 'About “', s.ticket.subject, '”.'),
+    form([choices, option ? field('In a word', option) : null, field('Anything to add? (optional)', comment)].filter(Boolean),
+      'Send the rating', async (f) => {
+        const rating = Number(new FormData(f).get('rating'));
+        if (!rating) throw new ApiError(400, 'invalid_request', 'Choose a rating from 1 to 5.', 'rating');
+        const body = {rating};
+        if (option && option.value) body.option = option.value;
+        if (comment.value.trim()) body.comment = comment.value.trim();
+        await api('POST', path, body, {realm: 'customer', key: f.idempotencyKey});
+        show(h('h1', {}, 'Thank you'), h('p', {class: 'success'}, 'Your rating is recorded. It helps us do better.'));
+      }));
+}
+
 async function notificationsPage(p) {
   const base = `/p/${encodeURIComponent(p.slug)}`;
   const list = h('ul', {class: 'notifications'});
@@ -607,15 +672,29 @@ async function notificationsPage(p) {
   let cursor = null;
   const KIND = {mention: 'mentioned you', staff_reply: 'Support replied', survey: 'Rate the help you got'};
   async function load() {
-    const page = await api('GET', `/api/v1/notifications${cursor ? '?cursor=' + encodeURIComponent(cursor) : ''}`);
+    more.disabled = true;
+    const page = await api('GET', `/api/v1/notifications${cursor ? '?cursor=' + encodeURIComponent(cursor) : ''}`)
+      .finally(() => { more.disabled = false; });
     for (const n of page.items) {
       const link = `/p/${encodeURIComponent(n.project)}/tickets/${n.ticket}`;
       const li = h('li', {class: n.read ? '' : 'unread'},
-        h('a', {href: link, onclick: () => { if (!n.read) api('POST', `/api/v1/notifications/${n.id}/read`).catch(() => {}); }},
+        h('a', {href: link, onclick: async (e) => {
+          if (n.read) return;  // the global handler follows the link
+          e.preventDefault();
+          e.stopPropagation();
+          try { await api('POST', `/api/v1/notifications/${n.id}/read`); } catch { /* the link matters more */ }
+          go(link);
+        }},
           `${KIND[n.kind] || n.kind} · #${n.ticket}${n.subject ? ' ' + n.subject : ''}`),
         h('span', {class: 'muted'}, n.preview || ''), h('span', {class: 'muted'}, `${n.project} · ${when(n.created_at)}`),
         n.read ? null : h('div', {}, h('button', {type: 'button', class: 'link', onclick: async () => {
-          await api('POST', `/api/v1/notifications/${n.id}/read`); li.className = ''; li.lastChild.remove();
+          try {
+            await api('POST', `/api/v1/notifications/${n.id}/read`);
+            n.read = true;
+            li.className = '';
+            li.lastChild.remove();
+            await customerHeader(p);  // the bell's count
+          } catch (e) { alert(words(e)); }
         }}, 'Mark read')));
       list.append(li);
     }
@@ -634,12 +713,14 @@ async function notificationsPage(p) {
 
 async function invitePage(token) {
   top.replaceChildren(h('span', {class: 'brand'}, 'Support'));
+  const live = liveness();
   let info;
-  try { info = await api('GET', `/api/v1/invites/${encodeURIComponent(token)}`, undefined, {realm: 'customer'}); } catch (e) { return errorPage(e, 'This invitation does not work'); }
+  try { info = await api('GET', `/api/v1/invites/${encodeURIComponent(token)}`, undefined, {realm: 'customer'}); } catch (e) { return live() && errorPage(e, 'This invitation does not work'); }
   const p = await project(info.project.slug);
+  await whoAmI();
+  if (!live()) return;
   applyTheme(p);
   const base = `/p/${encodeURIComponent(p.slug)}`;
-  await whoAmI();
   await customerHeader(p);
   const join = async () => {
     try {
@@ -655,8 +736,10 @@ async function invitePage(token) {
 }
 
 async function customerRoute(slug, rest) {
+  const live = liveness();
   let p;
-  try { p = await project(slug); } catch (e) { top.replaceChildren(); return errorPage(e, 'No such support desk'); }
+  try { p = await project(slug); } catch (e) { if (live()) { top.replaceChildren(); errorPage(e, 'No such support desk'); } return; }
+  if (!live()) return;
   applyTheme(p);
   const params = new URLSearchParams(location.search);
   const [first, second] = rest;
@@ -664,8 +747,15 @@ async function customerRoute(slug, rest) {
     top.replaceChildren(h('span', {class: 'brand'}, p.name));
     return landing(p, second, params.get('token'));
   }
+  if (first === 'survey') {  // the link in a feedback e-mail: no sign-in needed
+    top.replaceChildren(h('span', {class: 'brand'}, p.name));
+    return surveyLinkPage(params.get('token') || '');
+  }
   await whoAmI();
-  const member = me && me.projects && me.projects.some((x) => x.slug === slug);
+  if (!live()) return;
+  // Signed in here only with a session, membership and the session's CSRF token.
+  const member = me && me.projects && me.projects.some((x) => x.slug === slug) &&
+    Boolean(localStorage.getItem(csrfKey('customer')));
   await customerHeader(p);
   if (first === 'register') return registerPage(p);
   if (!me || !member || first === 'sign-in') {
@@ -698,8 +788,10 @@ async function staffRoute(rest) {
     top.replaceChildren(h('span', {class: 'brand'}, 'Staff console'), signedInStaff ? signOut : null);
     return staffSignIn(signedInStaff);
   }
+  const live = liveness();
   let p;
-  try { p = await project(slug); } catch (e) { return errorPage(e, 'No such project'); }
+  try { p = await project(slug); } catch (e) { return live() && errorPage(e, 'No such project'); }
+  if (!live()) return;
   applyTheme(p);
   document.title = `${p.name} — staff console`;
   top.replaceChildren(h('a', {class: 'brand', href: `/staff/${encodeURIComponent(slug)}/`}, `${p.name} · staff`),
@@ -754,7 +846,8 @@ async function queuePage(p) {
     const q = new URLSearchParams();
     for (const k of ['status', 'team', 'priority']) if (params.get(k)) q.set(k, params.get(k));
     if (cursor) q.set('cursor', cursor);
-    const page = await api('GET', `/api/v1/staff/projects/${slug}/tickets?${q}`);
+    more.disabled = true;
+    const page = await api('GET', `/api/v1/staff/projects/${slug}/tickets?${q}`).finally(() => { more.disabled = false; });
     for (const s of page.items) {
       rows.append(h('tr', {}, h('td', {}, h('a', {href: `/staff/${slug}/tickets/${s.number}`}, `#${s.number}`)),
         h('td', {class: 'subject'}, h('a', {href: `/staff/${slug}/tickets/${s.number}`}, s.subject)),
@@ -789,8 +882,10 @@ async function queuePage(p) {
 async function staffTicketPage(p, n) {
   const slug = encodeURIComponent(p.slug);
   const path = `/api/v1/staff/projects/${slug}/tickets/${n}`;
+  const live = liveness();
   const t = await api('GET', path);
-  const reload = () => staffTicketPage(p, n);
+  if (!live()) return;
+  const reload = async () => { if (live()) await staffTicketPage(p, n); };
   const flashBox = h('div', {'aria-live': 'assertive'});
   const run = async (method, sub, body) => {
     try { await api(method, `${path}${sub}`, body); await reload(); } catch (e) { flashBox.replaceChildren(alertBox(e)); }
@@ -800,8 +895,11 @@ async function staffTicketPage(p, n) {
   const withStatus = h('select', {name: 'status'}, h('option', {value: ''}, 'Keep the status'),
     ['in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved']
       .map((s) => h('option', {value: s}, `Set: ${STAFF_STATUS_WORDS[s]}`)));
-  const statusSelect = h('select', {name: 'status'}, ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved', 'closed']
-    .map((s) => h('option', {value: s, selected: s === t.status}, STAFF_STATUS_WORDS[s])));
+  const settable = ['open', 'in_progress', 'awaiting_customer', 'required_test', 'required_action', 'resolved', 'closed'];
+  // A closing state is reached through the customer or a schedule, not chosen here: shown, not offered.
+  const statusSelect = h('select', {name: 'status'},
+    settable.includes(t.status) ? null : h('option', {value: '', selected: true, disabled: true}, STAFF_STATUS_WORDS[t.status]),
+    settable.map((s) => h('option', {value: s, selected: s === t.status}, STAFF_STATUS_WORDS[s])));
   const when_ = h('input', {name: 'at', type: 'datetime-local', required: true});
   show(
     h('h1', {}, `#${t.number} `, t.subject),
@@ -814,19 +912,23 @@ async function staffTicketPage(p, n) {
       form([field('Answer', box),
         h('label', {class: 'inline'}, internal, ' Internal note (only staff see it)'),
         field('Status after sending', withStatus)],
-      'Send', async () => {
+      'Send', async (f) => {
         if (!box.value.trim()) throw new ApiError(400, 'invalid_request', 'Write a message first.', 'body');
         const body = {body: box.value, internal: internal.checked};
         if (withStatus.value) body.status = withStatus.value;
-        await api('POST', `${path}/messages`, body);
+        await api('POST', `${path}/messages`, body, {key: f.idempotencyKey});
         await reload();
       })),
     h('section', {class: 'card', 'aria-labelledby': 'manage-h'}, h('h2', {id: 'manage-h'}, 'Manage'),
-      form([field('Status', statusSelect)], 'Change status', async () => { await api('POST', `${path}/status`, {status: statusSelect.value}); await reload(); }),
+      form([field('Status', statusSelect)], 'Change status', async () => {
+        if (!statusSelect.value) throw new ApiError(400, 'invalid_request', 'Choose the new status.', 'status');
+        await api('POST', `${path}/status`, {status: statusSelect.value});
+        await reload();
+      }),
       form([field('Priority', h('select', {name: 'priority'}, ['low', 'normal', 'high', 'urgent'].map((v) => h('option', {value: v, selected: (t.priority || 'normal') === v}, v)))),
         field('Team', h('input', {name: 'team', value: t.team || ''}), 'Empty for no team.')],
       'Save priority and team', async (f) => { await api('PATCH', path, {priority: value(f, 'priority'), team: value(f, 'team')}); await reload(); }),
-      t.status === 'closure_scheduled'
+      t.status === 'closed' ? null : t.status === 'closure_scheduled'
         ? h('div', {class: 'actions'}, h('button', {type: 'button', class: 'secondary', onclick: () => run('DELETE', '/scheduled-closure')}, 'Cancel the scheduled closure'))
         : form([field('Close automatically at', when_)], 'Schedule closure', async () => {
           const at = new Date(when_.value);
@@ -840,6 +942,8 @@ async function staffTicketPage(p, n) {
 // ---- Routing ----
 
 async function route() {
+  ++navigation;
+  window.scrollTo(0, 0);
   const parts = location.pathname.split('/').filter((s, i) => i > 0).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
   try {
     if (parts[0] === 'p' && parts[1]) return await customerRoute(parts[1], parts.slice(2).filter(Boolean));
