@@ -223,9 +223,11 @@ test('a customer signs in by magic link, opens a ticket, staff reply, and she re
   await reply.getByRole('button', {name: '👍 1, yours'}).waitFor();
   assert.equal(await reply.getByRole('button', {name: '👍 1, yours'}).getAttribute('aria-pressed'), 'true');
 
-  // Favorites it: it is on the favorites page.
+  // Favorites it (a reply being typed meanwhile is kept): it is on the favorites page.
+  await carol.getByRole('textbox', {name: 'Your message'}).fill('Half a thought');
   await carol.getByRole('button', {name: '☆ Mark as favorite'}).click();
   await carol.getByRole('button', {name: '★ Favorite'}).waitFor();
+  assert.equal(await carol.getByRole('textbox', {name: 'Your message'}).inputValue(), 'Half a thought');
   await carol.getByRole('link', {name: 'Favorites'}).first().click();
   await carol.getByRole('link', {name: new RegExp(`#${number} The installer stops`)}).waitFor();
   await carol.goBack();
@@ -322,6 +324,15 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   await carol.getByRole('button', {name: 'Invite someone'}).click();
   const link = await carol.getByRole('textbox', {name: 'Invitation link'}).inputValue();
   assert.match(link, /\/invite\/[A-Za-z0-9_-]+$/);
+  // A second link, revoked at once, works for nobody.
+  await carol.getByRole('button', {name: 'Invite someone'}).click();
+  await carol.waitForFunction((first) => document.querySelector('input[aria-label="Invitation link"]')?.value !== first, link);
+  const revoked = await carol.getByRole('textbox', {name: 'Invitation link'}).inputValue();
+  await carol.getByRole('button', {name: 'Revoke'}).click();
+  await carol.getByText('The link no longer works.').waitFor();
+  const stranger = await newPage();
+  await stranger.goto(revoked);
+  await stranger.getByText('This invitation is no longer valid.').waitFor();
 
   // Fran opens it without a session: basic information, then sign in, then join.
   const fran = await newPage();
@@ -733,7 +744,7 @@ test('the project\'s theme: its colours, text that reads on them, and its logo',
   assert.equal(header.background, 'rgb(255, 211, 61)');
   assert.equal(header.color, 'rgb(31, 35, 40)');  // dark text on the light yellow, not white
   assert.equal(header.logo, 40);
-  assert.equal(header.title, 'Sunny Desk support');
+  assert.equal(header.title, 'Sign in to Sunny Desk — Sunny Desk support');  // the page, then the site
   // Links and buttons in a yellow that would not read are darkened: every text passes AA.
   assert.deepEqual(await contrastProblems(page), []);
   await shot(page, 'themed-sign-in-1280');

@@ -29,6 +29,7 @@ function h(tag, props, ...children) {
 // Each navigation has a number; a page still loading when another navigation starts must not
 // draw over it (live() says whether the navigation a page began under is still the current one).
 let navigation = 0;
+let siteName = 'Support';  // the project's name (applyTheme), or the staff console's
 function liveness() {
   const mine = navigation;
   return () => mine === navigation;
@@ -37,6 +38,9 @@ function liveness() {
 function show(...children) {
   main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   main.focus({preventScroll: true});
+  // The tab's title names the page, then the site.
+  const heading = main.querySelector('h1');
+  document.title = heading ? `${heading.textContent} — ${siteName}` : siteName;
 }
 
 function when(time) {
@@ -196,9 +200,11 @@ function form(fields, label, act, {secondary} = {}) {
     } catch (err) {
       const input = err instanceof ApiError && err.field ? f.querySelector(`[name="${CSS.escape(err.field)}"]`) : null;
       if (input) {
+        input.id = input.id || `f${++nextId}`;
         input.setAttribute('aria-invalid', 'true');
         const msg = h('span', {class: 'field-error', id: `${input.id}-error`}, err.message);
-        input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), msg.id].filter(Boolean).join(' '));
+        const described = (input.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== msg.id);
+        input.setAttribute('aria-describedby', [...described, msg.id].join(' '));
         (input.closest('.field') || input.parentElement).append(msg);
         input.focus();
       } else {
@@ -259,7 +265,8 @@ function applyTheme(project) {
       }
     }
   }
-  document.title = project ? `${project.name} support` : 'Support';
+  siteName = project ? `${project.name} support` : 'Support';
+  document.title = siteName;
 }
 
 // ---- Customer portal ----
@@ -499,6 +506,7 @@ function newTicketPage(p) {
 }
 
 const EMOJI = ['👍', '🎉', '❤️', '😕'];
+const drafts = new Map();  // ticket API path -> the reply being typed
 
 function messageItem(m, {mine, editable, onReact, onEdit, onDelete, staffView}) {
   const cls = ['message', m.author.realm === 'staff' ? 'staff' : '', m.internal ? 'internal' : ''].filter(Boolean).join(' ');
@@ -575,12 +583,15 @@ async function ticketPage(p, n) {
   if (closed && !repliesReopen) {
     parts.push(h('p', {class: 'notice'}, 'This ticket is closed — you can no longer reply. Open a new ticket if you need more help.'));
   } else {
-    const box = h('textarea', {name: 'body', required: true, maxlength: 10000});
+    // What is typed survives the page being rebuilt after a reaction, a favorite and the like.
+    const box = h('textarea', {name: 'body', required: true, maxlength: 10000, value: drafts.get(path) || '',
+      oninput: () => drafts.set(path, box.value)});
     parts.push(h('section', {class: 'card', 'aria-labelledby': 'reply-h'}, h('h2', {id: 'reply-h'}, 'Reply'),
       closed ? h('p', {class: 'muted'}, 'This ticket is closed; replying reopens it.') : null,
       form([field('Your message', box)], closed ? 'Reply and reopen' : 'Send', async (f) => {
         if (!box.value.trim()) throw new ApiError(400, 'invalid_request', 'Write a message first.', 'body');
         await api('POST', `${path}/messages`, {body: box.value}, {key: f.idempotencyKey});
+        drafts.delete(path);
         await reload();
       })));
   }
@@ -600,7 +611,14 @@ async function ticketPage(p, n) {
         const copy = h('button', {type: 'button', onclick: async () => {
           try { await navigator.clipboard.writeText(i.url); copy.textContent = 'Copied'; } catch { url.select(); }
         }}, 'Copy');
-        invite.replaceChildren(h('p', {}, 'Anyone with this link can join the ticket after signing in:'), h('div', {class: 'copy'}, url, copy));
+        const revoke = h('button', {type: 'button', class: 'danger', onclick: async () => {
+          try {
+            await api('DELETE', `${path}/invites/${encodeURIComponent(i.id)}`);
+            invite.replaceChildren(h('p', {class: 'success', role: 'status'}, 'The link no longer works.'));
+          } catch (e) { flash(e); }
+        }}, 'Revoke');
+        invite.replaceChildren(h('p', {}, 'Anyone with this link can join the ticket after signing in:'),
+          h('div', {class: 'copy'}, url, copy, isCreator ? revoke : null));
       } catch (e) { flash(e); }
     }}, 'Invite someone')), invite);
   }
@@ -776,7 +794,8 @@ async function customerRoute(slug, rest) {
 // ---- Staff console ----
 
 async function staffRoute(rest) {
-  document.title = 'Staff console';
+  siteName = 'Staff console';
+  document.title = siteName;
   const signOut = h('button', {type: 'button', class: 'link', onclick: async () => {
     try { await api('POST', '/api/v1/staff/auth/logout'); } catch { /* ended anyway */ }
     localStorage.removeItem(csrfKey('staff'));
@@ -793,7 +812,7 @@ async function staffRoute(rest) {
   try { p = await project(slug); } catch (e) { return live() && errorPage(e, 'No such project'); }
   if (!live()) return;
   applyTheme(p);
-  document.title = `${p.name} — staff console`;
+  siteName = `${p.name} — staff console`;
   top.replaceChildren(h('a', {class: 'brand', href: `/staff/${encodeURIComponent(slug)}/`}, `${p.name} · staff`),
     h('nav', {'aria-label': 'Main'}, h('a', {href: `/p/${encodeURIComponent(slug)}/`}, 'Customer portal'), signOut));
   try {
