@@ -456,9 +456,17 @@ test('staff: an internal note is marked as such and customers never see it; queu
   const hana = await newPage();
   await signInByMagicLink(hana, 'hana@example.com');
   const n = await openTicket(hana, 'demo', 'Billing question');
+  // She corrects her message: staff see the earlier version too.
+  await hana.locator('.thread .message').first().getByRole('button', {name: 'Edit'}).click();
+  await hana.getByLabel('Edit your message').fill('Details, with the invoice number.');
+  await hana.getByRole('button', {name: 'Save'}).click();
+  await hana.getByText('Details, with the invoice number.').waitFor();
   const dana = await newPage();
   await staffSignIn(dana);
   await dana.goto(`${base}/staff/demo/tickets/${n}`);
+  await dana.getByText('Earlier versions (1)').click();
+  await dana.locator('.history').getByText('Details.', {exact: true}).waitFor();
+  assert.equal(await hana.getByText('Earlier versions').count(), 0);  // customers see no history
   await dana.getByRole('textbox', {name: 'Answer'}).fill('Check her last invoice first.');
   await dana.getByLabel('Internal note (only staff see it)').check();
   await dana.getByRole('button', {name: 'Send'}).click();

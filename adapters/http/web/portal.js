@@ -516,6 +516,10 @@ function messageItem(m, {mine, editable, onReact, onEdit, onDelete, staffView}) 
     ' ', h('span', {class: 'when'}, when(m.created_at), m.edited_at ? ' (edited)' : ''));
   const body = m.deleted ? h('p', {class: 'deleted'}, 'This message was deleted.') : h('div', {class: 'body'}, m.body);
   const item = h('li', {class: cls, id: `m-${m.id}`}, head, body);
+  if (staffView && m.history && m.history.length) {  // staff see what an edited message said before
+    item.append(h('details', {}, h('summary', {}, `Earlier versions (${m.history.length})`),
+      h('ol', {class: 'history'}, m.history.map((old) => h('li', {}, h('div', {class: 'body'}, old))))));
+  }
   if (!m.deleted && onReact) {
     const reactions = h('div', {class: 'reactions', role: 'group', 'aria-label': 'Reactions'});
     for (const e of EMOJI) {
