@@ -1982,7 +1982,13 @@ void LogImpl::start_watcher() {
       if (ready < 0 && errno != EINTR) break;
       if (ready > 0) break;  // stopping
       MDB_envinfo info{};
-      if (mdb_env_info(env_, &info) == 0 && info.me_last_txnid != seen) {
+      int rc;
+      {
+        // mdb_env_info reads the memory map, which a growing log remaps (grow_map): never then.
+        std::shared_lock map_lock(env_mu_);
+        rc = mdb_env_info(env_, &info);
+      }
+      if (rc == 0 && info.me_last_txnid != seen) {
         seen = info.me_last_txnid;
         // This process's own commit of appends published itself (and everything before it).
         if (seen != own_txn_id_.load(std::memory_order_relaxed)) rereads = kRereads;

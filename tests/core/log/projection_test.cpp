@@ -366,3 +366,32 @@ TEST_CASE("two programs of a new version opening together both open and share on
   CHECK(out_a == "ok 100000 \n");
   CHECK(out_b == "ok 100000 \n");
 }
+
+TEST_CASE("the map grows while a subscription waits and an async projection commits") {
+  // A waiting subscription starts the watcher of other writers' commits, which reads LMDB's
+  // memory map; async projection commits keep it looking every few milliseconds; the map is
+  // remapped on every growth meanwhile. The watcher must never read the map while it moves.
+  TempDir dir;
+  auto options = with(std::make_shared<CountProjection>(), /*is_inline=*/false);
+  options.initial_map_size = 1 << 20;
+  auto log = open_log(dir.path(), options);
+  auto sub = log->subscribe(1);
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    while (!done) (void)sub.next(64, 5ms);
+  });
+  std::uint64_t applied = 0;
+  for (int i = 0; i < 300; ++i) {
+    REQUIRE(log->append(write("big", plog::ExpectedVersion::any(), 4, std::string(16'000, 'x'))));
+    auto records = log->read_all(applied + 1, 64);
+    REQUIRE(records);
+    auto at = log->apply_projection("counts", *records);
+    REQUIRE_MESSAGE(at, at.error().message);
+    applied = *at;
+  }
+  done = true;
+  waiter.join();
+  sub.close();
+  CHECK(log->stats().map_grows >= 5);
+  CHECK(counts(*log).events == 1200);
+}
