@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_stack.hpp>
 #include <cmath>
 #include <optional>
 #include <portico/http/json.hpp>
@@ -126,9 +126,10 @@ std::optional<std::string> unfit(const boost::json::value& v) {
 namespace {
 
 // Boost.JSON keeps the last of two equal keys in an object; a body that says two things about
-// one field is refused instead. A handler for Boost.JSON's SAX parser that collects each object's
-// keys and compares them when the object ends (sorted: a body of many keys costs n log n).
-class DuplicateKeys {
+// one field is refused instead. One pass over the body: a handler for Boost.JSON's SAX parser that
+// builds the value (as boost::json::parse does, through a value_stack) and compares each object's
+// keys when the object ends (sorted: a body of many keys costs n log n).
+class BodyBuilder {
  public:
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
@@ -137,18 +138,16 @@ class DuplicateKeys {
   using ec_t = boost::system::error_code;
   using sv = boost::json::string_view;
 
+  boost::json::value_stack stack;
   std::optional<std::string> duplicate;  // the first key found twice
   bool top_level = false;                // ... in the body's own object
 
   bool on_document_begin(ec_t&) { return true; }
   bool on_document_end(ec_t&) { return true; }
   bool on_array_begin(ec_t&) { return true; }
-  bool on_array_end(std::size_t, ec_t&) { return true; }
-  bool on_object_begin(ec_t&) {
-    objects_.emplace_back();
-    return true;
-  }
-  bool on_object_end(std::size_t, ec_t& ec) {
+  bool on_array_end(std::size_t n, ec_t&) { return stack.push_array(n), true; }
+  bool on_object_begin(ec_t&) { return objects_.emplace_back(), true; }
+  bool on_object_end(std::size_t n, ec_t& ec) {
     auto& keys = objects_.back();
     std::sort(keys.begin(), keys.end());
     if (auto twice = std::adjacent_find(keys.begin(), keys.end()); twice != keys.end()) {
@@ -158,26 +157,29 @@ class DuplicateKeys {
       return false;
     }
     objects_.pop_back();
+    stack.push_object(n);
     return true;
   }
-  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
-  bool on_string(sv, std::size_t, ec_t&) { return true; }
+  bool on_string_part(sv s, std::size_t, ec_t&) { return stack.push_chars(s), true; }
+  bool on_string(sv s, std::size_t, ec_t&) { return stack.push_string(s), true; }
   bool on_key_part(sv s, std::size_t, ec_t&) {
     key_.append(s.data(), s.size());
+    stack.push_chars(s);
     return true;
   }
   bool on_key(sv s, std::size_t, ec_t&) {
     key_.append(s.data(), s.size());
     objects_.back().push_back(std::move(key_));
     key_.clear();
+    stack.push_key(s);
     return true;
   }
   bool on_number_part(sv, ec_t&) { return true; }
-  bool on_int64(std::int64_t, sv, ec_t&) { return true; }
-  bool on_uint64(std::uint64_t, sv, ec_t&) { return true; }
-  bool on_double(double, sv, ec_t&) { return true; }
-  bool on_bool(bool, ec_t&) { return true; }
-  bool on_null(ec_t&) { return true; }
+  bool on_int64(std::int64_t i, sv, ec_t&) { return stack.push_int64(i), true; }
+  bool on_uint64(std::uint64_t u, sv, ec_t&) { return stack.push_uint64(u), true; }
+  bool on_double(double d, sv, ec_t&) { return stack.push_double(d), true; }
+  bool on_bool(bool b, ec_t&) { return stack.push_bool(b), true; }
+  bool on_null(ec_t&) { return stack.push_null(), true; }
   bool on_comment_part(sv, ec_t&) { return true; }
   bool on_comment(sv, ec_t&) { return true; }
 
@@ -185,16 +187,6 @@ class DuplicateKeys {
   std::vector<std::vector<std::string>> objects_;
   std::string key_;
 };
-
-// The key a body holds twice in one object, if any (the body is known to be valid JSON).
-std::optional<std::pair<std::string, bool>> duplicate_key(std::string_view body,
-                                                          const boost::json::parse_options& o) {
-  boost::json::basic_parser<DuplicateKeys> parser(o);
-  boost::system::error_code ec;
-  parser.write_some(false, body.data(), body.size(), ec);
-  if (!parser.handler().duplicate) return std::nullopt;
-  return std::pair{*parser.handler().duplicate, parser.handler().top_level};
-}
 
 }  // namespace
 
@@ -209,19 +201,25 @@ Result<boost::json::object> parse_body(const Request& request) {
   if (!utf8::valid(request.body())) return fail("invalid_request", "the body is not UTF-8", "body");
   boost::json::parse_options options;
   options.max_depth = 32;
+  boost::json::basic_parser<BodyBuilder> parser(options);
+  BodyBuilder& built = parser.handler();
+  built.stack.reset();
   boost::system::error_code ec;
-  auto v = boost::json::parse(request.body(), ec, {}, options);
-  if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
-  if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
-  if (auto twice = duplicate_key(request.body(), options)) {
-    const auto& [key, top_level] = *twice;
+  const std::string& text = request.body();
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = boost::json::error::extra_data;  // as boost::json::parse
+  if (built.duplicate) {
+    const std::string& key = *built.duplicate;
     // Named when it can be shown as it is: short, UTF-8, no NUL.
     const bool named = key.size() <= 64 && utf8::valid(key) && key.find('\0') == std::string::npos;
     return fail(
         "invalid_request",
         (named ? "the key \"" + key + "\"" : std::string("a key")) + " appears twice in one object",
-        named && top_level ? key : "body");
+        named && built.top_level ? key : "body");
   }
+  if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
+  boost::json::value v = built.stack.release();
+  if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
   if (auto bad = unfit(v)) return fail("invalid_request", *bad, "body");
   return std::move(v.as_object());
 }
