@@ -83,6 +83,32 @@ TEST_CASE("a command retried with the same id acts once and answers as the first
   CHECK(desk.open("c-ann") == a->state->number + 1);
 }
 
+TEST_CASE("events of commands without an id get time-ordered ids - those with one derived ids") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  auto last_event_id = [&] {
+    auto records = desk.log->read_stream("ticket:acme:" + std::to_string(n), 1,
+                                         portico::log::Direction::forward, 100);
+    REQUIRE(records);
+    REQUIRE(!records->empty());
+    return records->back().id;
+  };
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-1", "one"}, Desk::as_customer("c-ann")));
+  const auto first = last_event_id();
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-2", "two"}, Desk::as_customer("c-ann")));
+  const auto second = last_event_id();
+  // UUIDv7 (RFC 9562): version 7, and later ones sort after earlier ones (the end of the index).
+  CHECK((first.bytes[6] >> 4) == 7);
+  CHECK((second.bytes[6] >> 4) == 7);
+  CHECK(first.bytes < second.bytes);
+  // With an id: the name-based id a retry finds (version 8), the same for the same command id.
+  const auto meta = Desk::as_customer("c-ann", "request-7");
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-3", "three"}, meta));
+  const auto derived = last_event_id();
+  CHECK((derived.bytes[6] >> 4) == 8);
+  CHECK(derived.bytes == portico::service::event_id("request-7", 0).bytes);
+}
+
 TEST_CASE("a long command id acts once like a short one") {
   Desk desk;
   const auto n = desk.open("c-ann");
