@@ -104,6 +104,13 @@ async function signInByMagicLink(page, email) {
   await page.getByRole('heading', {level: 1, name: /^Hello, / }).waitFor();
 }
 
+async function signInByPassword(page, email, password) {
+  const region = page.getByRole('region', {name: 'Sign in with your password'});
+  await region.getByLabel('E-mail address').fill(email);
+  await region.getByLabel('Password').fill(password);
+  await region.getByRole('button', {name: 'Sign in'}).click();
+}
+
 async function staffSignIn(page) {
   await page.goto(`${base}/staff/`);
   await page.getByLabel('E-mail address').fill('agent@demo.test');
@@ -574,10 +581,7 @@ test('register, confirm by e-mail, forget the password and choose a new one', as
   await kim.getByLabel(/^New password/).fill('kim reads in the evening');
   await kim.getByRole('button', {name: 'Save the password'}).click();
   await kim.getByText('Your password is saved').waitFor();
-  const password = kim.getByRole('region', {name: 'Sign in with your password'});
-  await password.getByLabel('E-mail address').fill('kim@example.com');
-  await password.getByLabel('Password').fill('kim reads in the evening');
-  await password.getByRole('button', {name: 'Sign in'}).click();
+  await signInByPassword(kim, 'kim@example.com', 'kim reads in the evening');
   await kim.getByRole('heading', {level: 1, name: 'Hello, Kim Park'}).waitFor();
   assert.deepEqual(kim.errors, []);
 });
@@ -692,10 +696,7 @@ test('an invitation followed by a password sign-in comes back to the invitation'
   const ann = await newPage();
   await ann.goto(link);
   await ann.getByRole('link', {name: 'Sign in to join'}).click();
-  const password = ann.getByRole('region', {name: 'Sign in with your password'});
-  await password.getByLabel('E-mail address').fill('ann@example.com');
-  await password.getByLabel('Password').fill('portico demo customer');
-  await password.getByRole('button', {name: 'Sign in'}).click();
+  await signInByPassword(ann, 'ann@example.com', 'portico demo customer');
   await ann.getByRole('button', {name: 'Join the ticket'}).click();
   await ann.getByRole('heading', {level: 1, name: `#${n} Shared with Ann`}).waitFor();
   // Used once: the next sign-in goes home, not back to the invitation.
