@@ -7,6 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   liblmdb-dev libfmt-dev doctest-dev libssl-dev libsodium-dev
+  libtomlplusplus-dev libhowardhinnant-date-dev tzdata
   john-data
   chromium fonts-liberation fonts-noto-color-emoji
 )

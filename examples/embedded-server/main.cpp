@@ -20,6 +20,8 @@
 #include <portico/http/server.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/service/scheduler.hpp>
+#include <thread>
 
 namespace dom = portico::domain;
 namespace phttp = portico::http;
@@ -72,6 +74,9 @@ int main(int argc, char** argv) {
   (void)portal.create_project("arena", settings, {dom::system_actor(), "arena:create", {}});
 
   phttp::App app(*log, portal, views);  // no mail transport: sign-in by e-mail answers 503
+  // The timers (scheduled closures, auto-close, survey expiry) run beside the program's own work.
+  auto scheduler = std::make_unique<svc::Scheduler>(portal);
+  scheduler->start();
 
   // A route of the program's own, public.
   app.router().add(verb::get, "/game/status", [](const phttp::Call& c) {
@@ -106,10 +111,34 @@ int main(int argc, char** argv) {
               api.body().find("\"Arena Support\"") != std::string::npos ? "Arena Support" : "?");
   std::printf("GET /game/whoami without a session -> %u\n", anonymous.result_int());
 
+  // A closure a staff member schedules a second ahead happens without anyone asking.
+  (void)portal.add_staff("arena", {"s-ref", "ref@arena.test", "Referee", "agent"},
+                         {dom::system_actor(), "arena:staff", {}});
+  (void)portal.register_customer({"c-kim", "kim@arena.test", "Kim", "kim"},
+                                 {dom::system_actor(), "arena:kim", {}});
+  (void)portal.join_project("c-kim", "arena", {{dom::Realm::customer, "c-kim"}, "arena:join", {}});
+  auto ticket = portal.open_ticket("arena", {0, "Lag in the arena", "Since the update.", "m-1"},
+                                   {{dom::Realm::customer, "c-kim"}, "arena:t1", {}});
+  bool closed = false;
+  if (ticket) {
+    const auto number = ticket->state->number;
+    (void)portal.execute("arena", number, dom::ticket::ScheduleClosure{portal.now() + dom::kSecond},
+                         {{dom::Realm::staff, "s-ref"}, "arena:close", {}});
+    for (int i = 0; i < 100 && !closed; ++i) {  // at most 10 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto t = portal.ticket("arena", number);
+      closed = t && (*t)->status == dom::Status::closed;
+    }
+  }
+  std::printf("a closure scheduled 1 s ahead -> %s\n", closed ? "closed by the scheduler" : "open");
+
+  scheduler.reset();  // before the log it follows
   server.stop();
   server.wait();
   log.reset();
   if (argc <= 1) std::filesystem::remove_all(dir);
-  return own.result_int() == 200 && api.result_int() == 200 && anonymous.result_int() == 401 ? 0
-                                                                                             : 1;
+  return own.result_int() == 200 && api.result_int() == 200 && anonymous.result_int() == 401 &&
+                 closed
+             ? 0
+             : 1;
 }

@@ -1,6 +1,7 @@
 // portico-server — the reference server: Portico's HTTP API over an LMDB data directory.
 //
-//   portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]
+//   portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir
+//   DIR]
 //                  [--threads N] [--workers N] [--access-log FILE|-]
 //                  [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]
 //                  [--password-list FILE] [--demo]
@@ -10,11 +11,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <optional>
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
@@ -24,10 +28,14 @@
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/service/scheduler.hpp>
 #include <portico/service/tokens.hpp>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 namespace dom = portico::domain;
 namespace dt = portico::domain::ticket;
@@ -39,14 +47,21 @@ namespace svc = portico::service;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: portico-server --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir DIR]\n"
-    "                      [--threads N] [--workers N] [--access-log FILE|-]\n"
+    "usage: portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL]\n"
+    "                      [--mail-dir DIR] [--threads N] [--workers N] [--access-log FILE|-]\n"
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
-    "                      [--password-list FILE] [--sign-in-rate N] [--demo]\n";
+    "                      [--password-list FILE] [--sign-in-rate N] [--demo]\n"
+    "  --config FILE: a TOML file whose keys are these flags' names (listen = \"…\");\n"
+    "  a flag on the command line wins over the file (docs/operations.md)\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
   std::exit(2);
+}
+
+[[noreturn]] void config_error(const std::string& why) {
+  std::fprintf(stderr, "portico-server: %s\n", why.c_str());
+  std::exit(1);
 }
 
 struct Args {
@@ -66,65 +81,163 @@ struct Args {
   bool demo = false;
 };
 
-unsigned number(std::string_view text, const char* flag) {
+// Where a setting came from, for messages: "--workers" or "workers (in FILE)".
+using Source = std::function<std::string()>;
+
+unsigned number(std::string_view text, const Source& from) {
   unsigned v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    usage(std::string(flag) + " takes a number");
+    usage(from() + " takes a number");
   }
   return v;
 }
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) usage(std::string(flag) + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--data") {
-      a.data = value();
-    } else if (flag == "--listen") {
-      const std::string_view v = value();
-      const auto colon = v.rfind(':');
-      if (colon == std::string_view::npos) usage("--listen takes HOST:PORT");
-      a.host = std::string(v.substr(0, colon));
-      const unsigned port = number(v.substr(colon + 1), "--listen");
-      if (port > 65535) usage("--listen: no such port");
-      a.port = static_cast<unsigned short>(port);
-    } else if (flag == "--base-url") {
-      a.base_url = value();
-    } else if (flag == "--mail-dir") {
-      a.mail_dir = value();
-    } else if (flag == "--smtp") {
-      usage("--smtp is not available yet; use --mail-dir");
-    } else if (flag == "--threads") {
-      a.threads = number(value(), "--threads");
-    } else if (flag == "--workers") {
-      a.workers = number(value(), "--workers");
-    } else if (flag == "--access-log") {
-      a.access_log = value();
-    } else if (flag == "--tls-cert") {
-      a.tls_cert = value();
-    } else if (flag == "--tls-key") {
-      a.tls_key = value();
-    } else if (flag == "--mail-from") {
-      a.mail_from = value();
-    } else if (flag == "--password-list") {
-      a.password_list = value();
-    } else if (flag == "--sign-in-rate") {
-      a.sign_in_rate = number(value(), "--sign-in-rate");
-    } else if (flag == "--demo") {
-      a.demo = true;
-    } else if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else {
-      usage("unknown argument '" + std::string(flag) + "'");
+// One setting: a flag on the command line, a key of the configuration file (the flag's name
+// without "--"). `secret` ones may also be given as NAME-file, a file holding the value.
+struct Setting {
+  std::string_view name;
+  bool takes_value = true;
+  bool secret = false;
+  std::function<void(Args&, std::string_view value, const Source& from)> apply;
+};
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> kSettings = {
+      {"data", true, false, [](Args& a, std::string_view v, const Source&) { a.data = v; }},
+      {"listen", true, false,
+       [](Args& a, std::string_view v, const Source& from) {
+         const auto colon = v.rfind(':');
+         if (colon == std::string_view::npos) usage(from() + " takes HOST:PORT");
+         a.host = std::string(v.substr(0, colon));
+         const unsigned port = number(v.substr(colon + 1), from);
+         if (port > 65535) usage(from() + ": no such port");
+         a.port = static_cast<unsigned short>(port);
+       }},
+      {"base-url", true, false, [](Args& a, std::string_view v, const Source&) { a.base_url = v; }},
+      {"mail-dir", true, false, [](Args& a, std::string_view v, const Source&) { a.mail_dir = v; }},
+      {"smtp", true, false,
+       [](Args&, std::string_view, const Source& from) {
+         usage(from() + ": SMTP is not available yet; use mail-dir");
+       }},
+      {"threads", true, false,
+       [](Args& a, std::string_view v, const Source& from) { a.threads = number(v, from); }},
+      {"workers", true, false,
+       [](Args& a, std::string_view v, const Source& from) { a.workers = number(v, from); }},
+      {"access-log", true, false,
+       [](Args& a, std::string_view v, const Source&) { a.access_log = v; }},
+      {"tls-cert", true, false, [](Args& a, std::string_view v, const Source&) { a.tls_cert = v; }},
+      {"tls-key", true, false, [](Args& a, std::string_view v, const Source&) { a.tls_key = v; }},
+      {"mail-from", true, false,
+       [](Args& a, std::string_view v, const Source&) { a.mail_from = v; }},
+      {"password-list", true, false,
+       [](Args& a, std::string_view v, const Source&) { a.password_list = v; }},
+      {"sign-in-rate", true, false,
+       [](Args& a, std::string_view v, const Source& from) { a.sign_in_rate = number(v, from); }},
+      {"demo", false, false,
+       [](Args& a, std::string_view v, const Source&) { a.demo = v == "true"; }},
+  };
+  return kSettings;
+}
+
+// The setting called `name`, and whether `name` is its "-file" form.
+std::optional<std::pair<const Setting*, bool>> find_setting(std::string_view name) {
+  for (const Setting& s : settings()) {
+    if (s.name == name) return std::pair{&s, false};
+    if (s.secret && name.size() == s.name.size() + 5 && name.starts_with(s.name) &&
+        name.ends_with("-file")) {
+      return std::pair{&s, true};
     }
   }
-  if (a.data.empty()) usage("--data DIR is required");
+  return std::nullopt;
+}
+
+// A secret's value from its file: the whole file, less one trailing newline.
+std::string read_secret_file(const std::string& path, const Source& from) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) config_error(from() + ": cannot read " + path);
+  std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  if (value.empty()) config_error(from() + ": " + path + " is empty");
+  return value;
+}
+
+// The configuration file's settings, in the order written. Unknown keys and values of the wrong
+// type end the start (exit 1) naming the key.
+std::vector<std::pair<std::string, std::string>> read_config(const std::string& file) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    config_error(file + ": " + std::string(e.description()) + " (" + where.str() + ")");
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const Source from = [&] { return "'" + name + "' in " + file; };
+    auto found = find_setting(name);
+    if (!found || name == "config") config_error(file + ": unknown key '" + name + "'");
+    const Setting& s = *found->first;
+    std::string value;
+    if (!s.takes_value) {
+      if (!node.is_boolean()) config_error(from() + " is true or false");
+      value = node.as_boolean()->get() ? "true" : "false";
+    } else if (node.is_string()) {
+      value = node.as_string()->get();
+    } else if (node.is_integer()) {
+      value = std::to_string(node.as_integer()->get());
+    } else {
+      config_error(
+          from() + " is a string" +
+          (name == "workers" || name == "threads" || name == "sign-in-rate" ? " or a number" : ""));
+    }
+    if (found->second) value = read_secret_file(value, from);
+    out.emplace_back(std::string(s.name), std::move(value));
+  }
+  return out;
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  std::string config;
+  std::vector<std::tuple<const Setting*, std::string, std::string>> given;  // setting, value, flag
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (!flag.starts_with("--")) usage("unknown argument '" + std::string(flag) + "'");
+    if (flag == "--config") {
+      if (i + 1 >= argc) usage("--config needs a value");
+      config = argv[++i];
+      continue;
+    }
+    auto found = find_setting(flag.substr(2));
+    if (!found) usage("unknown argument '" + std::string(flag) + "'");
+    const Setting& s = *found->first;
+    std::string value = "true";
+    if (s.takes_value) {
+      if (i + 1 >= argc) usage(std::string(flag) + " needs a value");
+      value = argv[++i];
+    }
+    const std::string name(flag);
+    if (found->second) value = read_secret_file(value, [&] { return name; });
+    given.emplace_back(&s, std::move(value), name);
+  }
+  // The file first, then the command line over it.
+  if (!config.empty()) {
+    for (auto& [name, value] : read_config(config)) {
+      const Setting& s = *find_setting(name)->first;
+      s.apply(a, value, [&, n = name] { return "'" + n + "' in " + config; });
+    }
+  }
+  for (const auto& [s, value, flag] : given) {
+    s->apply(a, value, [f = flag] { return f; });
+  }
+  if (a.data.empty()) usage("--data DIR is required (or data = \"DIR\" in the --config file)");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
   if (a.workers == 0) usage("--workers must be at least 1");
   if (a.sign_in_rate == 0) usage("--sign-in-rate must be at least 1");
@@ -279,6 +392,10 @@ int main(int argc, char** argv) {
   app_options.mail = &mail_dir;
   phttp::App app(**log, portal, views, app_options);
   if (args.demo) seed_demo(portal, app.accounts());
+  // The timers (scheduled closures, auto-close, survey expiry) run for as long as the server
+  // does; a second server on the same directory fires none twice (their command ids match).
+  svc::Scheduler scheduler(portal);
+  scheduler.start();
   phttp::ServerOptions so;
   so.host = args.host;
   so.port = args.port;
@@ -312,7 +429,7 @@ int main(int argc, char** argv) {
   }
   // One sender per data directory: a second server on it (another port) sends nothing.
   const std::string lock_path = args.data + "/deliverer.lock";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
     deliverer.emplace(**log, portal, mail_dir,
                       portico::mail::DelivererOptions{
@@ -352,6 +469,7 @@ int main(int argc, char** argv) {
   }).detach();
   server.stop();
   server.wait();
+  scheduler.stop();
   if (deliverer) deliverer->stop();
   outbox_feed.stop();
   if (lock_fd >= 0) ::close(lock_fd);

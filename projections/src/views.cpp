@@ -544,6 +544,17 @@ Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
   return answer(ok, std::move(out));
 }
 
+Result<std::vector<std::string>> Views::projects() const {
+  std::vector<std::string> out;
+  auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
+    t.scan(detail::kProjects, {}, Direction::forward, [&](std::string_view k, std::string_view) {
+      if (!k.empty() && k.back() == '\0') out.emplace_back(k.substr(0, k.size() - 1));
+      return true;
+    });
+  });
+  return answer(ok, std::move(out));
+}
+
 Result<std::uint64_t> Views::position() const {
   std::uint64_t out = 0;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) { out = t.position(); });

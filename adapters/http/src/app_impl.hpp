@@ -80,6 +80,8 @@ struct App::Impl {
   std::optional<Response> limit_address(const Call& c);
   Response too_many(const Call& c, std::chrono::seconds wait);
   Result<void> send(const mail::Message& message);
+  // The project whose host name (portico-admin --host) the request's Host header is, if any.
+  Result<std::optional<std::string>> project_of_host(const Request& request) const;
 };
 
 // ---- Request helpers ----

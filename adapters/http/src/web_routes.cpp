@@ -47,12 +47,32 @@ Response serve(const Request& request, const web::Asset& a) {
 
 }  // namespace
 
+Result<std::optional<std::string>> App::Impl::project_of_host(const Request& request) const {
+  std::string host(request[beast_http::field::host]);
+  if (const auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
+  for (char& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return portal.project_for_host(host);
+}
+
 void App::Impl::add_web_routes() {
   const web::Asset* page = find_asset("index.html");
   auto serve_page = [page](const Call& c) { return serve(c.request, *page); };
   for (const char* pattern : {"/p/{p}/{rest*}", "/invite/{token}", "/staff/{rest*}"}) {
     router.add(verb::get, pattern, serve_page);
   }
+  // A project's own host name (portico-admin project update --host) serves its portal at "/";
+  // the page asks /api/v1/host which project that is.
+  router.add(verb::get, "/", [this, page](const Call& c) {
+    auto slug = project_of_host(c.request);
+    if (!slug || !*slug) return error_response(c.request, 404, "not_found", "nothing here");
+    return serve(c.request, *page);
+  });
+  router.add(verb::get, "/api/v1/host", [this](const Call& c) {
+    auto slug = project_of_host(c.request);
+    if (!slug) return error_response(c.request, 503, "unavailable", slug.error().message);
+    if (!*slug) return error_response(c.request, 404, "not_found", "no project has this host name");
+    return json_response(c.request, 200, boost::json::object{{"project", **slug}});
+  });
   router.add(verb::get, "/assets/{name*}", [](const Call& c) {
     const web::Asset* a = find_asset(c.param("name"));
     if (a == nullptr || a->path == "index.html") {

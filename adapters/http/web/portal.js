@@ -972,6 +972,11 @@ async function route() {
     if (parts[0] === 'p' && parts[1]) return await customerRoute(parts[1], parts.slice(2).filter(Boolean));
     if (parts[0] === 'invite' && parts[1]) return await invitePage(parts[1]);
     if (parts[0] === 'staff') return await staffRoute(parts.slice(1).filter(Boolean));
+    if (parts.filter(Boolean).length === 0) {
+      // A project's own host name serves its portal here (portico-admin project update --host).
+      const host = await api('GET', '/api/v1/host');
+      return await customerRoute(host.project, []);
+    }
     errorPage(new ApiError(404, 'not_found', ''));
   } catch (e) {
     errorPage(e);

@@ -198,10 +198,14 @@ Result<void> MailDir::send(const Message& message) {
   if (!text) return Unexpected(text.error());
 
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
+  // The messages carry live sign-in links: the directory and files are the owner's alone.
+  if (std::filesystem::create_directories(dir_, ec)) {
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   const auto tmp = dir_ / ("." + unique + ".tmp");
   const auto final_path = dir_ / (unique + ".eml");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail("unavailable",
                 fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));

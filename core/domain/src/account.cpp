@@ -13,8 +13,9 @@ namespace {
 using detail::Overloaded;
 
 constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
-    "TokenIssued",  "TokenUsed",           "SessionStarted",   "SessionRefreshed",
-    "SessionEnded", "StaffAccountCreated", "StaffPasswordSet", "StaffEmailClaimed"};
+    "TokenIssued",      "TokenUsed",         "SessionStarted",
+    "SessionRefreshed", "SessionEnded",      "StaffAccountCreated",
+    "StaffPasswordSet", "StaffEmailClaimed", "StaffSessionsEnded"};
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
@@ -45,7 +46,13 @@ State evolve(State s, const Event& event) {
                    s.email = e.email;
                    s.display_name = e.display_name;
                  },
-                 [&](const StaffPasswordSet& e) { s.password_hash = e.hash; },
+                 [&](const StaffPasswordSet& e) {
+                   // A new password ends the sessions the old one started (the first, set with
+                   // the account, precedes every session).
+                   s.password_hash = e.hash;
+                   s.sessions_valid_from = e.at;
+                 },
+                 [&](const StaffSessionsEnded& e) { s.sessions_valid_from = e.at; },
                  [&](const StaffEmailClaimed& e) { s.claimed_by = e.staff_id; },
              },
              event);

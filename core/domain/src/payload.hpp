@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <boost/describe/members.hpp>
 #include <boost/json/value_from.hpp>
+#include <boost/mp11/algorithm.hpp>
 #include <boost/json/value_to.hpp>
 #include <portico/domain/common.hpp>
 #include <string>
@@ -23,6 +25,35 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 template <class Variant>
 boost::json::object to_payload(const Variant& event) {
   return std::visit([](const auto& e) { return boost::json::value_from(e).as_object(); }, event);
+}
+
+// A described struct read leniently: a member the object lacks keeps its default; a member of
+// the wrong type, or a key that names no member, is an error. For configuration records, which
+// gain settings over time (docs/events.md, "Changing an event").
+template <class T>
+boost::json::result<T> lenient_value_to(const boost::json::value& value) {
+  const boost::json::object* object = value.if_object();
+  if (!object) return boost::json::make_error_code(boost::json::error::not_object);
+  T out;
+  boost::json::error_code ec;
+  std::size_t known = 0;
+  using Members = boost::describe::describe_members<T, boost::describe::mod_public>;
+  boost::mp11::mp_for_each<Members>([&](auto member) {
+    if (ec) return;
+    const boost::json::value* v = object->if_contains(member.name);
+    if (!v) return;
+    ++known;
+    using M = std::remove_cvref_t<decltype(out.*member.pointer)>;
+    auto r = boost::json::try_value_to<M>(*v);
+    if (!r) {
+      ec = r.error();
+      return;
+    }
+    out.*member.pointer = std::move(*r);
+  });
+  if (ec) return ec;
+  if (known != object->size()) return boost::json::make_error_code(boost::json::error::unknown_name);
+  return out;
 }
 
 template <class Variant, std::size_t I>

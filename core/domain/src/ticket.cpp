@@ -263,7 +263,9 @@ std::optional<TimeUs> next_timer(const State& s, const Policies& p) {
   std::optional<TimeUs> next;
   auto consider = [&](TimeUs t) { next = next ? std::min(*next, t) : t; };
   if (!s.exists) return next;
-  if (s.status == Status::pending_closure) consider(s.status_since + p.pending_closure_timeout);
+  if (s.status == Status::pending_closure && p.pending_closure_timeout > 0) {
+    consider(s.status_since + p.pending_closure_timeout);
+  }
   if (s.status == Status::resolved && p.resolved_timeout > 0) {
     consider(s.status_since + p.resolved_timeout);
   }
@@ -374,7 +376,7 @@ std::vector<std::string> resolve_mentions(const State& s, std::string_view body,
 void consequences(const State& s, Status from, Status to, const Context& ctx, Events& out) {
   const bool begins = is_active(from) && !is_active(to);
   const bool offered = begins ? false : s.survey_offered_this_resolution;
-  if (!is_active(to) && !offered) {
+  if (!is_active(to) && !offered && ctx.policies.surveys) {
     out.push_back(SurveyOffered{ctx.now, ctx.command_id + "/survey", s.creator,
                                 ctx.now + ctx.policies.survey_expiry});
   }
@@ -643,7 +645,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               now = evolve(std::move(now), out.back());
             }
             const Policies& p = ctx.policies;
-            if (s.status == Status::pending_closure &&
+            if (s.status == Status::pending_closure && p.pending_closure_timeout > 0 &&
                 ctx.now >= s.status_since + p.pending_closure_timeout) {
               close(now, ctx, "pending_closure_timeout", out);
             } else if (s.status == Status::resolved && p.resolved_timeout > 0 &&

@@ -343,7 +343,12 @@ class LogImpl {
 
 LogResult<void> LogImpl::open() {
   std::error_code ec;
-  if (options_.create && !options_.read_only) std::filesystem::create_directories(dir_, ec);
+  // The log holds password hashes, addresses and every message: a directory it makes is the
+  // owner's alone (0700), and so are its files (0600, below); an existing one keeps its mode.
+  if (options_.create && !options_.read_only && std::filesystem::create_directories(dir_, ec)) {
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   struct stat st {};
   if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return log_error(Errc::invalid_argument, fmt::format("{} is not a directory", dir_.string()));
@@ -371,7 +376,7 @@ LogResult<void> LogImpl::open() {
   mdb_env_set_maxreaders(env_, 1024);
   const unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0u);
   const bool fresh = !std::filesystem::exists(dir_ / "data.mdb", ec);
-  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0644); rc) return fail(rc, "mdb_env_open");
+  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0600); rc) return fail(rc, "mdb_env_open");
   if (fresh) {
     // The new files' directory entries must be durable before the first append is acknowledged.
     if (int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {

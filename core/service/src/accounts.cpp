@@ -516,6 +516,11 @@ Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
     StaffAccount out;
     if (*existing) {
       out = **existing;
+      auto current = impl_->load<AccountTraits>(account::staff_stream(out.id));
+      if (!current) return Unexpected(current.error());
+      // The same password again (adding the member to another project) changes nothing; a new
+      // one ends every session the old one started.
+      if (impl_->password_matches((*current)->state.password_hash, password)) return out;
       batch.add<AccountTraits>(account::staff_stream(out.id), log::ExpectedVersion::any(),
                                {account::StaffPasswordSet{t, *hash}});
     } else {
@@ -535,6 +540,19 @@ Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
       return Unexpected(detail::from_log(appended.error()));
     }
   }
+}
+
+Result<void> Accounts::end_staff_sessions(const std::string& staff_id, std::string_view reason) {
+  auto s = impl_->load<AccountTraits>(account::staff_stream(staff_id));
+  if (!s) return Unexpected(s.error());
+  if (!(*s)->state.exists) return fail("not_found", "no such staff member");
+  Batch batch;
+  batch.meta.actor = domain::system_actor();
+  batch.add<AccountTraits>(account::staff_stream(staff_id), log::ExpectedVersion::any(),
+                           {account::StaffSessionsEnded{impl_->now(), std::string(reason)}});
+  auto appended = impl_->log.append(batch.writes);
+  if (!appended) return Unexpected(detail::from_log(appended.error()));
+  return {};
 }
 
 Result<std::optional<StaffAccount>> Accounts::staff_by_email(std::string_view email) const {
@@ -593,6 +611,10 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
     auto c = impl_->load<CustomerTraits>(customer::stream_id(s.session->subject));
     if (!c) return Unexpected(c.error());
     if (s.session->at < (*c)->state.sessions_valid_from) return unauthenticated();
+  } else if (realm == Realm::staff) {
+    auto staff = impl_->load<AccountTraits>(account::staff_stream(s.session->subject));
+    if (!staff) return Unexpected(staff.error());
+    if (s.session->at < (*staff)->state.sessions_valid_from) return unauthenticated();
   }
   if (account::session_needs_refresh(s, t, impl_->options.session_refresh)) {
     // Best effort: another request may have recorded the activity first (a conflict), and a

@@ -122,26 +122,86 @@ Result<project::State> Portal::create_project(const std::string& slug,
   if (!project::valid_slug(slug)) {
     return fail("invalid_request", "a slug is 2 to 40 of a-z, 0-9 and '-'", "slug");
   }
-  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug),
-                            project::Command{project::CreateProject{slug, settings}},
-                            project::Context{meta.actor, options_.clock()}, meta,
-                            options_.max_attempts);
+  return change_project(slug, project::CreateProject{slug, settings}, meta);
 }
 
 Result<project::State> Portal::configure_project(const std::string& slug,
                                                  const project::Settings& settings,
                                                  const CommandMeta& meta) {
-  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug),
-                            project::Command{project::ConfigureProject{settings}},
-                            project::Context{meta.actor, options_.clock()}, meta,
-                            options_.max_attempts);
+  return change_project(slug, project::ConfigureProject{settings}, meta);
 }
 
 Result<project::State> Portal::add_staff(const std::string& slug, const project::AddStaff& staff,
                                          const CommandMeta& meta) {
-  return run<ProjectTraits>(log_, *caches_, project::stream_id(slug), project::Command{staff},
-                            project::Context{meta.actor, options_.clock()}, meta,
-                            options_.max_attempts);
+  return change_project(slug, staff, meta);
+}
+
+Result<project::State> Portal::change_project(const std::string& slug,
+                                              const project::Command& command,
+                                              const CommandMeta& meta) {
+  if (!project::valid_slug(slug)) return fail("not_found", "no such project");
+  const std::string stream = project::stream_id(slug);
+  const std::string id = command_id_of(meta);
+  auto before = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
+  if (!before) return Unexpected(before.error());
+  if (*before) return *(*before)->state;
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    auto loaded = detail::load<ProjectTraits>(log_, stream, *caches_);
+    if (!loaded) return Unexpected(loaded.error());
+    const project::State& current = (*loaded)->state;
+    const project::Context ctx{meta.actor, options_.clock()};
+    auto events = project::decide(current, command, ctx);
+    if (!events) return Unexpected(events.error());
+    if (events->empty()) return current;
+    const project::State after = project::fold(*events, current);
+    std::vector<log::StreamWrite> writes{detail::encode<ProjectTraits>(
+        stream, log::ExpectedVersion::exactly((*loaded)->version), *events, meta, id, 0)};
+    // Host names change hands in the same append: "host:{name}" streams hold who has each, so
+    // two projects can never serve one name, even when two operators act at once.
+    std::size_t index = events->size();
+    const auto& was = current.settings.hosts;
+    const auto& now = after.settings.hosts;
+    for (const std::string& host : now) {
+      if (std::find(was.begin(), was.end(), host) != was.end()) continue;
+      const std::string host_stream = project::host_stream_id(host);
+      auto claim = detail::load<ProjectTraits>(log_, host_stream, *caches_);
+      if (!claim) return Unexpected(claim.error());
+      const std::string& holder = (*claim)->state.host_claimed_by;
+      if (!holder.empty() && holder != slug) {
+        return fail("conflict", "the host name " + host + " serves project " + holder, "hosts");
+      }
+      writes.push_back(detail::encode<ProjectTraits>(
+          host_stream, log::ExpectedVersion::exactly((*claim)->version),
+          {project::HostClaimed{ctx.now, host, slug}}, meta, id, index++));
+    }
+    for (const std::string& host : was) {
+      if (std::find(now.begin(), now.end(), host) != now.end()) continue;
+      writes.push_back(
+          detail::encode<ProjectTraits>(project::host_stream_id(host), log::ExpectedVersion::any(),
+                                        {project::HostReleased{ctx.now, host}}, meta, id, index++));
+    }
+    auto appended = log_.append(writes);
+    if (appended) {
+      if (appended->duplicate) break;
+      return after;
+    }
+    if (appended.error().code != log::Errc::conflict) {
+      return Unexpected(detail::from_log(appended.error()));
+    }
+    detail::backoff(attempt);
+  }
+  auto after = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
+  if (!after) return Unexpected(after.error());
+  if (*after) return *(*after)->state;
+  return fail("conflict", "the project kept changing under this command; try again");
+}
+
+Result<std::optional<std::string>> Portal::project_for_host(const std::string& host) const {
+  if (!project::valid_host(host)) return std::optional<std::string>();
+  auto claim = detail::load<ProjectTraits>(log_, project::host_stream_id(host), *caches_);
+  if (!claim) return Unexpected(claim.error());
+  const std::string& holder = (*claim)->state.host_claimed_by;
+  return holder.empty() ? std::optional<std::string>() : std::optional<std::string>(holder);
 }
 
 Result<project::State> Portal::project(const std::string& slug) const {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -109,7 +110,7 @@ TEST_CASE("portico-admin creates a project beside a running server") {
            "--customer-reply", "reopen", "--closed-tickets", "reply_reopens", "--sign-in",
            "magic_link", "--allowed-domains", "beta.test,beta.example"});
   CHECK(created.exit_code == 0);
-  CHECK(created.out == "project beta created: Beta Desk\n");
+  CHECK(created.out == "project beta created: Beta Desk (http://127.0.0.1:8080/p/beta/)\n");
   auto r = hc::get(port, "/api/v1/projects/beta");
   REQUIRE(r.result_int() == 200);
   const auto p = hc::json(r);
@@ -125,10 +126,23 @@ TEST_CASE("portico-admin creates a project beside a running server") {
   CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "gamma"}).exit_code == 2);
   CHECK(run({PORTICO_ADMIN, "--data", data, "project", "create", "gamma", "--name", "G",
              "--customer-reply", "sometimes"})
-            .exit_code == 2);
-  CHECK(run({PORTICO_ADMIN, "--data", (dir / "nowhere").string(), "project", "create", "g",
+            .exit_code == 1);  // an invalid value: exit 1 naming the flag
+  // A directory that does not exist yet becomes a new data directory, the owner's alone.
+  CHECK(run({PORTICO_ADMIN, "--data", (dir / "nowhere").string(), "project", "create", "g1",
              "--name", "G"})
+            .exit_code == 0);
+  CHECK((std::filesystem::status(dir / "nowhere").permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms::owner_all);
+  CHECK((std::filesystem::status(dir / "nowhere" / "data.mdb").permissions() &
+         std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  // One that holds something else is left alone.
+  std::filesystem::create_directories(dir / "other");
+  { std::ofstream(dir / "other" / "notes.txt") << "mine"; }
+  CHECK(run({PORTICO_ADMIN, "--data", (dir / "other").string(), "project", "create", "g2", "--name",
+             "G"})
             .exit_code == 1);
+  CHECK(!std::filesystem::exists(dir / "other" / "data.mdb"));
   CHECK(hc::get(port, "/api/v1/projects/beta").result_int() == 200);
   CHECK(hc::json(hc::get(port, "/api/v1/projects/beta")).at("name") == "Beta Desk");
   server.kill(SIGTERM);
@@ -168,7 +182,7 @@ TEST_CASE("portico-admin adds staff beside a running server - the password from 
   CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
              "y@demo.test", "--name", "Y", "--role", "owner"},
             "a long enough passphrase\n")
-            .exit_code == 2);
+            .exit_code == 1);
   CHECK(run({PORTICO_ADMIN, "--data", data, "staff", "add", "--project", "demo", "--email",
              "y@demo.test", "--name", "Y", "--role", "agent"},
             "")

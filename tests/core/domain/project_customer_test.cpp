@@ -72,7 +72,7 @@ TEST_CASE("only the operator creates a project - with a valid slug and settings 
     CHECK(code(dp::decide({}, dp::CreateProject{"acme", good}, kOperator)) == "ok");
   }
   bad = settings();
-  bad.policies.pending_closure_timeout = 0;
+  bad.policies.pending_closure_timeout = -1;  // 0 is "never"
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) ==
         "invalid_request/policies");
   const dp::State acme = created();

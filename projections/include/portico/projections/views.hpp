@@ -159,6 +159,8 @@ class Views {
   // A ticket's summary as staff see it, if the ticket exists.
   Result<std::optional<TicketSummary>> summary(const std::string& project,
                                                std::uint64_t number) const;
+  // The slug of every project, in order.
+  Result<std::vector<std::string>> projects() const;
   // The log position the views reflect.
   Result<std::uint64_t> position() const;
 

@@ -6,7 +6,8 @@
 //                             verification or a password reset. Using one is appending TokenUsed
 //                             at version 1, so two uses can never both succeed.
 //   "session:{sha256 hex}"    SessionStarted, SessionRefreshed*, SessionEnded: one sign-in.
-//   "staff:{id}"              StaffAccountCreated, StaffPasswordSet: a staff identity (global;
+//   "staff:{id}"              StaffAccountCreated, StaffPasswordSet, StaffSessionsEnded: a staff
+//                             identity (global;
 //                             which projects it serves is the project aggregate's StaffAdded).
 //   "staff-email:{address}"   StaffEmailClaimed: one staff identity per e-mail address.
 // Only hashes of tokens are stored; the tokens themselves go out by e-mail or in the answer.
@@ -76,6 +77,12 @@ struct StaffEmailClaimed {
   std::string email;
   std::string staff_id;
 };
+// Every session of the staff member started before `at` ends (removed from a project, or the
+// operator's choice). A new password (StaffPasswordSet) ends them too.
+struct StaffSessionsEnded {
+  TimeUs at = 0;
+  std::string reason;  // "removed", "password_changed"
+};
 BOOST_DESCRIBE_STRUCT(TokenIssued, (),
                       (at, purpose, project, email, customer_id, password_set_at, expires_at))
 BOOST_DESCRIBE_STRUCT(TokenUsed, (), (at))
@@ -86,9 +93,11 @@ BOOST_DESCRIBE_STRUCT(SessionEnded, (), (at, reason))
 BOOST_DESCRIBE_STRUCT(StaffAccountCreated, (), (at, staff_id, email, display_name))
 BOOST_DESCRIBE_STRUCT(StaffPasswordSet, (), (at, hash))
 BOOST_DESCRIBE_STRUCT(StaffEmailClaimed, (), (at, email, staff_id))
+BOOST_DESCRIBE_STRUCT(StaffSessionsEnded, (), (at, reason))
 
-using Event = std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
-                           StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed>;
+using Event =
+    std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
+                 StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed, StaffSessionsEnded>;
 std::string_view type_name(const Event& event) noexcept;
 bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
@@ -110,7 +119,8 @@ struct State {
   std::string email;
   std::string display_name;
   std::string password_hash;
-  std::string claimed_by;  // staff-email: the staff id holding the address
+  std::string claimed_by;          // staff-email: the staff id holding the address
+  TimeUs sessions_valid_from = 0;  // staff: sessions started before this have ended
 
   friend bool operator==(const State&, const State&) = default;
 };

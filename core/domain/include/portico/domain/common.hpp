@@ -6,6 +6,9 @@
 
 #include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>
+#include <boost/json/conversion.hpp>
+#include <boost/json/system_error.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <portico/result.hpp>
@@ -80,9 +83,10 @@ BOOST_DESCRIBE_ENUM(ClosedTicketsPolicy, closed_is_final, reply_reopens)
 struct Policies {
   CustomerReplyPolicy customer_reply = CustomerReplyPolicy::keep_status;
   ClosedTicketsPolicy closed_tickets = ClosedTicketsPolicy::closed_is_final;
-  TimeUs pending_closure_timeout = 48 * kHour;
+  TimeUs pending_closure_timeout = 48 * kHour;  // 0: never closed automatically
   TimeUs resolved_timeout = 14 * kDay;  // 0: resolved tickets are never closed automatically
   TimeUs survey_expiry = 7 * kDay;
+  bool surveys = true;  // false: no satisfaction survey is offered
   std::vector<std::string> survey_options = {"Excellent", "Good", "Fair", "Poor"};
   bool organization_visibility = false;
   std::size_t max_subject = 200;
@@ -92,8 +96,12 @@ struct Policies {
 };
 BOOST_DESCRIBE_STRUCT(Policies, (),
                       (customer_reply, closed_tickets, pending_closure_timeout, resolved_timeout,
-                       survey_expiry, survey_options, organization_visibility, max_subject,
+                       survey_expiry, surveys, survey_options, organization_visibility, max_subject,
                        max_message))
+// Settings are read leniently: a member that an older payload lacks takes its default (adding a
+// setting is not a change of shape); an unknown member is still refused.
+boost::json::result<Policies> tag_invoke(boost::json::try_value_to_tag<Policies>,
+                                         const boost::json::value& value);
 
 // Domain errors: the codes of API.md.
 namespace errc {
@@ -117,5 +125,10 @@ inline constexpr const char* kSurveyInactive = "survey_inactive";
 std::optional<std::size_t> utf8_length(std::string_view text) noexcept;
 // Text with leading and trailing white space removed.
 std::string_view trim(std::string_view text) noexcept;
+
+// A duration as operators write it: "45s", "30m", "48h", "14d", or "0" (never, or none).
+std::optional<TimeUs> parse_duration(std::string_view text) noexcept;
+// The shortest such spelling of `d` ("48h", "90s", "0"); whole seconds.
+std::string format_duration(TimeUs d);
 
 }  // namespace portico::domain

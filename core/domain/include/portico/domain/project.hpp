@@ -5,6 +5,7 @@
 
 #include <boost/describe/class.hpp>
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <portico/domain/common.hpp>
@@ -33,6 +34,20 @@ struct Organization {
 };
 BOOST_DESCRIBE_STRUCT(Organization, (), (name, domains))
 
+// One stretch of working time: `day` 0 (Monday) to 6 (Sunday), minutes since midnight in the
+// project's time zone, from < to.
+struct WorkingInterval {
+  int day = 0;
+  int from = 0;
+  int to = 0;
+  friend bool operator==(const WorkingInterval&, const WorkingInterval&) = default;
+};
+BOOST_DESCRIBE_STRUCT(WorkingInterval, (), (day, from, to))
+
+inline constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// A project's configuration (portico-admin project create/update). Every member has a default, and
+// an older payload without a member reads as that default.
 struct Settings {
   std::string name;
   Policies policies;
@@ -40,10 +55,26 @@ struct Settings {
   std::vector<std::string> allowed_domains;  // empty: any domain
   std::vector<Organization> organizations;
   Theme theme;
+  std::vector<std::string> languages = {"en"};  // the first is the default
+  bool customer_priority = false;               // customers may set a priority
+  std::string staff_totp = "optional";          // "optional" or "required"
+  std::string kb = "public";                    // knowledge base: "public", "members" or "off"
+  std::string time_zone = "UTC";                // an IANA zone name
+  std::vector<WorkingInterval> working_hours;   // empty: no working hours (no SLA pause)
+  std::vector<std::string> holidays;            // YYYY-MM-DD, in the project's time zone
+  std::uint32_t max_attachments = 5;            // per message
+  std::uint64_t max_attachment_bytes = 10 * kMiB;
+  std::vector<std::string> hosts;  // host names that serve this project's portal at "/"
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 BOOST_DESCRIBE_STRUCT(Settings, (),
-                      (name, policies, sign_in, allowed_domains, organizations, theme))
+                      (name, policies, sign_in, allowed_domains, organizations, theme, languages,
+                       customer_priority, staff_totp, kb, time_zone, working_hours, holidays,
+                       max_attachments, max_attachment_bytes, hosts))
+boost::json::result<Settings> tag_invoke(boost::json::try_value_to_tag<Settings>,
+                                         const boost::json::value& value);
+boost::json::result<Theme> tag_invoke(boost::json::try_value_to_tag<Theme>,
+                                      const boost::json::value& value);
 
 struct ProjectCreated {
   TimeUs at = 0;
@@ -66,12 +97,50 @@ struct StaffRemoved {
   TimeUs at = 0;
   std::string staff_id;
 };
+// Teams group the staff of a project; tickets are routed to them.
+struct TeamAdded {
+  TimeUs at = 0;
+  std::string team;
+};
+struct TeamRemoved {
+  TimeUs at = 0;
+  std::string team;
+};
+struct TeamMemberAdded {
+  TimeUs at = 0;
+  std::string team;
+  std::string staff_id;
+};
+struct TeamMemberRemoved {
+  TimeUs at = 0;
+  std::string team;
+  std::string staff_id;
+};
+// In the host name's own stream ("host:{name}"): one project per host name. Appended beside the
+// ProjectCreated/ProjectConfigured that lists (or stops listing) the name.
+struct HostClaimed {
+  TimeUs at = 0;
+  std::string host;
+  std::string project;
+};
+struct HostReleased {
+  TimeUs at = 0;
+  std::string host;
+};
 BOOST_DESCRIBE_STRUCT(ProjectCreated, (), (at, slug, settings))
 BOOST_DESCRIBE_STRUCT(ProjectConfigured, (), (at, settings, by))
 BOOST_DESCRIBE_STRUCT(StaffAdded, (), (at, staff_id, email, display_name, role))
 BOOST_DESCRIBE_STRUCT(StaffRemoved, (), (at, staff_id))
+BOOST_DESCRIBE_STRUCT(TeamAdded, (), (at, team))
+BOOST_DESCRIBE_STRUCT(TeamRemoved, (), (at, team))
+BOOST_DESCRIBE_STRUCT(TeamMemberAdded, (), (at, team, staff_id))
+BOOST_DESCRIBE_STRUCT(TeamMemberRemoved, (), (at, team, staff_id))
+BOOST_DESCRIBE_STRUCT(HostClaimed, (), (at, host, project))
+BOOST_DESCRIBE_STRUCT(HostReleased, (), (at, host))
 
-using Event = std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved>;
+using Event =
+    std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved, TeamAdded,
+                 TeamRemoved, TeamMemberAdded, TeamMemberRemoved, HostClaimed, HostReleased>;
 std::string_view type_name(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
@@ -91,7 +160,9 @@ struct State {
   bool exists = false;
   std::string slug;
   Settings settings;
-  std::map<std::string, StaffMember> staff;  // by staff id
+  std::map<std::string, StaffMember> staff;            // by staff id
+  std::map<std::string, std::set<std::string>> teams;  // team name -> staff ids
+  std::string host_claimed_by;  // "host:{name}" streams: the project holding the name ("": none)
   friend bool operator==(const State&, const State&) = default;
 };
 
@@ -116,7 +187,20 @@ struct AddStaff {
 struct RemoveStaff {
   std::string staff_id;
 };
-using Command = std::variant<CreateProject, ConfigureProject, AddStaff, RemoveStaff>;
+struct AddTeam {
+  std::string team;
+};
+struct RemoveTeam {
+  std::string team;
+};
+// Adds (or with `remove`, takes out) a staff member of the project to a team.
+struct SetTeamMember {
+  std::string team;
+  std::string staff_id;
+  bool remove = false;
+};
+using Command = std::variant<CreateProject, ConfigureProject, AddStaff, RemoveStaff, AddTeam,
+                             RemoveTeam, SetTeamMember>;
 
 struct Context {
   Actor actor;  // the system (portico-admin) or an admin of the project
@@ -129,6 +213,22 @@ Result<std::vector<Event>> decide(const State& state, const Command& command, co
 
 // Slugs: 2 to 40 of a-z 0-9 and '-', starting with a letter or digit.
 bool valid_slug(std::string_view slug) noexcept;
+// Team names: 1 to 60 characters, no control characters, not only spaces.
+bool valid_team(std::string_view team) noexcept;
+// Host names: lower-case DNS names (a-z 0-9 '-' '.'), 1 to 253 characters, no port.
+bool valid_host(std::string_view host) noexcept;
+// The settings' own rules (create and configure check them): invalid_request naming the field.
+Result<void> check_settings(const Settings& settings);
+// "mon-fri 09:00-17:00" or several such parts joined by ';' ("mon-thu 08:00-18:00;fri
+// 08:00-14:00"), a day alone ("sat 10:00-12:00") or a list ("mon,wed 09:00-12:00"); "" is none.
+Result<std::vector<WorkingInterval>> parse_working_hours(std::string_view text);
+// Back to that spelling, one part per day and interval ("mon 09:00-17:00;tue 09:00-17:00").
+std::string format_working_hours(const std::vector<WorkingInterval>& hours);
+// "mon" … "sun" for 0 … 6.
+std::string_view day_name(int day) noexcept;
+// A calendar date "YYYY-MM-DD" that exists (2025-02-29 does not).
+bool valid_date(std::string_view date) noexcept;
+std::string host_stream_id(std::string_view host);
 // The lower-cased domain of an e-mail address, or "" when it has none.
 std::string email_domain(std::string_view email);
 // Whether the project's allowed e-mail domains (when set) admit `email`.

@@ -110,12 +110,15 @@ class Accounts {
   Result<void> reset_password(std::string_view token, std::string_view password);
 
   // ---- Staff ----
-  // Creates the staff identity for the address, or sets its password (portico-admin).
+  // Creates the staff identity for the address, or sets its password (portico-admin); a new
+  // password ends the member's earlier sessions, the same one again changes nothing.
   Result<StaffAccount> set_staff_account(std::string_view email, std::string_view display_name,
                                          std::string_view password);
   Result<std::optional<StaffAccount>> staff_by_email(std::string_view email) const;
   Result<std::optional<StaffAccount>> staff(const std::string& staff_id) const;
   Result<NewSession> staff_sign_in(std::string_view email, std::string_view password);
+  // Ends every session the staff member holds now (staff remove). Errors: not_found.
+  Result<void> end_staff_sessions(const std::string& staff_id, std::string_view reason);
 
   // ---- Sessions ----
   // The holder of an active session of `realm`; unauthenticated otherwise (unknown, ended,

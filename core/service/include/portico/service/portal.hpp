@@ -76,6 +76,13 @@ class Portal {
   Result<domain::project::State> add_staff(const std::string& slug,
                                            const domain::project::AddStaff& staff,
                                            const CommandMeta& meta);
+  // Any project command (staff, teams, settings). Settings that add a host name claim it for the
+  // project in the same append (conflict, field "hosts", when another project holds it).
+  Result<domain::project::State> change_project(const std::string& slug,
+                                                const domain::project::Command& command,
+                                                const CommandMeta& meta);
+  // The project whose portal a host name serves, if any.
+  Result<std::optional<std::string>> project_for_host(const std::string& host) const;
 
   // ---- Customers ----
   // Registers a customer identity and claims its @handle (unique across the server).
