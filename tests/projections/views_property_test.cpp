@@ -327,19 +327,43 @@ TEST_CASE("for random histories the views agree with the domain and with a rebui
 TEST_CASE("walking pages while tickets are created yields each earlier ticket once and in order") {
   ViewsDesk d;
   d.real_time = true;
+  for (int i = 0; i < 150; ++i) (void)d.open("c-ann");
+  // What the views promise: newest activity first, then the newest ticket first (the system
+  // clock, not the ticket number, decides the order of the earlier tickets).
+  std::vector<dt::State> states;
+  for (std::uint64_t n = 1; n <= 150; ++n) states.push_back(d.ticket(n));
+  std::sort(states.begin(), states.end(), [](const dt::State& a, const dt::State& b) {
+    return a.updated_at != b.updated_at ? a.updated_at > b.updated_at : a.number > b.number;
+  });
   V existing;
-  for (int i = 0; i < 150; ++i) existing.insert(existing.begin(), d.open("c-ann"));
-  std::atomic<bool> stop{false};
-  std::atomic<int> created{0};
-  std::thread creator([&] {
+  for (const auto& t : states) existing.push_back(t.number);
+  std::atomic<int> created{0};  // -1: an open failed
+  // Stopped and joined on every way out, a failed REQUIRE included.
+  std::jthread creator([&](std::stop_token stop) {
     dt::OpenTicket c;
     c.subject = "new";
     c.body = "while walking";
-    while (!stop) {
+    while (!stop.stop_requested()) {
       c.message_id = "new-" + std::to_string(created.load());
-      if (d.portal->open_ticket("acme", c, Desk::as_customer("c-ann"))) ++created;
+      const bool opened = d.portal->open_ticket("acme", c, Desk::as_customer("c-ann")).has_value();
+      if (opened) {
+        ++created;
+      } else {
+        created = -1;
+      }
+      created.notify_all();
+      if (!opened) return;
     }
   });
+  // Waits until the creator has opened a ticket since it had opened `seen`: the walk never
+  // outruns the creator (a walk takes a few milliseconds, an open about one, and under load the
+  // creator may not even start before a walk is over).
+  auto creation_after = [&](int seen) {
+    for (int now = created.load(); now == seen; now = created.load()) created.wait(now);
+    REQUIRE_MESSAGE(created.load() > 0, "an open failed while walking");
+    return created.load();
+  };
+  int seen = creation_after(0);
   for (int round = 0; round < 5; ++round) {
     V walked;
     proj::ListQuery q;
@@ -350,17 +374,18 @@ TEST_CASE("walking pages while tickets are created yields each earlier ticket on
       for (const auto& s : page->items) walked.push_back(s.number);
       if (!page->next_cursor) break;
       q.cursor = *page->next_cursor;
-      std::this_thread::yield();
+      seen = creation_after(seen);  // a new ticket between every two pages
     }
     const std::set<std::uint64_t> old(existing.begin(), existing.end());
-    V seen;
+    V seen_old;
     for (auto n : walked) {
-      if (old.contains(n)) seen.push_back(n);
+      if (old.contains(n)) seen_old.push_back(n);
     }
-    CHECK(seen == existing);
+    CHECK(seen_old == existing);
+    CHECK(walked.size() > existing.size());  // and the tickets opened before this walk
     CHECK(std::set<std::uint64_t>(walked.begin(), walked.end()).size() == walked.size());
   }
-  stop = true;
+  creator.request_stop();
   creator.join();
   CHECK(created > 0);
 }
