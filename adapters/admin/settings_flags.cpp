@@ -350,6 +350,14 @@ std::string flag_of_field(std::string_view field) {
 }
 
 bool known_time_zone(const std::string& zone) {
+  // Only the shape of a zone name reaches the database (never a path of one's own).
+  if (zone.empty() || zone.size() > 64 || zone.front() == '/' ||
+      zone.find("..") != std::string::npos || !std::all_of(zone.begin(), zone.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
+               c == '+';
+      })) {
+    return false;
+  }
   try {
     return date::locate_zone(zone) != nullptr;
   } catch (const std::exception&) {

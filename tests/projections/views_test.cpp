@@ -2,6 +2,8 @@
 // right after acting.
 #include <doctest/doctest.h>
 
+#include <portico/service/scheduler.hpp>
+
 #include "views_fixtures.hpp"
 
 using namespace portico::test;
@@ -262,6 +264,38 @@ TEST_CASE("staff replies mentions and surveys reach the bell across projects") {
   CHECK_FALSE(theft);
   CHECK(d.views.notification("c-ann", bell->items[0].id).value().has_value());
   CHECK_FALSE(d.views.notification("c-bob", bell->items[0].id).value().has_value());
+}
+
+TEST_CASE("the scheduler expires a survey after 7 days: recorded and its bell entry read") {
+  ViewsDesk d;
+  const auto t = d.open("c-ann");
+  d.run(t, dt::SetStatus{dom::Status::resolved}, Desk::as_staff("s-agent"));
+  auto bell = d.views.notifications("c-ann");
+  REQUIRE(bell);
+  REQUIRE(bell->items.size() == 1);
+  CHECK(bell->items[0].kind == proj::NotificationKind::survey);
+  CHECK(bell->unread == 1);
+  // No timeout would close it first: only the survey's week is due.
+  svc::Scheduler scheduler(*d.portal, [&d] { return d.now.load(); });
+  d.tick(7 * dom::kDay - dom::kSecond);
+  REQUIRE(scheduler.step());
+  CHECK(d.views.notifications("c-ann").value().unread == 1);
+  d.tick(dom::kSecond);
+  auto fired = scheduler.step();
+  REQUIRE(fired);
+  CHECK(*fired == 1);
+  const auto state = d.ticket(t);
+  REQUIRE(state.surveys.size() == 1);
+  CHECK(state.surveys[0].state == dt::SurveyState::expired);
+  auto after = d.views.notifications("c-ann");
+  REQUIRE(after);
+  CHECK(after->unread == 0);
+  REQUIRE(after->items.size() == 1);
+  CHECK(after->items[0].read);
+  // The resolved ticket itself still closes at its own (14-day) time, once.
+  d.tick(7 * dom::kDay);
+  REQUIRE(scheduler.step());
+  CHECK(d.ticket(t).status == dom::Status::closed);
 }
 
 TEST_CASE("mark all read leaves notifications that came after the newest one seen unread") {

@@ -21,15 +21,18 @@ namespace portico::test {
 
 class ChildProcess {
  public:
-  // `input`, when given, is the child's standard input (small: it must fit in a pipe).
+  // `input`, when given, is the child's standard input (small: it must fit in a pipe). With
+  // `with_stderr`, standard error goes into the same pipe as standard output.
   explicit ChildProcess(const std::vector<std::string>& argv,
-                        const std::optional<std::string>& input = std::nullopt) {
+                        const std::optional<std::string>& input = std::nullopt,
+                        bool with_stderr = false) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
     int in[2] = {-1, -1};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    if (with_stderr) posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
     if (input) {
       if (::pipe2(in, O_CLOEXEC) != 0) std::abort();
       if (::write(in[1], input->data(), input->size()) != static_cast<ssize_t>(input->size())) {
@@ -114,9 +117,10 @@ struct Ran {
   int exit_code;
   std::string out;
 };
+// With `with_stderr`, `out` holds standard error too (what a person sees on the terminal).
 inline Ran run(const std::vector<std::string>& argv,
-               const std::optional<std::string>& input = std::nullopt) {
-  ChildProcess child(argv, input);
+               const std::optional<std::string>& input = std::nullopt, bool with_stderr = false) {
+  ChildProcess child(argv, input, with_stderr);
   std::string out = child.read_rest();
   const int status = child.wait();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), std::move(out)};

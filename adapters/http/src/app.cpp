@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/beast/core/string.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/value_from.hpp>
 #include <charconv>
 #include <chrono>
 #include <map>
@@ -15,6 +16,7 @@
 #include <portico/utf8.hpp>
 
 #include "app_impl.hpp"
+#include "working_hours.hpp"
 
 namespace portico::http {
 
@@ -41,7 +43,7 @@ void App::Impl::record(const std::string& route, unsigned status, double seconds
 
 namespace {
 
-boost::json::object project_json(const dom::project::State& p) {
+boost::json::object project_json(const dom::project::State& p, dom::TimeUs now) {
   const auto& s = p.settings;
   boost::json::array sign_in;
   for (const auto& m : s.sign_in) sign_in.emplace_back(m);
@@ -60,7 +62,8 @@ boost::json::object project_json(const dom::project::State& p) {
         {"closed_tickets", s.policies.closed_tickets == dom::ClosedTicketsPolicy::closed_is_final
                                ? "closed_is_final"
                                : "reply_reopens"}}},
-      {"working_hours", nullptr},
+      {"languages", boost::json::value_from(s.languages)},
+      {"working_hours", working_hours_json(s, now)},
   };
 }
 
@@ -111,7 +114,7 @@ void App::Impl::add_routes(App& app) {
   router.add(verb::get, "/api/v1/projects/{p}", [this](const Call& c) {
     auto p = portal.project(c.param("p"));
     if (!p || !p->exists) return error_response(c.request, 404, "not_found", "no such project");
-    return json_response(c.request, 200, project_json(*p));
+    return json_response(c.request, 200, project_json(*p, portal.now()));
   });
 }
 

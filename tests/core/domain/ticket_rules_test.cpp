@@ -1326,6 +1326,37 @@ TEST_CASE("a resolved ticket is closed automatically after its timeout - and nev
   CHECK(ticket.state().status == Status::resolved);
 }
 
+TEST_CASE("a pending_closure_timeout of 0 never closes a pending closure") {
+  const dom::TimeUs now = kT0 + kHour;
+  dom::Policies never;
+  never.pending_closure_timeout = 0;
+  Ticket ticket;
+  ok(ticket.when(dt::RequestClosure{}, context(Who::participant, never, now)));
+  CHECK(dt::next_timer(ticket.state(), never) == now + 7 * kDay);  // only the survey's expiry
+  for (dom::TimeUs later : {now + 48 * kHour, now + 400 * kDay}) {
+    CHECK_FALSE(has<dt::TicketClosed>(
+        ok(ticket.when(dt::ApplyTimers{}, context(Who::system, never, later)))));
+  }
+  CHECK(ticket.state().status == Status::pending_closure);
+}
+
+TEST_CASE("a project with surveys off offers none, whichever way a resolution begins") {
+  const dom::TimeUs now = kT0 + kHour;
+  dom::Policies off;
+  off.surveys = false;
+  for (const dt::Command& c :
+       {dt::Command{dt::SetStatus{Status::resolved}}, dt::Command{dt::SetStatus{Status::closed}},
+        dt::Command{dt::ScheduleClosure{now + kDay}}}) {
+    Ticket ticket;
+    CHECK_FALSE(has<dt::SurveyOffered>(ok(ticket.when(c, context(Who::staff, off, now)))));
+    CHECK(dt::pending_survey(ticket.state(), now) == nullptr);
+  }
+  Ticket ticket;
+  CHECK_FALSE(has<dt::SurveyOffered>(
+      ok(ticket.when(dt::RequestClosure{}, context(Who::creator, off, now)))));
+  CHECK(ticket.state().surveys.empty());
+}
+
 TEST_CASE("the timers close a ticket once - however often they are issued") {
   const dom::TimeUs now = kT0 + kHour;
   Ticket ticket;

@@ -1,0 +1,93 @@
+// portico-server --config FILE: every flag a key, the command line over the file, unknown keys
+// refused at start naming the key.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "../../support/server_process.hpp"
+#include "../../support/temp_dir.hpp"
+
+using namespace portico::test;
+
+namespace {
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const auto path = dir / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("the configuration file sets the server up and a flag on the command line wins") {
+  TempDir dir;
+  const auto from_file = dir / "from-file";
+  const auto from_flag = dir / "from-flag";
+  const std::string config = write(dir, "portico.toml",
+                                   "# the reference server\n"
+                                   "data = \"" +
+                                       from_file.string() +
+                                       "\"\n"
+                                       "listen = \"127.0.0.1:0\"\n"
+                                       "base-url = \"https://support.acme.test\"\n"
+                                       "workers = 8\n"
+                                       "sign-in-rate = 100\n"
+                                       "demo = true\n");
+  {
+    ChildProcess server({PORTICO_SERVER, "--config", config});
+    const auto port = listening_port(server);
+    CHECK(hc::get(port, "/api/v1/projects/demo").result_int() == 200);  // demo = true
+    CHECK(std::filesystem::exists(from_file / "data.mdb"));
+    // Links go out under the file's base URL.
+    hc::Connection c(port);
+    REQUIRE(c.request(boost::beast::http::verb::post, "/api/v1/auth/magic-link",
+                      R"({"project":"demo","email":"ann@example.com"})")
+                .result_int() == 202);
+    std::set<std::string> seen;
+    (void)mailed_token(from_file / "mail", "ann@example.com", seen);
+    bool https_link = false;
+    for (const auto& e : std::filesystem::directory_iterator(from_file / "mail")) {
+      https_link |=
+          read_mail(e.path()).find("https://support.acme.test/p/demo/") != std::string::npos;
+    }
+    CHECK(https_link);
+    server.kill(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+  }
+  {
+    ChildProcess server({PORTICO_SERVER, "--config", config, "--data", from_flag.string()});
+    const auto port = listening_port(server);
+    CHECK(hc::get(port, "/healthz").result_int() == 200);
+    CHECK(std::filesystem::exists(from_flag / "data.mdb"));
+    server.kill(SIGTERM);
+    server.wait();
+  }
+}
+
+TEST_CASE("a configuration file with an unknown key or a wrong type or bad TOML stops the start") {
+  TempDir dir;
+  const std::string data = (dir / "data").string();
+  auto start = [&](const std::string& text) {
+    return run({PORTICO_SERVER, "--config", write(dir, "c.toml", text)}, std::nullopt, true);
+  };
+  auto unknown = start("data = \"" + data + "\"\nlisten = \"127.0.0.1:0\"\nlisten-port = 8080\n");
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.out.find("unknown key 'listen-port'") != std::string::npos);
+  auto typed = start("data = \"" + data + "\"\nlisten = \"127.0.0.1:0\"\nworkers = [1, 2]\n");
+  CHECK(typed.exit_code == 1);
+  CHECK(typed.out.find("'workers'") != std::string::npos);
+  auto flag_typed = start("data = \"" + data + "\"\ndemo = \"yes\"\n");
+  CHECK(flag_typed.exit_code == 1);
+  CHECK(flag_typed.out.find("'demo'") != std::string::npos);
+  auto broken = start("data = \"unterminated\n");
+  CHECK(broken.exit_code == 1);
+  CHECK(broken.out.find("c.toml") != std::string::npos);
+  auto missing =
+      run({PORTICO_SERVER, "--config", (dir / "nope.toml").string()}, std::nullopt, true);
+  CHECK(missing.exit_code == 1);
+  // A section of its own (providers come with their own issue) is no key of ours either.
+  auto section = start("data = \"" + data + "\"\n[frobnicator]\nlevel = 3\n");
+  CHECK(section.exit_code == 1);
+  CHECK(section.out.find("'frobnicator'") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "data" / "data.mdb"));  // nothing was started
+}
