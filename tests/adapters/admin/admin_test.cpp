@@ -149,11 +149,11 @@ TEST_CASE(
   REQUIRE(admin(data,
                 {"staff", "add", "--project", "acme", "--email", "agent@acme.test", "--name",
                  "Agent", "--role", "agent"},
-                std::string("a passphrase for the agent\n"))
+                std::string("a passphrase for the helper\n"))
               .exit_code == 0);
   ServerProcess server(data);
   const auto ann = customer(server.port(), data, "acme", "ann@example.com");
-  const auto agent = staff(server.port(), "agent@acme.test", "a passphrase for the agent");
+  const auto agent = staff(server.port(), "agent@acme.test", "a passphrase for the helper");
   auto resolve = [&](const std::string& subject) {
     auto r = ann.call(verb::post, "/api/v1/projects/acme/tickets",
                       R"({"subject":")" + subject + R"(","message":"Help"})");
@@ -181,7 +181,7 @@ TEST_CASE(
       if (at == std::string::npos) continue;
       auto end = at + 13;
       while (end < mail.size() && (std::isalnum(static_cast<unsigned char>(mail[end])) ||
-                                   mail[end] == '-' || mail[end] == '_')) {
+                                   mail[end] == '-' || mail[end] == '_' || mail[end] == '.')) {
         ++end;
       }
       token = mail.substr(at + 13, end - at - 13);
@@ -189,7 +189,10 @@ TEST_CASE(
     if (token.empty()) std::this_thread::sleep_for(100ms);
   }
   REQUIRE(!token.empty());
-  const auto survey = hc::json(hc::get(server.port(), "/api/v1/surveys/" + token));
+  const auto answer = hc::get(server.port(), "/api/v1/surveys/" + token);
+  INFO("token " << token << " answered " << answer.body());
+  REQUIRE(answer.result_int() == 200);
+  const auto survey = hc::json(answer);
   CHECK(survey.at("options") == boost::json::parse(R"(["Superb","Fine","Bad"])"));
 }
 

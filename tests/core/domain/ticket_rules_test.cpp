@@ -1340,7 +1340,7 @@ TEST_CASE("a pending_closure_timeout of 0 never closes a pending closure") {
   CHECK(ticket.state().status == Status::pending_closure);
 }
 
-TEST_CASE("a project with surveys off offers none, whichever way a resolution begins") {
+TEST_CASE("a project with surveys off offers none whichever way a resolution begins") {
   const dom::TimeUs now = kT0 + kHour;
   dom::Policies off;
   off.surveys = false;
