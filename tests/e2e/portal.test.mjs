@@ -252,6 +252,10 @@ test('a customer signs in by magic link, opens a ticket, staff reply, and she re
   await carol.getByText('Closing requested').first().waitFor();
   const survey = carol.getByRole('region', {name: 'Rate the help you got'});
   await survey.getByLabel('5').check();
+  // The project's survey options are offered (the demo keeps the defaults).
+  assert.deepEqual(await survey.getByLabel('In a word').locator('option').allTextContents(),
+    ['Choose one (optional)', 'Excellent', 'Good', 'Fair', 'Poor']);
+  await survey.getByLabel('In a word').selectOption('Excellent');
   await survey.getByLabel(/Anything to add/).fill('Quick and kind.');
   await survey.getByRole('button', {name: 'Send the rating'}).click();
   await survey.waitFor({state: 'detached'});
@@ -500,6 +504,48 @@ test('staff: an internal note is marked as such and customers never see it; queu
   assert.equal(await hana.getByText('Check her last invoice first.').count(), 0);
   assert.deepEqual(hana.errors, []);
   assert.deepEqual(dana.errors, []);
+});
+
+test('staff sign in at their project\'s address and react to, edit and delete their own reply', async () => {
+  const jo = await newPage();
+  await signInByMagicLink(jo, 'jo@example.com');
+  const n = await openTicket(jo, 'demo', 'Printer on fire');
+  const dana = await newPage();
+  // The console's address names the project: its name heads the page, and it is not asked again.
+  await dana.goto(`${base}/staff/demo/tickets/${n}`);
+  await dana.getByRole('heading', {level: 1, name: /^Staff sign-in — Demo Support/}).waitFor();
+  assert.doesNotMatch(await dana.locator('#top').innerText(), /null/);
+  assert.match(await dana.locator('#top').innerText(), /Demo Support · staff/);
+  assert.equal(await dana.getByLabel('Project').count(), 0);
+  await dana.getByLabel('E-mail address').fill('agent@demo.test');
+  await dana.getByLabel('Password').fill('dana keeps the desk');
+  await dana.getByRole('button', {name: 'Sign in'}).click();
+  await dana.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
+  await dana.goto(`${base}/staff/demo/tickets/${n}`);
+  // Her reply: she edits it, then deletes it; the customer's message has no such controls for her.
+  await dana.getByRole('textbox', {name: 'Answer'}).fill('Unplug it first.');
+  await dana.getByRole('button', {name: 'Send'}).click();
+  const reply = dana.locator('.thread .message.staff');
+  await reply.getByText('Unplug it first.').waitFor();
+  assert.equal(await dana.locator('.thread .message').first().getByRole('button', {name: 'Edit'}).count(), 0);
+  await reply.getByRole('button', {name: 'Edit'}).click();
+  await dana.getByLabel('Edit your message').fill('Unplug it first, then call us.');
+  await dana.getByRole('button', {name: 'Save', exact: true}).click();
+  await dana.locator('.thread .message.staff').getByText('Unplug it first, then call us.').waitFor();
+  await jo.reload();
+  await jo.getByText('Unplug it first, then call us.').waitFor();
+  // She reacts to the customer's message; the customer sees the count.
+  await dana.locator('.thread .message').first().getByRole('button', {name: /^👍 0/}).click();
+  await dana.locator('.thread .message').first().getByRole('button', {name: '👍 1, yours'}).waitFor();
+  await jo.reload();
+  await jo.locator('.thread .message').first().getByRole('button', {name: '👍 1', exact: true}).waitFor();
+  await dana.locator('.thread .message.staff').getByRole('button', {name: 'Delete'}).click();
+  await dana.getByText('This message was deleted.').waitFor();
+  await jo.reload();
+  await jo.getByText('This message was deleted.').waitFor();
+  assert.equal(await jo.getByText('Unplug it first, then call us.').count(), 0);
+  assert.deepEqual(dana.errors, []);
+  assert.deepEqual(jo.errors, []);
 });
 
 test('validation messages sit by their field', async () => {

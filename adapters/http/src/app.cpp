@@ -61,7 +61,10 @@ boost::json::object project_json(const dom::project::State& p, dom::TimeUs now) 
                                : "reopen"},
         {"closed_tickets", s.policies.closed_tickets == dom::ClosedTicketsPolicy::closed_is_final
                                ? "closed_is_final"
-                               : "reply_reopens"}}},
+                               : "reply_reopens"},
+        // Beside API.md's two: what the portal's survey card offers (docs/api.md).
+        {"surveys", s.policies.surveys},
+        {"survey_options", boost::json::value_from(s.policies.survey_options)}}},
       {"languages", boost::json::value_from(s.languages)},
       {"working_hours", working_hours_json(s, now)},
   };

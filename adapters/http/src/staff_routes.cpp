@@ -118,6 +118,55 @@ void App::Impl::add_staff_routes() {
                return error_response(c.request, 404, "not_found", "no such message");
              }));
 
+  // A staff member's own messages: edit and delete them; react to any message they can see
+  // (PRODUCT.md: "its author" edits and deletes), as the customer routes do.
+  auto message_answer = [this](const Call& c, const Staff& s, const dt::State& t,
+                               const std::string& id) {
+    for (const auto& m : t.messages) {
+      if (m.id == id) {
+        return json_response(
+            c.request, 200,
+            message_json(m, s.project,
+                         Viewer{{dom::Realm::staff, s.who.caller.id}, {}, portal.now()}, portal));
+      }
+    }
+    return error_response(c.request, 404, "not_found", "no such message");
+  };
+  // Runs a command on ticket {n} and answers 204.
+  auto quietly = [this](const Call& c, const Staff& s, const dt::Command& command) {
+    auto n = parse_number(c.param("n"));
+    if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
+    auto done = portal.execute(c.param("p"), *n, command, meta(c, s.who));
+    if (!done) return error_response(c.request, done.error());
+    return no_content(c.request);
+  };
+  router.add(verb::patch, "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}",
+             staff([=, this](const Call& c, const Staff& s) {
+               auto body = parse_body(c.request);
+               if (!body) return error_response(c.request, body.error());
+               auto text = string_field(*body, "body");
+               if (!text) return error_response(c.request, text.error());
+               auto n = parse_number(c.param("n"));
+               if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
+               auto done = portal.execute(c.param("p"), *n, dt::EditMessage{c.param("id"), *text},
+                                          meta(c, s.who));
+               if (!done) return error_response(c.request, done.error());
+               return message_answer(c, s, *done->state, c.param("id"));
+             }));
+  router.add(verb::delete_, "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}",
+             staff([=](const Call& c, const Staff& s) {
+               return quietly(c, s, dt::DeleteMessage{c.param("id")});
+             }));
+  router.add(verb::put, "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}/reactions/{emoji}",
+             staff([=](const Call& c, const Staff& s) {
+               return quietly(c, s, dt::AddReaction{c.param("id"), c.param("emoji")});
+             }));
+  router.add(verb::delete_,
+             "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}/reactions/{emoji}",
+             staff([=](const Call& c, const Staff& s) {
+               return quietly(c, s, dt::RemoveReaction{c.param("id"), c.param("emoji")});
+             }));
+
   router.add(verb::post, "/api/v1/staff/projects/{p}/tickets/{n}/status",
              staff([=](const Call& c, const Staff& s) {
                auto body = parse_body(c.request);

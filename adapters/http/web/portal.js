@@ -538,6 +538,24 @@ function messageItem(m, {mine, editable, onReact, onEdit, onDelete, staffView}) 
   return item;
 }
 
+// The controls of a message: reacting (PUT/DELETE …/reactions/{emoji}), and editing and deleting
+// one's own (PATCH/DELETE …/messages/{id}), the same for customers and staff under their own paths.
+const reactWith = (act) => (msg, e, mine) =>
+  act(mine ? 'DELETE' : 'PUT', `/messages/${encodeURIComponent(msg.id)}/reactions/${encodeURIComponent(e)}`);
+function ownMessageActions(path, act, reload) {
+  return {
+    onEdit: (msg, item) => {
+      const box = h('textarea', {name: 'body', value: msg.body});
+      item.replaceChildren(form([field('Edit your message', box)], 'Save', async () => {
+        await api('PATCH', `${path}/messages/${encodeURIComponent(msg.id)}`, {body: box.value});
+        await reload();
+      }, {secondary: h('button', {type: 'button', class: 'secondary', onclick: reload}, 'Cancel')}));
+      box.focus();
+    },
+    onDelete: (msg) => { if (confirm('Delete this message? It stays in the thread as deleted.')) act('DELETE', `/messages/${encodeURIComponent(msg.id)}`); },
+  };
+}
+
 async function ticketPage(p, n) {
   const base = `/p/${encodeURIComponent(p.slug)}`;
   const path = `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets/${n}`;
@@ -569,20 +587,12 @@ async function ticketPage(p, n) {
     parts.push(h('p', {class: 'notice'}, `This ticket closes on ${when(t.closure.closes_at)}` +
       (policies.customer_reply === 'reopen' ? ' unless you reply.' : '.')));
   }
-  if (t.survey_pending && isCreator) parts.push(surveyCard(path, reload));
+  if (t.survey_pending && isCreator) parts.push(surveyCard(path, reload, policies.survey_options));
   parts.push(h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {
     mine: m.author.realm === 'customer' && me && m.author.id === me.customer.id,
     editable: !closed,
-    onReact: closed ? null : (msg, e, mine) => act(mine ? 'DELETE' : 'PUT', `/messages/${encodeURIComponent(msg.id)}/reactions/${encodeURIComponent(e)}`),
-    onEdit: (msg, item) => {
-      const box = h('textarea', {name: 'body', value: msg.body});
-      item.replaceChildren(form([field('Edit your message', box)], 'Save', async () => {
-        await api('PATCH', `${path}/messages/${encodeURIComponent(msg.id)}`, {body: box.value});
-        await reload();
-      }, {secondary: h('button', {type: 'button', class: 'secondary', onclick: reload}, 'Cancel')}));
-      box.focus();
-    },
-    onDelete: (msg) => { if (confirm('Delete this message? It stays in the thread as deleted.')) act('DELETE', `/messages/${encodeURIComponent(msg.id)}`); },
+    onReact: closed ? null : reactWith(act),
+    ...ownMessageActions(path, act, reload),
   }))));
   if (closed && !repliesReopen) {
     parts.push(h('p', {class: 'notice'}, 'This ticket is closed — you can no longer reply. Open a new ticket if you need more help.'));
@@ -646,16 +656,30 @@ async function ticketPage(p, n) {
   show(...parts);
 }
 
-function surveyCard(path, reload) {
+// The survey's form: a rating, one of the project's survey options if it has any, and a comment;
+// send(body, form) records it. The ticket page's card and the e-mailed link's page both use it.
+function surveyForm(options, send) {
   const choices = h('fieldset', {class: 'rating'}, h('legend', {}, 'How did we do? (1 = poor, 5 = excellent)'),
     [1, 2, 3, 4, 5].map((r) => h('label', {}, h('input', {type: 'radio', name: 'rating', value: r, required: true}), String(r))));
+  const option = options && options.length
+    ? h('select', {name: 'option'}, h('option', {value: ''}, 'Choose one (optional)'), options.map((o) => h('option', {value: o}, o)))
+    : null;
   const comment = h('textarea', {name: 'comment', maxlength: 2000});
-  return h('section', {class: 'card', 'aria-labelledby': 'survey-h'}, h('h2', {id: 'survey-h'}, 'Rate the help you got'),
-    form([choices, field('Anything to add? (optional)', comment)], 'Send the rating', async (f) => {
+  return form([choices, option ? field('In a word', option) : null, field('Anything to add? (optional)', comment)].filter(Boolean),
+    'Send the rating', async (f) => {
       const rating = Number(new FormData(f).get('rating'));
       if (!rating) throw new ApiError(400, 'invalid_request', 'Choose a rating from 1 to 5.', 'rating');
       const body = {rating};
+      if (option && option.value) body.option = option.value;
       if (comment.value.trim()) body.comment = comment.value.trim();
+      await send(body, f);
+    });
+}
+
+// The survey on the ticket's page (POST …/survey), offering the project's survey options.
+function surveyCard(path, reload, options) {
+  return h('section', {class: 'card', 'aria-labelledby': 'survey-h'}, h('h2', {id: 'survey-h'}, 'Rate the help you got'),
+    surveyForm(options, async (body) => {
       await api('POST', `${path}/survey`, body);
       await reload();
     }));
@@ -668,23 +692,11 @@ async function surveyLinkPage(token) {
   let s;
   try { s = await api('GET', path, undefined, {realm: 'customer'}); } catch (e) { return live() && errorPage(e, 'This survey is closed'); }
   if (!live()) return;
-  const choices = h('fieldset', {class: 'rating'}, h('legend', {}, 'How did we do? (1 = poor, 5 = excellent)'),
-    [1, 2, 3, 4, 5].map((r) => h('label', {}, h('input', {type: 'radio', name: 'rating', value: r, required: true}), String(r))));
-  const option = s.options && s.options.length
-    ? h('select', {name: 'option'}, h('option', {value: ''}, 'Choose one (optional)'), s.options.map((o) => h('option', {value: o}, o)))
-    : null;
-  const comment = h('textarea', {name: 'comment', maxlength: 2000});
   show(h('h1', {}, `Rate the help you got from ${s.project.name}`), h('p', {}, 'About “', s.ticket.subject, '”.'),
-    form([choices, option ? field('In a word', option) : null, field('Anything to add? (optional)', comment)].filter(Boolean),
-      'Send the rating', async (f) => {
-        const rating = Number(new FormData(f).get('rating'));
-        if (!rating) throw new ApiError(400, 'invalid_request', 'Choose a rating from 1 to 5.', 'rating');
-        const body = {rating};
-        if (option && option.value) body.option = option.value;
-        if (comment.value.trim()) body.comment = comment.value.trim();
-        await api('POST', path, body, {realm: 'customer', key: f.idempotencyKey});
-        show(h('h1', {}, 'Thank you'), h('p', {class: 'success'}, 'Your rating is recorded. It helps us do better.'));
-      }));
+    surveyForm(s.options, async (body, f) => {
+      await api('POST', path, body, {realm: 'customer', key: f.idempotencyKey});
+      show(h('h1', {}, 'Thank you'), h('p', {class: 'success'}, 'Your rating is recorded. It helps us do better.'));
+    }));
 }
 
 async function notificationsPage(p) {
@@ -808,8 +820,18 @@ async function staffRoute(rest) {
   const [slug, second, third] = rest;
   const signedInStaff = Boolean(localStorage.getItem(csrfKey('staff')));
   if (!signedInStaff || !slug) {
-    top.replaceChildren(h('span', {class: 'brand'}, 'Staff console'), signedInStaff ? signOut : null);
-    return staffSignIn(signedInStaff);
+    // The project the URL names is the one signed in to: its name in the header, not asked again.
+    let named = null;
+    if (slug) {
+      const live = liveness();
+      try { named = await project(slug); } catch (e) { return live() && errorPage(e, 'No such project'); }
+      if (!live()) return;
+      applyTheme(named);
+      siteName = `${named.name} — staff console`;
+    }
+    top.replaceChildren(...[h('span', {class: 'brand'}, named ? `${named.name} · staff` : 'Staff console'),
+      signedInStaff ? signOut : null].filter(Boolean));
+    return staffSignIn(signedInStaff, named);
   }
   const live = liveness();
   let p;
@@ -832,7 +854,8 @@ async function staffRoute(rest) {
   errorPage(new ApiError(404, 'not_found', ''));
 }
 
-function staffSignIn(already) {
+// The staff sign-in form; at /staff/{slug}/ (named) it signs in to that project and does not ask.
+function staffSignIn(already, named) {
   const last = localStorage.getItem('portico.staff.project') || '';
   const projectField = h('input', {name: 'project', required: true, value: last, autocomplete: 'off'});
   if (already) {
@@ -844,15 +867,18 @@ function staffSignIn(already) {
         go(`/staff/${encodeURIComponent(slug)}/`);
       }));
   }
-  show(h('h1', {}, 'Staff sign-in'), form([
+  show(h('h1', {}, named ? `Staff sign-in — ${named.name}` : 'Staff sign-in'), form([
     field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'username', required: true})),
     field('Password', h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: true})),
-    field('Project', projectField, 'Its short name, as in /p/acme/.'),
-  ], 'Sign in', async (f) => {
-    const slug = value(f, 'project').trim();
-    try { await project(slug); } catch { throw new ApiError(400, 'invalid_request', 'There is no project by that name.', 'project'); }
+    named ? null : field('Project', projectField, 'Its short name, as in /p/acme/.'),
+  ].filter(Boolean), 'Sign in', async (f) => {
+    const slug = named ? named.slug : value(f, 'project').trim();
+    if (!named) {
+      try { await project(slug); } catch { throw new ApiError(400, 'invalid_request', 'There is no project by that name.', 'project'); }
+    }
     const s = await api('POST', '/api/v1/staff/auth/login', {email: value(f, 'email'), password: value(f, 'password')}, {realm: 'staff'});
     signedIn(s, 'staff');
+    localStorage.setItem('portico.staff.id', s.staff.id);
     localStorage.setItem('portico.staff.project', slug);
     go(`/staff/${encodeURIComponent(slug)}/`);
   }));
@@ -930,7 +956,13 @@ async function staffTicketPage(p, n) {
       `${t.creator.display_name} · opened ${when(t.created_at)} · priority ${t.priority || 'normal'} · team ${t.team || 'none'}`)),
     flashBox,
     t.closure && t.closure.closes_at ? h('p', {class: 'notice'}, `Closes on ${when(t.closure.closes_at)}.`) : null,
-    h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {staffView: true}))),
+    h('ol', {class: 'thread', 'aria-label': 'Messages'}, t.messages.map((m) => messageItem(m, {
+      staffView: true,
+      mine: m.author.realm === 'staff' && m.author.id === localStorage.getItem('portico.staff.id'),
+      editable: t.status !== 'closed',
+      onReact: t.status === 'closed' ? null : reactWith(run),
+      ...ownMessageActions(path, run, reload),
+    }))),
     h('section', {class: 'card', 'aria-labelledby': 'answer-h'}, h('h2', {id: 'answer-h'}, 'Reply or add a note'),
       form([field('Answer', box),
         h('label', {class: 'inline'}, internal, ' Internal note (only staff see it)'),

@@ -150,6 +150,8 @@ TEST_CASE("project: public settings without signing in and 404 for an unknown on
   CHECK(v.at("policies").at("customer_reply") == "keep_status");
   CHECK(v.at("policies").at("closed_tickets") == "closed_is_final");
   CHECK(v.as_object().contains("working_hours"));
+  CHECK(v.at("policies").at("surveys") == true);
+  CHECK(v.at("policies").at("survey_options").is_array());
 
   configure(api, dom::CustomerReplyPolicy::reopen, dom::ClosedTicketsPolicy::reply_reopens);
   auto changed = ok(api.call(verb::get, "/api/v1/projects/acme"));
@@ -1031,6 +1033,80 @@ TEST_CASE("staff ticket: internal notes and edit history for staff and never for
                "invalid_request", "body");
 }
 
+TEST_CASE("staff edit delete and react to their own messages under /api/v1/staff and not_author") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto agnes = api.staff_login("agnes@acme.test");
+  api.staff("sam@acme.test", "Sam Second", "acme");
+  auto sam = api.staff_login("sam@acme.test");
+  const auto n = api.open(ann);
+  const std::string anns(read(api, ann, n).at("messages").at(0).at("id").as_string());
+  auto posted = ok(
+      api.call(verb::post, staff_ticket(n, "/messages"), agnes, js({{"body", "Try this"}})), 201);
+  const std::string mine(posted.at("id").as_string());
+  auto note = ok(api.call(verb::post, staff_ticket(n, "/messages"), agnes,
+                          js({{"body", "Note to self"}, {"internal", true}})),
+                 201);
+  const std::string note_id(note.at("id").as_string());
+
+  // Editing: the author only; the customer sees the new text, staff the history.
+  auto edited = ok(api.call(verb::patch, staff_ticket(n, "/messages/" + mine), agnes,
+                            js({{"body", "Try this instead"}})));
+  CHECK(edited.at("body") == "Try this instead");
+  CHECK(edited.at("edited_at").is_string());
+  CHECK(edited.at("history") == json::array{"Try this"});
+  CHECK(message(read(api, ann, n), mine)->at("body") == "Try this instead");
+  expect_error(api.call(verb::patch, staff_ticket(n, "/messages/" + mine), sam,
+                        js({{"body", "Sam's words"}})),
+               403, "not_author");
+  expect_error(api.call(verb::patch, staff_ticket(n, "/messages/" + anns), agnes,
+                        js({{"body", "Customer's words"}})),
+               403, "not_author");
+  expect_error(
+      api.call(verb::patch, staff_ticket(n, "/messages/" + mine), agnes, js({{"body", ""}})), 400,
+      "invalid_request", "body");
+  // A customer cannot use the staff route, nor staff of another project.
+  expect_error(
+      api.call(verb::patch, staff_ticket(n, "/messages/" + mine), ann, js({{"body", "x"}})), 401,
+      "unauthenticated");
+
+  // Reactions: staff react to any message they see, internal notes included; customers see the
+  // count.
+  const std::string thumbs = "\xF0\x9F\x91\x8D";
+  const auto react = staff_ticket(n, "/messages/" + anns + "/reactions/" + enc(thumbs));
+  CHECK(api.call(verb::put, react, agnes).result_int() == 204);
+  CHECK(message(read(api, ann, n), anns)->at("reactions") ==
+        json::value{{thumbs, {{"count", 1}, {"mine", false}}}});
+  CHECK(message(staff_read(api, agnes, n), anns)->at("reactions") ==
+        json::value{{thumbs, {{"count", 1}, {"mine", true}}}});
+  CHECK(message(staff_read(api, sam, n), anns)->at("reactions") ==
+        json::value{{thumbs, {{"count", 1}, {"mine", false}}}});
+  CHECK(api.call(verb::put, staff_ticket(n, "/messages/" + note_id + "/reactions/" + enc(thumbs)),
+                 sam)
+            .result_int() == 204);
+  CHECK(api.call(verb::delete_, react, agnes).result_int() == 204);
+  CHECK(message(read(api, ann, n), anns)->at("reactions").as_object().empty());
+
+  // Deleting: the author only; it stays as deleted.
+  expect_error(api.call(verb::delete_, staff_ticket(n, "/messages/" + mine), sam), 403,
+               "not_author");
+  CHECK(api.call(verb::delete_, staff_ticket(n, "/messages/" + mine), agnes).result_int() == 204);
+  const auto after = read(api, ann, n);
+  const auto* gone = message(after, mine);
+  REQUIRE(gone != nullptr);
+  CHECK(gone->at("deleted") == true);
+  CHECK(gone->at("body").is_null());
+  expect_error(api.call(verb::delete_, staff_ticket(n, "/messages/no-such"), agnes), 404,
+               "not_found");
+
+  // Closed: nothing changes any more.
+  set_status(api, agnes, n, "closed");
+  expect_error(
+      api.call(verb::patch, staff_ticket(n, "/messages/" + note_id), agnes, js({{"body", "late"}})),
+      409, "ticket_closed");
+  expect_error(api.call(verb::put, react, agnes), 409, "ticket_closed");
+}
+
 TEST_CASE("staff message with a status: one action and refused as a whole") {
   Api api;
   auto ann = api.customer("ann@globex.test");
@@ -1154,6 +1230,10 @@ TEST_CASE("staff of another project get 404 for everything of this one") {
       {verb::post, staff_ticket(n, "/scheduled-closure"), js({{"at", "2099-01-01T00:00:00Z"}})},
       {verb::delete_, staff_ticket(n, "/scheduled-closure"), ""},
       {verb::patch, staff_ticket(n), js({{"priority", "urgent"}})},
+      {verb::patch, staff_ticket(n, "/messages/x"), js({{"body", "Hello"}})},
+      {verb::delete_, staff_ticket(n, "/messages/x"), ""},
+      {verb::put, staff_ticket(n, "/messages/x/reactions/%F0%9F%91%8D"), ""},
+      {verb::delete_, staff_ticket(n, "/messages/x/reactions/%F0%9F%91%8D"), ""},
   };
   for (const auto& [method, target, body] : routes) {
     CAPTURE(target);
