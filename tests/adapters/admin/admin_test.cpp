@@ -129,6 +129,9 @@ TEST_CASE("project update changes only what is named and the running server sees
   CHECK(s.at("attachments") == boost::json::parse(R"({"count":3,"size_bytes":2097152})"));
   CHECK(s.at("policies").at("surveys") == false);
   CHECK(s.at("policies").at("survey_options") == boost::json::parse(R"(["Great","Meh"])"));
+  CHECK(project(port).at("policies").at("surveys") == false);
+  CHECK(project(port).at("policies").at("survey_options") ==
+        boost::json::parse(R"(["Great","Meh"])"));
   CHECK(s.at("policies").at("pending_closure_timeout") == "30m");
   CHECK(s.at("policies").at("resolved_timeout") == "7d");
   CHECK(s.at("name") == "Acme Support");  // still
