@@ -4,8 +4,10 @@
 #include <boost/json/value_to.hpp>
 #include <chrono>
 #include <cstdio>
+#include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/utf8.hpp>
+#include <unordered_set>
 
 #include "payload.hpp"
 
@@ -280,11 +282,14 @@ std::optional<TimeUs> next_timer(const State& s, const Policies& p) {
 
 std::vector<std::string> extract_mentions(std::string_view body) {
   std::vector<std::string> out;
+  // A set beside the list: one pass over the body, whatever it holds (a vector search per
+  // handle made a body of many distinct handles quadratic).
+  std::unordered_set<std::string> seen;
   auto handle_char = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
   };
-  for (std::size_t i = 0; i < body.size(); ++i) {
+  for (std::size_t i = 0; i < body.size() && out.size() < kMaxMentions; ++i) {
     if (body[i] != '@') continue;
     // "@" starts a mention only at the start or after something that is not part of a word
     // (so "support@example.com" mentions nobody).
@@ -296,7 +301,8 @@ std::vector<std::string> extract_mentions(std::string_view body) {
       if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     }
     while (!handle.empty() && handle.back() == '.') handle.pop_back();  // sentence end
-    if (!handle.empty() && std::find(out.begin(), out.end(), handle) == out.end()) {
+    // Only what could be someone's handle costs the handler a lookup.
+    if (customer::valid_handle(handle) && seen.insert(handle).second) {
       out.push_back(std::move(handle));
     }
     i = end - 1;

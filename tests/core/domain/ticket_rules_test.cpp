@@ -1570,6 +1570,17 @@ TEST_CASE("mentions ignore case - handles are lower-case") {
   CHECK(dt::extract_mentions("Hi @Cat and @BOB.") == std::vector<std::string>{"cat", "bob"});
 }
 
+TEST_CASE("a message names at most twenty handles and only ones that could be handles") {
+  std::string body;
+  for (int i = 0; i < 30; ++i) body += "@user" + std::to_string(i) + " @user0 ";
+  const auto handles = dt::extract_mentions(body);
+  REQUIRE(handles.size() == dt::kMaxMentions);
+  CHECK(handles.front() == "user0");
+  CHECK(handles.back() == "user19");
+  // One letter, or longer than 32: nobody's handle, so nothing to look up.
+  CHECK(dt::extract_mentions("@a @" + std::string(33, 'b')).empty());
+}
+
 TEST_CASE("organisation visibility follows the creator's current organisation") {
   // Opened before the project knew the creator's organisation: nothing recorded at opening.
   auto events = opened_ticket();

@@ -424,7 +424,11 @@ bool can_read(const State& state, const Context& ctx);
 std::optional<TimeUs> next_timer(const State& state, const Policies& policies);
 // The pending survey of the current resolution, if any (and not expired at `now`).
 const Survey* pending_survey(const State& state, TimeUs now);
-// "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', deduplicated.
+// At most this many distinct @handles of a message are looked up and notified (the first ones).
+inline constexpr std::size_t kMaxMentions = 20;
+// "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', lower-cased,
+// deduplicated, only those that are valid handles, at most kMaxMentions of them. Linear in the
+// length of the body.
 std::vector<std::string> extract_mentions(std::string_view body);
 // The stream a ticket's events are stored in.
 std::string stream_id(std::string_view project, std::uint64_t number);

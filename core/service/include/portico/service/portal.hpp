@@ -136,6 +136,9 @@ class Portal {
   Result<domain::ticket::Context> ticket_context(const domain::project::State& project,
                                                  const domain::Actor& actor,
                                                  std::string_view body) const;
+  // The customers the @handles of `body` name (at most domain::ticket::kMaxMentions lookups).
+  Result<std::vector<domain::ticket::MentionCandidate>> mention_candidates(
+      const domain::project::State& project, std::string_view body) const;
   Result<std::string> creator_organization(const domain::project::State& project,
                                            const std::string& creator) const;
   Result<std::uint64_t> reserve_number(const std::string& slug);
