@@ -143,7 +143,8 @@ std::optional<detail::TicketRecord> ticket_record(const TableReader& t, std::str
   return detail::decode<detail::TicketRecord>(*v);
 }
 
-TicketSummary to_summary(const detail::TicketRecord& r) {
+// A summary for staff (`updated_at`: any activity) or for a customer (only what they can see).
+TicketSummary to_summary(const detail::TicketRecord& r, bool for_customer) {
   return {r.project,
           r.number,
           r.subject,
@@ -151,7 +152,7 @@ TicketSummary to_summary(const detail::TicketRecord& r) {
           r.priority,
           r.team,
           r.created_at,
-          r.updated_at,
+          for_customer ? r.public_updated_at : r.updated_at,
           r.creator,
           r.participants,
           r.waiting_on,
@@ -285,7 +286,7 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
   auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
     auto r = ticket_record(t, project, number);
     if (!r || !matches(*r, q)) return std::nullopt;
-    TicketSummary s = to_summary(*r);
+    TicketSummary s = to_summary(*r, true);
     s.role = role_of(*r, customer, v);
     if (s.role == domain::ticket::Role::none) return std::nullopt;
     s.favorite =
@@ -385,7 +386,7 @@ Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
     auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
       auto r = ticket_record(t, project, number);
       if (!r) return std::nullopt;
-      TicketSummary s = to_summary(*r);
+      TicketSummary s = to_summary(*r, true);
       s.role = role_of(*r, customer, v);
       if (s.role == domain::ticket::Role::none) return std::nullopt;  // lost access since
       s.favorite = true;
@@ -442,7 +443,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
       if (!r || (!ps.empty() && !std::binary_search(ps.begin(), ps.end(), r->priority))) {
         return std::nullopt;
       }
-      return to_summary(*r);
+      return to_summary(*r, false);
     };
     page =
         page_of(t, ranges, *after, query.limit, ps.empty() ? ~std::size_t{0} : kSearchBudget, keep);
@@ -539,7 +540,7 @@ Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
                                                     std::uint64_t number) const {
   std::optional<TicketSummary> out;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
-    if (auto r = ticket_record(t, project, number)) out = to_summary(*r);
+    if (auto r = ticket_record(t, project, number)) out = to_summary(*r, false);
   });
   return answer(ok, std::move(out));
 }

@@ -122,7 +122,8 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
       {"priority", t.priority},
       {"team", t.team.empty() ? boost::json::value(nullptr) : boost::json::value(t.team)},
       {"created_at", time_json(t.created_at)},
-      {"updated_at", time_json(t.updated_at)},
+      // Customers see their own clock of activity: internal notes and staff edits never move it.
+      {"updated_at", time_json(staff ? t.updated_at : t.public_updated_at)},
       {"favorite", !staff && t.favorites.contains(viewer.actor.id)},
       {"role", staff ? boost::json::value(nullptr) : role_value(viewer.role)},
   };

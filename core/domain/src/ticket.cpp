@@ -85,6 +85,17 @@ Result<Event> from_payload(std::string_view type, boost::json::object payload) {
 // ---- Evolve ----
 
 State evolve(State s, const Event& event) {
+  // Whether the event is about an internal note, judged before the event changes anything.
+  bool internal_note = false;
+  if (const auto* posted = std::get_if<MessagePosted>(&event)) internal_note = posted->internal;
+  if (const auto* edited = std::get_if<MessageEdited>(&event)) {
+    const Message* m = find_message(s, edited->message_id);
+    internal_note = m != nullptr && m->internal;
+  }
+  if (const auto* deleted = std::get_if<MessageDeleted>(&event)) {
+    const Message* m = find_message(s, deleted->message_id);
+    internal_note = m != nullptr && m->internal;
+  }
   std::visit(Overloaded{
                  [&](const TicketOpened& e) {
                    s.exists = true;
@@ -204,7 +215,9 @@ State evolve(State s, const Event& event) {
                  },
              },
              event);
-  if (is_activity(event)) s.updated_at = std::visit([](const auto& e) { return e.at; }, event);
+  const TimeUs at = std::visit([](const auto& e) { return e.at; }, event);
+  if (is_activity(event)) s.updated_at = at;
+  if (is_public_activity(event, internal_note)) s.public_updated_at = at;
   return s;
 }
 
@@ -215,6 +228,10 @@ bool is_activity(const Event& event) noexcept {
          !std::holds_alternative<ReactionRemoved>(event) &&
          !std::holds_alternative<InviteCreated>(event) &&
          !std::holds_alternative<InviteRevoked>(event);
+}
+
+bool is_public_activity(const Event& event, bool internal_note) noexcept {
+  return is_activity(event) && !internal_note && !std::holds_alternative<TicketUpdated>(event);
 }
 
 State fold(const std::vector<Event>& events, State state) {

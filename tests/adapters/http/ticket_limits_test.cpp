@@ -88,3 +88,46 @@ TEST_CASE("a message within the limit notifies at most twenty of the handles it 
   }
   CHECK(mentions == 1);
 }
+
+// ---- L4: staff-only activity ----
+
+TEST_CASE("internal notes and staff edits do not move the ticket in customer views") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto agnes = api.staff_login("agnes@acme.test");
+  const auto first = api.open(ann, "First");
+  const auto second = api.open(ann, "Second");
+  const std::string staff_path = "/api/v1/staff/projects/acme/tickets/" + std::to_string(first);
+  auto seen = [&](std::uint64_t n) {
+    return std::string(hc::json(api.call(verb::get, path(n), ann)).at("updated_at").as_string());
+  };
+  auto order = [&] {
+    std::vector<std::uint64_t> out;
+    auto list = hc::json(api.call(verb::get, "/api/v1/projects/acme/tickets", ann));
+    for (const auto& s : list.at("items").as_array()) {
+      out.push_back(s.at("number").to_number<std::uint64_t>());
+    }
+    return out;
+  };
+  const std::string before = seen(first);
+  REQUIRE(order() == std::vector<std::uint64_t>{second, first});
+  auto note = api.call(verb::post, staff_path + "/messages", agnes,
+                       json({{"body", "customer is confused"}, {"internal", true}}));
+  REQUIRE_MESSAGE(note.result_int() == 201, note.body());
+  auto patched =
+      api.call(verb::patch, staff_path, agnes, json({{"priority", "high"}, {"team", "billing"}}));
+  REQUIRE_MESSAGE(patched.result_int() == 200, patched.body());
+  CHECK(seen(first) == before);
+  CHECK(order() == std::vector<std::uint64_t>{second, first});
+  auto list = hc::json(api.call(verb::get, "/api/v1/projects/acme/tickets", ann));
+  CHECK(list.at("items").at(1).at("updated_at").as_string() == before);
+  // Staff see every activity: the note moved the ticket in their queue.
+  auto queue = hc::json(api.call(verb::get, "/api/v1/staff/projects/acme/tickets", agnes));
+  CHECK(queue.at("items").at(0).at("number").to_number<std::uint64_t>() == first);
+  CHECK(hc::json(api.call(verb::get, staff_path, agnes)).at("updated_at").as_string() != before);
+  // A public staff reply is activity the customer sees.
+  auto reply = api.call(verb::post, staff_path + "/messages", agnes, json({{"body", "On it"}}));
+  REQUIRE_MESSAGE(reply.result_int() == 201, reply.body());
+  CHECK(seen(first) != before);
+  CHECK(order() == std::vector<std::uint64_t>{first, second});
+}

@@ -1593,3 +1593,18 @@ TEST_CASE("organisation visibility follows the creator's current organisation") 
   colleague.ticket_organization = "renamed";  // or the organisation was renamed
   CHECK(dt::decide(t, dt::AddFavorite{}, colleague).error().code == "not_found");
 }
+
+TEST_CASE("internal notes and staff edits are activity staff see and customers do not") {
+  const dom::Actor staff{Realm::staff, "s-agent"};
+  dt::State t = dt::fold(opened_ticket());
+  CHECK(t.updated_at == kT0 + 6);         // the internal note n-1
+  CHECK(t.public_updated_at == kT0 + 5);  // the staff reply before it
+  t = dt::fold(
+      {dt::MessageEdited{kT0 + 20, "n-1", "Surely the database"},
+       dt::TicketUpdated{kT0 + 21, "high", "billing", staff}, dt::MessageDeleted{kT0 + 22, "n-1"}},
+      std::move(t));
+  CHECK(t.updated_at == kT0 + 22);
+  CHECK(t.public_updated_at == kT0 + 5);
+  t = dt::fold({dt::MessageEdited{kT0 + 30, "m-p", "Same here, still"}}, std::move(t));
+  CHECK(t.public_updated_at == kT0 + 30);
+}

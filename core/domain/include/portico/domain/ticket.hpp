@@ -280,7 +280,8 @@ struct State {
   std::set<std::string> favorites;  // customers who marked it
   std::map<std::string, Invite> invites;
   TimeUs created_at = 0;
-  TimeUs updated_at = 0;
+  TimeUs updated_at = 0;         // the last activity of any kind (what staff see)
+  TimeUs public_updated_at = 0;  // the last activity customers can see (what they see)
   std::optional<TimeUs> first_staff_reply_at;
   std::optional<Realm> last_public_author;  // who spoke last in public: the queue's "waiting on"
 
@@ -291,6 +292,10 @@ State evolve(State state, const Event& event);
 // Whether the event is activity that moves the ticket up the lists (updated_at): everything but
 // favorites, reactions and invite links.
 bool is_activity(const Event& event) noexcept;
+// Whether the event is activity that customers see (public_updated_at): activity, but not an
+// internal note being posted, edited or deleted (`internal_note`: the event is about one), nor a
+// staff edit of priority or team. So a customer cannot tell from their list when notes are written.
+bool is_public_activity(const Event& event, bool internal_note) noexcept;
 State fold(const std::vector<Event>& events, State state = {});
 
 // ---- Commands ----
