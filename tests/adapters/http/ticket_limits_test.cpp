@@ -131,3 +131,52 @@ TEST_CASE("internal notes and staff edits do not move the ticket in customer vie
   CHECK(seen(first) != before);
   CHECK(order() == std::vector<std::uint64_t>{first, second});
 }
+
+// ---- L5: notifications after access ends ----
+
+TEST_CASE("a removed participant no longer sees or marks the bell entries of that ticket") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto cat = api.customer("cat@initech.test");
+  auto agnes = api.staff_login("agnes@acme.test");
+  const auto n = api.open(ann, "Secret plans");
+  const auto other = api.open(ann, "Still shared");
+  for (auto number : {n, other}) {
+    auto invite = hc::json(api.call(verb::post, path(number, "/invites"), ann));
+    auto joined =
+        api.call(verb::post,
+                 "/api/v1/invites/" + std::string(invite.at("token").as_string()) + "/join", cat);
+    REQUIRE_MESSAGE(joined.result_int() == 200, joined.body());
+    auto reply = api.call(
+        verb::post, "/api/v1/staff/projects/acme/tickets/" + std::to_string(number) + "/messages",
+        agnes, json({{"body", "Details about #" + std::to_string(number)}}));
+    REQUIRE_MESSAGE(reply.result_int() == 201, reply.body());
+  }
+  auto bell = [&] { return hc::json(api.call(verb::get, "/api/v1/notifications", cat)); };
+  auto before = bell();
+  REQUIRE(before.at("items").as_array().size() == 2);
+  CHECK(before.at("unread").to_number<std::uint64_t>() == 2);
+  std::string hidden_id;
+  for (const auto& item : before.at("items").as_array()) {
+    if (item.at("ticket").to_number<std::uint64_t>() == n) {
+      hidden_id = std::string(item.at("id").as_string());
+    }
+  }
+  REQUIRE(!hidden_id.empty());
+  auto removed = api.call(verb::delete_, path(n, "/participants/" + cat.id), ann);
+  REQUIRE_MESSAGE(removed.result_int() == 204, removed.body());
+  auto after = bell();
+  REQUIRE(after.at("items").as_array().size() == 1);
+  CHECK(after.at("items").at(0).at("ticket").to_number<std::uint64_t>() == other);
+  CHECK(after.at("unread").to_number<std::uint64_t>() == 1);
+  CHECK(boost::json::serialize(after).find("Secret plans") == std::string::npos);
+  auto unread = hc::json(api.call(verb::get, "/api/v1/notifications?unread=1", cat));
+  CHECK(unread.at("items").as_array().size() == 1);
+  auto mark = api.call(verb::post, "/api/v1/notifications/" + hidden_id + "/read", cat);
+  CHECK(mark.result_int() == 404);
+  // Leaving the project hides the rest.
+  auto left = api.call(verb::delete_, "/api/v1/projects/acme/membership", cat);
+  REQUIRE_MESSAGE(left.result_int() == 204, left.body());
+  CHECK(bell().at("items").as_array().empty());
+  CHECK(bell().at("unread").to_number<std::uint64_t>() == 0);
+}
