@@ -163,6 +163,16 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
   return o;
 }
 
+boost::json::object invites_json(const dt::State& t, service::Portal& portal) {
+  boost::json::array items;
+  for (const dt::Invite* i : dt::active_invites(t)) {
+    items.push_back({{"id", i->id},
+                     {"created_by", person(portal, i->created_by)},
+                     {"created_at", time_json(i->created_at)}});
+  }
+  return {{"items", std::move(items)}};
+}
+
 boost::json::object customer_json(const dom::customer::State& c) {
   return {{"id", c.id}, {"display_name", c.display_name}, {"handle", c.handle}, {"email", c.email}};
 }

@@ -271,6 +271,16 @@ bool can_read(const State& s, const Context& ctx) {
   return false;
 }
 
+std::vector<const Invite*> active_invites(const State& s) {
+  std::vector<const Invite*> out;
+  for (const auto& [id, invite] : s.invites) {
+    if (!invite.revoked && !invite.dead) out.push_back(&invite);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Invite* a, const Invite* b) { return a->created_at < b->created_at; });
+  return out;
+}
+
 const Survey* pending_survey(const State& s, TimeUs now) {
   if (s.surveys.empty()) return nullptr;
   const Survey& last = s.surveys.back();
@@ -786,6 +796,14 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               return fail(errc::kNotFound, "no such participant");
             }
             out.push_back(ParticipantRemoved{ctx.now, c.customer, ctx.actor.id});
+            // The links they made stop working with them, or a removal would not stick: they
+            // could rejoin at once through a link they kept. Links others made stay; the creator
+            // sees those (active_invites) and may revoke them.
+            for (const auto& [id, invite] : s.invites) {
+              if (invite.created_by == c.customer && !invite.revoked && !invite.dead) {
+                out.push_back(InviteRevoked{ctx.now, id, ctx.actor.id});
+              }
+            }
             if (s.favorites.contains(c.customer)) {
               out.push_back(FavoriteRemoved{ctx.now, c.customer, "lost_access"});
             }

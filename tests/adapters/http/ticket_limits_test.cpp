@@ -180,3 +180,54 @@ TEST_CASE("a removed participant no longer sees or marks the bell entries of tha
   CHECK(bell().at("items").as_array().empty());
   CHECK(bell().at("unread").to_number<std::uint64_t>() == 0);
 }
+
+// ---- M2: making a removal stick ----
+
+TEST_CASE(
+    "a removed participant cannot rejoin through their own links and the creator revokes the "
+    "rest") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto cat = api.customer("cat@initech.test");
+  const auto n = api.open(ann);
+  auto make = [&](const Api::Session& who) {
+    auto r = api.call(verb::post, path(n, "/invites"), who);
+    REQUIRE_MESSAGE(r.result_int() == 201, r.body());
+    auto v = hc::json(r);
+    return std::make_pair(std::string(v.at("id").as_string()),
+                          std::string(v.at("token").as_string()));
+  };
+  auto join = [&](const std::string& token) {
+    return api.call(verb::post, "/api/v1/invites/" + token + "/join", cat);
+  };
+  const auto anns = make(ann);
+  REQUIRE(join(anns.second).result_int() == 200);
+  const auto cats = make(cat);
+  // The creator sees both working links, who made them and when; nobody else sees them.
+  auto listed = api.call(verb::get, path(n, "/invites"), ann);
+  REQUIRE_MESSAGE(listed.result_int() == 200, listed.body());
+  auto items = hc::json(listed).at("items").as_array();
+  REQUIRE(items.size() == 2);
+  CHECK(items.at(0).at("id").as_string() == anns.first);
+  CHECK(items.at(0).at("created_by").at("id").as_string() == ann.id);
+  CHECK(items.at(1).at("id").as_string() == cats.first);
+  CHECK(items.at(1).at("created_by").at("id").as_string() == cat.id);
+  CHECK(items.at(1).as_object().contains("created_at"));
+  CHECK(boost::json::serialize(items).find(cats.second) == std::string::npos);
+  auto by_cat = api.call(verb::get, path(n, "/invites"), cat);
+  CHECK(by_cat.result_int() == 403);
+  CHECK(code_of(by_cat) == "not_creator");
+  // Removing Cat ends the links Cat made: no way back through them.
+  REQUIRE(api.call(verb::delete_, path(n, "/participants/" + cat.id), ann).result_int() == 204);
+  auto again = join(cats.second);
+  CHECK(again.result_int() == 410);
+  CHECK(code_of(again) == "invite_inactive");
+  items = hc::json(api.call(verb::get, path(n, "/invites"), ann)).at("items").as_array();
+  REQUIRE(items.size() == 1);
+  CHECK(items.at(0).at("id").as_string() == anns.first);
+  // Ann's own link still works until she revokes it from the list.
+  REQUIRE(api.call(verb::delete_, path(n, "/invites/" + anns.first), ann).result_int() == 204);
+  CHECK(hc::json(api.call(verb::get, path(n, "/invites"), ann)).at("items").as_array().empty());
+  CHECK(join(anns.second).result_int() == 410);
+  CHECK(api.call(verb::get, path(n), cat).result_int() == 404);
+}

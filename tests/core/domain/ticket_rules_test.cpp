@@ -1608,3 +1608,23 @@ TEST_CASE("internal notes and staff edits are activity staff see and customers d
   t = dt::fold({dt::MessageEdited{kT0 + 30, "m-p", "Same here, still"}}, std::move(t));
   CHECK(t.public_updated_at == kT0 + 30);
 }
+
+TEST_CASE("removing a participant revokes the invite links they made and only those") {
+  auto events = opened_ticket();
+  events.push_back(dt::InviteCreated{kT0 + 8, "inv-p", "h-p", "c-participant"});
+  events.push_back(dt::InviteCreated{kT0 + 9, "inv-c", "h-c", "c-creator"});
+  const dt::State before = dt::fold(events);
+  REQUIRE(dt::active_invites(before).size() == 2);
+  auto r = dt::decide(before, dt::RemoveParticipant{"c-participant"}, context(Who::creator));
+  REQUIRE(r);
+  const auto* revoked = first<dt::InviteRevoked>(*r);
+  REQUIRE(revoked);
+  CHECK(revoked->invite_id == "inv-p");
+  CHECK(revoked->by == "c-creator");
+  const dt::State after = dt::fold(*r, before);
+  REQUIRE(dt::active_invites(after).size() == 1);
+  CHECK(dt::active_invites(after).front()->id == "inv-c");
+  dt::Context back = context(Who::participant);
+  CHECK(error_of(dt::decide(after, dt::JoinByInvite{"h-p"}, back)) == "invite_inactive");
+  CHECK(static_cast<bool>(dt::decide(after, dt::JoinByInvite{"h-c"}, back)));
+}

@@ -425,6 +425,9 @@ Result<std::vector<Event>> decide(const State& state, const Command& command, co
 // or (with organisation visibility) shares its organisation.
 Role role_of(const State& state, const Context& ctx);
 bool can_read(const State& state, const Context& ctx);
+// The invite links that still work (not revoked, ticket not resolved or closed since), oldest
+// first: what the creator is shown so that they can revoke them.
+std::vector<const Invite*> active_invites(const State& state);
 // The earliest time at which ApplyTimers would change something, if any.
 std::optional<TimeUs> next_timer(const State& state, const Policies& policies);
 // The pending survey of the current resolution, if any (and not expired at `now`).
