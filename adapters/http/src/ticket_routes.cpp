@@ -106,6 +106,7 @@ void App::Impl::add_ticket_routes() {
     return [this, handler](const Call& c) -> Response {
       auto who = authenticate(c, dom::Realm::customer);
       if (!who) return error_response(c.request, who.error());
+      if (auto refused = limit_writes(c, *who)) return std::move(*refused);
       return handler(c, *who);
     };
   };

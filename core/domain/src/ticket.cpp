@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
 #include <chrono>
@@ -376,6 +377,53 @@ Result<void> check_text(std::string_view text, std::size_t max, const char* fiel
   return {};
 }
 
+// A purchase id or a template key: 1 to max_label characters of text without control characters.
+Result<void> check_label(const std::optional<std::string>& label, std::size_t max,
+                         const char* field) {
+  if (!label) return {};
+  const auto length = utf8_length(*label);
+  if (!length || *length == 0 || *length > max || !utf8::valid_printable(*label)) {
+    return fail(errc::kInvalidRequest,
+                std::string(field) + " is 1 to " + std::to_string(max) +
+                    " characters without control characters",
+                field);
+  }
+  return {};
+}
+
+// Counts what `v` holds (keys and elements, at any depth) and how deep it goes; stops early once
+// past `max_members` or `max_depth`, so that a huge value costs no more than the limit.
+bool within(const boost::json::value& v, std::size_t depth, const Limits& l, std::size_t& members) {
+  if (v.is_object() || v.is_array()) {
+    if (depth > l.max_fields_depth) return false;
+    if (v.is_object()) {
+      for (const auto& kv : v.get_object()) {
+        if (++members > l.max_fields_members || !within(kv.value(), depth + 1, l, members)) {
+          return false;
+        }
+      }
+    } else {
+      for (const auto& e : v.get_array()) {
+        if (++members > l.max_fields_members || !within(e, depth + 1, l, members)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+Result<void> check_fields(const boost::json::object& fields, const Limits& l) {
+  std::size_t members = 0;
+  if (!within(boost::json::value(fields), 1, l, members) ||
+      boost::json::serialize(fields).size() > l.max_fields_bytes) {
+    return fail(errc::kInvalidRequest,
+                "fields holds at most " + std::to_string(l.max_fields_members) + " values, " +
+                    std::to_string(l.max_fields_depth) + " levels deep, " +
+                    std::to_string(l.max_fields_bytes) + " bytes as JSON",
+                "fields");
+  }
+  return {};
+}
+
 Result<void> check_priority(const std::string& priority) {
   if (std::find(kPriorities.begin(), kPriorities.end(), priority) == kPriorities.end()) {
     return fail(errc::kInvalidRequest, "priority must be low, normal, high or urgent", "priority");
@@ -483,6 +531,13 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
       return Unexpected(ok.error());
     }
     if (auto ok = check_priority(open->priority); !ok) return Unexpected(ok.error());
+    if (auto ok = check_label(open->purchase_id, ctx.limits.max_label, "purchase_id"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_label(open->template_name, ctx.limits.max_label, "template"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_fields(open->fields, ctx.limits); !ok) return Unexpected(ok.error());
     out.push_back(
         TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
                      std::string(trim(open->subject)), open->message_id, open->body, open->priority,
@@ -526,6 +581,11 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (auto ok = customers_only(); !ok) return ok;
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
             if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            if (s.messages.size() >= ctx.limits.max_messages) {
+              return fail(errc::kConflict, "this ticket has reached " +
+                                               std::to_string(ctx.limits.max_messages) +
+                                               " messages; please open a new ticket");
+            }
             std::optional<Status> reopen;
             if (s.status == Status::closed) {
               if (ctx.policies.closed_tickets == ClosedTicketsPolicy::closed_is_final) {
@@ -566,7 +626,12 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (s.status == Status::closed)
               return fail(errc::kTicketClosed, "this ticket is closed");
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
-            if ((*m)->body != c.body) out.push_back(MessageEdited{ctx.now, c.message_id, c.body});
+            if ((*m)->body == c.body) return {};
+            if ((*m)->history.size() >= ctx.limits.max_edits) {
+              return fail(errc::kConflict, "a message can be edited at most " +
+                                               std::to_string(ctx.limits.max_edits) + " times");
+            }
+            out.push_back(MessageEdited{ctx.now, c.message_id, c.body});
             return {};
           },
           [&](const DeleteMessage& c) -> Result<void> {
@@ -590,6 +655,11 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               return fail(errc::kInvalidRequest, "emoji must be 1 to 64 bytes of text", "emoji");
             }
             auto it = (*m)->reactions.find(c.emoji);
+            if (it == (*m)->reactions.end() && (*m)->reactions.size() >= ctx.limits.max_reactions) {
+              return fail(errc::kConflict, "a message carries at most " +
+                                               std::to_string(ctx.limits.max_reactions) +
+                                               " different reactions");
+            }
             if (it == (*m)->reactions.end() || !it->second.contains(reactor_key(ctx.actor))) {
               out.push_back(ReactionAdded{ctx.now, c.message_id, c.emoji, ctx.actor});
             }

@@ -114,6 +114,16 @@ Portal::Portal(log::Log& log, Options options)
   if (!options_.clock) options_.clock = system_now;
 }
 
+void Portal::set_ticket_limits(const domain::ticket::Limits& limits) {
+  std::lock_guard lock(limits_mu_);
+  options_.ticket_limits = limits;
+}
+
+domain::ticket::Limits Portal::ticket_limits() const {
+  std::lock_guard lock(limits_mu_);
+  return options_.ticket_limits;
+}
+
 // ---- Projects ----
 
 Result<project::State> Portal::create_project(const std::string& slug,
@@ -365,6 +375,7 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
   ctx.now = options_.clock();
   ctx.project = slug;
   ctx.policies = p.settings.policies;
+  ctx.limits = ticket_limits();
   if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(p, actor.id);
   if (actor.realm == domain::Realm::customer) {
     auto c = customer(actor.id);

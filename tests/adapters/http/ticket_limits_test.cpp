@@ -72,6 +72,11 @@ TEST_CASE("a message within the limit notifies at most twenty of the handles it 
   auto ann = api.customer("ann@globex.test");
   auto bob = api.customer("bob@globex.test");
   const auto n = api.open(ann);
+  // Bob joins, so that a mention of him counts.
+  auto invite = hc::json(api.call(verb::post, path(n, "/invites"), ann));
+  REQUIRE(api.call(verb::post,
+                   "/api/v1/invites/" + std::string(invite.at("token").as_string()) + "/join", bob)
+              .result_int() == 200);
   auto me = hc::json(api.call(verb::get, "/api/v1/me", bob));
   const std::string bob_handle(me.at("customer").at("handle").as_string());
   // Bob is named after 1,500 other handles (9,000 characters): only the first twenty count.
@@ -230,4 +235,115 @@ TEST_CASE(
   CHECK(hc::json(api.call(verb::get, path(n, "/invites"), ann)).at("items").as_array().empty());
   CHECK(join(anns.second).result_int() == 410);
   CHECK(api.call(verb::get, path(n), cat).result_int() == 404);
+}
+
+// ---- H4: bounded tickets and throttled writes ----
+
+TEST_CASE("what a new ticket carries besides its text is bounded and refused by field") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  const std::string tickets = "/api/v1/projects/acme/tickets";
+  const auto before = api.head();
+  auto refused = [&](boost::json::object extra, const std::string& field) {
+    boost::json::object o{{"subject", "s"}, {"message", "m"}};
+    for (auto& kv : extra) o[kv.key()] = kv.value();
+    auto r = api.call(verb::post, tickets, ann, json(o));
+    CHECK_MESSAGE(r.result_int() == 400, r.body());
+    CHECK(code_of(r) == "invalid_request");
+    CHECK(hc::json(r).at("error").at("field").as_string() == field);
+  };
+  refused({{"purchase_id", std::string(101, 'p')}}, "purchase_id");
+  refused({{"purchase_id", "a\x01z"}}, "purchase_id");
+  refused({{"template", std::string(101, 't')}}, "template");
+  boost::json::object wide;
+  for (int i = 0; i < 101; ++i) wide["k" + std::to_string(i)] = i;
+  refused({{"fields", wide}}, "fields");
+  refused({{"fields", {{"a", {{"b", {{"c", {{"d", {{"e", 1}}}}}}}}}}}},
+          "fields");  // five levels
+  refused({{"fields", {{"long", std::string(17 * 1024, 'x')}}}}, "fields");
+  CHECK(api.head() == before);
+  boost::json::object fields{{"os", "linux"}, {"steps", {{"list", {"one", 2, true}}}}};
+  auto fine = api.call(verb::post, tickets, ann,
+                       json({{"subject", "s"},
+                             {"message", "m"},
+                             {"purchase_id", std::string(100, 'p')},
+                             {"template", "bug"},
+                             {"fields", fields}}));
+  CHECK_MESSAGE(fine.result_int() == 201, fine.body());
+}
+
+TEST_CASE("replies edits and distinct reactions stop at the ticket limits with conflict") {
+  Api api([](phttp::AppOptions& o) {
+    o.tickets.max_messages = 3;
+    o.tickets.max_edits = 2;
+    o.tickets.max_reactions = 2;
+  });
+  auto ann = api.customer("ann@globex.test");
+  auto bob = api.customer("bob@globex.test");
+  auto agnes = api.staff_login("agnes@acme.test");
+  const auto n = api.open(ann);  // message 1
+  auto reply = [&](const std::string& body) {
+    return api.call(verb::post, path(n, "/messages"), ann, json({{"body", body}}));
+  };
+  auto second = reply("two");
+  REQUIRE(second.result_int() == 201);
+  const std::string id(hc::json(second).at("id").as_string());
+  REQUIRE(reply("three").result_int() == 201);
+  auto full = reply("four");
+  CHECK(full.result_int() == 409);
+  CHECK(code_of(full) == "conflict");
+  // Staff may still answer (and close) a full ticket.
+  auto staff_reply =
+      api.call(verb::post, "/api/v1/staff/projects/acme/tickets/" + std::to_string(n) + "/messages",
+               agnes, json({{"body", "Closing this one; please open another"}}));
+  CHECK(staff_reply.result_int() == 201);
+  // Edits.
+  auto edit = [&](const std::string& body) {
+    return api.call(verb::patch, path(n, "/messages/" + id), ann, json({{"body", body}}));
+  };
+  CHECK(edit("two, edited").result_int() == 200);
+  CHECK(edit("two, edited again").result_int() == 200);
+  CHECK(edit("two, edited again").result_int() == 200);  // no change: not an edit
+  auto third = edit("two, once more");
+  CHECK(third.result_int() == 409);
+  CHECK(code_of(third) == "conflict");
+  // Reactions: two different emoji; more people may still join one of them.
+  auto react = [&](const Api::Session& who, const std::string& emoji) {
+    return api.call(verb::put, path(n, "/messages/" + id + "/reactions/" + emoji), who)
+        .result_int();
+  };
+  CHECK(react(ann, "%F0%9F%91%8D") == 204);
+  CHECK(react(ann, "%F0%9F%8E%89") == 204);
+  CHECK(react(ann, "%E2%9D%A4") == 409);
+  CHECK(react(bob, "%E2%9D%A4") == 404);  // Bob cannot read the ticket at all
+  auto t = hc::json(api.call(verb::get, path(n), ann));
+  CHECK(t.at("messages").at(1).at("reactions").as_object().size() == 2);
+}
+
+TEST_CASE("changes by one caller are throttled with 429 and Retry-After and reads are not") {
+  Api api([](phttp::AppOptions& o) { o.writes = {3, 1}; });
+  auto ann = api.customer("ann@globex.test");
+  auto bob = api.customer("bob@globex.test");
+  const auto n = api.open(ann);  // 1
+  Headers keyed = ann.bearer();
+  keyed.emplace_back("Idempotency-Key", "reply-1");
+  const std::string body = json({{"body", "first"}});
+  auto first = api.call(verb::post, path(n, "/messages"), body, keyed);  // 2
+  REQUIRE_MESSAGE(first.result_int() == 201, first.body());
+  REQUIRE(api.call(verb::put, path(n, "/favorite"), ann).result_int() == 204);  // 3
+  auto limited = api.call(verb::post, path(n, "/messages"), ann, json({{"body", "again"}}));
+  CHECK(limited.result_int() == 429);
+  CHECK(code_of(limited) == "rate_limited");
+  const std::string retry_after(limited[boost::beast::http::field::retry_after]);
+  REQUIRE(!retry_after.empty());
+  CHECK(std::stoi(retry_after) >= 1);
+  CHECK(api.call(verb::delete_, path(n, "/favorite"), ann).result_int() == 429);
+  // Reading goes on; a retry of an answered request is its stored answer; others are unaffected.
+  CHECK(api.call(verb::get, path(n), ann).result_int() == 200);
+  auto replayed = api.call(verb::post, path(n, "/messages"), body, keyed);
+  CHECK(replayed.result_int() == 201);
+  CHECK(replayed.body() == first.body());
+  CHECK(api.call(verb::post, "/api/v1/projects/acme/tickets", bob,
+                 json({{"subject", "Mine"}, {"message", "works"}}))
+            .result_int() == 201);
 }

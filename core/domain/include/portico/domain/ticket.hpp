@@ -391,11 +391,28 @@ struct MentionCandidate {
   std::string organization;
 };
 
+// What bounds one ticket (a deployment's settings, not a project's: they protect the server).
+// A command past a count limit is refused with conflict, one past a size limit with
+// invalid_request naming the field; staff and the system are not held to max_messages (they may
+// always answer and close a ticket).
+struct Limits {
+  std::size_t max_messages = 1000;  // messages of a ticket before customers' replies are refused
+  std::size_t max_edits = 50;       // edits of one message
+  std::size_t max_reactions = 20;   // distinct emoji on one message
+  std::size_t max_label = 100;      // characters of purchase_id and template
+  std::size_t max_fields_bytes = 16 * 1024;  // `fields` as JSON
+  std::size_t max_fields_members = 100;      // keys and array elements in `fields`, at any depth
+  std::size_t max_fields_depth = 4;          // `fields` itself is depth 1
+
+  friend bool operator==(const Limits&, const Limits&) = default;
+};
+
 struct Context {
   Actor actor;
   TimeUs now = 0;
   std::string command_id;  // ids of things the decider creates derive from it
   Policies policies;       // the ticket's project's
+  Limits limits;           // the deployment's
   std::string project;     // the ticket's project
   // Facts about the actor that the handler looked up:
   bool is_member = false;         // a customer who is a member of the project
