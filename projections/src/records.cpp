@@ -1,8 +1,9 @@
 // The ticket record's binary form: every list page decodes one per item, and JSON parsing was
 // most of a page's cost. Layout (integers big-endian):
 //   u8 format (1), str project, be64 number, str subject, u8 status, str priority, str team,
-//   be64 created_at, be64 updated_at, str creator, str domain, be32 participant count, then each
-//   participant as str, u8 waiting_on; where str = be32 length + bytes.
+//   be64 created_at, be64 updated_at, be64 public_updated_at, str creator, str domain, be32
+//   participant count, then each participant as str, u8 waiting_on; where str = be32 length +
+//   bytes.
 // Deterministic (a rebuild writes the same bytes); a record that does not decode is reported by
 // the readers as damaged, never read past its end.
 #include "records.hpp"
@@ -12,7 +13,7 @@
 namespace portico::projections::detail {
 namespace {
 
-constexpr unsigned char kTicketFormat = 1;
+constexpr unsigned char kTicketFormat = 2;  // 2: public_updated_at
 
 void put_be32(std::string& out, std::uint32_t v) {
   for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -78,6 +79,7 @@ std::string encode(const TicketRecord& r) {
   put_str(out, r.team);
   put_be64(out, static_cast<std::uint64_t>(r.created_at));
   put_be64(out, static_cast<std::uint64_t>(r.updated_at));
+  put_be64(out, static_cast<std::uint64_t>(r.public_updated_at));
   put_str(out, r.creator);
   put_str(out, r.domain);
   put_be32(out, static_cast<std::uint32_t>(r.participants.size()));
@@ -94,8 +96,9 @@ std::optional<TicketRecord> decode<TicketRecord>(std::string_view bytes) {
   std::uint32_t participants = 0;
   if (!in.u8(format) || format != kTicketFormat || !in.str(r.project) || !in.be64(r.number) ||
       !in.str(r.subject) || !in.u8(status) || !in.str(r.priority) || !in.str(r.team) ||
-      !in.time(r.created_at) || !in.time(r.updated_at) || !in.str(r.creator) || !in.str(r.domain) ||
-      !in.be32(participants) || participants > bytes.size() / 4) {
+      !in.time(r.created_at) || !in.time(r.updated_at) || !in.time(r.public_updated_at) ||
+      !in.str(r.creator) || !in.str(r.domain) || !in.be32(participants) ||
+      participants > bytes.size() / 4) {
     return std::nullopt;
   }
   r.participants.resize(participants);

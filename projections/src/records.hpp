@@ -28,7 +28,8 @@ struct TicketRecord {
   std::string priority;
   std::string team;
   domain::TimeUs created_at = 0;
-  domain::TimeUs updated_at = 0;
+  domain::TimeUs updated_at = 0;         // any activity: the staff queue's order
+  domain::TimeUs public_updated_at = 0;  // activity customers see: their lists' order
   std::string creator;
   std::string domain;                     // the creator's e-mail domain: the organisation key
   std::vector<std::string> participants;  // sorted, the creator included
@@ -39,7 +40,7 @@ struct TicketRecord {
 };
 BOOST_DESCRIBE_STRUCT(TicketRecord, (),
                       (project, number, subject, status, priority, team, created_at, updated_at,
-                       creator, domain, participants, waiting_on))
+                       public_updated_at, creator, domain, participants, waiting_on))
 
 struct CustomerRecord {
   std::string domain;

@@ -4,6 +4,7 @@
 #include <boost/describe/enumerators.hpp>
 #include <boost/mp11/algorithm.hpp>
 #include <cctype>
+#include <map>
 #include <portico/projections/views.hpp>
 
 #include "keys.hpp"
@@ -143,7 +144,8 @@ std::optional<detail::TicketRecord> ticket_record(const TableReader& t, std::str
   return detail::decode<detail::TicketRecord>(*v);
 }
 
-TicketSummary to_summary(const detail::TicketRecord& r) {
+// A summary for staff (`updated_at`: any activity) or for a customer (only what they can see).
+TicketSummary to_summary(const detail::TicketRecord& r, bool for_customer) {
   return {r.project,
           r.number,
           r.subject,
@@ -151,7 +153,7 @@ TicketSummary to_summary(const detail::TicketRecord& r) {
           r.priority,
           r.team,
           r.created_at,
-          r.updated_at,
+          for_customer ? r.public_updated_at : r.updated_at,
           r.creator,
           r.participants,
           r.waiting_on,
@@ -285,7 +287,7 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
   auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
     auto r = ticket_record(t, project, number);
     if (!r || !matches(*r, q)) return std::nullopt;
-    TicketSummary s = to_summary(*r);
+    TicketSummary s = to_summary(*r, true);
     s.role = role_of(*r, customer, v);
     if (s.role == domain::ticket::Role::none) return std::nullopt;
     s.favorite =
@@ -296,6 +298,41 @@ Page<TicketSummary> customer_page(const TableReader& t, const std::string& custo
   // has the same sort key in both and comes out once.
   return page_of(t, ranges, after, query.limit, q.empty() ? ~std::size_t{0} : kSearchBudget, keep);
 }
+
+// Whether a customer may still read the tickets their notifications are about: the bell shows
+// nothing of a ticket they lost access to (removed, left it, left the project), exactly as if it
+// did not exist, and shows it again if access comes back. Remembers what it looked up.
+class Access {
+ public:
+  Access(const TableReader& t, const std::string& customer) : t_(t), customer_(customer) {}
+  bool readable(const detail::NotificationRecord& n) {
+    const auto key = std::make_pair(n.project, n.ticket);
+    if (auto it = tickets_.find(key); it != tickets_.end()) return it->second;
+    auto v = viewers_.find(n.project);
+    if (v == viewers_.end()) {
+      detail::CustomerRecord me;
+      v = viewers_.emplace(n.project, viewer_of(t_, customer_, n.project, me)).first;
+      // The organisation points into the record just stored (viewer_of's copy is gone).
+      if (v->second.project.organization_visibility) {
+        v->second.organization = v->second.project.organization_of(me.domain);
+      }
+    }
+    bool ok = false;
+    if (v->second.member) {
+      if (auto r = ticket_record(t_, n.project, n.ticket)) {
+        ok = role_of(*r, customer_, v->second) != domain::ticket::Role::none;
+      }
+    }
+    tickets_.emplace(key, ok);
+    return ok;
+  }
+
+ private:
+  const TableReader& t_;
+  const std::string& customer_;
+  std::map<std::string, Viewer> viewers_;
+  std::map<std::pair<std::string, std::uint64_t>, bool> tickets_;
+};
 
 Notification to_notification(std::uint64_t id, const detail::NotificationRecord& r) {
   NotificationKind kind = NotificationKind::mention;
@@ -385,7 +422,7 @@ Result<Page<TicketSummary>> Views::favorites(const std::string& customer,
     auto keep = [&](std::uint64_t number) -> std::optional<TicketSummary> {
       auto r = ticket_record(t, project, number);
       if (!r) return std::nullopt;
-      TicketSummary s = to_summary(*r);
+      TicketSummary s = to_summary(*r, true);
       s.role = role_of(*r, customer, v);
       if (s.role == domain::ticket::Role::none) return std::nullopt;  // lost access since
       s.favorite = true;
@@ -442,7 +479,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
       if (!r || (!ps.empty() && !std::binary_search(ps.begin(), ps.end(), r->priority))) {
         return std::nullopt;
       }
-      return to_summary(*r);
+      return to_summary(*r, false);
     };
     page =
         page_of(t, ranges, *after, query.limit, ps.empty() ? ~std::size_t{0} : kSearchBudget, keep);
@@ -457,10 +494,18 @@ Result<NotificationPage> Views::notifications(const std::string& customer, bool 
   if (!before) return Unexpected(before.error());
   NotificationPage page;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
-    if (auto n = t.get(detail::kCounts, Key().part("u").part(customer))) {
-      page.unread = detail::get_be64(*n);
-    }
+    Access access(t, customer);
     const std::string prefix = Key().part(customer).str();
+    // The unread count covers only what the customer may still read (so not the counter).
+    t.scan(detail::kUnread, prefix, Direction::forward, [&](std::string_view k, std::string_view) {
+      if (!k.starts_with(prefix)) return false;
+      if (k.size() != prefix.size() + 8) return true;
+      if (auto v = t.get(detail::kInbox, k)) {
+        auto n = detail::decode<detail::NotificationRecord>(*v);
+        if (n && access.readable(*n)) ++page.unread;
+      }
+      return true;
+    });
     // Newest first: backward from just before the cursor (or from the end of the prefix).
     std::string from = prefix;
     if (before->empty()) {
@@ -474,10 +519,6 @@ Result<NotificationPage> Views::notifications(const std::string& customer, bool 
     t.scan(unread_only ? detail::kUnread : detail::kInbox, from, Direction::backward,
            [&](std::string_view k, std::string_view value) {
              if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) return false;
-             if (page.items.size() == limit) {
-               page.next_cursor = to_hex(last_key);
-               return false;
-             }
              const std::uint64_t id = detail::get_be64(k.substr(prefix.size()));
              std::optional<detail::NotificationRecord> n;
              if (unread_only) {
@@ -485,6 +526,11 @@ Result<NotificationPage> Views::notifications(const std::string& customer, bool 
                  n = detail::decode<detail::NotificationRecord>(*v);
              } else {
                n = detail::decode<detail::NotificationRecord>(value);
+             }
+             if (n && !access.readable(*n)) return true;  // as if it did not exist
+             if (page.items.size() == limit) {
+               page.next_cursor = to_hex(last_key);
+               return false;
              }
              if (n) page.items.push_back(to_notification(id, *n));
              last_key = k.substr(prefix.size());
@@ -499,7 +545,8 @@ Result<std::optional<Notification>> Views::notification(const std::string& custo
   std::optional<Notification> out;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
     if (auto v = t.get(detail::kInbox, Key().part(customer).num(id))) {
-      if (auto n = detail::decode<detail::NotificationRecord>(*v)) out = to_notification(id, *n);
+      auto n = detail::decode<detail::NotificationRecord>(*v);
+      if (n && Access(t, customer).readable(*n)) out = to_notification(id, *n);
     }
   });
   return answer(ok, std::move(out));
@@ -539,7 +586,7 @@ Result<std::optional<TicketSummary>> Views::summary(const std::string& project,
                                                     std::uint64_t number) const {
   std::optional<TicketSummary> out;
   auto ok = log_.read_projection(Views::kName, [&](const TableReader& t) {
-    if (auto r = ticket_record(t, project, number)) out = to_summary(*r);
+    if (auto r = ticket_record(t, project, number)) out = to_summary(*r, false);
   });
   return answer(ok, std::move(out));
 }

@@ -89,7 +89,9 @@ struct Footprint {
 Footprint footprint(const TicketRecord& r) {
   Footprint f;
   const std::string status(domain::to_string(r.status));
-  auto sorted = [&](Key k) { return std::move(k.sort(r.updated_at, r.number)).str(); };
+  // Customers' lists go by the activity they can see; the staff queue by every activity.
+  auto sorted = [&](Key k) { return std::move(k.sort(r.public_updated_at, r.number)).str(); };
+  auto queued = [&](Key k) { return std::move(k.sort(r.updated_at, r.number)).str(); };
   for (const std::string& who : r.participants) {
     const std::string_view rel = who == r.creator ? "c" : "p";
     for (std::string_view s : {std::string_view(status), kAnyStatus}) {
@@ -111,7 +113,7 @@ Footprint footprint(const TicketRecord& r) {
     k.part(r.project).part(mask);
     if (mask != kQueueAll) k.part(status);
     if (mask == kQueueByStatusTeam) k.part(r.team);
-    f.entries.emplace_back(kQueue, sorted(std::move(k)));
+    f.entries.emplace_back(kQueue, queued(std::move(k)));
   }
   std::sort(f.entries.begin(), f.entries.end());
   std::sort(f.counts.begin(), f.counts.end());
@@ -216,7 +218,11 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
             notify_mentions(e.mentions, e.creator, e.body, told);
           },
           [&](const ticket::MessagePosted& e) {
-            if (e.internal) return;  // customers never hear of internal notes
+            if (e.internal) {
+              // Customers never hear of internal notes, nor of their later edits.
+              t.put(kRefs, Key().part("n").part(rec.project).num(number).part(e.message_id), {});
+              return;
+            }
             if (e.author.realm != domain::Realm::system) {
               // A customer's reply waits on staff; a staff reply waits on the customer.
               rec.waiting_on = e.author.realm == domain::Realm::customer ? domain::Realm::staff
@@ -294,7 +300,22 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
           },
       },
       event);
+  bool internal_note = false;
+  if (const auto* posted = std::get_if<ticket::MessagePosted>(&event)) {
+    internal_note = posted->internal;
+  }
+  const std::string* touched = nullptr;
+  if (const auto* edited = std::get_if<ticket::MessageEdited>(&event))
+    touched = &edited->message_id;
+  if (const auto* deleted = std::get_if<ticket::MessageDeleted>(&event)) {
+    touched = &deleted->message_id;
+  }
+  if (touched) {
+    internal_note =
+        t.get(kRefs, Key().part("n").part(rec.project).num(number).part(*touched)).has_value();
+  }
   if (ticket::is_activity(event)) rec.updated_at = at;
+  if (ticket::is_public_activity(event, internal_note)) rec.public_updated_at = at;
   if (before && *before == rec) return {};
   t.put(kTickets, key, encode(rec));
   reindex(t, before, rec);
@@ -304,8 +325,9 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
 class ViewsProjection final : public log::Projection {
  public:
   std::string name() const override { return std::string(Views::kName); }
-  // 2: invite links in `refs`; 3: three queue indexes instead of eight, binary ticket records
-  std::uint32_t version() const override { return 3; }
+  // 2: invite links in `refs`; 3: three queue indexes instead of eight, binary ticket records;
+  // 4: customers' lists by public_updated_at (internal notes and staff edits do not move them)
+  std::uint32_t version() const override { return 4; }
   std::vector<std::string> tables() const override { return kTableNames; }
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {

@@ -363,14 +363,30 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   await fran.getByRole('textbox', {name: 'Your message'}).fill('Same on floor 4.');
   await fran.getByRole('button', {name: 'Send'}).click();
   await fran.getByText('Same on floor 4.').waitFor();
+  // Fran makes a link of her own (one she could come back through after a removal).
+  await fran.getByRole('button', {name: 'Invite someone'}).click();
+  const franLink = await fran.getByRole('textbox', {name: 'Invitation link'}).inputValue();
+  assert.match(franLink, /\/invite\/[A-Za-z0-9_-]+$/);
 
-  // The creator sees her, and removes her.
+  // The creator sees her and the links that work (hers and Fran's), and removes her.
   await carol.reload();
   await carol.getByText('Same on floor 4.').waitFor();
   const people = carol.getByRole('region', {name: 'People'});
   await people.getByText('fran').waitFor();
+  const links = people.getByRole('list', {name: 'Invitation links that work'});
+  await links.getByRole('listitem').filter({hasText: 'Made by fran'}).waitFor();
+  assert.equal(await links.getByRole('listitem').count(), 2);
   await people.getByRole('button', {name: 'Remove'}).click();
   await people.getByRole('button', {name: 'Remove'}).waitFor({state: 'detached'});
+  // Removing her ended the link she made; the creator revokes her own from the list.
+  await links.getByRole('listitem').filter({hasText: 'Made by fran'}).waitFor({state: 'detached'});
+  assert.equal(await links.getByRole('listitem').count(), 1);
+  await links.getByRole('button', {name: /^Revoke the link/}).click();
+  await links.waitFor({state: 'detached'});
+  for (const dead of [franLink, link]) {
+    await fran.goto(dead);
+    await fran.getByText('This invitation is no longer valid.').waitFor();
+  }
 
   // Removed: the ticket is not found for her.
   await fran.goto(`${base}${ticketPath}`);

@@ -28,7 +28,9 @@ App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptio
       views(v),
       options(std::move(o)),
       accounts(l, p, options.accounts),
-      secret(options.secret.empty() ? service::new_token() : options.secret) {}
+      secret(options.secret.empty() ? service::new_token() : options.secret) {
+  portal.set_ticket_limits(options.tickets);
+}
 
 void App::Impl::record(const std::string& route, unsigned status, double seconds) {
   std::lock_guard lock(metrics_mu);
@@ -286,6 +288,16 @@ std::optional<Response> App::Impl::limit_address(const Call& c) {
                                detail::Clock::now())) {
     return too_many(c, *wait);
   }
+  return std::nullopt;
+}
+
+std::optional<Response> App::Impl::limit_writes(const Call& c, const Authed& who) {
+  const auto method = c.request.method();
+  if (method == verb::get || method == verb::head || method == verb::options) return std::nullopt;
+  const std::string key =
+      "write:" + std::string(dom::to_string(who.caller.realm)) + ":" + who.caller.id;
+  if (auto wait = limiter.take(key, options.writes, detail::Clock::now()))
+    return too_many(c, *wait);
   return std::nullopt;
 }
 

@@ -78,6 +78,8 @@ struct App::Impl {
   bool secure(const Call& c) const;
   // 429 when the client's address has used up its sign-in budget.
   std::optional<Response> limit_address(const Call& c);
+  // 429 when a change by `who` is past AppOptions::writes (reads are never limited).
+  std::optional<Response> limit_writes(const Call& c, const Authed& who);
   Response too_many(const Call& c, std::chrono::seconds wait);
   Result<void> send(const mail::Message& message);
   // The project whose host name (portico-admin --host) the request's Host header is, if any.

@@ -122,7 +122,8 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
       {"priority", t.priority},
       {"team", t.team.empty() ? boost::json::value(nullptr) : boost::json::value(t.team)},
       {"created_at", time_json(t.created_at)},
-      {"updated_at", time_json(t.updated_at)},
+      // Customers see their own clock of activity: internal notes and staff edits never move it.
+      {"updated_at", time_json(staff ? t.updated_at : t.public_updated_at)},
       {"favorite", !staff && t.favorites.contains(viewer.actor.id)},
       {"role", staff ? boost::json::value(nullptr) : role_value(viewer.role)},
   };
@@ -160,6 +161,16 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
                                     : boost::json::value(nullptr);
   }
   return o;
+}
+
+boost::json::object invites_json(const dt::State& t, service::Portal& portal) {
+  boost::json::array items;
+  for (const dt::Invite* i : dt::active_invites(t)) {
+    items.push_back({{"id", i->id},
+                     {"created_by", person(portal, i->created_by)},
+                     {"created_at", time_json(i->created_at)}});
+  }
+  return {{"items", std::move(items)}};
 }
 
 boost::json::object customer_json(const dom::customer::State& c) {

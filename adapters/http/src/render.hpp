@@ -30,6 +30,8 @@ boost::json::object ticket_json(const dom::ticket::State& t, const dom::project:
                                 const Viewer& viewer, service::Portal& portal);
 boost::json::object message_json(const dom::ticket::Message& m, const dom::project::State& project,
                                  const Viewer& viewer, service::Portal& portal);
+// {items: [{id, created_by {id, display_name}, created_at}]}: the ticket's working invite links.
+boost::json::object invites_json(const dom::ticket::State& t, service::Portal& portal);
 boost::json::object customer_json(const dom::customer::State& c);
 
 }  // namespace portico::http

@@ -21,6 +21,7 @@ void App::Impl::add_staff_routes() {
     return [this, handler](const Call& c) -> Response {
       auto who = authenticate(c, dom::Realm::staff);
       if (!who) return error_response(c.request, who.error());
+      if (auto refused = limit_writes(c, *who)) return std::move(*refused);
       const std::string& slug = c.param("p");
       if (!dom::project::valid_slug(slug)) {
         return error_response(c.request, 404, "not_found", "no such project");

@@ -106,6 +106,7 @@ void App::Impl::add_ticket_routes() {
     return [this, handler](const Call& c) -> Response {
       auto who = authenticate(c, dom::Realm::customer);
       if (!who) return error_response(c.request, who.error());
+      if (auto refused = limit_writes(c, *who)) return std::move(*refused);
       return handler(c, *who);
     };
   };
@@ -333,6 +334,18 @@ void App::Impl::add_ticket_routes() {
             c.request, 201,
             boost::json::object{{"id", id}, {"token", token}, {"url", base + "/invite/" + token}});
       }));
+  // The links that still work, for the creator, who may revoke them (the token is never stored,
+  // so only its id, who made it and when).
+  router.add(verb::get, "/api/v1/projects/{p}/tickets/{n}/invites",
+             customer([this](const Call& c, const Authed& who) {
+               auto seen = readable(*this, c, who);
+               if (!seen) return error_response(c.request, seen.error());
+               if (seen->viewer.role != dt::Role::creator) {
+                 return error_response(c.request, 403, "not_creator",
+                                       "only the creator sees a ticket's invite links");
+               }
+               return json_response(c.request, 200, invites_json(*seen->ticket, portal));
+             }));
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/invites/{id}",
              customer([this](const Call& c, const Authed& who) {
                return run(*this, c, who, dt::RevokeInvite{c.param("id")},

@@ -563,6 +563,12 @@ async function ticketPage(p, n) {
   let t;
   try { t = await api('GET', path); } catch (e) { return live() && errorPage(e); }
   if (!live()) return;
+  // The creator sees the invite links that still work, so that a removal can be made to stick.
+  let invites = [];
+  if (t.role === 'creator') {
+    try { invites = (await api('GET', `${path}/invites`)).items; } catch { invites = []; }
+    if (!live()) return;
+  }
   const reload = async () => { if (live()) await ticketPage(p, n); };
   const act = async (method, sub, body) => {
     try { await api(method, `${path}${sub}`, body); await reload(); } catch (e) { flash(e); }
@@ -617,6 +623,15 @@ async function ticketPage(p, n) {
       onclick: () => { if (confirm(`Remove ${person.display_name} from this ticket?`)) act('DELETE', `/participants/${encodeURIComponent(person.id)}`); }}, 'Remove') : null)));
   const invite = h('div', {});
   const side = [h('h2', {id: 'people-h'}, 'People'), people];
+  if (isCreator && invites.length) {
+    side.push(h('h3', {id: 'invites-h'}, 'Invitation links that work'),
+      h('ul', {class: 'people invites', 'aria-labelledby': 'invites-h'}, invites.map((i) => h('li', {},
+        `Made by ${i.created_by.display_name} · ${when(i.created_at)}`,
+        h('button', {type: 'button', class: 'danger',
+          'aria-label': `Revoke the link ${i.created_by.display_name} made ${when(i.created_at)}`,
+          onclick: () => { if (confirm('Revoke this link? Nobody can join through it any more.')) act('DELETE', `/invites/${encodeURIComponent(i.id)}`); }},
+        'Revoke')))));
+  }
   if (active) {
     side.push(h('div', {class: 'actions'}, h('button', {type: 'button', class: 'secondary', onclick: async () => {
       try {

@@ -1,11 +1,14 @@
 #include <algorithm>
 #include <array>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
 #include <chrono>
 #include <cstdio>
+#include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/utf8.hpp>
+#include <unordered_set>
 
 #include "payload.hpp"
 
@@ -83,6 +86,17 @@ Result<Event> from_payload(std::string_view type, boost::json::object payload) {
 // ---- Evolve ----
 
 State evolve(State s, const Event& event) {
+  // Whether the event is about an internal note, judged before the event changes anything.
+  bool internal_note = false;
+  if (const auto* posted = std::get_if<MessagePosted>(&event)) internal_note = posted->internal;
+  if (const auto* edited = std::get_if<MessageEdited>(&event)) {
+    const Message* m = find_message(s, edited->message_id);
+    internal_note = m != nullptr && m->internal;
+  }
+  if (const auto* deleted = std::get_if<MessageDeleted>(&event)) {
+    const Message* m = find_message(s, deleted->message_id);
+    internal_note = m != nullptr && m->internal;
+  }
   std::visit(Overloaded{
                  [&](const TicketOpened& e) {
                    s.exists = true;
@@ -202,7 +216,9 @@ State evolve(State s, const Event& event) {
                  },
              },
              event);
-  if (is_activity(event)) s.updated_at = std::visit([](const auto& e) { return e.at; }, event);
+  const TimeUs at = std::visit([](const auto& e) { return e.at; }, event);
+  if (is_activity(event)) s.updated_at = at;
+  if (is_public_activity(event, internal_note)) s.public_updated_at = at;
   return s;
 }
 
@@ -213,6 +229,10 @@ bool is_activity(const Event& event) noexcept {
          !std::holds_alternative<ReactionRemoved>(event) &&
          !std::holds_alternative<InviteCreated>(event) &&
          !std::holds_alternative<InviteRevoked>(event);
+}
+
+bool is_public_activity(const Event& event, bool internal_note) noexcept {
+  return is_activity(event) && !internal_note && !std::holds_alternative<TicketUpdated>(event);
 }
 
 State fold(const std::vector<Event>& events, State state) {
@@ -252,6 +272,16 @@ bool can_read(const State& s, const Context& ctx) {
   return false;
 }
 
+std::vector<const Invite*> active_invites(const State& s) {
+  std::vector<const Invite*> out;
+  for (const auto& [id, invite] : s.invites) {
+    if (!invite.revoked && !invite.dead) out.push_back(&invite);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Invite* a, const Invite* b) { return a->created_at < b->created_at; });
+  return out;
+}
+
 const Survey* pending_survey(const State& s, TimeUs now) {
   if (s.surveys.empty()) return nullptr;
   const Survey& last = s.surveys.back();
@@ -280,11 +310,14 @@ std::optional<TimeUs> next_timer(const State& s, const Policies& p) {
 
 std::vector<std::string> extract_mentions(std::string_view body) {
   std::vector<std::string> out;
+  // A set beside the list: one pass over the body, whatever it holds (a vector search per
+  // handle made a body of many distinct handles quadratic).
+  std::unordered_set<std::string> seen;
   auto handle_char = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
   };
-  for (std::size_t i = 0; i < body.size(); ++i) {
+  for (std::size_t i = 0; i < body.size() && out.size() < kMaxMentions; ++i) {
     if (body[i] != '@') continue;
     // "@" starts a mention only at the start or after something that is not part of a word
     // (so "support@example.com" mentions nobody).
@@ -296,7 +329,8 @@ std::vector<std::string> extract_mentions(std::string_view body) {
       if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     }
     while (!handle.empty() && handle.back() == '.') handle.pop_back();  // sentence end
-    if (!handle.empty() && std::find(out.begin(), out.end(), handle) == out.end()) {
+    // Only what could be someone's handle costs the handler a lookup.
+    if (customer::valid_handle(handle) && seen.insert(handle).second) {
       out.push_back(std::move(handle));
     }
     i = end - 1;
@@ -339,6 +373,53 @@ Result<void> check_text(std::string_view text, std::size_t max, const char* fiel
     return fail(errc::kInvalidRequest,
                 std::string(field) + " is longer than " + std::to_string(max) + " characters",
                 field);
+  }
+  return {};
+}
+
+// A purchase id or a template key: 1 to max_label characters of text without control characters.
+Result<void> check_label(const std::optional<std::string>& label, std::size_t max,
+                         const char* field) {
+  if (!label) return {};
+  const auto length = utf8_length(*label);
+  if (!length || *length == 0 || *length > max || !utf8::valid_printable(*label)) {
+    return fail(errc::kInvalidRequest,
+                std::string(field) + " is 1 to " + std::to_string(max) +
+                    " characters without control characters",
+                field);
+  }
+  return {};
+}
+
+// Counts what `v` holds (keys and elements, at any depth) and how deep it goes; stops early once
+// past `max_members` or `max_depth`, so that a huge value costs no more than the limit.
+bool within(const boost::json::value& v, std::size_t depth, const Limits& l, std::size_t& members) {
+  if (v.is_object() || v.is_array()) {
+    if (depth > l.max_fields_depth) return false;
+    if (v.is_object()) {
+      for (const auto& kv : v.get_object()) {
+        if (++members > l.max_fields_members || !within(kv.value(), depth + 1, l, members)) {
+          return false;
+        }
+      }
+    } else {
+      for (const auto& e : v.get_array()) {
+        if (++members > l.max_fields_members || !within(e, depth + 1, l, members)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+Result<void> check_fields(const boost::json::object& fields, const Limits& l) {
+  std::size_t members = 0;
+  if (!within(boost::json::value(fields), 1, l, members) ||
+      boost::json::serialize(fields).size() > l.max_fields_bytes) {
+    return fail(errc::kInvalidRequest,
+                "fields holds at most " + std::to_string(l.max_fields_members) + " values, " +
+                    std::to_string(l.max_fields_depth) + " levels deep, " +
+                    std::to_string(l.max_fields_bytes) + " bytes as JSON",
+                "fields");
   }
   return {};
 }
@@ -450,6 +531,13 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
       return Unexpected(ok.error());
     }
     if (auto ok = check_priority(open->priority); !ok) return Unexpected(ok.error());
+    if (auto ok = check_label(open->purchase_id, ctx.limits.max_label, "purchase_id"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_label(open->template_name, ctx.limits.max_label, "template"); !ok) {
+      return Unexpected(ok.error());
+    }
+    if (auto ok = check_fields(open->fields, ctx.limits); !ok) return Unexpected(ok.error());
     out.push_back(
         TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
                      std::string(trim(open->subject)), open->message_id, open->body, open->priority,
@@ -493,6 +581,11 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (auto ok = customers_only(); !ok) return ok;
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
             if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            if (s.messages.size() >= ctx.limits.max_messages) {
+              return fail(errc::kConflict, "this ticket has reached " +
+                                               std::to_string(ctx.limits.max_messages) +
+                                               " messages; please open a new ticket");
+            }
             std::optional<Status> reopen;
             if (s.status == Status::closed) {
               if (ctx.policies.closed_tickets == ClosedTicketsPolicy::closed_is_final) {
@@ -533,7 +626,12 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
             if (s.status == Status::closed)
               return fail(errc::kTicketClosed, "this ticket is closed");
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
-            if ((*m)->body != c.body) out.push_back(MessageEdited{ctx.now, c.message_id, c.body});
+            if ((*m)->body == c.body) return {};
+            if ((*m)->history.size() >= ctx.limits.max_edits) {
+              return fail(errc::kConflict, "a message can be edited at most " +
+                                               std::to_string(ctx.limits.max_edits) + " times");
+            }
+            out.push_back(MessageEdited{ctx.now, c.message_id, c.body});
             return {};
           },
           [&](const DeleteMessage& c) -> Result<void> {
@@ -557,6 +655,11 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               return fail(errc::kInvalidRequest, "emoji must be 1 to 64 bytes of text", "emoji");
             }
             auto it = (*m)->reactions.find(c.emoji);
+            if (it == (*m)->reactions.end() && (*m)->reactions.size() >= ctx.limits.max_reactions) {
+              return fail(errc::kConflict, "a message carries at most " +
+                                               std::to_string(ctx.limits.max_reactions) +
+                                               " different reactions");
+            }
             if (it == (*m)->reactions.end() || !it->second.contains(reactor_key(ctx.actor))) {
               out.push_back(ReactionAdded{ctx.now, c.message_id, c.emoji, ctx.actor});
             }
@@ -763,6 +866,14 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               return fail(errc::kNotFound, "no such participant");
             }
             out.push_back(ParticipantRemoved{ctx.now, c.customer, ctx.actor.id});
+            // The links they made stop working with them, or a removal would not stick: they
+            // could rejoin at once through a link they kept. Links others made stay; the creator
+            // sees those (active_invites) and may revoke them.
+            for (const auto& [id, invite] : s.invites) {
+              if (invite.created_by == c.customer && !invite.revoked && !invite.dead) {
+                out.push_back(InviteRevoked{ctx.now, id, ctx.actor.id});
+              }
+            }
             if (s.favorites.contains(c.customer)) {
               out.push_back(FavoriteRemoved{ctx.now, c.customer, "lost_access"});
             }

@@ -114,6 +114,16 @@ Portal::Portal(log::Log& log, Options options)
   if (!options_.clock) options_.clock = system_now;
 }
 
+void Portal::set_ticket_limits(const domain::ticket::Limits& limits) {
+  std::lock_guard lock(limits_mu_);
+  options_.ticket_limits = limits;
+}
+
+domain::ticket::Limits Portal::ticket_limits() const {
+  std::lock_guard lock(limits_mu_);
+  return options_.ticket_limits;
+}
+
 // ---- Projects ----
 
 Result<project::State> Portal::create_project(const std::string& slug,
@@ -365,6 +375,7 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
   ctx.now = options_.clock();
   ctx.project = slug;
   ctx.policies = p.settings.policies;
+  ctx.limits = ticket_limits();
   if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(p, actor.id);
   if (actor.realm == domain::Realm::customer) {
     auto c = customer(actor.id);
@@ -375,16 +386,25 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
       return Unexpected(c.error());
     }
   }
-  for (const std::string& handle : ticket::extract_mentions(body)) {
+  auto candidates = mention_candidates(p, body);
+  if (!candidates) return Unexpected(candidates.error());
+  ctx.mention_candidates = std::move(*candidates);
+  return ctx;
+}
+
+Result<std::vector<ticket::MentionCandidate>> Portal::mention_candidates(
+    const project::State& p, std::string_view body) const {
+  std::vector<ticket::MentionCandidate> out;
+  for (const std::string& handle : ticket::extract_mentions(body)) {  // at most kMaxMentions
     auto who = customer_by_handle(handle);
     if (!who) return Unexpected(who.error());
     if (!*who) continue;
     auto c = customer(**who);
     if (!c) continue;
-    ctx.mention_candidates.push_back(
-        {handle, c->id, customer::is_member(*c, slug), project::organization_of(p, c->email)});
+    out.push_back(
+        {handle, c->id, customer::is_member(*c, p.slug), project::organization_of(p, c->email)});
   }
-  return ctx;
+  return out;
 }
 
 Result<std::shared_ptr<const ticket::State>> Portal::ticket(const std::string& slug,
@@ -478,15 +498,21 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
     if (!r) return Unexpected(r.error());
     return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
   }
-  auto ctx = ticket_context(slug, meta.actor, command.body);
+  auto p = project(slug);
+  if (!p) return Unexpected(p.error());
+  auto ctx = ticket_context(*p, meta.actor, "");
   if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
-  // Check the input before a number is taken for it.
+  // Check the input before a number is taken for it, and before any @mention costs a lookup:
+  // a body over the length limit, or a caller who may not open tickets here, costs nothing more.
   ticket::OpenTicket probe = command;
   probe.number = 1;
   if (auto dry = ticket::decide(ticket::State{}, probe, *ctx); !dry) {
     return Unexpected(dry.error());
   }
+  auto candidates = mention_candidates(*p, command.body);
+  if (!candidates) return Unexpected(candidates.error());
+  ctx->mention_candidates = std::move(*candidates);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     // Threads of this process take numbers from a counter, so they never race each other for
     // one; only another process on the same log can take a number first (then: look again).
@@ -549,9 +575,11 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     if (p.error().code == "not_found") return fail("not_found", "no such ticket");
     return Unexpected(p.error());
   }
-  auto ctx = ticket_context(*p, meta.actor, body);
+  // No @mention is looked up yet: that waits until the command passed without them (below).
+  auto ctx = ticket_context(*p, meta.actor, "");
   if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
+  std::optional<std::vector<ticket::MentionCandidate>> candidates;  // once, across attempts
   const std::string stream = ticket::stream_id(slug, number);
   // The context for one attempt on the ticket as loaded: the time is read now (under the
   // ticket's turn, so times never go backwards along its stream), and the ticket's organisation
@@ -632,6 +660,16 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       [&](const ticket::State& state) -> Result<std::vector<ticket::Event>> {
         auto c = context_for(state);
         if (!c) return Unexpected(c.error());
+        // Decided first without the mentions' candidates: the body's length and the caller's
+        // right to read the ticket are judged before a handle in it costs a lookup.
+        auto events = ticket::decide(state, command, *c);
+        if (!events || body.empty() || ticket::extract_mentions(body).empty()) return events;
+        if (!candidates) {
+          auto found = mention_candidates(*p, body);
+          if (!found) return Unexpected(found.error());
+          candidates = std::move(*found);
+        }
+        c->mention_candidates = *candidates;
         return ticket::decide(state, command, *c);
       });
   if (!done) return Unexpected(done.error());

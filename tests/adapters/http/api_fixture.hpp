@@ -109,6 +109,7 @@ struct Api {
     REQUIRE(list);
     o.accounts.password_rules.is_common = *list;
     o.limits.per_address = {1e9, 1e9};  // tests come from one address; 429 tests set their own
+    o.writes = {1e9, 1e9};
     if (tweak) tweak(o);
     app = std::make_unique<phttp::App>(*desk.log, *desk.portal, desk.views, o);
     agnes_id = staff("agnes@acme.test", "Agnes Agent", "acme");

@@ -1570,6 +1570,17 @@ TEST_CASE("mentions ignore case - handles are lower-case") {
   CHECK(dt::extract_mentions("Hi @Cat and @BOB.") == std::vector<std::string>{"cat", "bob"});
 }
 
+TEST_CASE("a message names at most twenty handles and only ones that could be handles") {
+  std::string body;
+  for (int i = 0; i < 30; ++i) body += "@user" + std::to_string(i) + " @user0 ";
+  const auto handles = dt::extract_mentions(body);
+  REQUIRE(handles.size() == dt::kMaxMentions);
+  CHECK(handles.front() == "user0");
+  CHECK(handles.back() == "user19");
+  // One letter, or longer than 32: nobody's handle, so nothing to look up.
+  CHECK(dt::extract_mentions("@a @" + std::string(33, 'b')).empty());
+}
+
 TEST_CASE("organisation visibility follows the creator's current organisation") {
   // Opened before the project knew the creator's organisation: nothing recorded at opening.
   auto events = opened_ticket();
@@ -1581,4 +1592,39 @@ TEST_CASE("organisation visibility follows the creator's current organisation") 
   CHECK(dt::decide(t, dt::AddFavorite{}, colleague));
   colleague.ticket_organization = "renamed";  // or the organisation was renamed
   CHECK(dt::decide(t, dt::AddFavorite{}, colleague).error().code == "not_found");
+}
+
+TEST_CASE("internal notes and staff edits are activity staff see and customers do not") {
+  const dom::Actor staff{Realm::staff, "s-agent"};
+  dt::State t = dt::fold(opened_ticket());
+  CHECK(t.updated_at == kT0 + 6);         // the internal note n-1
+  CHECK(t.public_updated_at == kT0 + 5);  // the staff reply before it
+  t = dt::fold(
+      {dt::MessageEdited{kT0 + 20, "n-1", "Surely the database"},
+       dt::TicketUpdated{kT0 + 21, "high", "billing", staff}, dt::MessageDeleted{kT0 + 22, "n-1"}},
+      std::move(t));
+  CHECK(t.updated_at == kT0 + 22);
+  CHECK(t.public_updated_at == kT0 + 5);
+  t = dt::fold({dt::MessageEdited{kT0 + 30, "m-p", "Same here, still"}}, std::move(t));
+  CHECK(t.public_updated_at == kT0 + 30);
+}
+
+TEST_CASE("removing a participant revokes the invite links they made and only those") {
+  auto events = opened_ticket();
+  events.push_back(dt::InviteCreated{kT0 + 8, "inv-p", "h-p", "c-participant"});
+  events.push_back(dt::InviteCreated{kT0 + 9, "inv-c", "h-c", "c-creator"});
+  const dt::State before = dt::fold(events);
+  REQUIRE(dt::active_invites(before).size() == 2);
+  auto r = dt::decide(before, dt::RemoveParticipant{"c-participant"}, context(Who::creator));
+  REQUIRE(r);
+  const auto* revoked = first<dt::InviteRevoked>(*r);
+  REQUIRE(revoked);
+  CHECK(revoked->invite_id == "inv-p");
+  CHECK(revoked->by == "c-creator");
+  const dt::State after = dt::fold(*r, before);
+  REQUIRE(dt::active_invites(after).size() == 1);
+  CHECK(dt::active_invites(after).front()->id == "inv-c");
+  dt::Context back = context(Who::participant);
+  CHECK(error_of(dt::decide(after, dt::JoinByInvite{"h-p"}, back)) == "invite_inactive");
+  CHECK(static_cast<bool>(dt::decide(after, dt::JoinByInvite{"h-c"}, back)));
 }

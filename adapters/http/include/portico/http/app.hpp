@@ -44,6 +44,12 @@ struct AppOptions {
   // Signs the survey links of feedback e-mails (portico::service::survey_token); a fresh random
   // key when empty (links then stop working at a restart: portico-server keeps one on disk).
   std::string secret;
+  // Changes (POST, PUT, PATCH, DELETE) per signed-in caller on the ticket, notification and staff
+  // routes (429 rate_limited with Retry-After past it). A retry answered from the Idempotency-Key
+  // cache costs nothing.
+  RateLimit writes{120, 60};
+  // What bounds a ticket: the App hands them to the Portal it serves (set_ticket_limits).
+  domain::ticket::Limits tickets;
 };
 
 class App {

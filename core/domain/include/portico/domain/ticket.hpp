@@ -280,7 +280,8 @@ struct State {
   std::set<std::string> favorites;  // customers who marked it
   std::map<std::string, Invite> invites;
   TimeUs created_at = 0;
-  TimeUs updated_at = 0;
+  TimeUs updated_at = 0;         // the last activity of any kind (what staff see)
+  TimeUs public_updated_at = 0;  // the last activity customers can see (what they see)
   std::optional<TimeUs> first_staff_reply_at;
   std::optional<Realm> last_public_author;  // who spoke last in public: the queue's "waiting on"
 
@@ -291,6 +292,10 @@ State evolve(State state, const Event& event);
 // Whether the event is activity that moves the ticket up the lists (updated_at): everything but
 // favorites, reactions and invite links.
 bool is_activity(const Event& event) noexcept;
+// Whether the event is activity that customers see (public_updated_at): activity, but not an
+// internal note being posted, edited or deleted (`internal_note`: the event is about one), nor a
+// staff edit of priority or team. So a customer cannot tell from their list when notes are written.
+bool is_public_activity(const Event& event, bool internal_note) noexcept;
 State fold(const std::vector<Event>& events, State state = {});
 
 // ---- Commands ----
@@ -386,11 +391,28 @@ struct MentionCandidate {
   std::string organization;
 };
 
+// What bounds one ticket (a deployment's settings, not a project's: they protect the server).
+// A command past a count limit is refused with conflict, one past a size limit with
+// invalid_request naming the field; staff and the system are not held to max_messages (they may
+// always answer and close a ticket).
+struct Limits {
+  std::size_t max_messages = 1000;  // messages of a ticket before customers' replies are refused
+  std::size_t max_edits = 50;       // edits of one message
+  std::size_t max_reactions = 20;   // distinct emoji on one message
+  std::size_t max_label = 100;      // characters of purchase_id and template
+  std::size_t max_fields_bytes = 16 * 1024;  // `fields` as JSON
+  std::size_t max_fields_members = 100;      // keys and array elements in `fields`, at any depth
+  std::size_t max_fields_depth = 4;          // `fields` itself is depth 1
+
+  friend bool operator==(const Limits&, const Limits&) = default;
+};
+
 struct Context {
   Actor actor;
   TimeUs now = 0;
   std::string command_id;  // ids of things the decider creates derive from it
   Policies policies;       // the ticket's project's
+  Limits limits;           // the deployment's
   std::string project;     // the ticket's project
   // Facts about the actor that the handler looked up:
   bool is_member = false;         // a customer who is a member of the project
@@ -420,11 +442,18 @@ Result<std::vector<Event>> decide(const State& state, const Command& command, co
 // or (with organisation visibility) shares its organisation.
 Role role_of(const State& state, const Context& ctx);
 bool can_read(const State& state, const Context& ctx);
+// The invite links that still work (not revoked, ticket not resolved or closed since), oldest
+// first: what the creator is shown so that they can revoke them.
+std::vector<const Invite*> active_invites(const State& state);
 // The earliest time at which ApplyTimers would change something, if any.
 std::optional<TimeUs> next_timer(const State& state, const Policies& policies);
 // The pending survey of the current resolution, if any (and not expired at `now`).
 const Survey* pending_survey(const State& state, TimeUs now);
-// "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', deduplicated.
+// At most this many distinct @handles of a message are looked up and notified (the first ones).
+inline constexpr std::size_t kMaxMentions = 20;
+// "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', lower-cased,
+// deduplicated, only those that are valid handles, at most kMaxMentions of them. Linear in the
+// length of the body.
 std::vector<std::string> extract_mentions(std::string_view body);
 // The stream a ticket's events are stored in.
 std::string stream_id(std::string_view project, std::uint64_t number);

@@ -52,6 +52,8 @@ struct Options {
   // Decisions retried after a concurrent write (with a short jittered pause) before answering
   // conflict.
   int max_attempts = 16;
+  // What bounds a ticket (message count, edits, reactions, the sizes of what it carries).
+  domain::ticket::Limits ticket_limits;
 };
 
 class Portal {
@@ -65,6 +67,10 @@ class Portal {
   // The time commands are decided at (Options::clock): what adapters judge "now" by too, so a
   // survey a command would call expired is expired on every page.
   domain::TimeUs now() const { return options_.clock(); }
+  // The ticket limits commands are decided under from now on (Options::ticket_limits at first);
+  // the HTTP adapter sets its AppOptions' ones. Safe to call while commands run.
+  void set_ticket_limits(const domain::ticket::Limits& limits);
+  domain::ticket::Limits ticket_limits() const;
 
   // ---- Projects (the operator, portico-admin) ----
   Result<domain::project::State> create_project(const std::string& slug,
@@ -136,6 +142,9 @@ class Portal {
   Result<domain::ticket::Context> ticket_context(const domain::project::State& project,
                                                  const domain::Actor& actor,
                                                  std::string_view body) const;
+  // The customers the @handles of `body` name (at most domain::ticket::kMaxMentions lookups).
+  Result<std::vector<domain::ticket::MentionCandidate>> mention_candidates(
+      const domain::project::State& project, std::string_view body) const;
   Result<std::string> creator_organization(const domain::project::State& project,
                                            const std::string& creator) const;
   Result<std::uint64_t> reserve_number(const std::string& slug);
@@ -143,6 +152,7 @@ class Portal {
 
   log::Log& log_;
   Options options_;
+  mutable std::mutex limits_mu_;  // guards options_.ticket_limits
   mutable std::mutex numbers_mu_;
   mutable std::map<std::string, std::uint64_t> last_number_;  // per project: highest handed out
   std::set<std::string> probed_;  // projects whose last_number_ was read off the log
