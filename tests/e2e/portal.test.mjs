@@ -372,7 +372,7 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   await carol.reload();
   await carol.getByText('Same on floor 4.').waitFor();
   const people = carol.getByRole('region', {name: 'People'});
-  await people.getByText('fran').waitFor();
+  await people.getByRole('listitem').filter({hasText: /^fran/}).waitFor();
   const links = people.getByRole('list', {name: 'Invitation links that work'});
   await links.getByRole('listitem').filter({hasText: 'Made by fran'}).waitFor();
   assert.equal(await links.getByRole('listitem').count(), 2);
