@@ -23,8 +23,9 @@ data="$(mktemp -d /tmp/portico-bench-http-XXXXXX)"
 mail="$(mktemp -d /dev/shm/portico-bench-mail-XXXXXX)"
 port=18099
 base="http://127.0.0.1:$port"
+# One customer writes everything here: her per-caller write limit (--write-rate) is lifted.
 build/dev/examples/server/portico-server --data "$data" --listen "127.0.0.1:$port" --demo \
-  --mail-dir "$mail" >"$data.log" 2>&1 &
+  --mail-dir "$mail" --write-rate 100000000 >"$data.log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$mail" "$data.log" "$data".*.lua' EXIT
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done

@@ -50,7 +50,7 @@ constexpr const char* kUsage =
     "usage: portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL]\n"
     "                      [--mail-dir DIR] [--threads N] [--workers N] [--access-log FILE|-]\n"
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
-    "                      [--password-list FILE] [--sign-in-rate N] [--demo]\n"
+    "                      [--password-list FILE] [--sign-in-rate N] [--write-rate N] [--demo]\n"
     "  --config FILE: a TOML file whose keys are these flags' names (listen = \"…\");\n"
     "  a flag on the command line wins over the file (docs/operations.md)\n";
 
@@ -78,6 +78,7 @@ struct Args {
   std::string mail_from = "support@portico.invalid";
   std::string password_list = portico::service::kDefaultPasswordList;
   unsigned sign_in_rate = 30;  // sign-in requests per client address per minute (and burst)
+  unsigned write_rate = 60;    // changes per signed-in caller per minute (burst: twice that)
   bool demo = false;
 };
 
@@ -134,6 +135,8 @@ const std::vector<Setting>& settings() {
        [](Args& a, std::string_view v, const Source&) { a.password_list = v; }},
       {"sign-in-rate", true, false,
        [](Args& a, std::string_view v, const Source& from) { a.sign_in_rate = number(v, from); }},
+      {"write-rate", true, false,
+       [](Args& a, std::string_view v, const Source& from) { a.write_rate = number(v, from); }},
       {"demo", false, false,
        [](Args& a, std::string_view v, const Source&) { a.demo = v == "true"; }},
   };
@@ -191,7 +194,9 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
     } else {
       config_error(
           from() + " is a string" +
-          (name == "workers" || name == "threads" || name == "sign-in-rate" ? " or a number" : ""));
+          (name == "workers" || name == "threads" || name == "sign-in-rate" || name == "write-rate"
+               ? " or a number"
+               : ""));
     }
     if (found->second) value = read_secret_file(value, from);
     out.emplace_back(std::string(s.name), std::move(value));
@@ -241,6 +246,7 @@ Args parse(int argc, char** argv) {
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
   if (a.workers == 0) usage("--workers must be at least 1");
   if (a.sign_in_rate == 0) usage("--sign-in-rate must be at least 1");
+  if (a.write_rate == 0) usage("--write-rate must be at least 1");
   if (a.tls_cert.empty() != a.tls_key.empty()) usage("--tls-cert and --tls-key go together");
   return a;
 }
@@ -378,6 +384,7 @@ int main(int argc, char** argv) {
   app_options.accounts.password_rules.is_common = *common;
   app_options.limits.per_address = {static_cast<double>(args.sign_in_rate),
                                     static_cast<double>(args.sign_in_rate)};
+  app_options.writes = {2.0 * args.write_rate, static_cast<double>(args.write_rate)};
 
   // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
   proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));

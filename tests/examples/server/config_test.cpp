@@ -91,3 +91,31 @@ TEST_CASE("a configuration file with an unknown key or a wrong type or bad TOML 
   CHECK(section.out.find("'frobnicator'") != std::string::npos);
   CHECK(!std::filesystem::exists(dir / "data" / "data.mdb"));  // nothing was started
 }
+
+TEST_CASE("write-rate bounds the changes of one signed-in caller and reads stay open") {
+  TempDir dir;
+  const auto data = dir / "data";
+  const std::string config = write(dir, "portico.toml", "write-rate = 1\n");
+  ServerProcess server(data, {"--demo", "--config", config});
+  const auto ann = customer(server.port(), data, "demo", "ann@example.com");
+  const auto bob = customer(server.port(), data, "demo", "bob@example.com");
+  auto open = [](const Caller& who) {
+    return who.call(boost::beast::http::verb::post, "/api/v1/projects/demo/tickets",
+                    R"({"subject":"Once more","message":"Details"})");
+  };
+  // A burst of twice the rate, then 429 with Retry-After; nothing was opened by the refusal.
+  CHECK(open(ann).result_int() == 201);
+  CHECK(open(ann).result_int() == 201);
+  const auto refused = open(ann);
+  CHECK(refused.result_int() == 429);
+  CHECK(hc::error_code(refused) == "rate_limited");
+  CHECK(!refused[boost::beast::http::field::retry_after].empty());
+  CHECK(ann.get("/api/v1/projects/demo/tickets?scope=mine").at("items").as_array().size() >= 2);
+  // Another caller has a budget of their own.
+  CHECK(open(bob).result_int() == 201);
+  // A bad value stops the start, naming the flag.
+  const auto bad = run({PORTICO_SERVER, "--data", (dir / "other").string(), "--write-rate", "0"},
+                       std::nullopt, true);
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.out.find("--write-rate") != std::string::npos);
+}
