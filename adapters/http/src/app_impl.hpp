@@ -45,7 +45,10 @@ struct App::Impl {
   AppOptions options;
   service::Accounts accounts;
   Router router;
-  detail::RateLimiter limiter;
+  // Sign-in budgets, one table each so that flooding one never evicts another's buckets.
+  detail::RateLimiter address_limiter{options.limits.max_keys};
+  detail::RateLimiter password_limiter{options.limits.max_keys};
+  detail::RateLimiter mail_limiter{options.limits.max_keys};
   detail::IdempotencyCache idempotency;
   std::string secret;  // survey links
   mutable std::mutex base_url_mu;

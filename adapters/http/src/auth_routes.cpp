@@ -1,6 +1,8 @@
 // Sign-in, sessions and /me (API.md "Customer sign-in", "Staff" login).
 #include <array>
 #include <boost/json/array.hpp>
+#include <portico/domain/account.hpp>
+#include <portico/domain/project.hpp>
 #include <portico/mail/sign_in.hpp>
 
 #include "app_impl.hpp"
@@ -11,12 +13,6 @@ namespace portico::http {
 using beast_http::verb;
 
 namespace {
-
-std::string lowered(std::string_view s) {
-  std::string out(domain::trim(s));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure) {
   std::string c = std::string(name) + "=" + std::string(value) +
@@ -72,10 +68,16 @@ void App::Impl::add_auth_routes() {
     if (!p) return Unexpected(p.error());
     return send(mail::sign_in_message(m, p->settings.name, base_url(), options.mail_from));
   };
-  // At most a few sign-in e-mails per address: nobody's inbox is flooded through us.
-  auto limit_mails = [this](const Call& c, std::string_view email) -> std::optional<Response> {
+  // At most a few sign-in e-mails per address: nobody's inbox is flooded through us. Only a
+  // request that names a project and an e-mail address is counted: anything else is refused by
+  // the accounts (404, 400) and never becomes a key (a key is bounded, and hashed, besides).
+  auto limit_mails = [this](const Call& c, const std::string& project,
+                            std::string_view email) -> std::optional<Response> {
+    if (!dom::project::valid_slug(project)) return std::nullopt;
+    const auto address = dom::account::normalize_email(email);
+    if (!address) return std::nullopt;
     if (auto wait =
-            limiter.take("mail:" + lowered(email), options.limits.mails, detail::Clock::now())) {
+            mail_limiter.take("mail:" + *address, options.limits.mails, detail::Clock::now())) {
       return too_many(c, *wait);
     }
     return std::nullopt;
@@ -86,7 +88,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email)) return *limited;
     auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -105,7 +107,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<4>(c.request, {"project", "email", "password", "display_name"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password, name] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email)) return *limited;
     auto mailing = accounts.register_customer(project, email, password, name);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -124,16 +126,27 @@ void App::Impl::add_auth_routes() {
     auto f = strings<3>(c.request, {"project", "email", "password"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password] = *f;
+    // Validated before anything becomes a key: no project can have that slug (404, as the
+    // accounts say), and what is not an e-mail address is nobody's account.
+    if (!dom::project::valid_slug(project)) {
+      return error_response(c.request, 404, "not_found", "no such project");
+    }
+    const auto address = dom::account::normalize_email(email);
+    if (!address) {
+      return error_response(c.request, 401, "invalid_credentials",
+                            "the e-mail address or the password is wrong");
+    }
     // Wrong passwords are counted per account: past the budget every attempt is refused
     // (right or wrong) until it refills, whatever address the guesses come from.
-    const std::string account_key = "login:" + project + ":" + lowered(email);
-    if (auto wait =
-            limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
+    const std::string account_key = "login:" + project + ":" + *address;
+    if (auto wait = password_limiter.check(account_key, options.limits.failed_passwords,
+                                           detail::Clock::now())) {
       return too_many(c, *wait);
     }
     auto s = accounts.sign_in(project, email, password);
     if (!s && s.error().code == "invalid_credentials") {
-      (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
+      (void)password_limiter.take(account_key, options.limits.failed_passwords,
+                                  detail::Clock::now());
     }
     return customer_session(c, s);
   });
@@ -143,7 +156,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email)) return *limited;
     auto mailing = accounts.request_password_reset(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (*mailing) {
@@ -209,15 +222,21 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"email", "password"});
     if (!f) return error_response(c.request, f.error());
     const auto& [email, password] = *f;
-    const std::string account_key = "staff-login:" + lowered(email);
-    if (auto wait =
-            limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
+    const auto address = dom::account::normalize_email(email);
+    if (!address) {
+      return error_response(c.request, 401, "invalid_credentials",
+                            "the e-mail address or the password is wrong");
+    }
+    const std::string account_key = "staff-login:" + *address;
+    if (auto wait = password_limiter.check(account_key, options.limits.failed_passwords,
+                                           detail::Clock::now())) {
       return too_many(c, *wait);
     }
     auto s = accounts.staff_sign_in(email, password);
     if (!s) {
       if (s.error().code == "invalid_credentials") {
-        (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
+        (void)password_limiter.take(account_key, options.limits.failed_passwords,
+                                    detail::Clock::now());
       }
       return error_response(c.request, s.error());
     }

@@ -29,6 +29,9 @@ struct SignInLimits {
   RateLimit per_address{30, 30};
   RateLimit failed_passwords{10, 1};  // wrong passwords per account, before 429
   RateLimit mails{5, 0.2};            // sign-in e-mails per address (one per 5 min after 5)
+  // Buckets kept per table (client addresses, accounts, e-mail addresses); buckets that are full
+  // again are dropped by age, one that still counts never is: past this many, a new key gets 429.
+  std::size_t max_keys = 100'000;
 };
 
 struct AppOptions {

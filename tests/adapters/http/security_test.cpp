@@ -1,0 +1,110 @@
+// The findings of the security review (shared/reviews/security.md) that live in the HTTP
+// adapter, each over real HTTP where it is reachable that way: rate-limit keys and budgets, the
+// client address behind proxies, connection caps, secrets in the access log, /metrics.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <future>
+#include <thread>
+
+#include "api_fixture.hpp"
+#include "limits.hpp"
+
+using namespace portico::test;
+namespace detail = portico::http::detail;
+
+namespace {
+
+std::string body(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  boost::json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+// The value of the metric line that starts with `name` (-1 when there is none).
+long metric(Api& api, const std::string& name) {
+  auto r = api.call(verb::get, "/metrics");
+  REQUIRE(r.result_int() == 200);
+  const std::string& text = r.body();
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stol(text.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+// ---- H1: rate-limiter keys ----
+
+TEST_CASE("sign-in fields that are no address or project never become rate-limit keys") {
+  Api api;
+  for (int i = 0; i < 5; ++i) {
+    // Each a different 200 kB string: before the fix, each one a bucket keyed by it.
+    const std::string junk = std::string(200'000, static_cast<char>('a' + i));
+    const std::vector<std::pair<std::string, std::string>> asks = {
+        {"/api/v1/auth/login",
+         body({{"project", "acme"}, {"email", junk}, {"password", "not the password"}})},
+        {"/api/v1/auth/login",
+         body({{"project", junk}, {"email", "ann@globex.test"}, {"password", "x"}})},
+        {"/api/v1/auth/magic-link", body({{"project", "acme"}, {"email", junk}})},
+        {"/api/v1/auth/password-reset", body({{"project", "acme"}, {"email", junk}})},
+        {"/api/v1/auth/register", body({{"project", "acme"},
+                                        {"email", junk},
+                                        {"password", "a long enough passphrase"},
+                                        {"display_name", "Junk"}})},
+        {"/api/v1/staff/auth/login", body({{"email", junk}, {"password", "wrong one"}})},
+    };
+    for (const auto& [route, payload] : asks) {
+      CAPTURE(route);
+      const unsigned status = api.call(verb::post, route, payload).result_int();
+      CHECK((status == 400 || status == 401 || status == 404));
+    }
+  }
+  CHECK(metric(api, "portico_rate_limit_keys{table=\"password\"}") == 0);
+  CHECK(metric(api, "portico_rate_limit_keys{table=\"mail\"}") == 0);
+  CHECK(metric(api, "portico_rate_limit_keys{table=\"address\"}") == 1);
+}
+
+TEST_CASE("the sign-in limits hold at most max_keys buckets per table") {
+  Api api([](phttp::AppOptions& o) {
+    o.limits.max_keys = 4;
+    o.limits.failed_passwords = {3, 1e-6};
+  });
+  int limited = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = api.call(verb::post, "/api/v1/auth/login",
+                      body({{"project", "acme"},
+                            {"email", "guess" + std::to_string(i) + "@globex.test"},
+                            {"password", "not the password"}}));
+    if (r.result_int() == 429) ++limited;
+  }
+  CHECK(metric(api, "portico_rate_limit_keys{table=\"password\"}") <= 4);
+  CHECK(limited >= 6);
+}
+
+TEST_CASE("a rate-limit bucket full again is swept out by age and one that still counts is kept") {
+  using namespace std::chrono_literals;
+  detail::RateLimiter limiter(100, 60s);
+  const phttp::RateLimit limit{2, 1};
+  const auto t0 = detail::Clock::now();
+  CHECK(!limiter.take("a", limit, t0));  // one of two: full again a minute later
+  CHECK(!limiter.take("b", limit, t0));
+  CHECK(!limiter.take("b", limit, t0));  // drained: full again after two minutes
+  CHECK(limiter.size() == 2);
+  CHECK(!limiter.take("c", limit, t0 + 100s));  // a sweep: "a" is full again and goes
+  CHECK(limiter.size() == 2);
+  CHECK(!limiter.take("d", limit, t0 + 10min));  // everything before is full again
+  CHECK(limiter.size() == 1);
+}
+
+TEST_CASE("a rate-limit table full of buckets that still count refuses new keys and keeps them") {
+  detail::RateLimiter limiter(2);
+  const phttp::RateLimit limit{1, 1};
+  const auto t0 = detail::Clock::now();
+  CHECK(!limiter.take("a", limit, t0));
+  CHECK(!limiter.take("b", limit, t0));
+  auto refused = limiter.take("c", limit, t0);
+  REQUIRE(refused);
+  CHECK(refused->count() >= 1);
+  CHECK(limiter.size() == 2);
+  CHECK(limiter.take("a", limit, t0));  // still drained: not evicted to make room
+}
