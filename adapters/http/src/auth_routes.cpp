@@ -1,6 +1,7 @@
 // Sign-in, sessions and /me (API.md "Customer sign-in", "Staff" login).
 #include <array>
 #include <boost/json/array.hpp>
+#include <functional>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/mail/sign_in.hpp>
@@ -13,6 +14,9 @@ namespace portico::http {
 using beast_http::verb;
 
 namespace {
+
+// The wait carried by password_attempt's "rate_limited".
+std::chrono::seconds wait_of(const Error& e) { return std::chrono::seconds(std::stol(e.message)); }
 
 std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure) {
   std::string c = std::string(name) + "=" + std::string(value) +
@@ -83,6 +87,24 @@ void App::Impl::add_auth_routes() {
     return std::nullopt;
   };
 
+  // A password attempt on `account` (realm and e-mail address: one budget whatever the project).
+  // The token is taken before the password is checked, so that parallel guesses cannot outrun
+  // the budget, and given back when the password was not wrong. Refused: "rate_limited" with
+  // the wait in seconds as its message.
+  auto password_attempt = [this](const Call&, const std::string& account,
+                                 const std::function<Result<service::NewSession>()>& attempt)
+      -> Result<service::NewSession> {
+    const auto& limit = options.limits.failed_passwords;
+    if (auto wait = password_limiter.take(account, limit, detail::Clock::now())) {
+      return fail("rate_limited", std::to_string(wait->count()));
+    }
+    auto s = attempt();
+    if (s || s.error().code != "invalid_credentials") {
+      password_limiter.give_back(account, limit, detail::Clock::now());
+    }
+    return s;
+  };
+
   router.add(verb::post, "/api/v1/auth/magic-link", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
     auto f = strings<2>(c.request, {"project", "email"});
@@ -136,18 +158,9 @@ void App::Impl::add_auth_routes() {
       return error_response(c.request, 401, "invalid_credentials",
                             "the e-mail address or the password is wrong");
     }
-    // Wrong passwords are counted per account: past the budget every attempt is refused
-    // (right or wrong) until it refills, whatever address the guesses come from.
-    const std::string account_key = "login:" + project + ":" + *address;
-    if (auto wait = password_limiter.check(account_key, options.limits.failed_passwords,
-                                           detail::Clock::now())) {
-      return too_many(c, *wait);
-    }
-    auto s = accounts.sign_in(project, email, password);
-    if (!s && s.error().code == "invalid_credentials") {
-      (void)password_limiter.take(account_key, options.limits.failed_passwords,
-                                  detail::Clock::now());
-    }
+    const auto s = password_attempt(c, "customer:" + *address,
+                                    [&] { return accounts.sign_in(project, email, password); });
+    if (!s && s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
     return customer_session(c, s);
   });
 
@@ -227,17 +240,10 @@ void App::Impl::add_auth_routes() {
       return error_response(c.request, 401, "invalid_credentials",
                             "the e-mail address or the password is wrong");
     }
-    const std::string account_key = "staff-login:" + *address;
-    if (auto wait = password_limiter.check(account_key, options.limits.failed_passwords,
-                                           detail::Clock::now())) {
-      return too_many(c, *wait);
-    }
-    auto s = accounts.staff_sign_in(email, password);
+    const auto s = password_attempt(c, "staff:" + *address,
+                                    [&] { return accounts.staff_sign_in(email, password); });
     if (!s) {
-      if (s.error().code == "invalid_credentials") {
-        (void)password_limiter.take(account_key, options.limits.failed_passwords,
-                                    detail::Clock::now());
-      }
+      if (s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
       return error_response(c.request, s.error());
     }
     auto staff = accounts.staff(s->subject);

@@ -83,16 +83,6 @@ std::optional<std::chrono::seconds> RateLimiter::take(std::string_view key, cons
   return std::nullopt;
 }
 
-std::optional<std::chrono::seconds> RateLimiter::check(std::string_view key, const RateLimit& limit,
-                                                       Clock::time_point now) {
-  std::lock_guard lock(mu_);
-  std::chrono::seconds refused{};
-  Bucket* b = refill(digest(key), limit, now, &refused);
-  if (!b) return refused;
-  if (b->tokens >= 1.0) return std::nullopt;
-  return wait(*b, limit);
-}
-
 void RateLimiter::give_back(std::string_view key, const RateLimit& limit, Clock::time_point now) {
   std::lock_guard lock(mu_);
   Bucket* b = refill(digest(key), limit, now, nullptr);

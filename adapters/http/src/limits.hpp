@@ -35,9 +35,6 @@ class RateLimiter {
   // long until there is one, and nothing is taken.
   std::optional<std::chrono::seconds> take(std::string_view key, const RateLimit& limit,
                                            Clock::time_point now);
-  // Whether `key` has a token left, without taking it; when not, how long until it has.
-  std::optional<std::chrono::seconds> check(std::string_view key, const RateLimit& limit,
-                                            Clock::time_point now);
   // Gives a token taken by take() back (what it paid for did not count: a right password).
   void give_back(std::string_view key, const RateLimit& limit, Clock::time_point now);
   // Buckets held now.

@@ -108,3 +108,69 @@ TEST_CASE("a rate-limit table full of buckets that still count refuses new keys 
   CHECK(limiter.size() == 2);
   CHECK(limiter.take("a", limit, t0));  // still drained: not evicted to make room
 }
+
+// ---- H3: the password budget ----
+
+TEST_CASE("parallel wrong passwords cannot outrun the budget of an account") {
+  Api api([](phttp::AppOptions& o) {
+    o.limits.failed_passwords = {3, 1e-6};
+    o.accounts.argon2_memory = 32 * 1024;  // long enough for the guesses to overlap
+  });
+  const std::string wrong =
+      body({{"project", "acme"}, {"email", "ann@globex.test"}, {"password", "not the password"}});
+  constexpr int kGuesses = 16;
+  std::vector<std::future<unsigned>> guesses;
+  for (int i = 0; i < kGuesses; ++i) {
+    guesses.push_back(std::async(std::launch::async, [&] {
+      return api.call(verb::post, "/api/v1/auth/login", wrong).result_int();
+    }));
+  }
+  int checked = 0, limited = 0;
+  for (auto& g : guesses) {
+    const unsigned status = g.get();
+    if (status == 401) ++checked;
+    if (status == 429) ++limited;
+  }
+  CHECK(checked <= 3);
+  CHECK(checked + limited == kGuesses);
+}
+
+TEST_CASE("parallel staff password guesses cannot outrun the budget either") {
+  Api api([](phttp::AppOptions& o) {
+    o.limits.failed_passwords = {3, 1e-6};
+    o.accounts.argon2_memory = 32 * 1024;
+  });
+  const std::string wrong = body({{"email", "agnes@acme.test"}, {"password", "wrong one"}});
+  std::vector<std::future<unsigned>> guesses;
+  for (int i = 0; i < 16; ++i) {
+    guesses.push_back(std::async(std::launch::async, [&] {
+      return api.call(verb::post, "/api/v1/staff/auth/login", wrong).result_int();
+    }));
+  }
+  int checked = 0;
+  for (auto& g : guesses) checked += g.get() == 401 ? 1 : 0;
+  CHECK(checked <= 3);
+}
+
+TEST_CASE("one password budget per account across every project") {
+  Api api([](phttp::AppOptions& o) { o.limits.failed_passwords = {3, 1e-6}; });
+  for (const char* project : {"acme", "other", "acme"}) {
+    CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
+                           body({{"project", project},
+                                 {"email", "ann@globex.test"},
+                                 {"password", "not the password"}}))) == "invalid_credentials");
+  }
+  CHECK(api.call(verb::post, "/api/v1/auth/login",
+                 body({{"project", "other"},
+                       {"email", "ann@globex.test"},
+                       {"password", "not the password"}}))
+            .result_int() == 429);
+}
+
+TEST_CASE("a right password gives its token back") {
+  Api api([](phttp::AppOptions& o) { o.limits.failed_passwords = {2, 1e-6}; });
+  const std::string right = body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}});
+  for (int i = 0; i < 4; ++i) {
+    CHECK(api.call(verb::post, "/api/v1/staff/auth/login", right).result_int() == 200);
+  }
+}
