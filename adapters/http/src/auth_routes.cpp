@@ -1,4 +1,5 @@
 // Sign-in, sessions and /me (API.md "Customer sign-in", "Staff" login).
+#include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
 #include <functional>
@@ -73,13 +74,20 @@ void App::Impl::add_auth_routes() {
     return send(mail::sign_in_message(m, p->settings.name, base_url(), options.mail_from));
   };
   // At most a few sign-in e-mails per address: nobody's inbox is flooded through us. Only a
-  // request that names a project and an e-mail address is counted: anything else is refused by
-  // the accounts (404, 400) and never becomes a key (a key is bounded, and hashed, besides).
-  auto limit_mails = [this](const Call& c, const std::string& project,
-                            std::string_view email) -> std::optional<Response> {
+  // request that will send one is counted (a project that offers `method` and admits the
+  // address): anything else is refused by the accounts (404, 403, 400), takes nobody's budget
+  // and never becomes a key. A password reset for an address without an account counts too,
+  // so that the answers do not tell which addresses have one.
+  auto limit_mails = [this](const Call& c, const std::string& project, std::string_view email,
+                            std::string_view method) -> std::optional<Response> {
     if (!dom::project::valid_slug(project)) return std::nullopt;
     const auto address = dom::account::normalize_email(email);
     if (!address) return std::nullopt;
+    auto p = portal.project(project);
+    if (!p || !p->exists) return std::nullopt;
+    const auto& methods = p->settings.sign_in;
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) return std::nullopt;
+    if (!dom::project::domain_allowed(*p, *address)) return std::nullopt;
     if (auto wait =
             mail_limiter.take("mail:" + *address, options.limits.mails, detail::Clock::now())) {
       return too_many(c, *wait);
@@ -88,20 +96,35 @@ void App::Impl::add_auth_routes() {
   };
 
   // A password attempt on `account` (realm and e-mail address: one budget whatever the project).
-  // The token is taken before the password is checked, so that parallel guesses cannot outrun
-  // the budget, and given back when the password was not wrong. Refused: "rate_limited" with
-  // the wait in seconds as its message.
-  auto password_attempt = [this](const Call&, const std::string& account,
+  // Tokens are taken before the password is checked, so that parallel guesses cannot outrun a
+  // budget, and given back when the password was not wrong. Two budgets (SignInLimits): the
+  // (account, client address) pair's, and the account's unless this address signed in to it
+  // before. Refused: "rate_limited" with the wait in seconds as its message.
+  auto password_attempt = [this](const Call& c, const std::string& account,
                                  const std::function<Result<service::NewSession>()>& attempt)
       -> Result<service::NewSession> {
-    const auto& limit = options.limits.failed_passwords;
-    if (auto wait = password_limiter.take(account, limit, detail::Clock::now())) {
+    const auto now = detail::Clock::now();
+    const auto& pair_limit = options.limits.failed_passwords;
+    const auto& account_limit = options.limits.failed_passwords_account;
+    const std::string here = account + "|addr:" + detail::address_key(c.peer.address);
+    const std::string pair_key = "pair:" + here, account_key = "account:" + account;
+    const bool known = known_addresses.contains(here, now);
+    if (auto wait = password_limiter.take(pair_key, pair_limit, now)) {
       return fail("rate_limited", std::to_string(wait->count()));
     }
-    auto s = attempt();
-    if (s || s.error().code != "invalid_credentials") {
-      password_limiter.give_back(account, limit, detail::Clock::now());
+    if (!known) {
+      if (auto wait = password_limiter.take(account_key, account_limit, now)) {
+        password_limiter.give_back(pair_key, pair_limit, now);
+        return fail("rate_limited", std::to_string(wait->count()));
+      }
     }
+    auto s = attempt();
+    const auto after = detail::Clock::now();
+    if (s || s.error().code != "invalid_credentials") {
+      password_limiter.give_back(pair_key, pair_limit, after);
+      if (!known) password_limiter.give_back(account_key, account_limit, after);
+    }
+    if (s) known_addresses.add(here, after);
     return s;
   };
 
@@ -110,7 +133,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, project, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "magic_link")) return *limited;
     auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -129,7 +152,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<4>(c.request, {"project", "email", "password", "display_name"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password, name] = *f;
-    if (auto limited = limit_mails(c, project, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "password")) return *limited;
     auto mailing = accounts.register_customer(project, email, password, name);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -169,7 +192,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, project, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "password")) return *limited;
     auto mailing = accounts.request_password_reset(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (*mailing) {

@@ -174,3 +174,81 @@ TEST_CASE("a right password gives its token back") {
     CHECK(api.call(verb::post, "/api/v1/staff/auth/login", right).result_int() == 200);
   }
 }
+
+// ---- M4: no lock-out of a chosen account by a stranger ----
+
+namespace {
+
+hc::Response call_from(Api& api, const std::string& from, const std::string& target,
+                       const std::string& payload) {
+  hc::Connection c(api.port(), from);
+  return c.request(verb::post, target, payload);
+}
+
+}  // namespace
+
+TEST_CASE("a stranger's wrong passwords do not lock the owner out from another address") {
+  Api api([](phttp::AppOptions& o) { o.limits.failed_passwords = {3, 1e-6}; });
+  const std::string wrong = body({{"email", "agnes@acme.test"}, {"password", "wrong one"}});
+  const std::string right = body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(call_from(api, "127.0.0.1", "/api/v1/staff/auth/login", wrong).result_int() == 401);
+  }
+  // The stranger's address is done, right password or not ...
+  CHECK(call_from(api, "127.0.0.1", "/api/v1/staff/auth/login", wrong).result_int() == 429);
+  CHECK(call_from(api, "127.0.0.1", "/api/v1/staff/auth/login", right).result_int() == 429);
+  // ... the owner's is not.
+  CHECK(call_from(api, "127.0.0.2", "/api/v1/staff/auth/login", right).result_int() == 200);
+}
+
+TEST_CASE("guesses from many addresses leave the owner their own address and the e-mailed link") {
+  Api api([](phttp::AppOptions& o) {
+    o.limits.failed_passwords = {100, 1e-6};
+    o.limits.failed_passwords_account = {3, 1e-6};
+  });
+  const std::string right = body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}});
+  const std::string wrong = body({{"email", "agnes@acme.test"}, {"password", "wrong one"}});
+  REQUIRE(call_from(api, "127.0.0.3", "/api/v1/staff/auth/login", right).result_int() == 200);
+  for (const char* from : {"127.0.0.1", "127.0.0.2", "127.0.0.4"}) {
+    CHECK(call_from(api, from, "/api/v1/staff/auth/login", wrong).result_int() == 401);
+  }
+  CHECK(call_from(api, "127.0.0.5", "/api/v1/staff/auth/login", wrong).result_int() == 429);
+  // Where the owner signed in before still works; so do wrong guesses there, counted there.
+  CHECK(call_from(api, "127.0.0.3", "/api/v1/staff/auth/login", right).result_int() == 200);
+
+  // A customer whose password budget is gone still signs in by the e-mailed link.
+  const std::string ann_wrong =
+      body({{"project", "acme"}, {"email", "ann@globex.test"}, {"password", "not the password"}});
+  for (const char* from : {"127.0.0.1", "127.0.0.2", "127.0.0.4"}) {
+    CHECK(call_from(api, from, "/api/v1/auth/login", ann_wrong).result_int() == 401);
+  }
+  CHECK(call_from(api, "127.0.0.6", "/api/v1/auth/login", ann_wrong).result_int() == 429);
+  auto asked = call_from(api, "127.0.0.6", "/api/v1/auth/magic-link",
+                         body({{"project", "acme"}, {"email", "ann@globex.test"}}));
+  CHECK(asked.result_int() == 202);
+  const std::string token = api.mail.last_token("ann@globex.test");
+  REQUIRE(!token.empty());
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", token}}))
+            .result_int() == 200);
+}
+
+TEST_CASE("sign-in e-mails are counted only for requests that will send one") {
+  Api api([](phttp::AppOptions& o) { o.limits.mails = {2, 1e-6}; });
+  // A stranger's refused requests for ann's address: a project that does not exist, or a slug no
+  // project can have.
+  for (int i = 0; i < 5; ++i) {
+    for (const char* project : {"zz", "nope-project", "UPPER"}) {
+      const unsigned status = api.call(verb::post, "/api/v1/auth/magic-link",
+                                       body({{"project", project}, {"email", "ann@globex.test"}}))
+                                  .result_int();
+      CHECK(status == 404);
+      CHECK(api.call(verb::post, "/api/v1/auth/password-reset",
+                     body({{"project", project}, {"email", "ann@globex.test"}}))
+                .result_int() == 404);
+    }
+  }
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link",
+                 body({{"project", "acme"}, {"email", "ann@globex.test"}}))
+            .result_int() == 202);
+  CHECK(api.mail.to("ann@globex.test").size() == 1);
+}
