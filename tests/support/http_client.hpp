@@ -26,6 +26,12 @@ class Connection {
   explicit Connection(unsigned short port) : socket_(ioc_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
+  // From another loopback address (127.0.0.2, …: all of 127/8 is this machine): another client.
+  Connection(unsigned short port, const std::string& from) : socket_(ioc_) {
+    socket_.open(tcp::v4());
+    socket_.bind(tcp::endpoint(asio::ip::make_address(from), 0));
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
 
   Response request(beast::http::verb method, const std::string& target,
                    const std::string& body = {},

@@ -284,8 +284,8 @@ Response App::Impl::too_many(const Call& c, std::chrono::seconds wait) {
 }
 
 std::optional<Response> App::Impl::limit_address(const Call& c) {
-  if (auto wait = limiter.take("addr:" + c.peer.address, options.limits.per_address,
-                               detail::Clock::now())) {
+  if (auto wait = address_limiter.take("addr:" + c.peer.address, options.limits.per_address,
+                                       detail::Clock::now())) {
     return too_many(c, *wait);
   }
   return std::nullopt;
@@ -497,6 +497,13 @@ std::string App::metrics() const {
       "# HELP portico_rate_limited_total Requests refused with 429.\n"
       "# TYPE portico_rate_limited_total counter\nportico_rate_limited_total {}\n",
       impl_->sign_ins.load(), impl_->sign_outs.load(), impl_->rate_limited.load());
+  out += fmt::format(
+      "# HELP portico_rate_limit_keys Buckets the sign-in rate limits hold, by table.\n"
+      "# TYPE portico_rate_limit_keys gauge\n"
+      "portico_rate_limit_keys{{table=\"address\"}} {}\n"
+      "portico_rate_limit_keys{{table=\"password\"}} {}\n"
+      "portico_rate_limit_keys{{table=\"mail\"}} {}\n",
+      impl_->address_limiter.size(), impl_->password_limiter.size(), impl_->mail_limiter.size());
   const log::Stats s = impl_->log.stats();
   auto counter = [&](const char* name, const char* help, std::uint64_t v) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);

@@ -45,7 +45,13 @@ struct App::Impl {
   AppOptions options;
   service::Accounts accounts;
   Router router;
-  detail::RateLimiter limiter;
+  // Sign-in budgets, one table each so that flooding one never evicts another's buckets.
+  detail::RateLimiter address_limiter{options.limits.max_keys};
+  detail::RateLimiter password_limiter{options.limits.max_keys};
+  detail::RateLimiter mail_limiter{options.limits.max_keys};
+  // (account, client address) pairs that signed in: their password attempts skip the
+  // account-wide budget (a stranger cannot lock the owner out).
+  detail::RecentKeys known_addresses{options.limits.max_keys, std::chrono::hours(24 * 30)};
   detail::IdempotencyCache idempotency;
   std::string secret;  // survey links
   mutable std::mutex base_url_mu;

@@ -1,6 +1,10 @@
 // Sign-in, sessions and /me (API.md "Customer sign-in", "Staff" login).
+#include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
+#include <functional>
+#include <portico/domain/account.hpp>
+#include <portico/domain/project.hpp>
 #include <portico/mail/sign_in.hpp>
 
 #include "app_impl.hpp"
@@ -12,11 +16,8 @@ using beast_http::verb;
 
 namespace {
 
-std::string lowered(std::string_view s) {
-  std::string out(domain::trim(s));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+// The wait carried by password_attempt's "rate_limited".
+std::chrono::seconds wait_of(const Error& e) { return std::chrono::seconds(std::stol(e.message)); }
 
 std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure) {
   std::string c = std::string(name) + "=" + std::string(value) +
@@ -72,13 +73,59 @@ void App::Impl::add_auth_routes() {
     if (!p) return Unexpected(p.error());
     return send(mail::sign_in_message(m, p->settings.name, base_url(), options.mail_from));
   };
-  // At most a few sign-in e-mails per address: nobody's inbox is flooded through us.
-  auto limit_mails = [this](const Call& c, std::string_view email) -> std::optional<Response> {
+  // At most a few sign-in e-mails per address: nobody's inbox is flooded through us. Only a
+  // request that will send one is counted (a project that offers `method` and admits the
+  // address): anything else is refused by the accounts (404, 403, 400), takes nobody's budget
+  // and never becomes a key. A password reset for an address without an account counts too,
+  // so that the answers do not tell which addresses have one.
+  auto limit_mails = [this](const Call& c, const std::string& project, std::string_view email,
+                            std::string_view method) -> std::optional<Response> {
+    if (!dom::project::valid_slug(project)) return std::nullopt;
+    const auto address = dom::account::normalize_email(email);
+    if (!address) return std::nullopt;
+    auto p = portal.project(project);
+    if (!p || !p->exists) return std::nullopt;
+    const auto& methods = p->settings.sign_in;
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) return std::nullopt;
+    if (!dom::project::domain_allowed(*p, *address)) return std::nullopt;
     if (auto wait =
-            limiter.take("mail:" + lowered(email), options.limits.mails, detail::Clock::now())) {
+            mail_limiter.take("mail:" + *address, options.limits.mails, detail::Clock::now())) {
       return too_many(c, *wait);
     }
     return std::nullopt;
+  };
+
+  // A password attempt on `account` (realm and e-mail address: one budget whatever the project).
+  // Tokens are taken before the password is checked, so that parallel guesses cannot outrun a
+  // budget, and given back when the password was not wrong. Two budgets (SignInLimits): the
+  // (account, client address) pair's, and the account's unless this address signed in to it
+  // before. Refused: "rate_limited" with the wait in seconds as its message.
+  auto password_attempt = [this](const Call& c, const std::string& account,
+                                 const std::function<Result<service::NewSession>()>& attempt)
+      -> Result<service::NewSession> {
+    const auto now = detail::Clock::now();
+    const auto& pair_limit = options.limits.failed_passwords;
+    const auto& account_limit = options.limits.failed_passwords_account;
+    const std::string here = account + "|addr:" + detail::address_key(c.peer.address);
+    const std::string pair_key = "pair:" + here, account_key = "account:" + account;
+    const bool known = known_addresses.contains(here, now);
+    if (auto wait = password_limiter.take(pair_key, pair_limit, now)) {
+      return fail("rate_limited", std::to_string(wait->count()));
+    }
+    if (!known) {
+      if (auto wait = password_limiter.take(account_key, account_limit, now)) {
+        password_limiter.give_back(pair_key, pair_limit, now);
+        return fail("rate_limited", std::to_string(wait->count()));
+      }
+    }
+    auto s = attempt();
+    const auto after = detail::Clock::now();
+    if (s || s.error().code != "invalid_credentials") {
+      password_limiter.give_back(pair_key, pair_limit, after);
+      if (!known) password_limiter.give_back(account_key, account_limit, after);
+    }
+    if (s) known_addresses.add(here, after);
+    return s;
   };
 
   router.add(verb::post, "/api/v1/auth/magic-link", [=, this](const Call& c) {
@@ -86,7 +133,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "magic_link")) return *limited;
     auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -105,7 +152,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<4>(c.request, {"project", "email", "password", "display_name"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password, name] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "password")) return *limited;
     auto mailing = accounts.register_customer(project, email, password, name);
     if (!mailing) return error_response(c.request, mailing.error());
     if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
@@ -124,17 +171,19 @@ void App::Impl::add_auth_routes() {
     auto f = strings<3>(c.request, {"project", "email", "password"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password] = *f;
-    // Wrong passwords are counted per account: past the budget every attempt is refused
-    // (right or wrong) until it refills, whatever address the guesses come from.
-    const std::string account_key = "login:" + project + ":" + lowered(email);
-    if (auto wait =
-            limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
-      return too_many(c, *wait);
+    // Validated before anything becomes a key: no project can have that slug (404, as the
+    // accounts say), and what is not an e-mail address is nobody's account.
+    if (!dom::project::valid_slug(project)) {
+      return error_response(c.request, 404, "not_found", "no such project");
     }
-    auto s = accounts.sign_in(project, email, password);
-    if (!s && s.error().code == "invalid_credentials") {
-      (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
+    const auto address = dom::account::normalize_email(email);
+    if (!address) {
+      return error_response(c.request, 401, "invalid_credentials",
+                            "the e-mail address or the password is wrong");
     }
+    const auto s = password_attempt(c, "customer:" + *address,
+                                    [&] { return accounts.sign_in(project, email, password); });
+    if (!s && s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
     return customer_session(c, s);
   });
 
@@ -143,7 +192,7 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"project", "email"});
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
-    if (auto limited = limit_mails(c, email)) return *limited;
+    if (auto limited = limit_mails(c, project, email, "password")) return *limited;
     auto mailing = accounts.request_password_reset(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
     if (*mailing) {
@@ -209,16 +258,15 @@ void App::Impl::add_auth_routes() {
     auto f = strings<2>(c.request, {"email", "password"});
     if (!f) return error_response(c.request, f.error());
     const auto& [email, password] = *f;
-    const std::string account_key = "staff-login:" + lowered(email);
-    if (auto wait =
-            limiter.check(account_key, options.limits.failed_passwords, detail::Clock::now())) {
-      return too_many(c, *wait);
+    const auto address = dom::account::normalize_email(email);
+    if (!address) {
+      return error_response(c.request, 401, "invalid_credentials",
+                            "the e-mail address or the password is wrong");
     }
-    auto s = accounts.staff_sign_in(email, password);
+    const auto s = password_attempt(c, "staff:" + *address,
+                                    [&] { return accounts.staff_sign_in(email, password); });
     if (!s) {
-      if (s.error().code == "invalid_credentials") {
-        (void)limiter.take(account_key, options.limits.failed_passwords, detail::Clock::now());
-      }
+      if (s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
       return error_response(c.request, s.error());
     }
     auto staff = accounts.staff(s->subject);

@@ -23,12 +23,23 @@ struct RateLimit {
   double per_minute = 1;
 };
 
-// Rate limits of the sign-in routes (429 with Retry-After): per client address over all of them,
-// and per account (e-mail address) for password attempts and for the e-mails a route sends.
+// Rate limits of the sign-in routes (429 with Retry-After): per client address over all of them
+// (an IPv6 address by its /64), per account for password attempts, and per e-mail address for
+// the e-mails a route sends.
+//
+// Wrong passwords count twice: per (account, client address), and per account over every
+// address that has not signed in to it before (in the last 30 days). A stranger thus drains
+// only their own (account, address) budget; guesses from many addresses drain the account's,
+// which still leaves the owner the addresses they signed in from and, for customers, the
+// e-mailed links (whose budget wrong passwords never touch).
 struct SignInLimits {
   RateLimit per_address{30, 30};
-  RateLimit failed_passwords{10, 1};  // wrong passwords per account, before 429
-  RateLimit mails{5, 0.2};            // sign-in e-mails per address (one per 5 min after 5)
+  RateLimit failed_passwords{10, 1};          // wrong passwords per account and client address
+  RateLimit failed_passwords_account{50, 2};  // per account, from addresses it never used
+  RateLimit mails{5, 0.2};                    // sign-in e-mails per address (one per 5 min after 5)
+  // Buckets kept per table (client addresses, accounts, e-mail addresses); buckets that are full
+  // again are dropped by age, one that still counts never is: past this many, a new key gets 429.
+  std::size_t max_keys = 100'000;
 };
 
 struct AppOptions {
