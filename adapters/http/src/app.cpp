@@ -138,6 +138,8 @@ void App::set_base_url(std::string base_url) {
 
 service::Accounts& App::accounts() { return impl_->accounts; }
 
+void App::flush() { impl_->background.flush(); }
+
 namespace {
 
 // The Idempotency-Key's scope: the caller's credentials (or, for someone not signed in, their

@@ -11,6 +11,7 @@
 #include <portico/http/json.hpp>
 #include <string>
 
+#include "background.hpp"
 #include "limits.hpp"
 
 namespace portico::http {
@@ -82,6 +83,9 @@ struct App::Impl {
   Result<void> send(const mail::Message& message);
   // The project whose host name (portico-admin --host) the request's Host header is, if any.
   Result<std::optional<std::string>> project_of_host(const Request& request) const;
+
+  // Last, so that it is destroyed first: its jobs use the members above.
+  detail::Background background;
 };
 
 // ---- Request helpers ----
