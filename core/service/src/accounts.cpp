@@ -266,6 +266,19 @@ struct Accounts::Impl {
     auto loaded = load<AccountTraits>(stream);
     if (!loaded) return Unexpected(loaded.error());
     if (!account::token_usable((*loaded)->state, purpose, now())) return invalid_token();
+    // A password reset since the token was issued voids it (security review L2).
+    const account::TokenIssued& issued = *(*loaded)->state.token;
+    std::string customer_id = issued.customer_id;
+    if (customer_id.empty()) {
+      auto owner = customer_by_email(issued.email);
+      if (!owner) return Unexpected(owner.error());
+      if (*owner) customer_id = **owner;
+    }
+    if (!customer_id.empty()) {
+      auto c = load<CustomerTraits>(customer::stream_id(customer_id));
+      if (!c) return Unexpected(c.error());
+      if (account::token_voided(issued, (*c)->state.sessions_valid_from)) return invalid_token();
+    }
     return std::pair{std::move(stream), std::move(*loaded)};
   }
 

@@ -480,3 +480,35 @@ TEST_CASE("register answers alike for a new and a taken address - before any e-m
   CHECK(reg("other@globex.test").response.result_int() == 201);
   api.app->flush();
 }
+
+TEST_CASE("a password reset voids the reset and magic links sent before it") {
+  Api api;
+  api.customer("ann@globex.test");
+  const std::string reset = body({{"project", "acme"}, {"email", "ann@globex.test"}});
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset", reset).result_int() == 202);
+  const std::string older_reset = api.mail.last_token("ann@globex.test");
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link", reset).result_int() == 202);
+  const std::string older_magic = api.mail.last_token("ann@globex.test");
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset", reset).result_int() == 202);
+  const std::string used = api.mail.last_token("ann@globex.test");
+  REQUIRE(older_reset != used);
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                   body({{"token", used}, {"password", "anns new passphrase"}}))
+              .result_int() == 204);
+  auto stale = api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                        body({{"token", older_reset}, {"password", "someone elses passphrase"}}));
+  CHECK(stale.result_int() == 401);
+  CHECK(code_of(stale) == "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                         body({{"token", older_magic}}))) == "invalid_token");
+  // Links asked for after the reset work.
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link", reset).result_int() == 202);
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                 body({{"token", api.mail.last_token("ann@globex.test")}}))
+            .result_int() == 200);
+  CHECK(api.call(verb::post, "/api/v1/auth/login",
+                 body({{"project", "acme"},
+                       {"email", "ann@globex.test"},
+                       {"password", "anns new passphrase"}}))
+            .result_int() == 200);
+}
