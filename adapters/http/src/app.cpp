@@ -143,6 +143,8 @@ void App::set_base_url(std::string base_url) {
 
 service::Accounts& App::accounts() { return impl_->accounts; }
 
+void App::flush() { impl_->background.flush(); }
+
 namespace {
 
 // The Idempotency-Key's scope: the caller's credentials (or, for someone not signed in, their
@@ -296,7 +298,7 @@ std::optional<Response> App::Impl::limit_writes(const Call& c, const Authed& who
   if (method == verb::get || method == verb::head || method == verb::options) return std::nullopt;
   const std::string key =
       "write:" + std::string(dom::to_string(who.caller.realm)) + ":" + who.caller.id;
-  if (auto wait = limiter.take(key, options.writes, detail::Clock::now()))
+  if (auto wait = write_limiter.take(key, options.writes, detail::Clock::now()))
     return too_many(c, *wait);
   return std::nullopt;
 }

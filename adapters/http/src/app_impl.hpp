@@ -11,6 +11,7 @@
 #include <portico/http/json.hpp>
 #include <string>
 
+#include "background.hpp"
 #include "limits.hpp"
 
 namespace portico::http {
@@ -49,6 +50,7 @@ struct App::Impl {
   detail::RateLimiter address_limiter{options.limits.max_keys};
   detail::RateLimiter password_limiter{options.limits.max_keys};
   detail::RateLimiter mail_limiter{options.limits.max_keys};
+  detail::RateLimiter write_limiter{options.limits.max_keys};  // per signed-in caller
   // (account, client address) pairs that signed in: their password attempts skip the
   // account-wide budget (a stranger cannot lock the owner out).
   detail::RecentKeys known_addresses{options.limits.max_keys, std::chrono::hours(24 * 30)};
@@ -90,6 +92,9 @@ struct App::Impl {
   Result<void> send(const mail::Message& message);
   // The project whose host name (portico-admin --host) the request's Host header is, if any.
   Result<std::optional<std::string>> project_of_host(const Request& request) const;
+
+  // Last, so that it is destroyed first: its jobs use the members above.
+  detail::Background background;
 };
 
 // ---- Request helpers ----

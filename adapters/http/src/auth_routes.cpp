@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
+#include <cstdio>
 #include <functional>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
@@ -128,6 +129,17 @@ void App::Impl::add_auth_routes() {
     return s;
   };
 
+  // Runs `job` after the answer (Background); false when too much is queued already.
+  auto later = [this](const Call&, std::function<Result<void>()> job) {
+    return background.post([job = std::move(job)] {
+      if (auto done = job(); !done) {
+        // The caller had their answer already: say it here (without the address).
+        std::fprintf(stderr, "portico-http: a sign-in e-mail did not go out: %s\n",
+                     done.error().message.c_str());
+      }
+    });
+  };
+
   router.add(verb::post, "/api/v1/auth/magic-link", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
     auto f = strings<2>(c.request, {"project", "email"});
@@ -153,9 +165,18 @@ void App::Impl::add_auth_routes() {
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password, name] = *f;
     if (auto limited = limit_mails(c, project, email, "password")) return *limited;
-    auto mailing = accounts.register_customer(project, email, password, name);
-    if (!mailing) return error_response(c.request, mailing.error());
-    if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
+    // The checks and the password's hash now; the rest (whether the address is taken, the
+    // append, the e-mail) after answering, so that the answer is the same in content and time
+    // for a new address and a taken one (security review M3).
+    auto registration = accounts.prepare_registration(project, email, password, name);
+    if (!registration) return error_response(c.request, registration.error());
+    if (!later(c, [this, mail_out, r = std::move(*registration)] {
+          auto mailing = accounts.complete_registration(r);
+          if (!mailing) return Result<void>(Unexpected(mailing.error()));
+          return mail_out(*mailing);
+        })) {
+      return error_response(c.request, 503, "unavailable", "too busy; try again in a minute");
+    }
     return json_response(c.request, 201, boost::json::object{});
   });
 
@@ -193,12 +214,19 @@ void App::Impl::add_auth_routes() {
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email] = *f;
     if (auto limited = limit_mails(c, project, email, "password")) return *limited;
-    auto mailing = accounts.request_password_reset(project, email);
-    if (!mailing) return error_response(c.request, mailing.error());
-    if (*mailing) {
-      if (auto sent = mail_out(**mailing); !sent) return error_response(c.request, sent.error());
+    if (auto valid = accounts.check_password_reset(project, email); !valid) {
+      return error_response(c.request, valid.error());
     }
-    // The same answer whether or not the address has an account.
+    // The same answer, in the same time, whether or not the address has an account: what
+    // depends on it (the token's append, the e-mail) happens after answering (review M3).
+    if (!later(c, [this, mail_out, project, email]() -> Result<void> {
+          auto mailing = accounts.request_password_reset(project, email);
+          if (!mailing) return Unexpected(mailing.error());
+          if (!*mailing) return {};
+          return mail_out(**mailing);
+        })) {
+      return error_response(c.request, 503, "unavailable", "too busy; try again in a minute");
+    }
     return json_response(c.request, 202, boost::json::object{});
   });
 

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
+#include <portico/utf8.hpp>
 #include <set>
 
 #include "payload.hpp"
@@ -61,6 +62,36 @@ State evolve(State s, const Event& event) {
 
 bool token_usable(const State& t, Purpose purpose, TimeUs now) {
   return t.token && !t.used && t.token->purpose == purpose && now < t.token->expires_at;
+}
+
+bool token_voided(const TokenIssued& token, TimeUs valid_from) { return token.at < valid_from; }
+
+bool unsafe_in_name(char32_t cp) noexcept {
+  return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+         cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+Result<std::string> check_display_name(std::string_view name) {
+  name = trim(name);
+  std::size_t length = 0;
+  bool safe = true;
+  const bool utf8 = portico::utf8::for_each_code_point(name, [&](char32_t cp) {
+    ++length;
+    safe = safe && !unsafe_in_name(cp);
+    return true;
+  });
+  if (!utf8 || length == 0 || length > kMaxDisplayName) {
+    return fail(errc::kInvalidRequest,
+                "a display name is 1 to " + std::to_string(kMaxDisplayName) + " characters",
+                "display_name");
+  }
+  if (!safe) {
+    return fail(errc::kInvalidRequest,
+                "a display name is one line of text, without control or direction characters",
+                "display_name");
+  }
+  return std::string(name);
 }
 
 bool session_active(const State& s, TimeUs now) {

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
 #include <set>
 
@@ -585,10 +586,8 @@ Result<std::vector<Event>> decide(const State& s, const Command& command, const 
             if (project::email_domain(c.email).empty()) {
               return fail(errc::kInvalidRequest, "not an e-mail address", "email");
             }
-            const auto name_length = utf8_length(c.display_name);
-            if (!name_length || trim(c.display_name).empty() || *name_length > 100) {
-              return fail(errc::kInvalidRequest, "a display name is 1 to 100 characters",
-                          "display_name");
+            if (auto name = account::check_display_name(c.display_name); !name) {
+              return Unexpected(name.error());
             }
             if (!valid_handle(c.handle)) {
               return fail(errc::kInvalidRequest, "a handle is 2 to 32 of a-z 0-9 _ - .", "handle");

@@ -266,6 +266,19 @@ struct Accounts::Impl {
     auto loaded = load<AccountTraits>(stream);
     if (!loaded) return Unexpected(loaded.error());
     if (!account::token_usable((*loaded)->state, purpose, now())) return invalid_token();
+    // A password reset since the token was issued voids it (security review L2).
+    const account::TokenIssued& issued = *(*loaded)->state.token;
+    std::string customer_id = issued.customer_id;
+    if (customer_id.empty()) {
+      auto owner = customer_by_email(issued.email);
+      if (!owner) return Unexpected(owner.error());
+      if (*owner) customer_id = **owner;
+    }
+    if (!customer_id.empty()) {
+      auto c = load<CustomerTraits>(customer::stream_id(customer_id));
+      if (!c) return Unexpected(c.error());
+      if (account::token_voided(issued, (*c)->state.sessions_valid_from)) return invalid_token();
+    }
     return std::pair{std::move(stream), std::move(*loaded)};
   }
 
@@ -325,22 +338,35 @@ Result<NewSession> Accounts::use_magic_link(std::string_view token) {
        true,
        std::pair{t->first, t->second->version},
        [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
-         if (c.email_verified) return std::vector<customer::Event>{};
-         return std::vector<customer::Event>{customer::EmailVerified{impl_->now()}};
+         std::vector<customer::Event> out;
+         if (!c.email_verified) out.push_back(customer::EmailVerified{impl_->now()});
+         // The owner signed in another way: a registration they may not have made ends (its
+         // password is dropped and its link dies), so nobody else's password waits on their
+         // account for a click (security review M1).
+         if (!c.password_hash.empty() && !c.password_verified) {
+           out.push_back(customer::PasswordSet{impl_->now(), {}, false, false});
+         }
+         return out;
        }});
 }
 
 Result<Mailing> Accounts::register_customer(const std::string& slug, std::string_view email,
                                             std::string_view password,
                                             std::string_view display_name) {
+  auto r = prepare_registration(slug, email, password, display_name);
+  if (!r) return Unexpected(r.error());
+  return complete_registration(*r);
+}
+
+Result<Registration> Accounts::prepare_registration(const std::string& slug, std::string_view email,
+                                                    std::string_view password,
+                                                    std::string_view display_name) {
   auto p = impl_->project_offering(slug, "password");
   if (!p) return Unexpected(p.error());
   auto address = Impl::email_of(email);
   if (!address) return Unexpected(address.error());
-  const auto name_length = domain::utf8_length(display_name);
-  if (!name_length || domain::trim(display_name).empty() || *name_length > 100) {
-    return fail("invalid_request", "a display name is 1 to 100 characters", "display_name");
-  }
+  auto name = account::check_display_name(display_name);
+  if (!name) return Unexpected(name.error());
   if (!project::domain_allowed(*p, *address)) {
     return fail("domain_not_allowed", "this project admits only addresses of its own domains");
   }
@@ -348,48 +374,47 @@ Result<Mailing> Accounts::register_customer(const std::string& slug, std::string
       !weak) {
     return Unexpected(weak.error());
   }
+  // Hashed whether or not the address is taken: the cost says nothing about it.
   auto hash = impl_->hash_password(password);
   if (!hash) return Unexpected(hash.error());
+  return Registration{slug, *address, std::move(*name), std::move(*hash)};
+}
+
+Result<Mailing> Accounts::complete_registration(const Registration& r) {
   for (int attempt = 0;; ++attempt) {
     Batch batch;
-    auto owner = impl_->customer_by_email(*address);
+    auto owner = impl_->customer_by_email(r.email);
     if (!owner) return Unexpected(owner.error());
-    std::string id;
-    const TimeUs t = impl_->now();
-    const std::vector<customer::Event> set{customer::PasswordSet{t, *hash, false, false}};
-    std::string name(domain::trim(display_name));
     if (*owner) {
-      id = **owner;
-      auto c = impl_->load<CustomerTraits>(customer::stream_id(id));
+      // The address has an identity already (a magic-link customer, an earlier registration,
+      // perhaps with a password): a registration cannot prove the address, so it changes
+      // nothing and its owner is told instead (security review M1).
+      auto c = impl_->portal.customer(**owner);
       if (!c) return Unexpected(c.error());
-      name = (*c)->state.display_name;
-      if ((*c)->state.password_verified) {
-        // Someone has this address with a password already: tell its owner, change nothing.
-        return Mailing{*address, {}, account::Purpose::verify_email, slug, name};
-      }
-      batch.meta.actor = {Realm::customer, id};
-      batch.add<CustomerTraits>(customer::stream_id(id),
-                                log::ExpectedVersion::exactly((*c)->version), set);
-    } else {
-      auto made = impl_->new_identity(batch, *address, display_name);
-      if (!made) return Unexpected(made.error());
-      id = made->first;
-      batch.meta.actor = {Realm::customer, id};
-      auto& w = batch.writes.front();
-      auto more = detail::encode<CustomerTraits>(w.stream, w.expected, set, batch.meta,
-                                                 batch.command_id, batch.next_index);
-      batch.next_index += set.size();
-      for (auto& e : more.events) w.events.push_back(std::move(e));
+      return Mailing{r.email, {}, account::Purpose::verify_email, r.project, c->display_name};
     }
+    const TimeUs t = impl_->now();
+    const std::vector<customer::Event> set{customer::PasswordSet{t, r.hash, false, false}};
+    auto made = impl_->new_identity(batch, r.email, r.display_name);
+    if (!made) return Unexpected(made.error());
+    const std::string id = made->first;
+    batch.meta.actor = {Realm::customer, id};
+    auto& w = batch.writes.front();
+    auto more = detail::encode<CustomerTraits>(w.stream, w.expected, set, batch.meta,
+                                               batch.command_id, batch.next_index);
+    batch.next_index += set.size();
+    for (auto& e : more.events) w.events.push_back(std::move(e));
     const std::string token = new_token();
     batch.add<AccountTraits>(
         account::token_stream(token_hash(token)), log::ExpectedVersion::no_stream(),
-        {account::TokenIssued{t, account::Purpose::verify_email, slug, *address, id, t,
+        {account::TokenIssued{t, account::Purpose::verify_email, r.project, r.email, id, t,
                               t + impl_->options.verify_email_ttl}});
     auto appended = impl_->log.append(batch.writes);
     if (appended) {
-      return Mailing{*address, token, account::Purpose::verify_email,
-                     slug,     name,  impl_->options.verify_email_ttl};
+      // No name in a mail to an address nobody has proven yet: the registrant chose it, and the
+      // mail goes to whatever address they typed (security review L6).
+      return Mailing{r.email,   token, account::Purpose::verify_email,
+                     r.project, {},    impl_->options.verify_email_ttl};
     }
     if (!appended.error().conflict || attempt + 1 == kAttempts) {
       return Unexpected(detail::from_log(appended.error()));
@@ -410,8 +435,10 @@ Result<NewSession> Accounts::verify_email(std::string_view token) {
        false,
        std::pair{t->first, t->second->version},
        [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
-         // A later registration replaced the password this link was for.
-         if (c.id != issued.customer_id || c.password_set_at != issued.password_set_at) {
+         // A later registration replaced the password this link was for, or a sign-in by
+         // another way dropped it.
+         if (c.id != issued.customer_id || c.password_set_at != issued.password_set_at ||
+             c.password_hash.empty()) {
            return invalid_token();
          }
          return std::vector<customer::Event>{
@@ -446,6 +473,14 @@ Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view e
                 "follow the link we e-mailed you to confirm your address, then sign in");
   }
   return impl_->sign_in_customer({slug, *address, {}, "password", false, std::nullopt, {}});
+}
+
+Result<void> Accounts::check_password_reset(const std::string& slug, std::string_view email) {
+  auto p = impl_->project_offering(slug, "password");
+  if (!p) return Unexpected(p.error());
+  auto address = Impl::email_of(email);
+  if (!address) return Unexpected(address.error());
+  return {};
 }
 
 Result<std::optional<Mailing>> Accounts::request_password_reset(const std::string& slug,
@@ -493,15 +528,33 @@ Result<void> Accounts::reset_password(std::string_view token, std::string_view p
   return {};
 }
 
+Result<void> Accounts::set_customer_password(const std::string& customer_id,
+                                             std::string_view password) {
+  auto c = impl_->portal.customer(customer_id);
+  if (!c) return Unexpected(c.error());
+  if (!c->exists) return fail("not_found", "no such customer");
+  if (auto weak = account::check_password(password, c->email, impl_->options.password_rules);
+      !weak) {
+    return Unexpected(weak.error());
+  }
+  auto hash = impl_->hash_password(password);
+  if (!hash) return Unexpected(hash.error());
+  Batch batch;
+  batch.meta.actor = domain::system_actor();
+  batch.add<CustomerTraits>(customer::stream_id(customer_id), log::ExpectedVersion::any(),
+                            {customer::PasswordSet{impl_->now(), *hash, true, true}});
+  auto appended = impl_->log.append(batch.writes);
+  if (!appended) return Unexpected(detail::from_log(appended.error()));
+  return {};
+}
+
 Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
                                                  std::string_view display_name,
                                                  std::string_view password) {
   auto address = Impl::email_of(email);
   if (!address) return Unexpected(address.error());
-  const auto name_length = domain::utf8_length(display_name);
-  if (!name_length || domain::trim(display_name).empty() || *name_length > 100) {
-    return fail("invalid_request", "a display name is 1 to 100 characters", "display_name");
-  }
+  auto name = account::check_display_name(display_name);
+  if (!name) return Unexpected(name.error());
   if (auto weak = account::check_password(password, *address, impl_->options.password_rules);
       !weak) {
     return Unexpected(weak.error());
@@ -524,8 +577,7 @@ Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
       batch.add<AccountTraits>(account::staff_stream(out.id), log::ExpectedVersion::any(),
                                {account::StaffPasswordSet{t, *hash}});
     } else {
-      out = {"s-" + log::new_uuid_v7().to_string(), *address,
-             std::string(domain::trim(display_name))};
+      out = {"s-" + log::new_uuid_v7().to_string(), *address, *name};
       batch.add<AccountTraits>(
           account::staff_stream(out.id), log::ExpectedVersion::no_stream(),
           {account::StaffAccountCreated{t, out.id, out.email, out.display_name},

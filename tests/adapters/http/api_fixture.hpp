@@ -8,10 +8,12 @@
 #include <atomic>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <mutex>
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
 #include <portico/mail/mail.hpp>
+#include <thread>
 
 #include "../../projections/views_fixtures.hpp"
 #include "../../support/http_client.hpp"
@@ -26,6 +28,7 @@ using boost::beast::http::verb;
 class CapturedMail final : public mail::Transport {
  public:
   Result<void> send(const mail::Message& m) override {
+    if (auto wait = delay.load(); wait.count() > 0) std::this_thread::sleep_for(wait);
     std::lock_guard lock(mu_);
     if (failing) return fail("unavailable", "the mail server is down");
     sent_.push_back(m);
@@ -62,6 +65,7 @@ class CapturedMail final : public mail::Transport {
     return {};
   }
   std::atomic<bool> failing{false};
+  std::atomic<std::chrono::milliseconds> delay{std::chrono::milliseconds(0)};  // a slow server
 
  private:
   mutable std::mutex mu_;
@@ -136,7 +140,10 @@ struct Api {
   hc::Response call(verb method, const std::string& target, const std::string& body = {},
                     const Headers& headers = {}) {
     hc::Connection c(port());
-    return c.request(method, target, body, headers);
+    auto r = c.request(method, target, body, headers);
+    // Some e-mails go out after the answer (registration, password reset): tests read them next.
+    app->flush();
+    return r;
   }
   hc::Response call(verb method, const std::string& target, const Session& as,
                     const std::string& body = {}) {

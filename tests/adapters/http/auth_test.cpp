@@ -356,3 +356,159 @@ TEST_CASE("sign-ins and sign-outs are on the log - with no secret in it") {
   CHECK(all.find(ann.token) == std::string::npos);
   CHECK(all.find(ann.csrf) == std::string::npos);
 }
+
+TEST_CASE("registering an address that has a customer gives it no password - its owner is told") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");  // a magic-link customer: no password
+  const std::string attacker_pw = "attacker knows this one";
+  auto taken = api.call(verb::post, "/api/v1/auth/register",
+                        body({{"project", "acme"},
+                              {"email", "ann@globex.test"},
+                              {"password", attacker_pw},
+                              {"display_name", "Mallory"}}));
+  auto fresh = api.call(verb::post, "/api/v1/auth/register",
+                        body({{"project", "acme"},
+                              {"email", "new@example.test"},
+                              {"password", attacker_pw},
+                              {"display_name", "New"}}));
+  // The same answer for a taken address and a new one (API.md: 201 {}).
+  CHECK(taken.result_int() == 201);
+  CHECK(fresh.result_int() == 201);
+  CHECK(taken.body() == fresh.body());
+  CHECK(taken[boost::beast::http::field::content_type] ==
+        fresh[boost::beast::http::field::content_type]);
+  // Ann got a notice with no link that sets anything, and the password does not sign in.
+  auto mails = api.mail.to("ann@globex.test");
+  REQUIRE(!mails.empty());
+  CHECK(mails.back().text.find("already") != std::string::npos);
+  CHECK(api.mail.last_token("ann@globex.test").empty());
+  CHECK(
+      code_of(api.call(
+          verb::post, "/api/v1/auth/login",
+          body({{"project", "acme"}, {"email", "ann@globex.test"}, {"password", attacker_pw}}))) ==
+      "invalid_credentials");
+  CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 200);
+}
+
+TEST_CASE("a pending registration of someone else's address ends when its owner signs in") {
+  Api api;
+  REQUIRE(api.call(verb::post, "/api/v1/auth/register",
+                   body({{"project", "acme"},
+                         {"email", "victim@example.test"},
+                         {"password", "attacker knows this one"},
+                         {"display_name", "Victim"}}))
+              .result_int() == 201);
+  const std::string attackers_link = api.mail.last_token("victim@example.test");
+  REQUIRE(!attackers_link.empty());
+  api.customer("victim@example.test");  // the owner signs in by magic link
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/verify-email",
+                         body({{"token", attackers_link}}))) == "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
+                         body({{"project", "acme"},
+                               {"email", "victim@example.test"},
+                               {"password", "attacker knows this one"}}))) ==
+        "invalid_credentials");
+}
+
+namespace {
+
+struct Timed {
+  hc::Response response;
+  std::chrono::milliseconds took;
+};
+
+// One request on a fresh connection, without waiting for the work done after the answer.
+Timed timed(Api& api, const std::string& target, const std::string& payload) {
+  hc::Connection c(api.port());
+  const auto start = std::chrono::steady_clock::now();
+  auto r = c.request(verb::post, target, payload);
+  return {std::move(r), std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - start)};
+}
+
+}  // namespace
+
+TEST_CASE("password reset answers alike for known and unknown addresses - before any e-mail") {
+  Api api;
+  api.customer("ann@globex.test");
+  api.mail.delay = std::chrono::milliseconds(600);  // a slow mail server
+  auto known = timed(api, "/api/v1/auth/password-reset",
+                     body({{"project", "acme"}, {"email", "ann@globex.test"}}));
+  auto unknown = timed(api, "/api/v1/auth/password-reset",
+                       body({{"project", "acme"}, {"email", "nobody@globex.test"}}));
+  CHECK(known.response.result_int() == 202);
+  CHECK(unknown.response.result_int() == 202);
+  CHECK(known.response.body() == unknown.response.body());
+  // Neither waited for the mail server: the token's append and the e-mail come after.
+  CHECK(known.took < std::chrono::milliseconds(300));
+  CHECK(unknown.took < std::chrono::milliseconds(300));
+  api.app->flush();
+  api.mail.delay = std::chrono::milliseconds(0);
+  CHECK(api.mail.last_token("ann@globex.test").size() == 43);
+  CHECK(api.mail.to("nobody@globex.test").empty());
+  // A mail server that refuses is no tell either (it used to be a 503 for accounts only).
+  api.mail.failing = true;
+  auto refused = api.call(verb::post, "/api/v1/auth/password-reset",
+                          body({{"project", "acme"}, {"email", "ann@globex.test"}}));
+  CHECK(refused.result_int() == 202);
+  CHECK(refused.body() == unknown.response.body());
+}
+
+TEST_CASE("register answers alike for a new and a taken address - before any e-mail") {
+  Api api;
+  api.customer("ann@globex.test");
+  api.mail.delay = std::chrono::milliseconds(600);
+  auto reg = [&](const std::string& email) {
+    return timed(api, "/api/v1/auth/register",
+                 body({{"project", "acme"},
+                       {"email", email},
+                       {"password", "a long enough passphrase"},
+                       {"display_name", "Someone"}}));
+  };
+  auto taken = reg("ann@globex.test");
+  auto fresh = reg("new@globex.test");
+  CHECK(taken.response.result_int() == 201);
+  CHECK(fresh.response.result_int() == 201);
+  CHECK(taken.response.body() == fresh.response.body());
+  CHECK(taken.took < std::chrono::milliseconds(300));
+  CHECK(fresh.took < std::chrono::milliseconds(300));
+  api.app->flush();
+  api.mail.delay = std::chrono::milliseconds(0);
+  CHECK(api.mail.last_token("new@globex.test").size() == 43);
+  api.mail.failing = true;
+  CHECK(reg("ann@globex.test").response.result_int() == 201);
+  CHECK(reg("other@globex.test").response.result_int() == 201);
+  api.app->flush();
+}
+
+TEST_CASE("a password reset voids the reset and magic links sent before it") {
+  Api api;
+  api.customer("ann@globex.test");
+  const std::string reset = body({{"project", "acme"}, {"email", "ann@globex.test"}});
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset", reset).result_int() == 202);
+  const std::string older_reset = api.mail.last_token("ann@globex.test");
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link", reset).result_int() == 202);
+  const std::string older_magic = api.mail.last_token("ann@globex.test");
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset", reset).result_int() == 202);
+  const std::string used = api.mail.last_token("ann@globex.test");
+  REQUIRE(older_reset != used);
+  REQUIRE(api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                   body({{"token", used}, {"password", "anns new passphrase"}}))
+              .result_int() == 204);
+  auto stale = api.call(verb::post, "/api/v1/auth/password-reset/confirm",
+                        body({{"token", older_reset}, {"password", "someone elses passphrase"}}));
+  CHECK(stale.result_int() == 401);
+  CHECK(code_of(stale) == "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                         body({{"token", older_magic}}))) == "invalid_token");
+  // Links asked for after the reset work.
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link", reset).result_int() == 202);
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify",
+                 body({{"token", api.mail.last_token("ann@globex.test")}}))
+            .result_int() == 200);
+  CHECK(api.call(verb::post, "/api/v1/auth/login",
+                 body({{"project", "acme"},
+                       {"email", "ann@globex.test"},
+                       {"password", "anns new passphrase"}}))
+            .result_int() == 200);
+}

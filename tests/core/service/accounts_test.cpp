@@ -164,23 +164,41 @@ TEST_CASE("register - verify the address - sign in with the password") {
         "invalid_credentials");
 }
 
-TEST_CASE("a second registration before verification voids the first link") {
+TEST_CASE("a second registration of an address changes nothing - the first link still works") {
   Accounts a;
   auto first =
       a.accounts->register_customer("acme", "eve@example.test", "first long secret", "Eve");
   REQUIRE(first);
   a.advance(dom::kSecond);
   auto second =
-      a.accounts->register_customer("acme", "eve@example.test", "second long secret", "Eve");
+      a.accounts->register_customer("acme", "eve@example.test", "second long secret", "Mallory");
   REQUIRE(second);
-  CHECK(code(a.accounts->verify_email(first->token)) == "invalid_token");
-  REQUIRE(a.accounts->verify_email(second->token));
-  CHECK(a.accounts->sign_in("acme", "eve@example.test", "second long secret"));
-  CHECK(code(a.accounts->sign_in("acme", "eve@example.test", "first long secret")) ==
+  CHECK(second->token.empty());  // the owner is told, nobody gets a link for the new password
+  REQUIRE(a.accounts->verify_email(first->token));
+  CHECK(a.accounts->sign_in("acme", "eve@example.test", "first long secret"));
+  CHECK(code(a.accounts->sign_in("acme", "eve@example.test", "second long secret")) ==
         "invalid_credentials");
 }
 
-TEST_CASE("a magic link does not verify a password someone else registered") {
+TEST_CASE("a registration never gives a password to an address that has a customer") {
+  Accounts a;
+  // A magic-link customer (no password); someone registers her address.
+  auto link = a.accounts->request_magic_link("acme", "ann@example.test");
+  auto ann = a.accounts->use_magic_link(link->token);
+  REQUIRE(ann);
+  auto attacker =
+      a.accounts->register_customer("acme", "ann@example.test", "attacker knows this", "Mallory");
+  REQUIRE(attacker);
+  CHECK(attacker->token.empty());
+  CHECK(attacker->display_name == "ann");  // her name (from her address), not his
+  CHECK(code(a.accounts->sign_in("acme", "ann@example.test", "attacker knows this")) ==
+        "invalid_credentials");
+  auto c = a.desk.portal->customer(ann->subject);
+  REQUIRE(c);
+  CHECK(c->password_hash.empty());
+}
+
+TEST_CASE("a magic link ends a pending registration someone else made") {
   Accounts a;
   auto attacker =
       a.accounts->register_customer("acme", "victim@example.test", "attacker knows this", "Victim");
@@ -188,7 +206,9 @@ TEST_CASE("a magic link does not verify a password someone else registered") {
   auto link = a.accounts->request_magic_link("acme", "victim@example.test");
   REQUIRE(a.accounts->use_magic_link(link->token));
   CHECK(code(a.accounts->sign_in("acme", "victim@example.test", "attacker knows this")) ==
-        "email_not_verified");
+        "invalid_credentials");
+  // The link the registration mailed no longer verifies anything.
+  CHECK(code(a.accounts->verify_email(attacker->token)) == "invalid_token");
 }
 
 TEST_CASE("a password reset sets a verified password and ends earlier sessions") {

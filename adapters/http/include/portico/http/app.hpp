@@ -77,6 +77,9 @@ class App {
   service::Accounts& accounts();
   // Prometheus text format: requests and latency by route, and the log's counters.
   std::string metrics() const;
+  // Blocks until the work queued after earlier answers is done: the registration and password
+  // reset e-mails, which go out after their request was answered (tests; a graceful stop).
+  void flush();
 
   struct Impl;  // opaque: the route files of adapters/http share it
 

@@ -131,6 +131,9 @@ State evolve(State state, const Event& event);
 
 // The token can be used now for `purpose`: issued for it, not used, not expired.
 bool token_usable(const State& token, Purpose purpose, TimeUs now);
+// A one-time token issued to an account before `valid_from` (the account's last password reset,
+// customer::State::sessions_valid_from) is void: a reset ends the links sent before it too.
+bool token_voided(const TokenIssued& token, TimeUs valid_from);
 // The session lets its holder act now: started, not ended, inside its idle and absolute limits.
 bool session_active(const State& session, TimeUs now);
 // Whether activity at `now` should be recorded (SessionRefreshed): at most once per `interval`.
@@ -146,6 +149,15 @@ struct PasswordRules {
 // Refuses a weak password with invalid_request (field "password") and a reason for people.
 Result<void> check_password(std::string_view password, std::string_view email,
                             const PasswordRules& rules);
+
+// Characters a display name may not hold, because they change how the text around them reads
+// (security review L6): control characters (C0, DEL, C1), line and paragraph separators, and
+// the bidirectional controls (LRM, RLM, ALM, LRE…RLO, LRI…PDI).
+bool unsafe_in_name(char32_t code_point) noexcept;
+inline constexpr std::size_t kMaxDisplayName = 100;  // characters
+// A display name as stored: trimmed, 1 to kMaxDisplayName characters of UTF-8 with nothing
+// unsafe_in_name; else invalid_request with field "display_name".
+Result<std::string> check_display_name(std::string_view name);
 
 // An e-mail address as stored and compared: trimmed, lower-cased, one local@domain with a
 // dotted domain; nullopt when it is not one (or longer than 254 characters).

@@ -56,6 +56,14 @@ struct Mailing {
   domain::TimeUs valid_for = 0;  // how long the token works (AccountsOptions); 0 without one
 };
 
+// A registration checked and its password hashed (prepare_registration), not yet recorded.
+struct Registration {
+  std::string project;
+  std::string email;         // normalised
+  std::string display_name;  // clean (account::clean_display_name)
+  std::string hash;          // Argon2id of the password
+};
+
 struct NewSession {
   std::string token;  // for the cookie or the Authorization header
   std::string csrf;   // for X-CSRF-Token on cookie-authenticated writes
@@ -93,12 +101,20 @@ class Accounts {
   // invalid_token: unknown, used or expired (also domain_not_allowed if the project changed).
   Result<NewSession> use_magic_link(std::string_view token);
   // Creates the identity (when the address is new) with an unverified password and returns the
-  // verification to mail; when the address already has a verified password nothing changes and
-  // the returned Mailing has no token (mail them that they have an account: no enumeration).
-  // Errors: not_found, forbidden, invalid_request (email, password, display_name),
-  // domain_not_allowed.
+  // verification to mail. When the address already has a customer identity (verified or not,
+  // with or without a password) nothing changes and the returned Mailing has no token: mail its
+  // owner that someone tried to sign up (no enumeration, and nobody's account gets a password
+  // its owner did not choose). Errors: not_found, forbidden, invalid_request (email, password,
+  // display_name), domain_not_allowed.
   Result<Mailing> register_customer(const std::string& project, std::string_view email,
                                     std::string_view password, std::string_view display_name);
+  // register_customer in two steps: the checks and the password's hash, whose cost does not
+  // depend on the address (answer the request after this one), then what does (the lookup, the
+  // append). Same errors, split between them as their names say.
+  Result<Registration> prepare_registration(const std::string& project, std::string_view email,
+                                            std::string_view password,
+                                            std::string_view display_name);
+  Result<Mailing> complete_registration(const Registration& registration);
   Result<NewSession> verify_email(std::string_view token);
   // Errors: invalid_credentials, email_not_verified, not_found, forbidden, domain_not_allowed.
   Result<NewSession> sign_in(const std::string& project, std::string_view email,
@@ -106,8 +122,16 @@ class Accounts {
   // nullopt when no account has the address (answer as if one had: no enumeration).
   Result<std::optional<Mailing>> request_password_reset(const std::string& project,
                                                         std::string_view email);
-  // Sets a verified password and ends every earlier session of the account.
+  // The checks of request_password_reset that do not depend on the address having an account
+  // (answer the request after these, do the rest later). Errors: not_found, forbidden,
+  // invalid_request "email".
+  Result<void> check_password_reset(const std::string& project, std::string_view email);
+  // Sets a verified password and ends every earlier session of the account; every reset or
+  // magic-link token issued to it before then stops working.
   Result<void> reset_password(std::string_view token, std::string_view password);
+  // Sets a verified password for an existing customer (an operator's or a seed's doing): the
+  // same effects as a reset. Errors: not_found, invalid_request "password".
+  Result<void> set_customer_password(const std::string& customer_id, std::string_view password);
 
   // ---- Staff ----
   // Creates the staff identity for the address, or sets its password (portico-admin); a new
