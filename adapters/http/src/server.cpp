@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "limits.hpp"
+
 namespace portico::http {
 
 namespace asio = boost::asio;
@@ -75,6 +77,7 @@ struct Server::Impl {
   std::mutex log_mu;
 
   std::optional<asio::ssl::context> tls;  // set when serving HTTPS
+  std::vector<detail::Cidr> proxies;      // options.trusted_proxies, parsed
 
   struct SessionBase {
     virtual ~SessionBase() = default;
@@ -86,8 +89,8 @@ struct Server::Impl {
   std::vector<std::weak_ptr<SessionBase>> sessions;
 
   void accept();
-  void log_access(const std::string& remote, const Request* req, unsigned status, std::size_t bytes,
-                  std::chrono::steady_clock::time_point start);
+  void log_access(const std::string& remote, const std::string& client, const Request* req,
+                  unsigned status, std::size_t bytes, std::chrono::steady_clock::time_point start);
 };
 
 // One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream over it (HTTPS); the rest
@@ -217,16 +220,27 @@ class Server::Impl::Session : public SessionBase,
     auto request = std::make_shared<Request>(parser_->release());
     keep_alive_ = keep_alive_ && request->keep_alive() && !server_.stopping;
     const auto method = request->method();
+    // Behind a trusted proxy the client is the one it names.
+    Peer peer = peer_;
+    if (!server_.proxies.empty()) {
+      std::vector<std::string_view> forwarded;
+      for (auto it = request->find("X-Forwarded-For");
+           it != request->end() && beast::iequals(it->name_string(), "X-Forwarded-For"); ++it) {
+        forwarded.push_back(it->value());
+      }
+      peer.address = detail::forwarded_client(peer_.address, server_.proxies, forwarded);
+    }
+    client_ = peer.address;
     if (server_.options.reads_on_io_threads &&
         (method == beast::http::verb::get || method == beast::http::verb::head)) {
       // Reads wait for nothing: answered here, without two hand-offs between threads.
-      Response response = respond(*request);
+      Response response = respond(*request, peer);
       return write(std::move(request), std::move(response));
     }
     // The handler runs on the pool; the guard keeps the I/O threads waiting for its answer.
-    asio::post(*server_.pool, [self = this->shared_from_this(), request,
+    asio::post(*server_.pool, [self = this->shared_from_this(), request, peer,
                                guard = asio::make_work_guard(server_.ioc)] {
-      Response response = self->respond(*request);
+      Response response = self->respond(*request, peer);
       asio::post(self->stream_.get_executor(),
                  [self, request, response = std::move(response)]() mutable {
                    self->write(std::move(request), std::move(response));
@@ -234,16 +248,16 @@ class Server::Impl::Session : public SessionBase,
     });
   }
 
-  Response respond(const Request& request) {
+  Response respond(const Request& request, const Peer& peer) {
     Response response;
     try {
       if (request.method() == beast::http::verb::head) {
         // HEAD is GET without the body: the same status and headers, Content-Length included.
         Request get = request;
         get.method(beast::http::verb::get);
-        response = server_.handler(get, peer_);
+        response = server_.handler(get, peer);
       } else {
-        response = server_.handler(request, peer_);
+        response = server_.handler(request, peer);
       }
       response.prepare_payload();  // throws on a body where the status allows none
     } catch (const std::exception& e) {
@@ -316,7 +330,7 @@ class Server::Impl::Session : public SessionBase,
     beast::http::async_write(stream_, *shared,
                              [self = this->shared_from_this(), shared, request](
                                  beast::error_code ec, std::size_t bytes) {
-                               self->server_.log_access(self->remote_, request.get(),
+                               self->server_.log_access(self->remote_, self->client_, request.get(),
                                                         shared->result_int(), bytes, self->start_);
                                self->busy_ = false;
                                self->start_ = {};
@@ -370,6 +384,7 @@ class Server::Impl::Session : public SessionBase,
   static constexpr std::size_t kFirstRead = 4096;  // what one read between requests asks for
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::string remote_;
+  std::string client_;  // the request's client, when a trusted proxy named another
   Peer peer_;
   bool keep_alive_ = true;
   bool busy_ = false;
@@ -410,8 +425,9 @@ void Server::Impl::accept() {
   });
 }
 
-void Server::Impl::log_access(const std::string& remote, const Request* req, unsigned status,
-                              std::size_t bytes, std::chrono::steady_clock::time_point start) {
+void Server::Impl::log_access(const std::string& remote, const std::string& client,
+                              const Request* req, unsigned status, std::size_t bytes,
+                              std::chrono::steady_clock::time_point start) {
   if (!options.access_log) return;
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
@@ -423,6 +439,7 @@ void Server::Impl::log_access(const std::string& remote, const Request* req, uns
                            {"status", status},
                            {"bytes", bytes},
                            {"duration_us", us}};
+  if (!client.empty() && remote.rfind(client + ":", 0) != 0) line["client"] = client;
   const std::string text = boost::json::serialize(line) + "\n";
   std::lock_guard lock(log_mu);
   std::fwrite(text.data(), 1, text.size(), options.access_log);
@@ -455,6 +472,15 @@ Result<void> Server::start() {
   if (ec) {
     return fail("unavailable", "cannot listen on " + s.options.host + ":" +
                                    std::to_string(s.options.port) + ": " + ec.message());
+  }
+  s.proxies.clear();
+  for (const auto& range : s.options.trusted_proxies) {
+    auto cidr = detail::parse_cidr(range);
+    if (!cidr) {
+      s.acceptor.close();
+      return fail("invalid_request", "not an address range (CIDR): " + range);
+    }
+    s.proxies.push_back(*cidr);
   }
   if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
     s.tls.emplace(asio::ssl::context::tls_server);

@@ -252,3 +252,71 @@ TEST_CASE("sign-in e-mails are counted only for requests that will send one") {
             .result_int() == 202);
   CHECK(api.mail.to("ann@globex.test").size() == 1);
 }
+
+// ---- M5: how the limits know the client ----
+
+namespace {
+
+unsigned verify_from(Api& api, const std::string& forwarded_for) {
+  hc::Connection c(api.port());
+  return c
+      .request(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", "x"}}),
+               {{"X-Forwarded-For", forwarded_for}})
+      .result_int();
+}
+
+}  // namespace
+
+TEST_CASE("behind a trusted proxy the sign-in limits count the client it forwards") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) { so.trusted_proxies = {"127.0.0.0/8"}; });
+  CHECK(verify_from(api, "203.0.113.1") == 401);
+  CHECK(verify_from(api, "198.51.100.9, 203.0.113.1") == 401);  // the rightmost is the client
+  CHECK(verify_from(api, "203.0.113.1") == 429);
+  CHECK(verify_from(api, "203.0.113.2") == 401);             // someone else behind the same proxy
+  CHECK(verify_from(api, "203.0.113.2, 127.0.0.9") == 401);  // a second trusted hop is skipped
+  CHECK(verify_from(api, "203.0.113.2") == 429);
+}
+
+TEST_CASE("X-Forwarded-For from an address that is no trusted proxy is ignored") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) { so.trusted_proxies = {"10.0.0.0/8"}; });
+  CHECK(verify_from(api, "203.0.113.1") == 401);
+  CHECK(verify_from(api, "203.0.113.2") == 401);
+  CHECK(verify_from(api, "203.0.113.3") == 429);
+}
+
+TEST_CASE("IPv6 clients are counted by their /64") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) {
+        so.trusted_proxies = {"127.0.0.1/32", "::1"};
+      });
+  CHECK(verify_from(api, "2001:db8:1:2::1") == 401);
+  CHECK(verify_from(api, "2001:db8:1:2:ffff::77") == 401);
+  CHECK(verify_from(api, "2001:db8:1:2::abcd") == 429);
+  CHECK(verify_from(api, "2001:db8:1:3::1") == 401);  // another /64
+  CHECK(detail::address_key("::ffff:192.0.2.1") == "192.0.2.1");
+  CHECK(detail::address_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64");
+}
+
+TEST_CASE("a trusted proxy that is not an address range stops the start") {
+  ViewsDesk desk;
+  phttp::App app(*desk.log, *desk.portal, desk.views);
+  phttp::ServerOptions o;
+  o.port = 0;
+  o.trusted_proxies = {"10.0.0.0/33"};
+  phttp::Server server(
+      [&](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
+  auto started = server.start();
+  REQUIRE_FALSE(started);
+  CHECK(started.error().message.find("10.0.0.0/33") != std::string::npos);
+}

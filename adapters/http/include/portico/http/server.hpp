@@ -22,6 +22,7 @@
 #include <portico/http/router.hpp>
 #include <portico/result.hpp>
 #include <string>
+#include <vector>
 
 namespace portico::http {
 
@@ -45,6 +46,10 @@ struct ServerOptions {
   // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Reverse proxies whose X-Forwarded-For is believed (CIDRs: "10.0.0.0/8", "::1"): a request
+  // from one of them is from the rightmost address in that header that is not one of them
+  // (Peer::address). From anyone else the header is ignored. An invalid range fails start().
+  std::vector<std::string> trusted_proxies;
   // Added to every response that does not set them itself (security headers, say).
   std::vector<std::pair<std::string, std::string>> headers;
 };
