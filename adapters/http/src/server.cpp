@@ -27,6 +27,7 @@
 #include <portico/http/server.hpp>
 #include <portico/log/types.hpp>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "limits.hpp"
@@ -78,6 +79,24 @@ struct Server::Impl {
 
   std::optional<asio::ssl::context> tls;  // set when serving HTTPS
   std::vector<detail::Cidr> proxies;      // options.trusted_proxies, parsed
+  std::mutex per_address_mu;
+  std::unordered_map<std::string, std::size_t> per_address;  // open connections by address_key
+  // Counts a connection from `key`; false when that address is at its cap.
+  bool admit(const std::string& key) {
+    std::lock_guard lock(per_address_mu);
+    auto& n = per_address[key];
+    if (options.max_connections_per_address > 0 && n >= options.max_connections_per_address) {
+      if (n == 0) per_address.erase(key);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void release(const std::string& key) {
+    std::lock_guard lock(per_address_mu);
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 
   struct SessionBase {
     virtual ~SessionBase() = default;
@@ -101,11 +120,17 @@ class Server::Impl::Session : public SessionBase,
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  ~Session() override { --server_.connections; }
+  ~Session() override {
+    --server_.connections;
+    if (!address_key_.empty()) server_.release(address_key_);
+  }
 
+  // `address_key`: the client address this connection counts against ("" for none).
   template <class... Args>
-  Session(tcp::socket socket, Impl& server, Args&&... args)
-      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
+  Session(tcp::socket socket, Impl& server, std::string address_key, Args&&... args)
+      : stream_(std::move(socket), std::forward<Args>(args)...),
+        server_(server),
+        address_key_(std::move(address_key)) {
     ++server_.connections;
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
@@ -120,7 +145,7 @@ class Server::Impl::Session : public SessionBase,
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->server_.stopping) return self->tcp_layer().close();
       if constexpr (kTls) {
-        self->tcp_layer().expires_after(self->server_.options.read_timeout);
+        self->tcp_layer().expires_after(self->server_.options.header_timeout);
         self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return self->close();
           self->read();
@@ -170,7 +195,7 @@ class Server::Impl::Session : public SessionBase,
   }
 
   void read_header() {
-    tcp_layer().expires_after(server_.options.read_timeout);
+    tcp_layer().expires_after(server_.options.header_timeout);
     beast::http::async_read_header(stream_, buffer_, *parser_,
                                    [self = this->shared_from_this()](
                                        beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -378,6 +403,7 @@ class Server::Impl::Session : public SessionBase,
 
   Stream stream_;
   Impl& server_;
+  std::string address_key_;
   // Bounded: a request line, header or chunk line that does not fit is refused (Beast does not
   // count chunk extensions or trailers against its limits; the buffer would grow without end).
   beast::flat_buffer buffer_{server_.options.header_limit + 64 * 1024};
@@ -407,6 +433,23 @@ void Server::Impl::accept() {
       socket.close(ignored);  // full: this one is turned away, the others keep their service
       return accept();
     }
+    // One client may hold only so many connections (slots for everyone else stay free).
+    std::string key;
+    {
+      boost::system::error_code peer_ec;
+      const auto remote = socket.remote_endpoint(peer_ec);
+      if (!peer_ec) {
+        const std::string address = remote.address().to_string();
+        if (options.max_connections_per_address > 0 && !detail::in_ranges(proxies, address)) {
+          key = detail::address_key(address);
+          if (!admit(key)) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            return accept();
+          }
+        }
+      }
+    }
     auto start_session = [&](auto session) {
       {
         std::lock_guard lock(sessions_mu);
@@ -417,9 +460,10 @@ void Server::Impl::accept() {
     };
     if (tls) {
       start_session(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          std::move(socket), *this, *tls));
+          std::move(socket), *this, std::move(key), *tls));
     } else {
-      start_session(std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this));
+      start_session(
+          std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this, std::move(key)));
     }
     accept();
   });

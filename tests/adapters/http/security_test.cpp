@@ -320,3 +320,62 @@ TEST_CASE("a trusted proxy that is not an address range stops the start") {
   REQUIRE_FALSE(started);
   CHECK(started.error().message.find("10.0.0.0/33") != std::string::npos);
 }
+
+// ---- M6: connection slots ----
+
+namespace {
+
+// The API's server on its own (no sign-in limits involved), with `tweak` applied.
+struct Plain {
+  ViewsDesk desk;
+  phttp::App app{*desk.log, *desk.portal, desk.views};
+  std::unique_ptr<phttp::Server> server;
+  explicit Plain(const std::function<void(phttp::ServerOptions&)>& tweak) {
+    phttp::ServerOptions o;
+    o.port = 0;
+    o.io_threads = 1;
+    o.workers = 2;
+    tweak(o);
+    server = std::make_unique<phttp::Server>(
+        [this](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
+    REQUIRE(server->start());
+  }
+  unsigned short port() const { return server->port(); }
+};
+
+}  // namespace
+
+TEST_CASE("one client address holds at most max_connections_per_address connections") {
+  Plain s([](phttp::ServerOptions& o) { o.max_connections_per_address = 2; });
+  hc::Connection a(s.port(), "127.0.0.1"), b(s.port(), "127.0.0.1");
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(verb::get, "/healthz").result_int() == 200);
+  hc::Connection third(s.port(), "127.0.0.1");
+  CHECK(third.closed_by_server_within(std::chrono::seconds(20)));
+  // Another client is served, and the first still is.
+  hc::Connection other(s.port(), "127.0.0.2");
+  CHECK(other.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("a trusted proxy is not held to the per-address connection cap") {
+  Plain s([](phttp::ServerOptions& o) {
+    o.max_connections_per_address = 1;
+    o.trusted_proxies = {"127.0.0.1/32"};
+  });
+  hc::Connection a(s.port(), "127.0.0.1"), b(s.port(), "127.0.0.1");
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("request headers sent slowly get the header deadline not the read deadline") {
+  Plain s([](phttp::ServerOptions& o) {
+    o.header_timeout = std::chrono::milliseconds(200);
+    o.read_timeout = std::chrono::minutes(5);
+  });
+  hc::Connection c(s.port());
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // and the rest never comes
+  CHECK(c.closed_by_server_within(std::chrono::seconds(20)));
+  hc::Connection fresh(s.port());  // a new connection that sends nothing at all
+  CHECK(fresh.closed_by_server_within(std::chrono::seconds(20)));
+}

@@ -36,11 +36,17 @@ struct ServerOptions {
   bool reads_on_io_threads = true;
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1024 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};   // for a request, once it has started
+  // For the request line and headers, from the request's first byte (and for a TLS handshake):
+  // a client that sends them slowly (slowloris) holds its connection this long at most.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds read_timeout{30'000};   // for a request's body
   std::chrono::milliseconds idle_timeout{120'000};  // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{30'000};
   // Connections open at once; one more is closed at once (the client may retry later).
   std::size_t max_connections = 10'000;
+  // Connections open at once from one client address (an IPv6 address by its /64; trusted
+  // proxies are not capped); one more is closed at once. 0: no cap.
+  std::size_t max_connections_per_address = 100;
   // One JSON line per request (time, remote, method, target, status, bytes, duration); null: none.
   std::FILE* access_log = nullptr;
   // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
