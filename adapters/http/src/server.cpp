@@ -46,20 +46,39 @@ std::string now_rfc3339() {
       duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
-// The target with secrets left out: the segment after /invites/ or /surveys/, and token= values.
+// The target with secrets left out: the segment after /invite/ (the landing page), /invites/
+// or /surveys/, and the values of query parameters that carry one (token=, code=, state=, and
+// any name ending in "token"), whatever their case.
 std::string redact(std::string_view target) {
   std::string out(target);
-  for (std::string_view marker : {"/invites/", "/surveys/"}) {
-    for (auto at = out.find(marker); at != std::string::npos; at = out.find(marker, at + 1)) {
+  std::string lower(target);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto blank = [&](std::size_t begin, std::size_t end) {
+    constexpr std::string_view kRedacted = "[redacted]";
+    out.replace(begin, end - begin, kRedacted);
+    lower.replace(begin, end - begin, kRedacted);
+  };
+  const auto query = std::min(out.find('?'), out.size());
+  for (std::string_view marker : {"/invite/", "/invites/", "/surveys/", "/survey/"}) {
+    for (auto at = lower.find(marker); at != std::string::npos && at < query;
+         at = lower.find(marker, at + 1)) {
       const auto begin = at + marker.size();
-      const auto end = out.find_first_of("/?", begin);
-      out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+      const auto end = std::min(out.find_first_of("/?", begin), out.size());
+      if (end > begin) blank(begin, end);
     }
   }
-  for (auto at = out.find("token="); at != std::string::npos; at = out.find("token=", at + 1)) {
-    const auto begin = at + 6;
-    const auto end = out.find('&', begin);
-    out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+  // Query parameters, one by one.
+  for (auto at = out.find('?'); at != std::string::npos && at < out.size();) {
+    const auto begin = at + 1;
+    const auto end = std::min(out.find('&', begin), out.size());
+    const auto eq = out.find('=', begin);
+    if (eq != std::string::npos && eq < end) {
+      const std::string_view name = std::string_view(lower).substr(begin, eq - begin);
+      if (name == "code" || name == "state" || name.ends_with("token")) {
+        blank(eq + 1, end);
+      }
+    }
+    at = out.find('&', begin);
   }
   return out;
 }

@@ -379,3 +379,40 @@ TEST_CASE("request headers sent slowly get the header deadline not the read dead
   hc::Connection fresh(s.port());  // a new connection that sends nothing at all
   CHECK(fresh.closed_by_server_within(std::chrono::seconds(20)));
 }
+
+// ---- M7: no secret in the access log ----
+
+TEST_CASE("no invite survey sign-in or provider secret reaches the access log") {
+  TempDir dir;
+  std::FILE* log = std::fopen((dir / "access.log").c_str(), "w+");
+  REQUIRE(log);
+  const std::vector<std::string> targets = {
+      "/invite/SECRETa",
+      "/invite/SECRETb?x=1",
+      "/api/v1/invites/SECRETc/join",
+      "/api/v1/surveys/SECRETd",
+      "/p/acme/auth/magic?token=SECRETe",
+      "/p/acme/auth/verify?x=1&Token=SECRETf",
+      "/p/acme/survey?token=SECRETg",
+      "/api/v1/auth/oauth/google/callback?code=SECRETh&state=SECRETi",
+      "/p/acme/auth/reset?reset_token=SECRETj",
+  };
+  {
+    Plain s([&](phttp::ServerOptions& o) { o.access_log = log; });
+    for (const auto& t : targets) (void)hc::get(s.port(), t);
+    hc::Connection c(s.port());
+    (void)c.request(verb::post, "/api/v1/invites/SECRETk/join", "{}");
+  }
+  std::fflush(log);
+  std::rewind(log);
+  char line[4096];
+  std::size_t lines = 0;
+  while (std::fgets(line, sizeof line, log)) {
+    ++lines;
+    const std::string text(line);
+    CAPTURE(text);
+    CHECK(text.find("SECRET") == std::string::npos);
+  }
+  CHECK(lines == targets.size() + 1);
+  std::fclose(log);
+}
