@@ -1,6 +1,9 @@
 // A small blocking HTTP/1.1 client over 127.0.0.1 for the server tests (Beast, synchronous).
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -68,6 +71,14 @@ class Connection {
       buffer_.consume(buffer_.size());
     }
     beast::http::read(socket_, buffer, parser);
+  }
+
+  // True when the server closes the connection within `bound` (a bound far above what the
+  // server is configured to take, so that only a server that never closes it fails).
+  bool closed_by_server_within(std::chrono::seconds bound) {
+    timeval tv{static_cast<time_t>(bound.count()), 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return closed_by_server();
   }
 
   // True when the server closed the connection (a read finds the end of the stream).

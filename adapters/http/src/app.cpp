@@ -286,8 +286,8 @@ Response App::Impl::too_many(const Call& c, std::chrono::seconds wait) {
 }
 
 std::optional<Response> App::Impl::limit_address(const Call& c) {
-  if (auto wait = address_limiter.take("addr:" + c.peer.address, options.limits.per_address,
-                                       detail::Clock::now())) {
+  if (auto wait = address_limiter.take("addr:" + detail::address_key(c.peer.address),
+                                       options.limits.per_address, detail::Clock::now())) {
     return too_many(c, *wait);
   }
   return std::nullopt;

@@ -27,7 +27,10 @@
 #include <portico/http/server.hpp>
 #include <portico/log/types.hpp>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include "limits.hpp"
 
 namespace portico::http {
 
@@ -43,20 +46,39 @@ std::string now_rfc3339() {
       duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
-// The target with secrets left out: the segment after /invites/ or /surveys/, and token= values.
+// The target with secrets left out: the segment after /invite/ (the landing page), /invites/
+// or /surveys/, and the values of query parameters that carry one (token=, code=, state=, and
+// any name ending in "token"), whatever their case.
 std::string redact(std::string_view target) {
   std::string out(target);
-  for (std::string_view marker : {"/invites/", "/surveys/"}) {
-    for (auto at = out.find(marker); at != std::string::npos; at = out.find(marker, at + 1)) {
+  std::string lower(target);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto blank = [&](std::size_t begin, std::size_t end) {
+    constexpr std::string_view kRedacted = "[redacted]";
+    out.replace(begin, end - begin, kRedacted);
+    lower.replace(begin, end - begin, kRedacted);
+  };
+  const auto query = std::min(out.find('?'), out.size());
+  for (std::string_view marker : {"/invite/", "/invites/", "/surveys/", "/survey/"}) {
+    for (auto at = lower.find(marker); at != std::string::npos && at < query;
+         at = lower.find(marker, at + 1)) {
       const auto begin = at + marker.size();
-      const auto end = out.find_first_of("/?", begin);
-      out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+      const auto end = std::min(out.find_first_of("/?", begin), out.size());
+      if (end > begin) blank(begin, end);
     }
   }
-  for (auto at = out.find("token="); at != std::string::npos; at = out.find("token=", at + 1)) {
-    const auto begin = at + 6;
-    const auto end = out.find('&', begin);
-    out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "[redacted]");
+  // Query parameters, one by one.
+  for (auto at = out.find('?'); at != std::string::npos && at < out.size();) {
+    const auto begin = at + 1;
+    const auto end = std::min(out.find('&', begin), out.size());
+    const auto eq = out.find('=', begin);
+    if (eq != std::string::npos && eq < end) {
+      const std::string_view name = std::string_view(lower).substr(begin, eq - begin);
+      if (name == "code" || name == "state" || name.ends_with("token")) {
+        blank(eq + 1, end);
+      }
+    }
+    at = out.find('&', begin);
   }
   return out;
 }
@@ -75,6 +97,25 @@ struct Server::Impl {
   std::mutex log_mu;
 
   std::optional<asio::ssl::context> tls;  // set when serving HTTPS
+  std::vector<detail::Cidr> proxies;      // options.trusted_proxies, parsed
+  std::mutex per_address_mu;
+  std::unordered_map<std::string, std::size_t> per_address;  // open connections by address_key
+  // Counts a connection from `key`; false when that address is at its cap.
+  bool admit(const std::string& key) {
+    std::lock_guard lock(per_address_mu);
+    auto& n = per_address[key];
+    if (options.max_connections_per_address > 0 && n >= options.max_connections_per_address) {
+      if (n == 0) per_address.erase(key);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void release(const std::string& key) {
+    std::lock_guard lock(per_address_mu);
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 
   struct SessionBase {
     virtual ~SessionBase() = default;
@@ -86,8 +127,8 @@ struct Server::Impl {
   std::vector<std::weak_ptr<SessionBase>> sessions;
 
   void accept();
-  void log_access(const std::string& remote, const Request* req, unsigned status, std::size_t bytes,
-                  std::chrono::steady_clock::time_point start);
+  void log_access(const std::string& remote, const std::string& client, const Request* req,
+                  unsigned status, std::size_t bytes, std::chrono::steady_clock::time_point start);
 };
 
 // One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream over it (HTTPS); the rest
@@ -98,11 +139,17 @@ class Server::Impl::Session : public SessionBase,
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  ~Session() override { --server_.connections; }
+  ~Session() override {
+    --server_.connections;
+    if (!address_key_.empty()) server_.release(address_key_);
+  }
 
+  // `address_key`: the client address this connection counts against ("" for none).
   template <class... Args>
-  Session(tcp::socket socket, Impl& server, Args&&... args)
-      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
+  Session(tcp::socket socket, Impl& server, std::string address_key, Args&&... args)
+      : stream_(std::move(socket), std::forward<Args>(args)...),
+        server_(server),
+        address_key_(std::move(address_key)) {
     ++server_.connections;
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
@@ -117,7 +164,7 @@ class Server::Impl::Session : public SessionBase,
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->server_.stopping) return self->tcp_layer().close();
       if constexpr (kTls) {
-        self->tcp_layer().expires_after(self->server_.options.read_timeout);
+        self->tcp_layer().expires_after(self->server_.options.header_timeout);
         self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return self->close();
           self->read();
@@ -167,7 +214,7 @@ class Server::Impl::Session : public SessionBase,
   }
 
   void read_header() {
-    tcp_layer().expires_after(server_.options.read_timeout);
+    tcp_layer().expires_after(server_.options.header_timeout);
     beast::http::async_read_header(stream_, buffer_, *parser_,
                                    [self = this->shared_from_this()](
                                        beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -217,16 +264,27 @@ class Server::Impl::Session : public SessionBase,
     auto request = std::make_shared<Request>(parser_->release());
     keep_alive_ = keep_alive_ && request->keep_alive() && !server_.stopping;
     const auto method = request->method();
+    // Behind a trusted proxy the client is the one it names.
+    Peer peer = peer_;
+    if (!server_.proxies.empty()) {
+      std::vector<std::string_view> forwarded;
+      for (auto it = request->find("X-Forwarded-For");
+           it != request->end() && beast::iequals(it->name_string(), "X-Forwarded-For"); ++it) {
+        forwarded.push_back(it->value());
+      }
+      peer.address = detail::forwarded_client(peer_.address, server_.proxies, forwarded);
+    }
+    client_ = peer.address;
     if (server_.options.reads_on_io_threads &&
         (method == beast::http::verb::get || method == beast::http::verb::head)) {
       // Reads wait for nothing: answered here, without two hand-offs between threads.
-      Response response = respond(*request);
+      Response response = respond(*request, peer);
       return write(std::move(request), std::move(response));
     }
     // The handler runs on the pool; the guard keeps the I/O threads waiting for its answer.
-    asio::post(*server_.pool, [self = this->shared_from_this(), request,
+    asio::post(*server_.pool, [self = this->shared_from_this(), request, peer,
                                guard = asio::make_work_guard(server_.ioc)] {
-      Response response = self->respond(*request);
+      Response response = self->respond(*request, peer);
       asio::post(self->stream_.get_executor(),
                  [self, request, response = std::move(response)]() mutable {
                    self->write(std::move(request), std::move(response));
@@ -234,16 +292,16 @@ class Server::Impl::Session : public SessionBase,
     });
   }
 
-  Response respond(const Request& request) {
+  Response respond(const Request& request, const Peer& peer) {
     Response response;
     try {
       if (request.method() == beast::http::verb::head) {
         // HEAD is GET without the body: the same status and headers, Content-Length included.
         Request get = request;
         get.method(beast::http::verb::get);
-        response = server_.handler(get, peer_);
+        response = server_.handler(get, peer);
       } else {
-        response = server_.handler(request, peer_);
+        response = server_.handler(request, peer);
       }
       response.prepare_payload();  // throws on a body where the status allows none
     } catch (const std::exception& e) {
@@ -316,7 +374,7 @@ class Server::Impl::Session : public SessionBase,
     beast::http::async_write(stream_, *shared,
                              [self = this->shared_from_this(), shared, request](
                                  beast::error_code ec, std::size_t bytes) {
-                               self->server_.log_access(self->remote_, request.get(),
+                               self->server_.log_access(self->remote_, self->client_, request.get(),
                                                         shared->result_int(), bytes, self->start_);
                                self->busy_ = false;
                                self->start_ = {};
@@ -364,12 +422,14 @@ class Server::Impl::Session : public SessionBase,
 
   Stream stream_;
   Impl& server_;
+  std::string address_key_;
   // Bounded: a request line, header or chunk line that does not fit is refused (Beast does not
   // count chunk extensions or trailers against its limits; the buffer would grow without end).
   beast::flat_buffer buffer_{server_.options.header_limit + 64 * 1024};
   static constexpr std::size_t kFirstRead = 4096;  // what one read between requests asks for
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::string remote_;
+  std::string client_;  // the request's client, when a trusted proxy named another
   Peer peer_;
   bool keep_alive_ = true;
   bool busy_ = false;
@@ -392,6 +452,23 @@ void Server::Impl::accept() {
       socket.close(ignored);  // full: this one is turned away, the others keep their service
       return accept();
     }
+    // One client may hold only so many connections (slots for everyone else stay free).
+    std::string key;
+    {
+      boost::system::error_code peer_ec;
+      const auto remote = socket.remote_endpoint(peer_ec);
+      if (!peer_ec) {
+        const std::string address = remote.address().to_string();
+        if (options.max_connections_per_address > 0 && !detail::in_ranges(proxies, address)) {
+          key = detail::address_key(address);
+          if (!admit(key)) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            return accept();
+          }
+        }
+      }
+    }
     auto start_session = [&](auto session) {
       {
         std::lock_guard lock(sessions_mu);
@@ -402,16 +479,18 @@ void Server::Impl::accept() {
     };
     if (tls) {
       start_session(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          std::move(socket), *this, *tls));
+          std::move(socket), *this, std::move(key), *tls));
     } else {
-      start_session(std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this));
+      start_session(
+          std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this, std::move(key)));
     }
     accept();
   });
 }
 
-void Server::Impl::log_access(const std::string& remote, const Request* req, unsigned status,
-                              std::size_t bytes, std::chrono::steady_clock::time_point start) {
+void Server::Impl::log_access(const std::string& remote, const std::string& client,
+                              const Request* req, unsigned status, std::size_t bytes,
+                              std::chrono::steady_clock::time_point start) {
   if (!options.access_log) return;
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
@@ -423,6 +502,7 @@ void Server::Impl::log_access(const std::string& remote, const Request* req, uns
                            {"status", status},
                            {"bytes", bytes},
                            {"duration_us", us}};
+  if (!client.empty() && remote.rfind(client + ":", 0) != 0) line["client"] = client;
   const std::string text = boost::json::serialize(line) + "\n";
   std::lock_guard lock(log_mu);
   std::fwrite(text.data(), 1, text.size(), options.access_log);
@@ -455,6 +535,15 @@ Result<void> Server::start() {
   if (ec) {
     return fail("unavailable", "cannot listen on " + s.options.host + ":" +
                                    std::to_string(s.options.port) + ": " + ec.message());
+  }
+  s.proxies.clear();
+  for (const auto& range : s.options.trusted_proxies) {
+    auto cidr = detail::parse_cidr(range);
+    if (!cidr) {
+      s.acceptor.close();
+      return fail("invalid_request", "not an address range (CIDR): " + range);
+    }
+    s.proxies.push_back(*cidr);
   }
   if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
     s.tls.emplace(asio::ssl::context::tls_server);

@@ -97,7 +97,8 @@ struct Api {
   std::string agnes_id, otto_id;  // staff accounts of acme and other
   static constexpr const char* kStaffPassword = "staff passphrase one";
 
-  explicit Api(std::function<void(phttp::AppOptions&)> tweak = {}) {
+  explicit Api(std::function<void(phttp::AppOptions&)> tweak = {},
+               std::function<void(phttp::ServerOptions&)> server_tweak = {}) {
     desk.real_time = true;
     phttp::AppOptions o;
     o.base_url = "http://portal.test";
@@ -123,6 +124,7 @@ struct Api {
     so.io_threads = 1;
     so.workers = 8;
     so.headers = phttp::security_headers();
+    if (server_tweak) server_tweak(so);
     server = std::make_unique<phttp::Server>(
         [this](const phttp::Request& r, const phttp::Peer& p) { return app->handle(r, p); }, so);
     REQUIRE(server->start());

@@ -252,3 +252,167 @@ TEST_CASE("sign-in e-mails are counted only for requests that will send one") {
             .result_int() == 202);
   CHECK(api.mail.to("ann@globex.test").size() == 1);
 }
+
+// ---- M5: how the limits know the client ----
+
+namespace {
+
+unsigned verify_from(Api& api, const std::string& forwarded_for) {
+  hc::Connection c(api.port());
+  return c
+      .request(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", "x"}}),
+               {{"X-Forwarded-For", forwarded_for}})
+      .result_int();
+}
+
+}  // namespace
+
+TEST_CASE("behind a trusted proxy the sign-in limits count the client it forwards") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) { so.trusted_proxies = {"127.0.0.0/8"}; });
+  CHECK(verify_from(api, "203.0.113.1") == 401);
+  CHECK(verify_from(api, "198.51.100.9, 203.0.113.1") == 401);  // the rightmost is the client
+  CHECK(verify_from(api, "203.0.113.1") == 429);
+  CHECK(verify_from(api, "203.0.113.2") == 401);             // someone else behind the same proxy
+  CHECK(verify_from(api, "203.0.113.2, 127.0.0.9") == 401);  // a second trusted hop is skipped
+  CHECK(verify_from(api, "203.0.113.2") == 429);
+}
+
+TEST_CASE("X-Forwarded-For from an address that is no trusted proxy is ignored") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) { so.trusted_proxies = {"10.0.0.0/8"}; });
+  CHECK(verify_from(api, "203.0.113.1") == 401);
+  CHECK(verify_from(api, "203.0.113.2") == 401);
+  CHECK(verify_from(api, "203.0.113.3") == 429);
+}
+
+TEST_CASE("IPv6 clients are counted by their /64") {
+  Api api(
+      [](phttp::AppOptions& o) {
+        o.limits.per_address = {2, 1e-6};
+      },
+      [](phttp::ServerOptions& so) {
+        so.trusted_proxies = {"127.0.0.1/32", "::1"};
+      });
+  CHECK(verify_from(api, "2001:db8:1:2::1") == 401);
+  CHECK(verify_from(api, "2001:db8:1:2:ffff::77") == 401);
+  CHECK(verify_from(api, "2001:db8:1:2::abcd") == 429);
+  CHECK(verify_from(api, "2001:db8:1:3::1") == 401);  // another /64
+  CHECK(detail::address_key("::ffff:192.0.2.1") == "192.0.2.1");
+  CHECK(detail::address_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64");
+}
+
+TEST_CASE("a trusted proxy that is not an address range stops the start") {
+  ViewsDesk desk;
+  phttp::App app(*desk.log, *desk.portal, desk.views);
+  phttp::ServerOptions o;
+  o.port = 0;
+  o.trusted_proxies = {"10.0.0.0/33"};
+  phttp::Server server(
+      [&](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
+  auto started = server.start();
+  REQUIRE_FALSE(started);
+  CHECK(started.error().message.find("10.0.0.0/33") != std::string::npos);
+}
+
+// ---- M6: connection slots ----
+
+namespace {
+
+// The API's server on its own (no sign-in limits involved), with `tweak` applied.
+struct Plain {
+  ViewsDesk desk;
+  phttp::App app{*desk.log, *desk.portal, desk.views};
+  std::unique_ptr<phttp::Server> server;
+  explicit Plain(const std::function<void(phttp::ServerOptions&)>& tweak) {
+    phttp::ServerOptions o;
+    o.port = 0;
+    o.io_threads = 1;
+    o.workers = 2;
+    tweak(o);
+    server = std::make_unique<phttp::Server>(
+        [this](const phttp::Request& r, const phttp::Peer& p) { return app.handle(r, p); }, o);
+    REQUIRE(server->start());
+  }
+  unsigned short port() const { return server->port(); }
+};
+
+}  // namespace
+
+TEST_CASE("one client address holds at most max_connections_per_address connections") {
+  Plain s([](phttp::ServerOptions& o) { o.max_connections_per_address = 2; });
+  hc::Connection a(s.port(), "127.0.0.1"), b(s.port(), "127.0.0.1");
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(verb::get, "/healthz").result_int() == 200);
+  hc::Connection third(s.port(), "127.0.0.1");
+  CHECK(third.closed_by_server_within(std::chrono::seconds(20)));
+  // Another client is served, and the first still is.
+  hc::Connection other(s.port(), "127.0.0.2");
+  CHECK(other.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("a trusted proxy is not held to the per-address connection cap") {
+  Plain s([](phttp::ServerOptions& o) {
+    o.max_connections_per_address = 1;
+    o.trusted_proxies = {"127.0.0.1/32"};
+  });
+  hc::Connection a(s.port(), "127.0.0.1"), b(s.port(), "127.0.0.1");
+  CHECK(a.request(verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("request headers sent slowly get the header deadline not the read deadline") {
+  Plain s([](phttp::ServerOptions& o) {
+    o.header_timeout = std::chrono::milliseconds(200);
+    o.read_timeout = std::chrono::minutes(5);
+  });
+  hc::Connection c(s.port());
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // and the rest never comes
+  CHECK(c.closed_by_server_within(std::chrono::seconds(20)));
+  hc::Connection fresh(s.port());  // a new connection that sends nothing at all
+  CHECK(fresh.closed_by_server_within(std::chrono::seconds(20)));
+}
+
+// ---- M7: no secret in the access log ----
+
+TEST_CASE("no invite survey sign-in or provider secret reaches the access log") {
+  TempDir dir;
+  std::FILE* log = std::fopen((dir / "access.log").c_str(), "w+");
+  REQUIRE(log);
+  const std::vector<std::string> targets = {
+      "/invite/SECRETa",
+      "/invite/SECRETb?x=1",
+      "/api/v1/invites/SECRETc/join",
+      "/api/v1/surveys/SECRETd",
+      "/p/acme/auth/magic?token=SECRETe",
+      "/p/acme/auth/verify?x=1&Token=SECRETf",
+      "/p/acme/survey?token=SECRETg",
+      "/api/v1/auth/oauth/google/callback?code=SECRETh&state=SECRETi",
+      "/p/acme/auth/reset?reset_token=SECRETj",
+  };
+  {
+    Plain s([&](phttp::ServerOptions& o) { o.access_log = log; });
+    for (const auto& t : targets) (void)hc::get(s.port(), t);
+    hc::Connection c(s.port());
+    (void)c.request(verb::post, "/api/v1/invites/SECRETk/join", "{}");
+  }
+  std::fflush(log);
+  std::rewind(log);
+  char line[4096];
+  std::size_t lines = 0;
+  while (std::fgets(line, sizeof line, log)) {
+    ++lines;
+    const std::string text(line);
+    CAPTURE(text);
+    CHECK(text.find("SECRET") == std::string::npos);
+  }
+  CHECK(lines == targets.size() + 1);
+  std::fclose(log);
+}

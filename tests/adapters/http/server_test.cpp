@@ -202,6 +202,7 @@ TEST_CASE("a request started on a kept-alive connection has the read deadline no
   phttp::ServerOptions o;
   o.idle_timeout = std::chrono::milliseconds(5'000);
   o.read_timeout = std::chrono::milliseconds(300);
+  o.header_timeout = std::chrono::milliseconds(300);  // the request line and headers
   Served s(o);
   hc::Connection c(s.port());
   CHECK(c.request(verb::get, "/healthz").result_int() == 200);

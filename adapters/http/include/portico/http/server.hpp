@@ -22,6 +22,7 @@
 #include <portico/http/router.hpp>
 #include <portico/result.hpp>
 #include <string>
+#include <vector>
 
 namespace portico::http {
 
@@ -35,16 +36,26 @@ struct ServerOptions {
   bool reads_on_io_threads = true;
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1024 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};   // for a request, once it has started
+  // For the request line and headers, from the request's first byte (and for a TLS handshake):
+  // a client that sends them slowly (slowloris) holds its connection this long at most.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds read_timeout{30'000};   // for a request's body
   std::chrono::milliseconds idle_timeout{120'000};  // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{30'000};
   // Connections open at once; one more is closed at once (the client may retry later).
   std::size_t max_connections = 10'000;
+  // Connections open at once from one client address (an IPv6 address by its /64; trusted
+  // proxies are not capped); one more is closed at once. 0: no cap.
+  std::size_t max_connections_per_address = 100;
   // One JSON line per request (time, remote, method, target, status, bytes, duration); null: none.
   std::FILE* access_log = nullptr;
   // HTTPS when both are set: a PEM certificate chain and its private key (TLS 1.2 and later).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Reverse proxies whose X-Forwarded-For is believed (CIDRs: "10.0.0.0/8", "::1"): a request
+  // from one of them is from the rightmost address in that header that is not one of them
+  // (Peer::address). From anyone else the header is ignored. An invalid range fails start().
+  std::vector<std::string> trusted_proxies;
   // Added to every response that does not set them itself (security headers, say).
   std::vector<std::pair<std::string, std::string>> headers;
 };
