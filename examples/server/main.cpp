@@ -50,7 +50,9 @@ constexpr const char* kUsage =
     "usage: portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL]\n"
     "                      [--mail-dir DIR] [--threads N] [--workers N] [--access-log FILE|-]\n"
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
-    "                      [--password-list FILE] [--sign-in-rate N] [--write-rate N] [--demo]\n"
+    "                      [--password-list FILE] [--sign-in-rate N] [--write-rate N]\n"
+    "                      [--trusted-proxy CIDR]... [--max-connections-per-address N]\n"
+    "                      [--metrics-token TOKEN | --metrics-token-file FILE] [--demo]\n"
     "  --config FILE: a TOML file whose keys are these flags' names (listen = \"…\");\n"
     "  a flag on the command line wins over the file (docs/operations.md)\n";
 
@@ -79,6 +81,9 @@ struct Args {
   std::string password_list = portico::service::kDefaultPasswordList;
   unsigned sign_in_rate = 30;  // sign-in requests per client address per minute (and burst)
   unsigned write_rate = 60;    // changes per signed-in caller per minute (burst: twice that)
+  std::vector<std::string> trusted_proxies;    // CIDRs whose X-Forwarded-For is believed
+  unsigned max_connections_per_address = 100;  // 0: no cap
+  std::string metrics_token;                   // GET /metrics needs it when set
   bool demo = false;
 };
 
@@ -137,6 +142,25 @@ const std::vector<Setting>& settings() {
        [](Args& a, std::string_view v, const Source& from) { a.sign_in_rate = number(v, from); }},
       {"write-rate", true, false,
        [](Args& a, std::string_view v, const Source& from) { a.write_rate = number(v, from); }},
+      {"trusted-proxy", true, false,
+       [](Args& a, std::string_view v, const Source&) {
+         // Repeatable, and a comma list too; each range is checked when the server starts.
+         std::size_t from = 0;
+         while (from <= v.size()) {
+           const auto comma = std::min(v.find(',', from), v.size());
+           if (comma > from) a.trusted_proxies.emplace_back(v.substr(from, comma - from));
+           from = comma + 1;
+         }
+       }},
+      {"max-connections-per-address", true, false,
+       [](Args& a, std::string_view v, const Source& from) {
+         a.max_connections_per_address = number(v, from);
+       }},
+      {"metrics-token", true, true,
+       [](Args& a, std::string_view v, const Source& from) {
+         if (v.size() < 16) usage(from() + ": a metrics token has at least 16 characters");
+         a.metrics_token = v;
+       }},
       {"demo", false, false,
        [](Args& a, std::string_view v, const Source&) { a.demo = v == "true"; }},
   };
@@ -191,12 +215,15 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
       value = node.as_string()->get();
     } else if (node.is_integer()) {
       value = std::to_string(node.as_integer()->get());
+    } else if (node.is_array() && name == "trusted-proxy") {  // a list of ranges
+      for (const auto& item : *node.as_array()) {
+        if (!item.is_string()) config_error(from() + " is a list of strings");
+        value += (value.empty() ? "" : ",") + item.as_string()->get();
+      }
     } else {
-      config_error(
-          from() + " is a string" +
-          (name == "workers" || name == "threads" || name == "sign-in-rate" || name == "write-rate"
-               ? " or a number"
-               : ""));
+      const bool numeric = name == "workers" || name == "threads" || name == "sign-in-rate" ||
+                           name == "write-rate" || name == "max-connections-per-address";
+      config_error(from() + " is a string" + (numeric ? " or a number" : ""));
     }
     if (found->second) value = read_secret_file(value, from);
     out.emplace_back(std::string(s.name), std::move(value));
@@ -387,6 +414,7 @@ int main(int argc, char** argv) {
   app_options.limits.per_address = {static_cast<double>(args.sign_in_rate),
                                     static_cast<double>(args.sign_in_rate)};
   app_options.writes = {2.0 * args.write_rate, static_cast<double>(args.write_rate)};
+  app_options.metrics_token = args.metrics_token;
 
   // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
   proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));
@@ -413,6 +441,8 @@ int main(int argc, char** argv) {
   so.headers = phttp::security_headers();
   so.tls_cert_file = args.tls_cert;
   so.tls_key_file = args.tls_key;
+  so.trusted_proxies = args.trusted_proxies;
+  so.max_connections_per_address = args.max_connections_per_address;
   std::FILE* access = nullptr;
   if (args.access_log == "-") {
     so.access_log = stdout;

@@ -82,7 +82,18 @@ void App::Impl::add_routes(App& app) {
     }
     return json_response(c.request, 200, boost::json::object{{"status", "ok"}});
   });
-  router.add(verb::get, "/metrics", [&app](const Call& c) {
+  router.add(verb::get, "/metrics", [&app, this](const Call& c) {
+    if (!options.metrics_token.empty()) {
+      const auto given = c.request[beast_http::field::authorization];
+      const std::string expected = "Bearer " + options.metrics_token;
+      if (given.size() != expected.size() ||
+          CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+        auto r = error_response(c.request, 401, "unauthenticated",
+                                "/metrics needs the operator's bearer token");
+        r.set(beast_http::field::www_authenticate, "Bearer");
+        return r;
+      }
+    }
     Response r{beast_http::status::ok, c.request.version()};
     r.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.keep_alive(c.request.keep_alive());

@@ -513,7 +513,7 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   auto candidates = mention_candidates(*p, command.body);
   if (!candidates) return Unexpected(candidates.error());
   ctx->mention_candidates = std::move(*candidates);
-  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+  for (int attempt = 0; attempt < options_.max_number_attempts; ++attempt) {
     // Threads of this process take numbers from a counter, so they never race each other for
     // one; only another process on the same log can take a number first (then: look again).
     auto reserved = reserve_number(slug);

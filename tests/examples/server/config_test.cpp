@@ -119,3 +119,49 @@ TEST_CASE("write-rate bounds the changes of one signed-in caller and reads stay 
   CHECK(bad.exit_code != 0);
   CHECK(bad.out.find("--write-rate") != std::string::npos);
 }
+
+TEST_CASE("metrics behind a token from a file and trusted proxies set in the configuration file") {
+  TempDir dir;
+  const auto data = dir / "data";
+  const std::string token = "a-metrics-token-of-some-length";
+  const std::string token_file = write(dir, "metrics.token", token + "\n");
+  const auto access = dir / "access.log";
+  const std::string config = write(dir, "portico.toml",
+                                   "metrics-token-file = \"" + token_file +
+                                       "\"\n"
+                                       "trusted-proxy = [\"127.0.0.1/32\", \"::1\"]\n"
+                                       "max-connections-per-address = 50\n"
+                                       "access-log = \"" +
+                                       access.string() + "\"\n");
+  {
+    ServerProcess server(data, {"--config", config});
+    // L7: the route counts are the operator's: 401 without the token, 200 with it.
+    const auto anonymous = hc::get(server.port(), "/metrics");
+    CHECK(anonymous.result_int() == 401);
+    CHECK(hc::error_code(anonymous) == "unauthenticated");
+    CHECK(anonymous.body().find("portico_") == std::string::npos);
+    CHECK(hc::get(server.port(), "/metrics", {{"Authorization", "Bearer wrong-token-of-length"}})
+              .result_int() == 401);
+    const auto allowed = hc::get(server.port(), "/metrics", {{"Authorization", "Bearer " + token}});
+    CHECK(allowed.result_int() == 200);
+    CHECK(allowed.body().find("portico_") != std::string::npos);
+    // 127.0.0.1 is a trusted proxy here: the client it names is the one counted and logged.
+    CHECK(hc::get(server.port(), "/healthz", {{"X-Forwarded-For", "203.0.113.7"}}).result_int() ==
+          200);
+  }
+  std::ifstream in(access);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(log.find("203.0.113.7") != std::string::npos);
+  CHECK(log.find(token) == std::string::npos);
+  // Bad values stop the start, naming what is wrong.
+  const auto range = run({PORTICO_SERVER, "--data", (dir / "x").string(), "--listen", "127.0.0.1:0",
+                          "--trusted-proxy", "10.0.0.0/33"},
+                         std::nullopt, true);
+  CHECK(range.exit_code != 0);
+  CHECK(range.out.find("10.0.0.0/33") != std::string::npos);
+  const auto short_token =
+      run({PORTICO_SERVER, "--data", (dir / "y").string(), "--metrics-token", "short"},
+          std::nullopt, true);
+  CHECK(short_token.exit_code == 2);
+  CHECK(short_token.out.find("--metrics-token") != std::string::npos);
+}

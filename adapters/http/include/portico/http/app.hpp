@@ -59,6 +59,9 @@ struct AppOptions {
   // routes (429 rate_limited with Retry-After past it). A retry answered from the Idempotency-Key
   // cache costs nothing.
   RateLimit writes{120, 60};
+  // When not empty, GET /metrics answers only a request with "Authorization: Bearer <this>"
+  // (401 otherwise): the route counts and latencies are for the operator (review L7).
+  std::string metrics_token;
   // What bounds a ticket: the App hands them to the Portal it serves (set_ticket_limits).
   domain::ticket::Limits tickets;
 };

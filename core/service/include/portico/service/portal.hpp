@@ -52,6 +52,11 @@ struct Options {
   // Decisions retried after a concurrent write (with a short jittered pause) before answering
   // conflict.
   int max_attempts = 16;
+  // Numbers tried for a new ticket before answering conflict. Only another Portal on the same
+  // log (another process) takes a number first, and each loss means that one opened a ticket, but
+  // a starved thread can lose many times in a row to a writer whose reservations run ahead of
+  // what the log shows (16 were seen to run out with two portals under load).
+  int max_number_attempts = 256;
   // What bounds a ticket (message count, edits, reactions, the sizes of what it carries).
   domain::ticket::Limits ticket_limits;
 };
