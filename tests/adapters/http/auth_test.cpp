@@ -512,3 +512,31 @@ TEST_CASE("a password reset voids the reset and magic links sent before it") {
                        {"password", "anns new passphrase"}}))
             .result_int() == 200);
 }
+
+TEST_CASE("display names are one line of text - and a registrant's name is not mailed") {
+  Api api;
+  for (const std::string& name :
+       {std::string("Eve\nYour account is locked"), std::string("Eve\r\nBcc: x"),
+        std::string("Eve \xe2\x80\xae"), std::string("Eve\xc2\x85"), std::string("\x1b[31m")}) {
+    CAPTURE(name);
+    auto r = api.call(verb::post, "/api/v1/auth/register",
+                      body({{"project", "acme"},
+                            {"email", "mallory@example.test"},
+                            {"password", "a long enough passphrase"},
+                            {"display_name", name}}));
+    CHECK(r.result_int() == 400);
+    CHECK(hc::json(r).at("error").at("field") == "display_name");
+  }
+  CHECK(api.mail.to("mallory@example.test").empty());
+  // The address is not proven yet: the registrant's words stay out of the mail sent to it.
+  REQUIRE(api.call(verb::post, "/api/v1/auth/register",
+                   body({{"project", "acme"},
+                         {"email", "eve@example.test"},
+                         {"password", "a long enough passphrase"},
+                         {"display_name", "Call 555 0100 now"}}))
+              .result_int() == 201);
+  auto mails = api.mail.to("eve@example.test");
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].text.find("555") == std::string::npos);
+  CHECK(mails[0].text.starts_with("Hello there,"));
+}
