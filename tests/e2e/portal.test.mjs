@@ -18,6 +18,8 @@ const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-f
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server, base, mailDir, dataDir, browser;
+// The demo accounts' passwords, as the server printed them (random per data directory).
+let staffPassword, customerPassword;
 
 before(async () => {
   assert.ok(serverPath && fs.existsSync(serverPath), `PORTICO_SERVER must name portico-server (got ${serverPath})`);
@@ -36,7 +38,14 @@ before(async () => {
     server.stdout.on('data', (chunk) => {
       out += chunk;
       const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m && out.includes('demo project')) { clearTimeout(timer); resolve(m[1]); }
+      const customer = out.match(/demo password for customer ann@example\.com: (\S+)\n/);
+      const staff = out.match(/demo password for staff agent@demo\.test: (\S+)\n/);
+      if (m && customer && staff) {
+        customerPassword = customer[1];
+        staffPassword = staff[1];
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
     });
     server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
   });
@@ -114,7 +123,7 @@ async function signInByPassword(page, email, password) {
 async function staffSignIn(page) {
   await page.goto(`${base}/staff/`);
   await page.getByLabel('E-mail address').fill('agent@demo.test');
-  await page.getByLabel('Password').fill('dana keeps the desk');
+  await page.getByLabel('Password').fill(staffPassword);
   await page.getByLabel('Project').fill('demo');
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
@@ -380,7 +389,7 @@ let staffToken = null;
 async function staffApi(method, route, body) {
   if (!staffToken) {
     const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
+      body: JSON.stringify({email: 'agent@demo.test', password: staffPassword})});
     assert.equal(login.status, 200);
     staffToken = (await login.json()).token;
   }
@@ -426,7 +435,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   assert.equal(await new Promise((r) => made.on('exit', r)), 0);
   const staffAdd = spawn(admin, ['--data', dataDir, 'staff', 'add', '--project', 'reopens', '--email', 'agent@demo.test',
     '--name', 'Dana Agent', '--role', 'agent'], {stdio: ['pipe', 'inherit', 'inherit']});
-  staffAdd.stdin.end('dana keeps the desk\n');
+  staffAdd.stdin.end(`${staffPassword}\n`);
   assert.equal(await new Promise((r) => staffAdd.on('exit', r)), 0);
   const since = Date.now() - 1000;
   await gail.goto(`${base}/p/reopens/`);
@@ -532,7 +541,7 @@ test('password sign-in with the keyboard alone, focus always visible, and sign o
   assert.equal(await ann.evaluate(() => document.activeElement.getAttribute('type')), 'password');
   const outline = await ann.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   assert.notEqual(outline, 'none', 'the focused field shows no focus ring');
-  await ann.keyboard.type('portico demo customer');
+  await ann.keyboard.type(customerPassword);
   await ann.keyboard.press('Enter');
   await ann.getByRole('heading', {level: 1, name: 'Hello, Ann Example'}).or(ann.getByRole('heading', {level: 1, name: /^Hello, /})).waitFor();
   // Tabbing reaches the header, whose focus ring stands out from the header's own colour.
@@ -696,7 +705,7 @@ test('an invitation followed by a password sign-in comes back to the invitation'
   const ann = await newPage();
   await ann.goto(link);
   await ann.getByRole('link', {name: 'Sign in to join'}).click();
-  await signInByPassword(ann, 'ann@example.com', 'portico demo customer');
+  await signInByPassword(ann, 'ann@example.com', customerPassword);
   await ann.getByRole('button', {name: 'Join the ticket'}).click();
   await ann.getByRole('heading', {level: 1, name: `#${n} Shared with Ann`}).waitFor();
   // Used once: the next sign-in goes home, not back to the invitation.
