@@ -110,6 +110,8 @@ async function signInByMagicLink(page, email) {
   await magic.getByRole('button', {name: 'Send the link'}).click();
   await page.getByText('Check your inbox').waitFor();
   await page.goto(await mailedLink(email, since));
+  // The link asks before it signs in (login CSRF).
+  await page.getByRole('button', {name: `Sign in as ${email}`}).click();
   await page.getByRole('heading', {level: 1, name: /^Hello, / }).waitFor();
 }
 
@@ -363,6 +365,7 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   await magic.getByRole('button', {name: 'Send the link'}).click();
   await fran.getByText('Check your inbox').waitFor();
   await fran.goto(await mailedLink('fran@example.com', since));
+  await fran.getByRole('button', {name: 'Sign in as fran@example.com'}).click();
   await fran.getByRole('button', {name: 'Join the ticket'}).click();
   await fran.getByRole('heading', {level: 1, name: /^#\d+ Printer on floor 3$/}).waitFor();
   await fran.getByRole('textbox', {name: 'Your message'}).fill('Same on floor 4.');
@@ -443,6 +446,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   await gail.getByRole('button', {name: 'Send the link'}).click();
   await gail.getByText('Check your inbox').waitFor();
   await gail.goto(await mailedLink('gail@example.com', since));
+  await gail.getByRole('button', {name: 'Sign in as gail@example.com'}).click();
   await gail.getByRole('heading', {level: 1, name: /^Hello, /}).waitFor();
   const m = await openTicket(gail, 'reopens', 'Reopened by a reply');
   await setStatusAsStaff('reopens', m, 'closed');
@@ -566,6 +570,25 @@ test('password sign-in with the keyboard alone, focus always visible, and sign o
   assert.deepEqual(ann.errors, []);
 });
 
+test('a sign-in link someone else asked for does not sign in until the person says so', async () => {
+  const victim = await newPage();
+  await signInByMagicLink(victim, 'vera@example.com');
+  // Mallory asks for a link to her own address and sends it to Vera.
+  const since = Date.now() - 1000;
+  const asked = await fetch(`${base}/api/v1/auth/magic-link`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({project: 'demo', email: 'mallory@example.com'})});
+  assert.equal(asked.status, 202);
+  await victim.goto(await mailedLink('mallory@example.com', since));
+  await victim.getByRole('heading', {level: 1, name: 'Sign in to Demo Support'}).waitFor();
+  await victim.getByText('This link signs you in as mallory@example.com.').waitFor();
+  await victim.getByText('You are signed in as vera@example.com: continuing signs you in as mallory@example.com instead.').waitFor();
+  // Opening it changed nothing: Vera is still Vera.
+  const me = await victim.evaluate(async () => (await (await fetch('/api/v1/me')).json()).customer.email);
+  assert.equal(me, 'vera@example.com');
+  await victim.getByRole('button', {name: 'Sign in as mallory@example.com'}).waitFor();
+  assert.deepEqual(victim.errors, []);
+});
+
 test('register, confirm by e-mail, forget the password and choose a new one', async () => {
   const kim = await newPage();
   let since = Date.now() - 1000;
@@ -579,6 +602,8 @@ test('register, confirm by e-mail, forget the password and choose a new one', as
   await kim.getByRole('button', {name: 'Create account'}).click();
   await kim.getByText('Almost there').waitFor();
   await kim.goto(await mailedLink('kim@example.com', since));
+  await kim.getByRole('heading', {level: 1, name: 'Confirm your address for Demo Support'}).waitFor();
+  await kim.getByRole('button', {name: 'Confirm and sign in as kim@example.com'}).click();
   await kim.getByRole('heading', {level: 1, name: 'Hello, Kim Park'}).waitFor();
   await kim.getByRole('button', {name: 'Sign out'}).click();
   since = Date.now() - 1000;

@@ -540,3 +540,36 @@ TEST_CASE("display names are one line of text - and a registrant's name is not m
   CHECK(mails[0].text.find("555") == std::string::npos);
   CHECK(mails[0].text.starts_with("Hello there,"));
 }
+
+TEST_CASE("a sign-in link can be described without using it - its landing page asks first") {
+  Api api;
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link",
+                   body({{"project", "acme"}, {"email", "mallory@example.test"}}))
+              .result_int() == 202);
+  const std::string magic = api.mail.last_token("mallory@example.test");
+  auto described = api.call(verb::post, "/api/v1/auth/link", body({{"token", magic}}));
+  REQUIRE(described.result_int() == 200);
+  CHECK(hc::json(described).at("purpose") == "magic_link");
+  CHECK(hc::json(described).at("email") == "mallory@example.test");
+  CHECK(hc::json(described).at("project") == "acme");
+  CHECK(described[boost::beast::http::field::set_cookie].empty());  // nobody was signed in
+  REQUIRE(api.call(verb::post, "/api/v1/auth/register",
+                   body({{"project", "acme"},
+                         {"email", "vera@example.test"},
+                         {"password", "a long enough passphrase"},
+                         {"display_name", "Vera"}}))
+              .result_int() == 201);
+  const std::string verify = api.mail.last_token("vera@example.test");
+  CHECK(hc::json(api.call(verb::post, "/api/v1/auth/link", body({{"token", verify}})))
+            .at("purpose") == "verify_email");
+  // Described links still work once (the page's button); then they describe nothing.
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", magic}}))
+            .result_int() == 200);
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/link", body({{"token", magic}}))) ==
+        "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/link", body({{"token", "made-up"}}))) ==
+        "invalid_token");
+  // The landing pages are the portal's, which does the asking (tests/e2e).
+  auto page = api.call(verb::get, "/p/acme/auth/magic?token=" + magic);
+  CHECK(page.result_int() == 200);
+}
