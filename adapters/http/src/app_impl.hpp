@@ -12,6 +12,7 @@
 #include <string>
 
 #include "background.hpp"
+#include "idempotency.hpp"
 #include "limits.hpp"
 
 namespace portico::http {
@@ -47,7 +48,7 @@ struct App::Impl {
   service::Accounts accounts;
   Router router;
   detail::RateLimiter limiter;
-  detail::IdempotencyCache idempotency;
+  detail::IdempotencyStore idempotency;
   std::string secret;  // survey links
   mutable std::mutex base_url_mu;
   std::string base_url() const {
