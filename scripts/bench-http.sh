@@ -29,9 +29,12 @@ build/dev/examples/server/portico-server --data "$data" --listen "127.0.0.1:$por
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$mail" "$data.log" "$data".*.lua' EXIT
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+# The demo's passwords are random per data directory: the server printed Ann's.
+password="$(sed -nE 's/^portico-server: demo password for customer ann@example\.com: (\S+)$/\1/p' "$data.log")"
+[ -n "$password" ] || { echo "the server printed no demo password:" >&2; cat "$data.log" >&2; exit 1; }
 
 token="$(curl -sf -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d '{"project":"demo","email":"ann@example.com","password":"portico demo customer"}' |
+  -d '{"project":"demo","email":"ann@example.com","password":"'"$password"'"}' |
   sed -E 's/.*"token":"([^"]+)".*/\1/')"
 auth="Authorization: Bearer $token"
 

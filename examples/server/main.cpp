@@ -278,8 +278,13 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-constexpr const char* kDemoStaffPassword = "dana keeps the desk";
-constexpr const char* kDemoCustomerPassword = "portico demo customer";
+// The demo accounts' passwords: random per data directory (security review L13: a published
+// admin password would outlive the demo), printed once, on the run that makes them. Only their
+// hashes are kept (in the log), so a restart on the directory keeps them and cannot print them.
+struct DemoPasswords {
+  std::string staff;
+  std::string customer;
+};
 
 // The key that signs survey links (DATA/secret.key, 32 random bytes, made on first start).
 std::optional<std::string> load_secret(const std::string& data) {
@@ -306,10 +311,12 @@ std::optional<std::string> load_secret(const std::string& data) {
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
-// A demo project with a staff member, two customers and a few tickets (once per data directory).
-void seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
+// A demo project with a staff member, two customers and a few tickets (once per data directory);
+// the passwords it gave, or nullopt when the directory had the demo already.
+std::optional<DemoPasswords> seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
   const svc::CommandMeta admin{dom::system_actor(), "demo:seed:project", {}};
-  if (auto p = portal.project("demo"); p && p->exists) return;
+  if (auto p = portal.project("demo"); p && p->exists) return std::nullopt;
+  const DemoPasswords passwords{svc::new_passphrase(), svc::new_passphrase()};
   dom::project::Settings s;
   s.name = "Demo Support";
   s.organizations = {{"Example Corp", {"example.com"}}};
@@ -322,7 +329,7 @@ void seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
   };
   ok(portal.create_project("demo", s, admin), "create project");
   const auto agent =
-      ok(accounts.set_staff_account("agent@demo.test", "Dana Agent", kDemoStaffPassword),
+      ok(accounts.set_staff_account("agent@demo.test", "Dana Agent", passwords.staff),
          "staff account");
   ok(portal.add_staff("demo", {agent.id, agent.email, agent.display_name, "admin"},
                       {dom::system_actor(), "demo:seed:staff", {}}),
@@ -338,7 +345,7 @@ void seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
        "join");
   }
   // Ann also has a password (as if she had chosen it through a reset link).
-  auto password_set = accounts.set_customer_password("c-ann", kDemoCustomerPassword);
+  auto password_set = accounts.set_customer_password("c-ann", passwords.customer);
   if (!password_set) {
     std::fprintf(stderr, "portico-server: --demo: password: %s\n",
                  password_set.error().message.c_str());
@@ -364,6 +371,7 @@ void seed_demo(svc::Portal& portal, svc::Accounts& accounts) {
          "demo", {0, "How do I export my data?", "I need a CSV.", "demo-m3", "normal", {}, {}, {}},
          {{dom::Realm::customer, "c-ann"}, "demo:seed:t2", {}}),
      "open");
+  return passwords;
 }
 
 }  // namespace
@@ -428,7 +436,8 @@ int main(int argc, char** argv) {
   std::string base_url = args.base_url;  // filled in with the bound port when not given
   app_options.mail = &mail_dir;
   phttp::App app(**log, portal, views, app_options);
-  if (args.demo) seed_demo(portal, app.accounts());
+  std::optional<DemoPasswords> demo_passwords;
+  if (args.demo) demo_passwords = seed_demo(portal, app.accounts());
   // The timers (scheduled closures, auto-close, survey expiry) run for as long as the server
   // does; a second server on the same directory fires none twice (their command ids match).
   svc::Scheduler scheduler(portal);
@@ -485,13 +494,23 @@ int main(int argc, char** argv) {
               args.data.c_str());
   if (args.demo) {
     std::printf(
-        "portico-server: demo project 'demo': the portal at %s/p/demo/\n"
-        "  customer ann@example.com, password '%s', or a magic link for ann@example.com or\n"
-        "    bob@example.com (the e-mail lands in %s)\n"
-        "  staff agent@demo.test, password '%s': the staff console at %s/staff/demo/\n"
-        "  the JSON API: %s/api/v1/projects/demo\n",
-        base_url.c_str(), kDemoCustomerPassword, args.mail_dir.c_str(), kDemoStaffPassword,
-        base_url.c_str(), base_url.c_str());
+        "portico-server: demo project 'demo': the portal at %s/p/demo/, the staff console at "
+        "%s/staff/demo/,\n"
+        "  the JSON API at %s/api/v1/projects/demo; magic links for ann@example.com or\n"
+        "  bob@example.com land in %s\n",
+        base_url.c_str(), base_url.c_str(), base_url.c_str(), args.mail_dir.c_str());
+    if (demo_passwords) {
+      // Printed this once: only their hashes are kept.
+      std::printf(
+          "portico-server: demo password for customer ann@example.com: %s\n"
+          "portico-server: demo password for staff agent@demo.test: %s\n"
+          "  (made for this data directory and printed only now: note them)\n",
+          demo_passwords->customer.c_str(), demo_passwords->staff.c_str());
+    } else {
+      std::printf(
+          "  the demo accounts' passwords were printed when this data directory got the demo\n"
+          "  (reset Ann's with the portal's 'forgot password'; staff: portico-admin staff add)\n");
+    }
   }
   std::fflush(stdout);
 

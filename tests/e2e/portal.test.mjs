@@ -18,6 +18,8 @@ const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-f
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server, base, mailDir, dataDir, browser;
+// The demo accounts' passwords, as the server printed them (random per data directory).
+let staffPassword, customerPassword;
 
 before(async () => {
   assert.ok(serverPath && fs.existsSync(serverPath), `PORTICO_SERVER must name portico-server (got ${serverPath})`);
@@ -36,7 +38,14 @@ before(async () => {
     server.stdout.on('data', (chunk) => {
       out += chunk;
       const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m && out.includes('demo project')) { clearTimeout(timer); resolve(m[1]); }
+      const customer = out.match(/demo password for customer ann@example\.com: (\S+)\n/);
+      const staff = out.match(/demo password for staff agent@demo\.test: (\S+)\n/);
+      if (m && customer && staff) {
+        customerPassword = customer[1];
+        staffPassword = staff[1];
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
     });
     server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
   });
@@ -101,6 +110,8 @@ async function signInByMagicLink(page, email) {
   await magic.getByRole('button', {name: 'Send the link'}).click();
   await page.getByText('Check your inbox').waitFor();
   await page.goto(await mailedLink(email, since));
+  // The link asks before it signs in (login CSRF).
+  await page.getByRole('button', {name: `Sign in as ${email}`}).click();
   await page.getByRole('heading', {level: 1, name: /^Hello, / }).waitFor();
 }
 
@@ -114,7 +125,7 @@ async function signInByPassword(page, email, password) {
 async function staffSignIn(page) {
   await page.goto(`${base}/staff/`);
   await page.getByLabel('E-mail address').fill('agent@demo.test');
-  await page.getByLabel('Password').fill('dana keeps the desk');
+  await page.getByLabel('Password').fill(staffPassword);
   await page.getByLabel('Project').fill('demo');
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
@@ -358,6 +369,7 @@ test('invite flow: a second customer opens the link, signs in, joins and replies
   await magic.getByRole('button', {name: 'Send the link'}).click();
   await fran.getByText('Check your inbox').waitFor();
   await fran.goto(await mailedLink('fran@example.com', since));
+  await fran.getByRole('button', {name: 'Sign in as fran@example.com'}).click();
   await fran.getByRole('button', {name: 'Join the ticket'}).click();
   await fran.getByRole('heading', {level: 1, name: /^#\d+ Printer on floor 3$/}).waitFor();
   await fran.getByRole('textbox', {name: 'Your message'}).fill('Same on floor 4.');
@@ -400,7 +412,7 @@ let staffToken = null;
 async function staffApi(method, route, body) {
   if (!staffToken) {
     const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST', headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({email: 'agent@demo.test', password: 'dana keeps the desk'})});
+      body: JSON.stringify({email: 'agent@demo.test', password: staffPassword})});
     assert.equal(login.status, 200);
     staffToken = (await login.json()).token;
   }
@@ -446,7 +458,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   assert.equal(await new Promise((r) => made.on('exit', r)), 0);
   const staffAdd = spawn(admin, ['--data', dataDir, 'staff', 'add', '--project', 'reopens', '--email', 'agent@demo.test',
     '--name', 'Dana Agent', '--role', 'agent'], {stdio: ['pipe', 'inherit', 'inherit']});
-  staffAdd.stdin.end('dana keeps the desk\n');
+  staffAdd.stdin.end(`${staffPassword}\n`);
   assert.equal(await new Promise((r) => staffAdd.on('exit', r)), 0);
   const since = Date.now() - 1000;
   await gail.goto(`${base}/p/reopens/`);
@@ -454,6 +466,7 @@ test('a closed ticket shows no reply box and says why; where replies reopen, a r
   await gail.getByRole('button', {name: 'Send the link'}).click();
   await gail.getByText('Check your inbox').waitFor();
   await gail.goto(await mailedLink('gail@example.com', since));
+  await gail.getByRole('button', {name: 'Sign in as gail@example.com'}).click();
   await gail.getByRole('heading', {level: 1, name: /^Hello, /}).waitFor();
   const m = await openTicket(gail, 'reopens', 'Reopened by a reply');
   await setStatusAsStaff('reopens', m, 'closed');
@@ -594,7 +607,7 @@ test('password sign-in with the keyboard alone, focus always visible, and sign o
   assert.equal(await ann.evaluate(() => document.activeElement.getAttribute('type')), 'password');
   const outline = await ann.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   assert.notEqual(outline, 'none', 'the focused field shows no focus ring');
-  await ann.keyboard.type('portico demo customer');
+  await ann.keyboard.type(customerPassword);
   await ann.keyboard.press('Enter');
   await ann.getByRole('heading', {level: 1, name: 'Hello, Ann Example'}).or(ann.getByRole('heading', {level: 1, name: /^Hello, /})).waitFor();
   // Tabbing reaches the header, whose focus ring stands out from the header's own colour.
@@ -619,6 +632,25 @@ test('password sign-in with the keyboard alone, focus always visible, and sign o
   assert.deepEqual(ann.errors, []);
 });
 
+test('a sign-in link someone else asked for does not sign in until the person says so', async () => {
+  const victim = await newPage();
+  await signInByMagicLink(victim, 'vera@example.com');
+  // Mallory asks for a link to her own address and sends it to Vera.
+  const since = Date.now() - 1000;
+  const asked = await fetch(`${base}/api/v1/auth/magic-link`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({project: 'demo', email: 'mallory@example.com'})});
+  assert.equal(asked.status, 202);
+  await victim.goto(await mailedLink('mallory@example.com', since));
+  await victim.getByRole('heading', {level: 1, name: 'Sign in to Demo Support'}).waitFor();
+  await victim.getByText('This link signs you in as mallory@example.com.').waitFor();
+  await victim.getByText('You are signed in as vera@example.com: continuing signs you in as mallory@example.com instead.').waitFor();
+  // Opening it changed nothing: Vera is still Vera.
+  const me = await victim.evaluate(async () => (await (await fetch('/api/v1/me')).json()).customer.email);
+  assert.equal(me, 'vera@example.com');
+  await victim.getByRole('button', {name: 'Sign in as mallory@example.com'}).waitFor();
+  assert.deepEqual(victim.errors, []);
+});
+
 test('register, confirm by e-mail, forget the password and choose a new one', async () => {
   const kim = await newPage();
   let since = Date.now() - 1000;
@@ -632,6 +664,8 @@ test('register, confirm by e-mail, forget the password and choose a new one', as
   await kim.getByRole('button', {name: 'Create account'}).click();
   await kim.getByText('Almost there').waitFor();
   await kim.goto(await mailedLink('kim@example.com', since));
+  await kim.getByRole('heading', {level: 1, name: 'Confirm your address for Demo Support'}).waitFor();
+  await kim.getByRole('button', {name: 'Confirm and sign in as kim@example.com'}).click();
   await kim.getByRole('heading', {level: 1, name: 'Hello, Kim Park'}).waitFor();
   await kim.getByRole('button', {name: 'Sign out'}).click();
   since = Date.now() - 1000;
@@ -758,7 +792,7 @@ test('an invitation followed by a password sign-in comes back to the invitation'
   const ann = await newPage();
   await ann.goto(link);
   await ann.getByRole('link', {name: 'Sign in to join'}).click();
-  await signInByPassword(ann, 'ann@example.com', 'portico demo customer');
+  await signInByPassword(ann, 'ann@example.com', customerPassword);
   await ann.getByRole('button', {name: 'Join the ticket'}).click();
   await ann.getByRole('heading', {level: 1, name: `#${n} Shared with Ann`}).waitFor();
   // Used once: the next sign-in goes home, not back to the invitation.

@@ -28,6 +28,7 @@ App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptio
       views(v),
       options(std::move(o)),
       accounts(l, p, options.accounts),
+      idempotency(options.idempotency),
       secret(options.secret.empty() ? service::new_token() : options.secret) {
   portal.set_ticket_limits(options.tickets);
 }
@@ -158,23 +159,18 @@ void App::flush() { impl_->background.flush(); }
 
 namespace {
 
-// The Idempotency-Key's scope: the caller's credentials (or, for someone not signed in, their
-// address), the method and the path; with the key itself.
-std::string idempotency_scope(const Request& request, const Peer& peer) {
-  std::string who;
-  auto auth = request[beast_http::field::authorization];
-  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer ")) {
-    who = "bearer:" + token_hash(auth.substr(7));
-  } else if (auto c = cookie(request, kCustomerCookie)) {
-    who = "customer:" + token_hash(*c);
-  } else if (auto s = cookie(request, kStaffCookie)) {
-    who = "staff:" + token_hash(*s);
-  } else {
-    who = "address:" + peer.address;
-  }
+// Who an Idempotency-Key belongs to: the caller of a valid session (the customer or staff
+// member, whichever session they use; with the CSRF header when it came by cookie), else the
+// client's address. So a key's answer is replayed only to whoever may still act as its caller:
+// not after they signed out (security review L1).
+std::string idempotency_owner(App::Impl& impl, const Request& request, const Peer& peer) {
   const auto target = request.target();
-  return who + "\n" + std::string(request.method_string()) + " " +
-         std::string(target.substr(0, target.find('?')));
+  const bool staff = target.starts_with("/api/v1/staff/");
+  const Call c{request, peer, {}, {}};
+  if (auto who = impl.authenticate(c, staff ? dom::Realm::staff : dom::Realm::customer)) {
+    return std::string(dom::to_string(who->caller.realm)) + ":" + who->caller.id;
+  }
+  return "address:" + peer.address;
 }
 
 }  // namespace
@@ -192,26 +188,37 @@ Response App::handle(const Request& request, const Peer& peer) {
                        "an Idempotency-Key is 1 to 255 printable characters", "Idempotency-Key");
   } else {
     // The first answer to a key is the answer to every retry with it (and the same body).
-    const std::string scope = idempotency_scope(request, peer) + "\n" + std::string(key);
-    const std::string body_hash = token_hash(request.body());
-    auto begun = impl_->idempotency.begin(scope, body_hash);
-    if (begun.mismatch) {
-      response = error_response(request, 409, "conflict",
-                                "this Idempotency-Key was used for another request");
-    } else if (begun.stored) {
-      response = std::move(*begun.stored);
-      response.keep_alive(request.keep_alive());
-      response.set("Idempotent-Replayed", "true");
-    } else if (!begun.first) {
-      response = error_response(request, 409, "conflict",
-                                "a request with this Idempotency-Key is still being answered");
-    } else {
+    const auto target = request.target();
+    const std::string scope = std::string(request.method_string()) + " " +
+                              std::string(target.substr(0, target.find('?'))) + "\n" +
+                              std::string(key);
+    auto begun = impl_->idempotency.begin(idempotency_owner(*impl_, request, peer), scope,
+                                          token_hash(request.body()));
+    if (auto* claim = std::get_if<detail::IdempotencyStore::Claim>(&begun)) {
+      // A handler that throws drops the claim (its destructor): a retry may act.
       response = impl_->router.route(request, peer, route);
       // Only answers that acted are kept: a refusal changed nothing, so the retry (perhaps with
-      // a corrected body) simply asks again.
+      // a corrected body) simply asks again. Answers that set a cookie (sign-ins) carry a
+      // session's secrets and are not kept in memory: a retried sign-in signs in anew.
       const unsigned status = response.result_int();
-      const bool keep = status >= 200 && status < 300;
-      impl_->idempotency.finish(scope, keep ? &response : nullptr);
+      if (status >= 200 && status < 300 && response[beast_http::field::set_cookie].empty()) {
+        claim->keep(response);
+      } else {
+        claim->drop();
+      }
+    } else {
+      auto& b = std::get<detail::IdempotencyStore::Begun>(begun);
+      if (b.mismatch) {
+        response = error_response(request, 409, "conflict",
+                                  "this Idempotency-Key was used for another request");
+      } else if (b.stored) {
+        response = std::move(*b.stored);
+        response.keep_alive(request.keep_alive());
+        response.set("Idempotent-Replayed", "true");
+      } else {
+        response = error_response(request, 409, "conflict",
+                                  "a request with this Idempotency-Key is still being answered");
+      }
     }
   }
   impl_->record(route, response.result_int(),

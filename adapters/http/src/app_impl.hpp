@@ -12,6 +12,7 @@
 #include <string>
 
 #include "background.hpp"
+#include "idempotency.hpp"
 #include "limits.hpp"
 
 namespace portico::http {
@@ -54,7 +55,7 @@ struct App::Impl {
   // (account, client address) pairs that signed in: their password attempts skip the
   // account-wide budget (a stranger cannot lock the owner out).
   detail::RecentKeys known_addresses{options.limits.max_keys, std::chrono::hours(24 * 30)};
-  detail::IdempotencyCache idempotency;
+  detail::IdempotencyStore idempotency;
   std::string secret;  // survey links
   mutable std::mutex base_url_mu;
   std::string base_url() const {

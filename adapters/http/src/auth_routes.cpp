@@ -180,6 +180,23 @@ void App::Impl::add_auth_routes() {
     return json_response(c.request, 201, boost::json::object{});
   });
 
+  // What an e-mailed sign-in link is for, without using it: the landing page asks "sign in as
+  // …?" before it does (login CSRF: a link someone else asked for must not sign you in unasked).
+  router.add(verb::post, "/api/v1/auth/link", [=, this](const Call& c) {
+    if (auto limited = limit_address(c)) return *limited;
+    auto f = strings<1>(c.request, {"token"});
+    if (!f) return error_response(c.request, f.error());
+    auto info = accounts.describe_link((*f)[0]);
+    if (!info) return error_response(c.request, info.error());
+    return json_response(
+        c.request, 200,
+        boost::json::object{
+            {"purpose",
+             info->purpose == dom::account::Purpose::magic_link ? "magic_link" : "verify_email"},
+            {"email", info->email},
+            {"project", info->project}});
+  });
+
   router.add(verb::post, "/api/v1/auth/verify-email", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
     auto f = strings<1>(c.request, {"token"});

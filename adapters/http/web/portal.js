@@ -387,17 +387,40 @@ async function landing(p, kind, token) {
         history.replaceState(null, '', `${base}/sign-in`);
       }));
   }
-  show(h('p', {class: 'loading', role: 'status'}, 'Signing you in…'));
+  // The link is not used on opening: someone may have sent it to sign us in as them (login
+  // CSRF). The page says as whom it signs in, and a button does it.
+  show(h('p', {class: 'loading', role: 'status'}, 'Checking the link…'));
   const live = liveness();
+  const broken = (e) => show(h('h1', {}, 'This link does not work'), alertBox(e),
+    h('p', {}, h('a', {href: `${base}/sign-in`}, 'Sign in again')));
+  let info;
   try {
-    const path = kind === 'magic' ? '/api/v1/auth/magic-link/verify' : '/api/v1/auth/verify-email';
+    info = await api('POST', '/api/v1/auth/link', {token}, {realm: 'customer'});
+  } catch (e) {
+    if (live()) broken(e);
+    return;
+  }
+  await whoAmI();
+  if (!live()) return;
+  const verify = kind === 'verify';
+  const parts = [
+    h('h1', {}, verify ? `Confirm your address for ${p.name}` : `Sign in to ${p.name}`),
+    h('p', {}, verify ? 'This link confirms the address ' : 'This link signs you in as ',
+      h('strong', {}, info.email), '.'),
+    h('p', {}, 'Continue only if you asked for it yourself. If someone sent you this link, close this page.'),
+  ];
+  if (me && me.customer.email !== info.email) {
+    parts.push(h('p', {class: 'notice', role: 'status'},
+      `You are signed in as ${me.customer.email}: continuing signs you in as ${info.email} instead.`));
+  }
+  parts.push(form([], verify ? `Confirm and sign in as ${info.email}` : `Sign in as ${info.email}`, async () => {
+    const path = verify ? '/api/v1/auth/verify-email' : '/api/v1/auth/magic-link/verify';
     const s = await api('POST', path, {token}, {realm: 'customer'});
     signedIn(s, 'customer');
     if (!live()) return;
     go(afterSignIn(base), {replace: true});
-  } catch (e) {
-    show(h('h1', {}, 'This link does not work'), alertBox(e), h('p', {}, h('a', {href: `${base}/sign-in`}, 'Sign in again')));
-  }
+  }));
+  show(...parts);
 }
 
 function summaryItem(base, s) {

@@ -86,8 +86,9 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   } else {
     return fail(std::string(kNoReader), "no e-mail for deliveries of kind " + d.kind);
   }
-  std::string text = fmt::format("Hello {},\n\n{}\n\n{}/p/{}/tickets/{}\n", recipient->display_name,
-                                 lead, options.base_url, d.project, d.ticket);
+  std::string text =
+      fmt::format("Hello {},\n\n{}\n\n{}/p/{}/tickets/{}\n", name_text(recipient->display_name),
+                  lead, options.base_url, d.project, d.ticket);
   // The last public messages, oldest first: internal notes and deleted messages never leave.
   std::vector<const dt::Message*> shown;
   for (auto it = t.messages.rbegin(); it != t.messages.rend() && shown.size() < kContextMessages;
@@ -97,7 +98,7 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   if (!shown.empty()) text += "\nThe latest messages:\n";
   for (auto it = shown.rbegin(); it != shown.rend(); ++it) {
     const dt::Message& m = **it;
-    text += fmt::format("\n--- {} ({})\n{}\n", author_name(m, *project, portal),
+    text += fmt::format("\n--- {} ({})\n{}\n", name_text(author_name(m, *project, portal)),
                         log::format_time_us(m.created_at).substr(0, 16) + " UTC", m.body);
   }
   text += fmt::format("\n-- \n{} ({})\n", name, options.base_url);

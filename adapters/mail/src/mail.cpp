@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <optional>
+#include <portico/domain/account.hpp>
 #include <portico/mail/mail.hpp>
 #include <portico/utf8.hpp>
 #include <random>
@@ -23,12 +25,14 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-// Header text: control characters (line breaks above all) become spaces.
+// Header text: control characters (line breaks above all) become spaces; so do C1 controls,
+// separators and bidirectional controls, which encoded words would otherwise carry.
 std::string header_text(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
+  if (!is_ascii(out)) out = name_text(out, std::string::npos);
   return out;
 }
 
@@ -123,6 +127,77 @@ std::string quoted_printable(std::string_view text) {
 }
 
 }  // namespace
+
+std::string name_text(std::string_view name, std::size_t max_chars) {
+  std::string out;
+  std::size_t chars = 0;
+  bool space = false, cut = false;
+  auto append = [&](char32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out += {static_cast<char>(0xc0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3f))};
+    } else if (cp < 0x10000) {
+      out += {static_cast<char>(0xe0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3f)),
+              static_cast<char>(0x80 | (cp & 0x3f))};
+    } else {
+      out += {static_cast<char>(0xf0 | (cp >> 18)), static_cast<char>(0x80 | ((cp >> 12) & 0x3f)),
+              static_cast<char>(0x80 | ((cp >> 6) & 0x3f)), static_cast<char>(0x80 | (cp & 0x3f))};
+    }
+  };
+  auto take = [&](char32_t cp) {
+    if (cp == ' ' || cp == 0xa0 || domain::account::unsafe_in_name(cp)) {
+      space = !out.empty();
+      return true;
+    }
+    if (chars == max_chars) {
+      cut = true;
+      return false;
+    }
+    if (space) {
+      if (chars + 1 == max_chars) {
+        cut = true;
+        return false;
+      }
+      out.push_back(' ');
+      ++chars;
+      space = false;
+    }
+    append(cp);
+    ++chars;
+    return true;
+  };
+  // Decoded piece by piece: a malformed sequence becomes U+FFFD and decoding goes on after it.
+  std::size_t i = 0;
+  while (i < name.size() && !cut) {
+    std::size_t n = 1;
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c >= 0xf0) {
+      n = 4;
+    } else if (c >= 0xe0) {
+      n = 3;
+    } else if (c >= 0xc0) {
+      n = 2;
+    }
+    const std::string_view piece = name.substr(i, n);
+    std::optional<char32_t> cp;
+    if (piece.size() == n) {
+      utf8::for_each_code_point(piece, [&](char32_t v) { return cp = v, true; });
+      if (!utf8::valid(piece)) cp.reset();
+    }
+    if (!cp) n = 1;
+    if (!take(cp.value_or(0xfffd))) break;
+    i += n;
+  }
+  if (cut) {
+    // Room for the ellipsis: the last character goes.
+    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xc0) == 0x80) out.pop_back();
+    if (!out.empty()) out.pop_back();
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += "\xe2\x80\xa6";  // …
+  }
+  return out;
+}
 
 bool valid_address(std::string_view a) {
   const auto at = a.find('@');

@@ -71,8 +71,9 @@ Message sign_in_message(const service::Mailing& m, std::string_view project_name
     text = kResetText;
   }
   const std::map<std::string, std::string> values{
-      {"name", m.display_name.empty() ? std::string("there") : m.display_name},
-      {"project", std::string(project_name)},
+      {"name",
+       name_text(m.display_name).empty() ? std::string("there") : name_text(m.display_name)},
+      {"project", name_text(project_name, 100)},
       {"link", sign_in_link(m, base_url)},
       {"valid_for", in_words(m.valid_for)}};
   return Message{std::string(project_name), std::string(from_address), m.email,

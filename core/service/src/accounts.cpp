@@ -423,6 +423,19 @@ Result<Mailing> Accounts::complete_registration(const Registration& r) {
   }
 }
 
+Result<Accounts::LinkInfo> Accounts::describe_link(std::string_view token) {
+  for (auto purpose : {account::Purpose::magic_link, account::Purpose::verify_email}) {
+    auto t = impl_->usable_token(token, purpose);
+    if (!t) {
+      if (t.error().code == "invalid_token") continue;
+      return Unexpected(t.error());
+    }
+    const account::TokenIssued& issued = *t->second->state.token;
+    return LinkInfo{purpose, issued.email, issued.project};
+  }
+  return invalid_token();
+}
+
 Result<NewSession> Accounts::verify_email(std::string_view token) {
   auto t = impl_->usable_token(token, account::Purpose::verify_email);
   if (!t) return Unexpected(t.error());

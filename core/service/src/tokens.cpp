@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 #include <array>
 #include <charconv>
@@ -63,6 +64,21 @@ std::string new_token() {
     std::abort();  // no randomness: never hand out a guessable secret
   }
   return base64url(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+std::string new_passphrase(int groups) {
+  if (sodium_init() < 0) std::abort();  // no randomness: never hand out a guessable secret
+  static constexpr char kAlphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";  // no l, o, 0, 1
+  for (;;) {
+    std::string out;
+    for (int g = 0; g < groups; ++g) {
+      if (g > 0) out.push_back('-');
+      for (int i = 0; i < 4; ++i)
+        out.push_back(kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)]);
+    }
+    // Digits only would be refused as a password (and is as likely as any other draw).
+    if (out.find_first_not_of("23456789-") != std::string::npos) return out;
+  }
 }
 
 std::string token_hash(std::string_view token) {

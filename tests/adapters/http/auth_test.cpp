@@ -1,6 +1,8 @@
 // Signing in over HTTP: magic links, passwords, sessions, cookies and CSRF, rate limits, realms.
 #include <doctest/doctest.h>
 
+#include <portico/http/json.hpp>
+
 #include "api_fixture.hpp"
 
 using namespace portico::test;
@@ -511,4 +513,167 @@ TEST_CASE("a password reset voids the reset and magic links sent before it") {
                        {"email", "ann@globex.test"},
                        {"password", "anns new passphrase"}}))
             .result_int() == 200);
+}
+
+TEST_CASE("display names are one line of text - and a registrant's name is not mailed") {
+  Api api;
+  for (const std::string& name :
+       {std::string("Eve\nYour account is locked"), std::string("Eve\r\nBcc: x"),
+        std::string("Eve \xe2\x80\xae"), std::string("Eve\xc2\x85"), std::string("\x1b[31m")}) {
+    CAPTURE(name);
+    auto r = api.call(verb::post, "/api/v1/auth/register",
+                      body({{"project", "acme"},
+                            {"email", "mallory@example.test"},
+                            {"password", "a long enough passphrase"},
+                            {"display_name", name}}));
+    CHECK(r.result_int() == 400);
+    CHECK(hc::json(r).at("error").at("field") == "display_name");
+  }
+  CHECK(api.mail.to("mallory@example.test").empty());
+  // The address is not proven yet: the registrant's words stay out of the mail sent to it.
+  REQUIRE(api.call(verb::post, "/api/v1/auth/register",
+                   body({{"project", "acme"},
+                         {"email", "eve@example.test"},
+                         {"password", "a long enough passphrase"},
+                         {"display_name", "Call 555 0100 now"}}))
+              .result_int() == 201);
+  auto mails = api.mail.to("eve@example.test");
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].text.find("555") == std::string::npos);
+  CHECK(mails[0].text.starts_with("Hello there,"));
+}
+
+TEST_CASE("a sign-in link can be described without using it - its landing page asks first") {
+  Api api;
+  REQUIRE(api.call(verb::post, "/api/v1/auth/magic-link",
+                   body({{"project", "acme"}, {"email", "mallory@example.test"}}))
+              .result_int() == 202);
+  const std::string magic = api.mail.last_token("mallory@example.test");
+  auto described = api.call(verb::post, "/api/v1/auth/link", body({{"token", magic}}));
+  REQUIRE(described.result_int() == 200);
+  CHECK(hc::json(described).at("purpose") == "magic_link");
+  CHECK(hc::json(described).at("email") == "mallory@example.test");
+  CHECK(hc::json(described).at("project") == "acme");
+  CHECK(described[boost::beast::http::field::set_cookie].empty());  // nobody was signed in
+  REQUIRE(api.call(verb::post, "/api/v1/auth/register",
+                   body({{"project", "acme"},
+                         {"email", "vera@example.test"},
+                         {"password", "a long enough passphrase"},
+                         {"display_name", "Vera"}}))
+              .result_int() == 201);
+  const std::string verify = api.mail.last_token("vera@example.test");
+  CHECK(hc::json(api.call(verb::post, "/api/v1/auth/link", body({{"token", verify}})))
+            .at("purpose") == "verify_email");
+  // Described links still work once (the page's button); then they describe nothing.
+  CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify", body({{"token", magic}}))
+            .result_int() == 200);
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/link", body({{"token", magic}}))) ==
+        "invalid_token");
+  CHECK(code_of(api.call(verb::post, "/api/v1/auth/link", body({{"token", "made-up"}}))) ==
+        "invalid_token");
+  // The landing pages are the portal's, which does the asking (tests/e2e).
+  auto page = api.call(verb::get, "/p/acme/auth/magic?token=" + magic);
+  CHECK(page.result_int() == 200);
+}
+
+namespace {
+
+hc::Response keyed(Api& api, const std::string& target, const std::string& key,
+                   const std::string& payload, Headers headers = {}) {
+  headers.emplace_back("Idempotency-Key", key);
+  return api.call(verb::post, target, payload, headers);
+}
+
+}  // namespace
+
+TEST_CASE("an Idempotency-Key answer is replayed to its caller only while they are signed in") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  const std::string open = body({{"subject", "Charged twice"}, {"message", "See my bank"}});
+  auto first = keyed(api, "/api/v1/projects/acme/tickets", "k1", open, ann.bearer());
+  REQUIRE(first.result_int() == 201);
+  // The same caller by cookie (with the CSRF header) is the same caller.
+  auto again = keyed(api, "/api/v1/projects/acme/tickets", "k1", open, ann.cookie());
+  CHECK(again["Idempotent-Replayed"] == "true");
+  CHECK(again.body() == first.body());
+  // Another body with the key: 409 conflict (API.md), nothing done.
+  auto other = keyed(api, "/api/v1/projects/acme/tickets", "k1",
+                     body({{"subject", "Other"}, {"message", "Other"}}), ann.bearer());
+  CHECK(other.result_int() == 409);
+  CHECK(code_of(other) == "conflict");
+  // Signed out: the stored answer is not handed to whoever still holds the old token.
+  REQUIRE(api.call(verb::post, "/api/v1/auth/logout", {}, ann.bearer()).result_int() == 204);
+  auto after = keyed(api, "/api/v1/projects/acme/tickets", "k1", open, ann.bearer());
+  CHECK(after.result_int() == 401);
+  CHECK(after["Idempotent-Replayed"].empty());
+}
+
+TEST_CASE("sign-in answers are not kept by the Idempotency-Key cache") {
+  Api api;
+  const std::string login = body({{"email", "agnes@acme.test"}, {"password", Api::kStaffPassword}});
+  auto first = keyed(api, "/api/v1/staff/auth/login", "sign-in-1", login);
+  auto second = keyed(api, "/api/v1/staff/auth/login", "sign-in-1", login);
+  REQUIRE(first.result_int() == 200);
+  REQUIRE(second.result_int() == 200);
+  CHECK(second["Idempotent-Replayed"].empty());
+  CHECK(hc::json(first).at("token") != hc::json(second).at("token"));
+}
+
+TEST_CASE("strangers cannot evict a caller's Idempotency-Keys - and large answers are not kept") {
+  Api api([](phttp::AppOptions& o) {
+    o.idempotency.per_owner = 4;
+    o.idempotency.max_entries = 20;
+  });
+  auto ann = api.customer("ann@globex.test");
+  const std::string open = body({{"subject", "Mine"}, {"message", "Keep my key"}});
+  REQUIRE(keyed(api, "/api/v1/projects/acme/tickets", "ann-1", open, ann.bearer()).result_int() ==
+          201);
+  // Someone without a session stores many answers under many keys: only their own are evicted.
+  for (int i = 0; i < 40; ++i) {
+    const std::string who = "x" + std::to_string(i) + "@nowhere.test";
+    CHECK(keyed(api, "/api/v1/auth/password-reset", "spam-" + std::to_string(i),
+                body({{"project", "acme"}, {"email", who}}))
+              .result_int() == 202);
+  }
+  CHECK(keyed(api, "/api/v1/projects/acme/tickets", "ann-1", open,
+              ann.bearer())["Idempotent-Replayed"] == "true");
+  // Their latest keys are still theirs; their oldest are gone.
+  CHECK(keyed(api, "/api/v1/auth/password-reset", "spam-39",
+              body({{"project", "acme"}, {"email", "x39@nowhere.test"}}))["Idempotent-Replayed"] ==
+        "true");
+  CHECK(keyed(api, "/api/v1/auth/password-reset", "spam-0",
+              body({{"project", "acme"}, {"email", "x0@nowhere.test"}}))["Idempotent-Replayed"]
+            .empty());
+
+  Api small([](phttp::AppOptions& o) { o.idempotency.max_answer_bytes = 300; });
+  auto bob = small.customer("bob@globex.test");
+  auto big = keyed(small, "/api/v1/projects/acme/tickets", "big", open, bob.bearer());
+  REQUIRE(big.result_int() == 201);
+  auto retried = keyed(small, "/api/v1/projects/acme/tickets", "big", open, bob.bearer());
+  CHECK(retried["Idempotent-Replayed"].empty());
+  // Not kept in memory, still acted once: ticket commands are idempotent on the log.
+  CHECK(hc::json(retried).at("number") == hc::json(big).at("number"));
+}
+
+namespace {
+
+// A route whose handler throws on its first call.
+struct ThrowsOnce {
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+  phttp::Response operator()(const phttp::Call& c) const {
+    if (calls->fetch_add(1) == 0) throw std::runtime_error("a bug");
+    return phttp::json_response(c.request, 201, boost::json::object{{"ok", true}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a handler that throws does not hold its Idempotency-Key") {
+  Api api([](phttp::AppOptions& o) { o.idempotency.wait = std::chrono::seconds(20); });
+  api.app->router().add(verb::post, "/api/v1/test/throws", ThrowsOnce{});
+  CHECK(keyed(api, "/api/v1/test/throws", "k", "{}").result_int() == 500);
+  const auto start = std::chrono::steady_clock::now();
+  auto retry = keyed(api, "/api/v1/test/throws", "k", "{}");
+  CHECK(retry.result_int() == 201);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "../../support/child_process.hpp"
+#include "../../support/demo_passwords.hpp"
 #include "../../support/http_client.hpp"
 #include "../../support/temp_dir.hpp"
 
@@ -153,6 +154,7 @@ TEST_CASE("portico-admin adds staff beside a running server - the password from 
   TempDir dir;
   ChildProcess server(server_args(dir, true));
   const auto port = start(server);
+  const auto demo = demo_passwords(server);
   const std::string data = (dir / "data").string();
   auto login = [&](const std::string& email, const std::string& password) {
     hc::Connection c(port);
@@ -188,11 +190,11 @@ TEST_CASE("portico-admin adds staff beside a running server - the password from 
             "")
             .exit_code == 2);
   // The demo's own accounts sign in as the server printed.
-  CHECK(login("agent@demo.test", "dana keeps the desk").result_int() == 200);
+  CHECK(login("agent@demo.test", demo.staff).result_int() == 200);
   hc::Connection c(port);
-  CHECK(c.request(
-             boost::beast::http::verb::post, "/api/v1/auth/login",
-             R"({"project":"demo","email":"ann@example.com","password":"portico demo customer"})")
+  CHECK(c.request(boost::beast::http::verb::post, "/api/v1/auth/login",
+                  R"({"project":"demo","email":"ann@example.com","password":")" + demo.customer +
+                      R"("})")
             .result_int() == 200);
   server.kill(SIGTERM);
   CHECK(WEXITSTATUS(server.wait()) == 0);
@@ -224,10 +226,11 @@ TEST_CASE("writes acknowledged over HTTP are there after SIGTERM and after SIGKI
     ChildProcess server(server_args(dir, true));
     const auto port = start(server);
     if (token.empty()) {
+      const auto demo = demo_passwords(server);
       hc::Connection c(port);
       auto s = c.request(
           boost::beast::http::verb::post, "/api/v1/auth/login",
-          R"({"project":"demo","email":"ann@example.com","password":"portico demo customer"})");
+          R"({"project":"demo","email":"ann@example.com","password":")" + demo.customer + R"("})");
       REQUIRE(s.result_int() == 200);
       token = std::string(hc::json(s).at("token").as_string());
     }
@@ -242,4 +245,48 @@ TEST_CASE("writes acknowledged over HTTP are there after SIGTERM and after SIGKI
     CHECK(WEXITSTATUS(again.wait()) == 0);
   }
   CHECK(acknowledged.size() == 40);
+}
+
+TEST_CASE("--demo passwords are random per data directory - printed once - kept across restarts") {
+  TempDir one, two;
+  auto login = [](unsigned short port, const std::string& password) {
+    hc::Connection c(port);
+    return c
+        .request(boost::beast::http::verb::post, "/api/v1/staff/auth/login",
+                 R"({"email":"agent@demo.test","password":")" + password + R"("})")
+        .result_int();
+  };
+  DemoPasswords first;
+  {
+    ChildProcess server(server_args(one, true));
+    const auto port = start(server);
+    first = demo_passwords(server);
+    CHECK(first.staff != first.customer);
+    CHECK(first.staff.size() >= 20);
+    CHECK(login(port, first.staff) == 200);
+    CHECK(login(port, "dana keeps the desk") == 401);  // the password once published
+    server.kill(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+  }
+  {
+    // A restart with --demo keeps the accounts and their passwords, and prints none.
+    ChildProcess server(server_args(one, true));
+    const auto port = start(server);
+    CHECK(login(port, first.staff) == 200);
+    server.kill(SIGTERM);
+    const std::string said = server.read_rest();
+    server.wait();
+    CHECK(said.find(first.staff) == std::string::npos);
+    CHECK(said.find("demo password for") == std::string::npos);
+    CHECK(said.find("were printed when") != std::string::npos);
+  }
+  ChildProcess other(server_args(two, true));
+  const auto port = start(other);
+  const auto second = demo_passwords(other);
+  CHECK(second.staff != first.staff);
+  CHECK(second.customer != first.customer);
+  CHECK(login(port, second.staff) == 200);
+  CHECK(login(port, first.staff) == 401);
+  other.kill(SIGTERM);
+  other.wait();
 }

@@ -163,3 +163,37 @@ TEST_CASE("sign-in e-mails say how long their link works - as the accounts were 
   CHECK_FALSE(says(exists, "within"));
   CHECK(says(exists, "https://help.acme.test/p/acme/auth/reset\n"));
 }
+
+TEST_CASE("names in e-mails are one bounded line without control or direction characters") {
+  namespace account = portico::domain::account;
+  // A name as a registrant could have stored it before names were checked.
+  const std::string evil =
+      "Eve\r\n\r\nYour account is locked. Call +1 555 0100\xe2\x80\xae now\x1b";
+  const portico::service::Mailing m{"ann@example.com",
+                                    "tok",
+                                    account::Purpose::magic_link,
+                                    "acme",
+                                    evil,
+                                    15 * 60 * portico::domain::kSecond};
+  const auto msg = mail::sign_in_message(m, "Acme\nSupport", "https://x.test", "s@x.test");
+  CAPTURE(msg.text);
+  CHECK(msg.text.starts_with("Hello Eve Your account is locked. Call +1 555 0100 now,\n"));
+  CHECK(msg.text.find("\xe2\x80\xae") == std::string::npos);
+  CHECK(msg.text.find('\x1b') == std::string::npos);
+  CHECK(msg.text.find("\n\nYour account") == std::string::npos);
+  CHECK(msg.subject == "Your sign-in link for Acme Support");
+  // Bounded: 64 characters at most, cut with an ellipsis.
+  CHECK(mail::name_text(std::string(200, 'n')) == std::string(63, 'n') + "\xe2\x80\xa6");
+  CHECK(mail::name_text("  Ann \t Lee  ") == "Ann Lee");
+  CHECK(mail::name_text("bad \xff byte") == "bad \xef\xbf\xbd byte");
+  CHECK(mail::name_text("\xe2\x80\x8f\xe2\x81\xa6") == "");
+  // In a header too: no line of its own, no direction characters inside encoded words.
+  auto header_msg = message();
+  header_msg.from_name = "Acme\xc2\x85\xe2\x80\xae Support\r\nBcc: x@evil.test";
+  auto text = mail::format_rfc5322(header_msg, "<id@x>", "Mon, 1 Jan 2024 00:00:00 +0000");
+  REQUIRE(text);
+  CHECK(text->find("\r\nBcc:") == std::string::npos);
+  CHECK(text->find("\xe2\x80\xae") == std::string::npos);
+  CHECK(mail::name_text(header_msg.from_name, std::string::npos) ==
+        "Acme Support Bcc: x@evil.test");
+}

@@ -6,6 +6,8 @@
 // Thread safety: handle() may be called from any number of threads at once.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <portico/http/router.hpp>
 #include <portico/log/log.hpp>
@@ -42,6 +44,18 @@ struct SignInLimits {
   std::size_t max_keys = 100'000;
 };
 
+// The Idempotency-Key cache (docs/api.md "Idempotency-Key"): bounded by entries and bytes, with a
+// quota per caller (a caller's many keys evict their own oldest, never someone else's).
+struct IdempotencyLimits {
+  std::size_t max_entries = 20'000;
+  std::size_t max_bytes = 64u << 20;          // of answers kept, over all callers
+  std::size_t max_answer_bytes = 256u << 10;  // a larger answer is not kept (a retry acts again)
+  std::size_t per_owner = 256;                // keys per caller (a session's customer or staff
+                                              // member, or a client address without one)
+  std::chrono::milliseconds wait{30'000};     // a retry waits this long, in all, for the first
+  std::chrono::hours keep_for{24};
+};
+
 struct AppOptions {
   // Links in e-mails and invite URLs start with it. Session cookies get `Secure` when it is
   // https or the request came over TLS.
@@ -52,6 +66,7 @@ struct AppOptions {
   std::string mail_from = "support@portico.invalid";
   service::AccountsOptions accounts;
   SignInLimits limits;
+  IdempotencyLimits idempotency;
   // Signs the survey links of feedback e-mails (portico::service::survey_token); a fresh random
   // key when empty (links then stop working at a restart: portico-server keeps one on disk).
   std::string secret;

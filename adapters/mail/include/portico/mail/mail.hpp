@@ -49,6 +49,14 @@ class MailDir final : public Transport {
 Result<std::string> format_rfc5322(const Message& message, const std::string& message_id,
                                    const std::string& date);
 
+// A person's or a project's name as it may appear in an e-mail, in its text or a header: one line
+// (control, separator and bidirectional characters become spaces, runs of white space one, ends
+// trimmed; invalid UTF-8 becomes U+FFFD), at most `max_chars` characters (longer ones end in
+// "…"). Names come from whoever registered, and mails go to addresses nobody has proven: they
+// must not carry lines of their own (security review L6).
+inline constexpr std::size_t kMaxNameInMail = 64;
+std::string name_text(std::string_view name, std::size_t max_chars = kMaxNameInMail);
+
 // Fills "{{name}}" placeholders from `values`; an unknown placeholder stays as it is.
 std::string render(std::string_view text, const std::map<std::string, std::string>& values);
 

@@ -116,6 +116,15 @@ class Accounts {
                                             std::string_view display_name);
   Result<Mailing> complete_registration(const Registration& registration);
   Result<NewSession> verify_email(std::string_view token);
+  // What a magic-link or verification link would sign in as, without using it: its landing page
+  // asks the person before it signs them in (security review L3, login CSRF). Errors:
+  // invalid_token (unknown, used, expired, voided, or another kind of token).
+  struct LinkInfo {
+    domain::account::Purpose purpose = domain::account::Purpose::magic_link;
+    std::string email;
+    std::string project;
+  };
+  Result<LinkInfo> describe_link(std::string_view token);
   // Errors: invalid_credentials, email_not_verified, not_found, forbidden, domain_not_allowed.
   Result<NewSession> sign_in(const std::string& project, std::string_view email,
                              std::string_view password);

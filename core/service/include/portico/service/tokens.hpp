@@ -11,6 +11,10 @@ namespace portico::service {
 
 // 256 random bits from the operating system's CSPRNG, base64url without padding (43 characters).
 std::string new_token();
+// A password to hand to a person once (the demo's accounts): `groups` groups of 4 lower-case
+// letters and digits joined by '-' ("k3vq-8hxa-…"), each character uniformly drawn by libsodium
+// (about 20.7 bits a group). Passes account::check_password for groups >= 3.
+std::string new_passphrase(int groups = 5);
 // What is stored and looked up instead of the token: SHA-256, lower-case hex.
 std::string token_hash(std::string_view token);
 
