@@ -547,7 +547,7 @@ test('staff sign in at their project\'s address and react to, edit and delete th
   assert.match(await dana.locator('#top').innerText(), /Demo Support · staff/);
   assert.equal(await dana.getByLabel('Project').count(), 0);
   await dana.getByLabel('E-mail address').fill('agent@demo.test');
-  await dana.getByLabel('Password').fill('dana keeps the desk');
+  await dana.getByLabel('Password').fill(staffPassword);
   await dana.getByRole('button', {name: 'Sign in'}).click();
   await dana.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
   await dana.goto(`${base}/staff/demo/tickets/${n}`);
