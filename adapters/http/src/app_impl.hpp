@@ -121,4 +121,23 @@ Result<std::vector<dom::Status>> statuses_of(const Call& c);
 // ?limit= (1..100, default 20): 400 with field "limit" otherwise.
 Result<std::size_t> limit_of(const Call& c);
 
+// ---- Ticket commands (the customer and the staff routes) ----
+
+// Runs a command on ticket {n} of project {p} for `who` and answers with `answer(outcome)`; a
+// number that is none: 404.
+template <class Answer>
+Response run_ticket_command(App::Impl& app, const Call& c, const Authed& who,
+                            const dom::ticket::Command& command, Answer answer) {
+  auto n = parse_number(c.param("n"));
+  if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
+  auto done = app.portal.execute(c.param("p"), *n, command, app.meta(c, who));
+  if (!done) return error_response(c.request, done.error());
+  return answer(*done);
+}
+// The message `id` after a command, as its caller (either realm) sees it; 404 when it is gone.
+Response message_answer(App::Impl& app, const Call& c, const Authed& who,
+                        const service::TicketOutcome& done, const std::string& id, unsigned status);
+// The message id a posting command recorded (the first time, when replayed), else `fallback`.
+std::string posted_id(const service::TicketOutcome& done, const std::string& fallback);
+
 }  // namespace portico::http

@@ -130,7 +130,7 @@ void App::Impl::add_auth_routes() {
   };
 
   // Runs `job` after the answer (Background); false when too much is queued already.
-  auto later = [this](const Call&, std::function<Result<void>()> job) {
+  auto later = [this](std::function<Result<void>()> job) {
     return background.post([job = std::move(job)] {
       if (auto done = job(); !done) {
         // The caller had their answer already: say it here (without the address).
@@ -170,7 +170,7 @@ void App::Impl::add_auth_routes() {
     // for a new address and a taken one (security review M3).
     auto registration = accounts.prepare_registration(project, email, password, name);
     if (!registration) return error_response(c.request, registration.error());
-    if (!later(c, [this, mail_out, r = std::move(*registration)] {
+    if (!later([this, mail_out, r = std::move(*registration)] {
           auto mailing = accounts.complete_registration(r);
           if (!mailing) return Result<void>(Unexpected(mailing.error()));
           return mail_out(*mailing);
@@ -236,7 +236,7 @@ void App::Impl::add_auth_routes() {
     }
     // The same answer, in the same time, whether or not the address has an account: what
     // depends on it (the token's append, the e-mail) happens after answering (review M3).
-    if (!later(c, [this, mail_out, project, email]() -> Result<void> {
+    if (!later([this, mail_out, project, email]() -> Result<void> {
           auto mailing = accounts.request_password_reset(project, email);
           if (!mailing) return Unexpected(mailing.error());
           if (!*mailing) return {};

@@ -210,49 +210,4 @@ std::string forwarded_client(const std::string& peer, const std::vector<Cidr>& p
   return client;
 }
 
-IdempotencyCache::Begun IdempotencyCache::begin(const std::string& key,
-                                                const std::string& body_hash) {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    const auto now = Clock::now();
-    auto it = entries_.find(key);
-    if (it != entries_.end() && now - it->second.at > std::chrono::hours(24)) {
-      order_.remove(key);
-      entries_.erase(it);
-      it = entries_.end();
-    }
-    if (it == entries_.end()) {
-      while (entries_.size() >= capacity_ && !order_.empty()) {
-        entries_.erase(order_.front());
-        order_.pop_front();
-      }
-      entries_.emplace(key, Entry{body_hash, std::nullopt, now});
-      order_.push_back(key);
-      return {true, std::nullopt, false};
-    }
-    if (it->second.body_hash != body_hash) return {false, std::nullopt, true};
-    if (it->second.response) return {false, it->second.response, false};
-    // The first request with this key is still being answered: its answer is ours too.
-    if (done_.wait_for(lock, std::chrono::seconds(30)) == std::cv_status::timeout) {
-      return {false, std::nullopt, false};
-    }
-  }
-}
-
-void IdempotencyCache::finish(const std::string& key, const Response* response) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      if (response) {
-        it->second.response = *response;
-      } else {
-        order_.remove(key);
-        entries_.erase(it);
-      }
-    }
-  }
-  done_.notify_all();
-}
-
 }  // namespace portico::http::detail

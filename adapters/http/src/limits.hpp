@@ -3,8 +3,6 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
-#include <list>
 #include <mutex>
 #include <optional>
 #include <portico/http/app.hpp>
@@ -98,35 +96,5 @@ bool in_ranges(const std::vector<Cidr>& ranges, std::string_view address);
 // trusted proxy. An entry that is no address stops the walk: the hop that wrote it is the client.
 std::string forwarded_client(const std::string& peer, const std::vector<Cidr>& proxies,
                              const std::vector<std::string_view>& forwarded_for);
-
-// The first answer to each (caller, route, Idempotency-Key), kept for a day in memory (ticket
-// commands are also idempotent on the log itself, across restarts: their command ids carry the
-// key). A retry with another body is refused; one while the first is still being answered waits
-// for it.
-class IdempotencyCache {
- public:
-  explicit IdempotencyCache(std::size_t capacity = 20'000) : capacity_(capacity) {}
-
-  struct Begun {
-    bool first = false;              // act: nobody holds this key yet
-    std::optional<Response> stored;  // the first answer, to give again
-    bool mismatch = false;           // the key was used with another request body
-  };
-  Begun begin(const std::string& key, const std::string& body_hash);
-  // Records the first answer (or forgets the key when `response` is null: it may be retried).
-  void finish(const std::string& key, const Response* response);
-
- private:
-  struct Entry {
-    std::string body_hash;
-    std::optional<Response> response;  // empty while the first request is under way
-    Clock::time_point at;
-  };
-  std::mutex mu_;
-  std::condition_variable done_;
-  std::size_t capacity_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> order_;  // oldest first
-};
 
 }  // namespace portico::http::detail

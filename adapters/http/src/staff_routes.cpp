@@ -49,11 +49,8 @@ void App::Impl::add_staff_routes() {
   };
   // Runs a command on ticket {n} and answers with the ticket.
   auto run = [=, this](const Call& c, const Staff& s, const dt::Command& command) {
-    auto n = parse_number(c.param("n"));
-    if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
-    auto done = portal.execute(c.param("p"), *n, command, meta(c, s.who));
-    if (!done) return error_response(c.request, done.error());
-    return ticket_answer(c, s, *done->state);
+    return run_ticket_command(*this, c, s.who, command,
+                              [&](const auto& done) { return ticket_answer(c, s, *done.state); });
   };
 
   router.add(verb::get, "/api/v1/staff/projects/{p}/tickets",
@@ -99,60 +96,28 @@ void App::Impl::add_staff_routes() {
                                          "unknown status " + **status, "status");
                  }
                }
-               auto n = parse_number(c.param("n"));
-               if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
-               auto done = portal.execute(c.param("p"), *n, post, meta(c, s.who));
-               if (!done) return error_response(c.request, done.error());
-               std::string id = post.message_id;
-               for (const auto& e : done->events) {
-                 if (const auto* m = std::get_if<dt::MessagePosted>(&e)) id = m->message_id;
-               }
-               for (const auto& m : done->state->messages) {
-                 if (m.id == id) {
-                   return json_response(
-                       c.request, 201,
-                       message_json(m, s.project,
-                                    Viewer{{dom::Realm::staff, s.who.caller.id}, {}, portal.now()},
-                                    portal));
-                 }
-               }
-               return error_response(c.request, 404, "not_found", "no such message");
+               return run_ticket_command(*this, c, s.who, post, [&](const auto& done) {
+                 return message_answer(*this, c, s.who, done, posted_id(done, post.message_id),
+                                       201);
+               });
              }));
 
   // A staff member's own messages: edit and delete them; react to any message they can see
   // (PRODUCT.md: "its author" edits and deletes), as the customer routes do.
-  auto message_answer = [this](const Call& c, const Staff& s, const dt::State& t,
-                               const std::string& id) {
-    for (const auto& m : t.messages) {
-      if (m.id == id) {
-        return json_response(
-            c.request, 200,
-            message_json(m, s.project,
-                         Viewer{{dom::Realm::staff, s.who.caller.id}, {}, portal.now()}, portal));
-      }
-    }
-    return error_response(c.request, 404, "not_found", "no such message");
-  };
-  // Runs a command on ticket {n} and answers 204.
   auto quietly = [this](const Call& c, const Staff& s, const dt::Command& command) {
-    auto n = parse_number(c.param("n"));
-    if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
-    auto done = portal.execute(c.param("p"), *n, command, meta(c, s.who));
-    if (!done) return error_response(c.request, done.error());
-    return no_content(c.request);
+    return run_ticket_command(*this, c, s.who, command,
+                              [&](const auto&) { return no_content(c.request); });
   };
   router.add(verb::patch, "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}",
-             staff([=, this](const Call& c, const Staff& s) {
+             staff([this](const Call& c, const Staff& s) {
                auto body = parse_body(c.request);
                if (!body) return error_response(c.request, body.error());
                auto text = string_field(*body, "body");
                if (!text) return error_response(c.request, text.error());
-               auto n = parse_number(c.param("n"));
-               if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
-               auto done = portal.execute(c.param("p"), *n, dt::EditMessage{c.param("id"), *text},
-                                          meta(c, s.who));
-               if (!done) return error_response(c.request, done.error());
-               return message_answer(c, s, *done->state, c.param("id"));
+               return run_ticket_command(
+                   *this, c, s.who, dt::EditMessage{c.param("id"), *text}, [&](const auto& done) {
+                     return message_answer(*this, c, s.who, done, c.param("id"), 200);
+                   });
              }));
   router.add(verb::delete_, "/api/v1/staff/projects/{p}/tickets/{n}/messages/{id}",
              staff([=](const Call& c, const Staff& s) {

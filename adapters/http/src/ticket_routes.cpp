@@ -48,17 +48,6 @@ static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, app.portal.now()}};
 }
 
-// Runs a ticket command for `who` and answers with `answer(outcome)`.
-template <class Answer>
-static Response run(App::Impl& app, const Call& c, const Authed& who, const dt::Command& command,
-                    Answer answer) {
-  auto n = parse_number(c.param("n"));
-  if (!n) return not_found(c);
-  auto done = app.portal.execute(c.param("p"), *n, command, app.meta(c, who));
-  if (!done) return error_response(c.request, done.error());
-  return answer(*done);
-}
-
 // The ticket after a command, as its caller sees it.
 static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
                               const service::TicketOutcome& done, unsigned status = 200) {
@@ -76,9 +65,9 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
 }
 
 // The message `id` after a command, as its caller sees it.
-static Response message_answer(App::Impl& app, const Call& c, const Authed& who,
-                               const service::TicketOutcome& done, const std::string& id,
-                               unsigned status) {
+Response message_answer(App::Impl& app, const Call& c, const Authed& who,
+                        const service::TicketOutcome& done, const std::string& id,
+                        unsigned status) {
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   for (const auto& m : done.state->messages) {
@@ -93,7 +82,7 @@ static Response message_answer(App::Impl& app, const Call& c, const Authed& who,
 }
 
 // The message id a posting command recorded (the first time, when replayed).
-static std::string posted_id(const service::TicketOutcome& done, const std::string& fallback) {
+std::string posted_id(const service::TicketOutcome& done, const std::string& fallback) {
   for (const auto& e : done.events) {
     if (const auto* m = std::get_if<dt::MessagePosted>(&e)) return m->message_id;
   }
@@ -215,9 +204,10 @@ void App::Impl::add_ticket_routes() {
                auto text = string_field(*body, "body");
                if (!text) return error_response(c.request, text.error());
                const std::string id = log::new_uuid_v7().to_string();
-               return run(*this, c, who, dt::PostReply{id, *text}, [&](const auto& done) {
-                 return message_answer(*this, c, who, done, posted_id(done, id), 201);
-               });
+               return run_ticket_command(
+                   *this, c, who, dt::PostReply{id, *text}, [&](const auto& done) {
+                     return message_answer(*this, c, who, done, posted_id(done, id), 201);
+                   });
              }));
 
   router.add(verb::patch, "/api/v1/projects/{p}/tickets/{n}/messages/{id}",
@@ -226,31 +216,34 @@ void App::Impl::add_ticket_routes() {
                if (!body) return error_response(c.request, body.error());
                auto text = string_field(*body, "body");
                if (!text) return error_response(c.request, text.error());
-               return run(*this, c, who, dt::EditMessage{c.param("id"), *text},
-                          [&](const auto& done) {
-                            return message_answer(*this, c, who, done, c.param("id"), 200);
-                          });
+               return run_ticket_command(
+                   *this, c, who, dt::EditMessage{c.param("id"), *text}, [&](const auto& done) {
+                     return message_answer(*this, c, who, done, c.param("id"), 200);
+                   });
              }));
 
   auto no_body = [this](const dt::Command& command) {
     return [this, command](const Call& c, const Authed& who) {
-      return run(*this, c, who, command, [&](const auto&) { return no_content(c.request); });
+      return run_ticket_command(*this, c, who, command,
+                                [&](const auto&) { return no_content(c.request); });
     };
   };
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/messages/{id}",
              customer([this](const Call& c, const Authed& who) {
-               return run(*this, c, who, dt::DeleteMessage{c.param("id")},
-                          [&](const auto&) { return no_content(c.request); });
+               return run_ticket_command(*this, c, who, dt::DeleteMessage{c.param("id")},
+                                         [&](const auto&) { return no_content(c.request); });
              }));
   router.add(verb::put, "/api/v1/projects/{p}/tickets/{n}/messages/{id}/reactions/{emoji}",
              customer([this](const Call& c, const Authed& who) {
-               return run(*this, c, who, dt::AddReaction{c.param("id"), c.param("emoji")},
-                          [&](const auto&) { return no_content(c.request); });
+               return run_ticket_command(*this, c, who,
+                                         dt::AddReaction{c.param("id"), c.param("emoji")},
+                                         [&](const auto&) { return no_content(c.request); });
              }));
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/messages/{id}/reactions/{emoji}",
              customer([this](const Call& c, const Authed& who) {
-               return run(*this, c, who, dt::RemoveReaction{c.param("id"), c.param("emoji")},
-                          [&](const auto&) { return no_content(c.request); });
+               return run_ticket_command(*this, c, who,
+                                         dt::RemoveReaction{c.param("id"), c.param("emoji")},
+                                         [&](const auto&) { return no_content(c.request); });
              }));
   router.add(verb::put, "/api/v1/projects/{p}/tickets/{n}/favorite",
              customer(no_body(dt::AddFavorite{})));
@@ -271,8 +264,9 @@ void App::Impl::add_ticket_routes() {
 
   auto ticket_after = [this](const dt::Command& command) {
     return [this, command](const Call& c, const Authed& who) {
-      return run(*this, c, who, command,
-                 [&](const auto& done) { return ticket_answer(*this, c, who, done); });
+      return run_ticket_command(*this, c, who, command, [&](const auto& done) {
+        return ticket_answer(*this, c, who, done);
+      });
     };
   };
   router.add(verb::post, "/api/v1/projects/{p}/tickets/{n}/closure-request",
@@ -309,7 +303,7 @@ void App::Impl::add_ticket_routes() {
              customer([=, this](const Call& c, const Authed& who) {
                auto answer = survey_answer(c);
                if (!answer) return error_response(c.request, answer.error());
-               return run(*this, c, who, *answer, [&](const auto&) {
+               return run_ticket_command(*this, c, who, *answer, [&](const auto&) {
                  return json_response(c.request, 201, survey_json(*answer));
                });
              }));
@@ -348,13 +342,14 @@ void App::Impl::add_ticket_routes() {
              }));
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/invites/{id}",
              customer([this](const Call& c, const Authed& who) {
-               return run(*this, c, who, dt::RevokeInvite{c.param("id")},
-                          [&](const auto&) { return no_content(c.request); });
+               return run_ticket_command(*this, c, who, dt::RevokeInvite{c.param("id")},
+                                         [&](const auto&) { return no_content(c.request); });
              }));
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/participants/{customer_id}",
              customer([this](const Call& c, const Authed& who) {
-               return run(*this, c, who, dt::RemoveParticipant{c.param("customer_id")},
-                          [&](const auto&) { return no_content(c.request); });
+               return run_ticket_command(*this, c, who,
+                                         dt::RemoveParticipant{c.param("customer_id")},
+                                         [&](const auto&) { return no_content(c.request); });
              }));
   router.add(verb::post, "/api/v1/projects/{p}/tickets/{n}/leave",
              customer(no_body(dt::LeaveTicket{})));
