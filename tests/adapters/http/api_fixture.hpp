@@ -170,6 +170,13 @@ struct Api {
         call(verb::post, "/api/v1/auth/magic-link/verify", R"({"token":")" + token + R"("})"));
   }
 
+  // POST /api/v1/auth/login as a customer with a password (the answer, whatever it is).
+  hc::Response password_login(const std::string& project, const std::string& email,
+                              const std::string& password) {
+    boost::json::object b{{"project", project}, {"email", email}, {"password", password}};
+    return call(verb::post, "/api/v1/auth/login", boost::json::serialize(b));
+  }
+
   Session staff_login(const std::string& email) {
     return session_of(
         call(verb::post, "/api/v1/staff/auth/login",

@@ -129,16 +129,10 @@ TEST_CASE("register - verify - log in - weak passwords - not verified - wrong pa
   auto s = api.call(verb::post, "/api/v1/auth/login", login);
   REQUIRE(s.result_int() == 200);
   CHECK(hc::json(s).at("customer").at("email") == "dora@example.test");
-  auto wrong = api.call(verb::post, "/api/v1/auth/login",
-                        body({{"project", "acme"},
-                              {"email", "dora@example.test"},
-                              {"password", "wrong horse battery"}}));
+  auto wrong = api.password_login("acme", "dora@example.test", "wrong horse battery");
   CHECK(wrong.result_int() == 401);
   CHECK(code_of(wrong) == "invalid_credentials");
-  auto nobody = api.call(verb::post, "/api/v1/auth/login",
-                         body({{"project", "acme"},
-                               {"email", "nobody@example.test"},
-                               {"password", "correct horse battery"}}));
+  auto nobody = api.password_login("acme", "nobody@example.test", "correct horse battery");
   CHECK(code_of(nobody) == "invalid_credentials");
   // Registering an address that has a password changes nothing and says so by e-mail only.
   CHECK(api.call(verb::post, "/api/v1/auth/register", reg).result_int() == 201);
@@ -170,11 +164,7 @@ TEST_CASE("password reset: 202 whoever asks - the link sets a password once and 
         "invalid_token");
   // The session from before the reset is over.
   CHECK(api.call(verb::get, "/api/v1/me", ann).result_int() == 401);
-  CHECK(api.call(verb::post, "/api/v1/auth/login",
-                 body({{"project", "acme"},
-                       {"email", "ann@globex.test"},
-                       {"password", "anns new passphrase"}}))
-            .result_int() == 200);
+  CHECK(api.password_login("acme", "ann@globex.test", "anns new passphrase").result_int() == 200);
 }
 
 TEST_CASE("wrong passwords until 429 with Retry-After - per account - whatever the address") {
@@ -193,10 +183,8 @@ TEST_CASE("wrong passwords until 429 with Retry-After - per account - whatever t
   CHECK(std::stoi(retry) >= 1);
   CHECK(std::stoi(retry) <= 60);
   // Another account is not held up; the staff realm counts its own.
-  CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
-                         body({{"project", "acme"},
-                               {"email", "bob@globex.test"},
-                               {"password", "not the password"}}))) == "invalid_credentials");
+  CHECK(code_of(api.password_login("acme", "bob@globex.test", "not the password")) ==
+        "invalid_credentials");
   for (int i = 0; i < 3; ++i) {
     CHECK(code_of(api.call(verb::post, "/api/v1/staff/auth/login",
                            body({{"email", "agnes@acme.test"}, {"password", "wrong one"}}))) ==
@@ -405,10 +393,7 @@ TEST_CASE("a pending registration of someone else's address ends when its owner 
   api.customer("victim@example.test");  // the owner signs in by magic link
   CHECK(code_of(api.call(verb::post, "/api/v1/auth/verify-email",
                          body({{"token", attackers_link}}))) == "invalid_token");
-  CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
-                         body({{"project", "acme"},
-                               {"email", "victim@example.test"},
-                               {"password", "attacker knows this one"}}))) ==
+  CHECK(code_of(api.password_login("acme", "victim@example.test", "attacker knows this one")) ==
         "invalid_credentials");
 }
 
@@ -508,11 +493,7 @@ TEST_CASE("a password reset voids the reset and magic links sent before it") {
   CHECK(api.call(verb::post, "/api/v1/auth/magic-link/verify",
                  body({{"token", api.mail.last_token("ann@globex.test")}}))
             .result_int() == 200);
-  CHECK(api.call(verb::post, "/api/v1/auth/login",
-                 body({{"project", "acme"},
-                       {"email", "ann@globex.test"},
-                       {"password", "anns new passphrase"}}))
-            .result_int() == 200);
+  CHECK(api.password_login("acme", "ann@globex.test", "anns new passphrase").result_int() == 200);
 }
 
 TEST_CASE("display names are one line of text - and a registrant's name is not mailed") {

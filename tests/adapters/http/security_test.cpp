@@ -71,10 +71,8 @@ TEST_CASE("the sign-in limits hold at most max_keys buckets per table") {
   });
   int limited = 0;
   for (int i = 0; i < 10; ++i) {
-    auto r = api.call(verb::post, "/api/v1/auth/login",
-                      body({{"project", "acme"},
-                            {"email", "guess" + std::to_string(i) + "@globex.test"},
-                            {"password", "not the password"}}));
+    auto r = api.password_login("acme", "guess" + std::to_string(i) + "@globex.test",
+                                "not the password");
     if (r.result_int() == 429) ++limited;
   }
   CHECK(metric(api, "portico_rate_limit_keys{table=\"password\"}") <= 4);
@@ -155,16 +153,10 @@ TEST_CASE("parallel staff password guesses cannot outrun the budget either") {
 TEST_CASE("one password budget per account across every project") {
   Api api([](phttp::AppOptions& o) { o.limits.failed_passwords = {3, 1e-6}; });
   for (const char* project : {"acme", "other", "acme"}) {
-    CHECK(code_of(api.call(verb::post, "/api/v1/auth/login",
-                           body({{"project", project},
-                                 {"email", "ann@globex.test"},
-                                 {"password", "not the password"}}))) == "invalid_credentials");
+    CHECK(code_of(api.password_login(project, "ann@globex.test", "not the password")) ==
+          "invalid_credentials");
   }
-  CHECK(api.call(verb::post, "/api/v1/auth/login",
-                 body({{"project", "other"},
-                       {"email", "ann@globex.test"},
-                       {"password", "not the password"}}))
-            .result_int() == 429);
+  CHECK(api.password_login("other", "ann@globex.test", "not the password").result_int() == 429);
 }
 
 TEST_CASE("a right password gives its token back") {
@@ -265,14 +257,20 @@ unsigned verify_from(Api& api, const std::string& forwarded_for) {
       .result_int();
 }
 
-}  // namespace
-
-TEST_CASE("behind a trusted proxy the sign-in limits count the client it forwards") {
-  Api api(
+// A server allowing two sign-in requests per client address, trusting the proxies of `range`.
+std::unique_ptr<Api> behind_proxy(const std::string& range) {
+  return std::make_unique<Api>(
       [](phttp::AppOptions& o) {
         o.limits.per_address = {2, 1e-6};
       },
-      [](phttp::ServerOptions& so) { so.trusted_proxies = {"127.0.0.0/8"}; });
+      [range](phttp::ServerOptions& so) { so.trusted_proxies = {range}; });
+}
+
+}  // namespace
+
+TEST_CASE("behind a trusted proxy the sign-in limits count the client it forwards") {
+  const auto server = behind_proxy("127.0.0.0/8");
+  Api& api = *server;
   CHECK(verify_from(api, "203.0.113.1") == 401);
   CHECK(verify_from(api, "198.51.100.9, 203.0.113.1") == 401);  // the rightmost is the client
   CHECK(verify_from(api, "203.0.113.1") == 429);
@@ -282,11 +280,8 @@ TEST_CASE("behind a trusted proxy the sign-in limits count the client it forward
 }
 
 TEST_CASE("X-Forwarded-For from an address that is no trusted proxy is ignored") {
-  Api api(
-      [](phttp::AppOptions& o) {
-        o.limits.per_address = {2, 1e-6};
-      },
-      [](phttp::ServerOptions& so) { so.trusted_proxies = {"10.0.0.0/8"}; });
+  const auto server = behind_proxy("10.0.0.0/8");
+  Api& api = *server;
   CHECK(verify_from(api, "203.0.113.1") == 401);
   CHECK(verify_from(api, "203.0.113.2") == 401);
   CHECK(verify_from(api, "203.0.113.3") == 429);
