@@ -165,3 +165,20 @@ TEST_CASE("metrics behind a token from a file and trusted proxies set in the con
   CHECK(short_token.exit_code == 2);
   CHECK(short_token.out.find("--metrics-token") != std::string::npos);
 }
+
+TEST_CASE("max-connections-per-address caps one client and serves another") {
+  TempDir dir;
+  ServerProcess server(dir / "data", {"--max-connections-per-address", "2"});
+  hc::Connection a(server.port(), "127.0.0.1"), b(server.port(), "127.0.0.1");
+  CHECK(a.request(boost::beast::http::verb::get, "/healthz").result_int() == 200);
+  CHECK(b.request(boost::beast::http::verb::get, "/healthz").result_int() == 200);
+  hc::Connection third(server.port(), "127.0.0.1");
+  CHECK(third.closed_by_server_within(std::chrono::seconds(20)));
+  hc::Connection other(server.port(), "127.0.0.2");
+  CHECK(other.request(boost::beast::http::verb::get, "/healthz").result_int() == 200);
+  const auto bad =
+      run({PORTICO_SERVER, "--data", (dir / "x").string(), "--max-connections-per-address", "many"},
+          std::nullopt, true);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.out.find("--max-connections-per-address") != std::string::npos);
+}
