@@ -3,19 +3,24 @@
 # demo project. A customer (Ann, signed in with a bearer token) first opens TICKETS tickets
 # through the API (durable POSTs, 64 connections); then, at 1, 8 and 64 connections: her ticket
 # list, one ticket, and a durable reply to a random one of her tickets. Prints wrk's requests/s
-# and latency percentiles, and the server's resident memory after the load. Not part of the
-# tests (figures: docs/performance.md).
+# and latency percentiles, and the server's resident memory after the load. Then long threads:
+# at 1, 8 and 64 connections, staff replies to 50 new tickets until each holds more than 2,000
+# messages (bench/thread_bench.cpp), with requests/s and p50/p99 per band of 500 messages. Not
+# part of the tests (figures: docs/performance.md).
 #
 #   scripts/bench-http.sh [SECONDS] [TICKETS]      (defaults: 5 s per run, 100000 tickets)
+#   scripts/bench-http.sh --threads-only           (only the long threads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+threads_only=false
+if [ "${1:-}" = --threads-only ]; then threads_only=true; shift; fi
 seconds="${1:-5}"
 tickets="${2:-100000}"
 
 command -v wrk >/dev/null || { sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; };
                                sudo_if apt-get install -y wrk >/dev/null; }
 cmake --preset dev >/dev/null
-cmake --build --preset dev --target portico-server >/dev/null
+cmake --build --preset dev --target portico-server portico-thread-bench >/dev/null
 
 data="$(mktemp -d /tmp/portico-bench-http-XXXXXX)"
 # Every ticket opened e-mails its creator: the development mail directory writes (and fsyncs) one
@@ -31,12 +36,29 @@ trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
 # The demo's passwords are random per data directory: the server printed Ann's.
 password="$(sed -nE 's/^portico-server: demo password for customer ann@example\.com: (\S+)$/\1/p' "$data.log")"
-[ -n "$password" ] || { echo "the server printed no demo password:" >&2; cat "$data.log" >&2; exit 1; }
+staff_password="$(sed -nE 's/^portico-server: demo password for staff agent@demo\.test: (\S+)$/\1/p' "$data.log")"
+[ -n "$password" ] && [ -n "$staff_password" ] ||
+  { echo "the server printed no demo passwords:" >&2; cat "$data.log" >&2; exit 1; }
 
 token="$(curl -sf -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d '{"project":"demo","email":"ann@example.com","password":"'"$password"'"}' |
   sed -E 's/.*"token":"([^"]+)".*/\1/')"
 auth="Authorization: Bearer $token"
+staff_token="$(curl -sf -X POST "$base/api/v1/staff/auth/login" -H 'Content-Type: application/json' \
+  -d '{"email":"agent@demo.test","password":"'"$staff_password"'"}' |
+  sed -E 's/.*"token":"([^"]+)".*/\1/')"
+
+long_threads() {
+  echo "| connections | messages in the ticket | replies | replies/s | p50 ms | p99 ms | non-201 |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  for c in 1 8 64; do
+    build/dev/bench/portico-thread-bench --base "$base" --project demo --customer-token "$token" \
+      --staff-token "$staff_token" --connections "$c" --tickets 50 --messages 2000 --band 500
+  done
+  echo
+  echo "server resident memory after the long threads: $(ps -o rss= -p $server | tr -d ' ') KiB"
+}
+if $threads_only; then long_threads; exit 0; fi
 
 # wrk scripts: opening tickets, and replying to a random ticket among the first N.
 cat >"$data.open.lua" <<LUA
@@ -99,3 +121,5 @@ for c in 64; do
 done
 echo
 echo "server resident memory after the runs: $(ps -o rss= -p $server | tr -d ' ') KiB"
+echo
+long_threads

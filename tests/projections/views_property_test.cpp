@@ -32,8 +32,8 @@ struct World {
 
   explicit World(unsigned seed) : rng(seed) { d.customer("c-dan", "dan@globex.test", "dan"); }
 
-  template <class T>
-  const T& pick(const std::vector<T>& v) {
+  template <class Sequence>  // a std::vector or a ticket's Thread
+  const auto& pick(const Sequence& v) {
     return v[rng() % v.size()];
   }
   std::string id(const char* prefix) { return prefix + std::to_string(++ids); }

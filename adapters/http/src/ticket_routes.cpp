@@ -70,15 +70,12 @@ Response message_answer(App::Impl& app, const Call& c, const Authed& who,
                         unsigned status) {
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
-  for (const auto& m : done.state->messages) {
-    if (m.id == id) {
-      return json_response(
-          c.request, status,
-          message_json(m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
-                       app.portal));
-    }
-  }
-  return error_response(c.request, 404, "not_found", "no such message");
+  const dt::Message* m = done.state->messages.find(id);
+  if (!m) return error_response(c.request, 404, "not_found", "no such message");
+  return json_response(
+      c.request, status,
+      message_json(*m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
+                   app.portal));
 }
 
 // The message id a posting command recorded (the first time, when replayed).

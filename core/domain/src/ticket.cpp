@@ -32,15 +32,7 @@ constexpr std::size_t kMaxTeam = 100;
 
 std::string reactor_key(const Actor& a) { return std::string(to_string(a.realm)) + ":" + a.id; }
 
-Message* find_message(State& s, std::string_view id) {
-  for (auto& m : s.messages) {
-    if (m.id == id) return &m;
-  }
-  return nullptr;
-}
-const Message* find_message(const State& s, std::string_view id) {
-  return find_message(const_cast<State&>(s), id);
-}
+const Message* find_message(const State& s, std::string_view id) { return s.messages.find(id); }
 
 Survey* find_survey(State& s, std::string_view id) {
   for (auto& v : s.surveys) {
@@ -81,6 +73,18 @@ boost::json::object to_payload(const Event& event) { return detail::to_payload(e
 
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
   return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+}
+
+// ---- Thread ----
+
+const Message* Thread::find(std::string_view id) const {
+  const std::size_t* at = index_.find(id);
+  return at ? &messages_[*at] : nullptr;
+}
+
+void Thread::push_back(Message message) {
+  if (!index_.find(message.id)) index_.set(message.id, messages_.size());
+  messages_.push_back(std::move(message));
 }
 
 // ---- Evolve ----
@@ -136,33 +140,33 @@ State evolve(State s, const Event& event) {
                    }
                  },
                  [&](const MessageEdited& e) {
-                   if (Message* m = find_message(s, e.message_id)) {
-                     m->history.push_back(std::move(m->body));
-                     m->body = e.body;
-                     m->edited_at = e.at;
-                   }
+                   s.messages.update(e.message_id, [&](Message& m) {
+                     m.history.push_back(std::move(m.body));
+                     m.body = e.body;
+                     m.edited_at = e.at;
+                   });
                  },
                  [&](const MessageDeleted& e) {
-                   if (Message* m = find_message(s, e.message_id)) {
-                     m->history.push_back(std::move(m->body));  // the text stays in the history
-                     m->body.clear();
-                     m->deleted = true;
-                     m->reactions.clear();
-                   }
+                   s.messages.update(e.message_id, [&](Message& m) {
+                     m.history.push_back(std::move(m.body));  // the text stays in the history
+                     m.body.clear();
+                     m.deleted = true;
+                     m.reactions.clear();
+                   });
                  },
                  [&](const ReactionAdded& e) {
-                   if (Message* m = find_message(s, e.message_id)) {
-                     m->reactions[e.emoji].insert(reactor_key(e.by));
-                   }
+                   s.messages.update(e.message_id, [&](Message& m) {
+                     m.reactions[e.emoji].insert(reactor_key(e.by));
+                   });
                  },
                  [&](const ReactionRemoved& e) {
-                   if (Message* m = find_message(s, e.message_id)) {
-                     auto it = m->reactions.find(e.emoji);
-                     if (it != m->reactions.end()) {
+                   s.messages.update(e.message_id, [&](Message& m) {
+                     auto it = m.reactions.find(e.emoji);
+                     if (it != m.reactions.end()) {
                        it->second.erase(reactor_key(e.by));
-                       if (it->second.empty()) m->reactions.erase(it);
+                       if (it->second.empty()) m.reactions.erase(it);
                      }
-                   }
+                   });
                  },
                  [&](const StatusChanged& e) { enter_status(s, e.to, e.at); },
                  [&](const TicketReopened& e) { enter_status(s, e.to, e.at); },

@@ -110,7 +110,9 @@ Result<typename T::State> run(log::Log& log, detail::Caches& caches, const std::
 }  // namespace
 
 Portal::Portal(log::Log& log, Options options)
-    : log_(log), options_(std::move(options)), caches_(std::make_unique<detail::Caches>()) {
+    : log_(log),
+      options_(std::move(options)),
+      caches_(std::make_unique<detail::Caches>(options_.cached_tickets)) {
   if (!options_.clock) options_.clock = system_now;
 }
 

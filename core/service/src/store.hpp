@@ -2,7 +2,9 @@
 // load → decide → append loop with retries and command-id idempotency (private to core/service).
 #pragma once
 
+#include <algorithm>
 #include <boost/json/object.hpp>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,36 +54,52 @@ template <class T>
 using Snapshot = std::shared_ptr<const Loaded<T>>;
 
 // Folded states of recently used streams. The log only grows, so a cached (state, version) is
-// always a true prefix: a load reads just the events after it. Bounded; thread-safe.
+// always a true prefix: a load reads just the events after it. Bounded, least recently used
+// first out (a hot ticket stays however many others pass through); thread-safe.
 template <class T>
 class StateCache {
  public:
-  explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
+  explicit StateCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
   Snapshot<T> get(const std::string& stream) const {
     std::lock_guard lock(mu_);
     auto it = map_.find(stream);
-    return it == map_.end() ? nullptr : it->second;
+    if (it == map_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);  // now the most recently used
+    return it->second->second;
   }
   void put(const std::string& stream, Snapshot<T> loaded) {
     std::lock_guard lock(mu_);
     auto it = map_.find(stream);
     if (it != map_.end()) {
-      if (it->second->version < loaded->version) it->second = std::move(loaded);
+      order_.splice(order_.begin(), order_, it->second);
+      if (it->second->second->version < loaded->version) it->second->second = std::move(loaded);
       return;
     }
-    while (map_.size() >= capacity_) map_.erase(map_.begin());  // an arbitrary victim
-    map_.emplace(stream, std::move(loaded));
+    if (map_.size() >= capacity_) {  // the least recently used goes
+      map_.erase(order_.back().first);
+      order_.pop_back();
+    }
+    order_.emplace_front(stream, std::move(loaded));
+    map_.emplace(stream, order_.begin());
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return map_.size();
   }
 
  private:
+  using Entry = std::pair<std::string, Snapshot<T>>;
   std::size_t capacity_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Snapshot<T>> map_;
+  mutable std::list<Entry> order_;  // most recently used first
+  std::unordered_map<std::string, typename std::list<Entry>::iterator> map_;
 };
 
 struct Caches {
-  StateCache<TicketTraits> tickets{16384};  // replies to old tickets: fewer reloads
+  explicit Caches(std::size_t cached_tickets = 16384) : tickets(cached_tickets) {}
+
+  StateCache<TicketTraits> tickets;
   StateCache<ProjectTraits> projects{256};
   StateCache<CustomerTraits> customers{4096};
   StateCache<AccountTraits> accounts{8192};  // sessions, tokens, staff accounts

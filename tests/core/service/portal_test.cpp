@@ -362,3 +362,35 @@ TEST_CASE("event times never go backwards along a ticket's stream under concurre
     CHECK(messages[i].created_at >= messages[i - 1].created_at);
   }
 }
+
+TEST_CASE("busy tickets stay cached while others pass through - a reply shares the thread it extends") {
+  Desk desk;
+  svc::Options options;
+  options.cached_tickets = 8;
+  svc::Portal portal(*desk.log, options);
+  // The cache is full of tickets nobody writes to any more.
+  for (int k = 0; k < 8; ++k) REQUIRE(portal.ticket("acme", desk.open("c-bob")));
+  // Then four tickets take replies in turn, as a busy desk's do.
+  std::vector<std::uint64_t> busy;
+  for (int k = 0; k < 4; ++k) busy.push_back(desk.open("c-ann"));
+  std::vector<std::shared_ptr<const dt::State>> previous(busy.size());
+  for (std::size_t round = 0; round < 20; ++round) {
+    for (std::size_t k = 0; k < busy.size(); ++k) {
+      auto next = portal.execute(
+          "acme", busy[k],
+          dt::PostReply{"m-" + std::to_string(round) + "-" + std::to_string(k), "One more thing"},
+          Desk::as_customer("c-ann"));
+      REQUIRE(next);
+      REQUIRE(next->state->messages.size() == round + 2);
+      if (previous[k]) {
+        // Neither folded again from the log nor copied: the messages before the reply are the
+        // very ones the previous answer held.
+        CHECK(&next->state->messages[0] == &previous[k]->messages[0]);
+        CHECK(&next->state->messages[round] == &previous[k]->messages[round]);
+      }
+      previous[k] = next->state;
+    }
+    // A ticket this portal has not seen goes through between rounds.
+    REQUIRE(portal.ticket("acme", desk.open("c-bob")));
+  }
+}

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <portico/domain/common.hpp>
+#include <portico/persistent.hpp>
 #include <set>
 #include <string>
 #include <variant>
@@ -223,6 +224,56 @@ struct Message {
   friend bool operator==(const Message&, const Message&) = default;
 };
 
+// A ticket's messages, oldest first, with an index by id. Persistent (portico/persistent.hpp):
+// copying a thread costs O(1) whatever its length, and adding or changing one message
+// O(log32 n), so a command's cost does not grow with the conversation.
+class Thread {
+ public:
+  using const_iterator = PersistentVector<Message>::const_iterator;
+  using const_reverse_iterator = PersistentVector<Message>::const_reverse_iterator;
+
+  Thread() = default;
+  Thread(std::initializer_list<Message> messages) {
+    for (const Message& m : messages) push_back(m);
+  }
+
+  std::size_t size() const noexcept { return messages_.size(); }
+  bool empty() const noexcept { return messages_.empty(); }
+  const Message& operator[](std::size_t i) const { return messages_[i]; }
+  const Message& front() const { return messages_.front(); }
+  const Message& back() const { return messages_.back(); }
+  const_iterator begin() const { return messages_.begin(); }
+  const_iterator end() const { return messages_.end(); }
+  const_reverse_iterator rbegin() const { return messages_.rbegin(); }
+  const_reverse_iterator rend() const { return messages_.rend(); }
+
+  // The message with this id (the first, should two share one), or null.
+  const Message* find(std::string_view id) const;
+  void push_back(Message message);
+  // Applies `change` to a copy of the message with this id and keeps the copy; false when there
+  // is none.
+  template <class Change>
+  bool update(std::string_view id, Change&& change) {
+    const std::size_t* at = index_.find(id);
+    if (!at) return false;
+    Message changed = messages_[*at];
+    std::forward<Change>(change)(changed);
+    messages_.set(*at, std::move(changed));
+    return true;
+  }
+
+  friend bool operator==(const Thread& a, const Thread& b) { return a.messages_ == b.messages_; }
+
+ private:
+  struct IdHash {
+    std::size_t operator()(std::string_view id) const noexcept {
+      return std::hash<std::string_view>{}(id);
+    }
+  };
+  PersistentVector<Message> messages_;
+  PersistentHashMap<std::string, std::size_t, IdHash> index_;  // id -> position
+};
+
 struct Invite {
   std::string id;
   std::string token_hash;
@@ -272,7 +323,7 @@ struct State {
   std::optional<std::string> template_name;
   boost::json::object fields;
   std::set<std::string> participants;  // the creator included, always
-  std::vector<Message> messages;
+  Thread messages;
   std::optional<Closure> closure;
   std::uint32_t resolutions = 0;  // resolutions begun so far
   bool survey_offered_this_resolution = false;

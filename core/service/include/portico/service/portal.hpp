@@ -59,6 +59,9 @@ struct Options {
   int max_number_attempts = 256;
   // What bounds a ticket (message count, edits, reactions, the sizes of what it carries).
   domain::ticket::Limits ticket_limits;
+  // Folded ticket states kept in memory, least recently used out first: a command on a ticket
+  // in the cache reads only the events after its cached state.
+  std::size_t cached_tickets = 16384;
 };
 
 class Portal {
