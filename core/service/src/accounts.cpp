@@ -682,13 +682,14 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
     if (s.session->at < (*staff)->state.sessions_valid_from) return unauthenticated();
   }
   if (account::session_needs_refresh(s, t, impl_->options.session_refresh)) {
-    // Best effort: another request may have recorded the activity first (a conflict), and a
-    // full disk must not turn a read into an error.
+    // Best effort, and not waited for: a read must not wait on a group commit (GETs are answered
+    // on I/O threads), another request may record the activity first (a conflict), and a full
+    // disk must not turn a read into an error.
     Batch batch;
     batch.meta.actor = {realm, s.session->subject};
     batch.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
                              {account::SessionRefreshed{t}});
-    (void)impl_->log.append(batch.writes);
+    impl_->log.append_async(batch.writes, [](log::LogResult<log::AppendResult>) {});
   }
   return Caller{realm, s.session->subject, hash, s.session->csrf_hash};
 }

@@ -155,7 +155,9 @@ class Accounts {
 
   // ---- Sessions ----
   // The holder of an active session of `realm`; unauthenticated otherwise (unknown, ended,
-  // expired, another realm's, or started before a password reset).
+  // expired, another realm's, or started before a password reset). Never waits for the log: the
+  // activity that keeps a session from going idle (SessionRefreshed, at most once per
+  // session_refresh) is appended asynchronously, so a read costs no fsync.
   Result<Caller> authenticate(domain::Realm realm, std::string_view token);
   // Ends the session (SessionEnded); an unknown or ended one is fine.
   Result<void> sign_out(std::string_view token);
