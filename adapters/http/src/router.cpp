@@ -43,6 +43,13 @@ void Router::add(beast_http::verb method, std::string pattern, Handler handler) 
   entries_.push_back(std::move(e));
 }
 
+std::vector<Router::Route> Router::routes() const {
+  std::vector<Route> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) out.push_back({e.method, e.pattern});
+  return out;
+}
+
 Response Router::route(const Request& request, const Peer& peer, std::string& route) const {
   route.clear();
   auto parsed = boost::urls::parse_origin_form(request.target());
