@@ -25,7 +25,7 @@
 #include <iostream>
 #include <map>
 #include <portico/errc.hpp>
-#include <portico/projections/outbox.hpp>
+#include <portico/projections/register.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
@@ -106,8 +106,7 @@ std::unique_ptr<plog::Log> open_log(const std::string& data, bool create = false
   }
   plog::Options options;
   options.create = create;
-  options.projections = {proj::Views::projection()};
-  options.async_projections = {proj::Outbox::projection()};
+  proj::register_all(options);
   auto log = plog::Log::open(data, std::move(options));
   if (!log) {
     refuse("cannot open " + data + ": " + log.error().message +
