@@ -24,7 +24,8 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <portico/projections/outbox.hpp>
+#include <portico/errc.hpp>
+#include <portico/projections/register.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
@@ -38,6 +39,7 @@ namespace dom = portico::domain;
 namespace plog = portico::log;
 namespace proj = portico::projections;
 namespace svc = portico::service;
+namespace errc = portico::errc;
 namespace admin = portico::admin;
 
 namespace {
@@ -104,8 +106,7 @@ std::unique_ptr<plog::Log> open_log(const std::string& data, bool create = false
   }
   plog::Options options;
   options.create = create;
-  options.projections = {proj::Views::projection()};
-  options.async_projections = {proj::Outbox::projection()};
+  proj::register_all(options);
   auto log = plog::Log::open(data, std::move(options));
   if (!log) {
     refuse("cannot open " + data + ": " + log.error().message +
@@ -212,8 +213,9 @@ int project_update(const Global& g, const std::vector<std::string_view>& args) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto current = portal.project(slug);
     if (!current) {
-      return current.error().code == "not_found" ? refuse("no project " + slug)
-                                                 : print_error("project " + slug, current.error());
+      return current.error().code == errc::kNotFound
+                 ? refuse("no project " + slug)
+                 : print_error("project " + slug, current.error());
     }
     dom::project::Settings settings = current->settings;
     if (!apply_settings(settings, flags)) return 1;
@@ -227,7 +229,7 @@ int project_update(const Global& g, const std::vector<std::string_view>& args) {
       return 0;
     }
     if (done.error().field == "hosts") return refuse("--host: " + done.error().message);
-    if (done.error().code != "conflict") return print_error("project " + slug, done.error());
+    if (done.error().code != errc::kConflict) return print_error("project " + slug, done.error());
   }
   return refuse("project " + slug + " kept changing; try again");
 }
@@ -239,8 +241,8 @@ int project_show(const Global& g, const std::vector<std::string_view>& args) {
   svc::Portal portal(*log);
   auto p = portal.project(std::string(args[2]));
   if (!p) {
-    return p.error().code == "not_found" ? refuse("no project " + std::string(args[2]))
-                                         : print_error("project", p.error());
+    return p.error().code == errc::kNotFound ? refuse("no project " + std::string(args[2]))
+                                             : print_error("project", p.error());
   }
   boost::json::object out = admin::settings_json(*p);
   out["portal_url"] = portal_url(g, *p);
@@ -268,8 +270,8 @@ int project_list(const Global& g, const std::vector<std::string_view>& args) {
 std::optional<dom::project::State> project_of(svc::Portal& portal, const Flags& flags) {
   auto p = portal.project(flags.one("--project"));
   if (!p) {
-    refuse(p.error().code == "not_found" ? "--project: no project " + flags.one("--project")
-                                         : p.error().message);
+    refuse(p.error().code == errc::kNotFound ? "--project: no project " + flags.one("--project")
+                                             : p.error().message);
     return std::nullopt;
   }
   return *p;

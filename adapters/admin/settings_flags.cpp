@@ -9,6 +9,7 @@
 #include <charconv>
 #include <functional>
 #include <portico/domain/account.hpp>
+#include <portico/errc.hpp>
 #include <vector>
 
 namespace portico::admin {
@@ -32,13 +33,13 @@ std::vector<std::string> list(std::string_view text) {
 Result<bool> on_off(std::string_view flag, std::string_view value) {
   if (value == "on") return true;
   if (value == "off") return false;
-  return fail("invalid_request", std::string(flag) + " is on or off", std::string(flag));
+  return fail(errc::kInvalidRequest, std::string(flag) + " is on or off", std::string(flag));
 }
 
 Result<domain::TimeUs> duration(std::string_view flag, std::string_view value) {
   auto d = domain::parse_duration(value);
   if (!d) {
-    return fail("invalid_request",
+    return fail(errc::kInvalidRequest,
                 std::string(flag) + " is a duration: 45s, 30m, 48h, 14d, or 0 (never)",
                 std::string(flag));
   }
@@ -48,7 +49,7 @@ Result<domain::TimeUs> duration(std::string_view flag, std::string_view value) {
 // "5x10MB": a count and a size (B, KB, MB, GB; 1 KB = 1024 bytes).
 Result<std::pair<std::uint32_t, std::uint64_t>> attachments(std::string_view value) {
   auto bad = [] {
-    return fail("invalid_request",
+    return fail(errc::kInvalidRequest,
                 "--attachments is COUNTxSIZE, e.g. 5x10MB (a count 0..20, a size in B, KB, MB or "
                 "GB up to 100MB)",
                 "--attachments");
@@ -104,7 +105,7 @@ const std::vector<FlagRule>& rules() {
          } else if (v == "reopen") {
            s.policies.customer_reply = domain::CustomerReplyPolicy::reopen;
          } else {
-           return fail("invalid_request", "--customer-reply is keep_status or reopen",
+           return fail(errc::kInvalidRequest, "--customer-reply is keep_status or reopen",
                        std::string(f));
          }
          return {};
@@ -116,8 +117,8 @@ const std::vector<FlagRule>& rules() {
          } else if (v == "reply_reopens") {
            s.policies.closed_tickets = domain::ClosedTicketsPolicy::reply_reopens;
          } else {
-           return fail("invalid_request", "--closed-tickets is closed_is_final or reply_reopens",
-                       std::string(f));
+           return fail(errc::kInvalidRequest,
+                       "--closed-tickets is closed_is_final or reply_reopens", std::string(f));
          }
          return {};
        }},
@@ -142,7 +143,7 @@ const std::vector<FlagRule>& rules() {
          const auto eq = v.find('=');
          const auto name = domain::trim(v.substr(0, eq == std::string_view::npos ? 0 : eq));
          if (eq == std::string_view::npos || name.empty() || list(v.substr(eq + 1)).empty()) {
-           return fail("invalid_request", "--organization is NAME=DOMAIN[,DOMAIN…]",
+           return fail(errc::kInvalidRequest, "--organization is NAME=DOMAIN[,DOMAIN…]",
                        std::string(f));
          }
          project::Organization org{std::string(name), list(v.substr(eq + 1))};
@@ -160,7 +161,7 @@ const std::vector<FlagRule>& rules() {
          auto it = std::find_if(s.organizations.begin(), s.organizations.end(),
                                 [&](const auto& o) { return o.name == v; });
          if (it == s.organizations.end()) {
-           return fail("invalid_request", "no organisation named " + std::string(v),
+           return fail(errc::kInvalidRequest, "no organisation named " + std::string(v),
                        std::string(f));
          }
          s.organizations.erase(it);
@@ -198,7 +199,7 @@ const std::vector<FlagRule>& rules() {
        [](Settings& s, std::string_view f, std::string_view v) -> Result<void> {
          s.policies.survey_options = list(v);
          if (s.policies.survey_options.empty()) {
-           return fail("invalid_request", "--survey-options lists at least one option",
+           return fail(errc::kInvalidRequest, "--survey-options lists at least one option",
                        std::string(f));
          }
          return {};
@@ -243,7 +244,7 @@ const std::vector<FlagRule>& rules() {
       {"--time-zone",
        [](Settings& s, std::string_view f, std::string_view v) -> Result<void> {
          if (!known_time_zone(std::string(v))) {
-           return fail("invalid_request",
+           return fail(errc::kInvalidRequest,
                        "--time-zone names a zone of the time zone database (e.g. Europe/Berlin, "
                        "UTC); not " +
                            std::string(v),
@@ -256,7 +257,7 @@ const std::vector<FlagRule>& rules() {
        [](Settings& s, std::string_view f, std::string_view v) -> Result<void> {
          auto hours = project::parse_working_hours(v);
          if (!hours) {
-           return fail("invalid_request", "--working-hours: " + hours.error().message,
+           return fail(errc::kInvalidRequest, "--working-hours: " + hours.error().message,
                        std::string(f));
          }
          s.working_hours = std::move(*hours);
@@ -267,7 +268,7 @@ const std::vector<FlagRule>& rules() {
          auto days = list(v);
          for (const auto& d : days) {
            if (!project::valid_date(d)) {
-             return fail("invalid_request",
+             return fail(errc::kInvalidRequest,
                          "--holidays lists dates YYYY-MM-DD that exist; not " + d, std::string(f));
            }
          }
@@ -297,7 +298,7 @@ const std::vector<FlagRule>& rules() {
            return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
          });
          if (!project::valid_host(host)) {
-           return fail("invalid_request",
+           return fail(errc::kInvalidRequest,
                        "--host is a host name like support.example.com (no scheme, port or path)",
                        std::string(f));
          }
@@ -322,7 +323,7 @@ Result<void> apply_settings_flag(Settings& settings, std::string_view flag,
   for (const FlagRule& r : rules()) {
     if (r.flag == flag) return r.apply(settings, flag, value);
   }
-  return fail("invalid_request", "unknown flag " + std::string(flag), std::string(flag));
+  return fail(errc::kInvalidRequest, "unknown flag " + std::string(flag), std::string(flag));
 }
 
 std::string flag_of_field(std::string_view field) {

@@ -25,8 +25,7 @@
 #include <cstdio>
 #include <memory>
 #include <portico/log/log.hpp>
-#include <portico/projections/outbox.hpp>
-#include <portico/projections/views.hpp>
+#include <portico/projections/register.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,14 +105,19 @@ int dump(const std::string& dir, const std::string& stream, std::uint64_t from) 
 
 // ---- rebuild and check: the read models (projections) kept in the log's environment ----
 
-// Portico's read models (portico::projections), registered as an application registers them:
-// Views inline, Outbox async.
+// Portico's read models (portico::projections), registered as the server registers them
+// (projections::register_all).
 struct Registered {
   std::shared_ptr<plog::Projection> projection;
   bool is_inline;
 };
 std::vector<Registered> registered_projections() {
-  return {{pproj::Views::projection(), true}, {pproj::Outbox::projection(), false}};
+  plog::Options options;
+  pproj::register_all(options);
+  std::vector<Registered> out;
+  for (auto& p : options.projections) out.push_back({std::move(p), true});
+  for (auto& p : options.async_projections) out.push_back({std::move(p), false});
+  return out;
 }
 
 // Errors of rebuild and check exit 1, like a failed check.

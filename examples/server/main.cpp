@@ -24,6 +24,7 @@
 #include <portico/http/server.hpp>
 #include <portico/mail/deliverer.hpp>
 #include <portico/projections/outbox.hpp>
+#include <portico/projections/register.hpp>
 #include <portico/projections/runner.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
@@ -387,8 +388,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   plog::Options options;
-  options.projections = {proj::Views::projection()};
-  options.async_projections = {proj::Outbox::projection()};
+  proj::register_all(options);  // Views inline, Outbox async: as portico-admin and portico-audit
   options.rebuild_progress = [](std::string_view name, std::uint64_t done, std::uint64_t total) {
     if (total == 0) return;  // a new, empty log
     std::fprintf(stderr, "portico-server: rebuilding %.*s: %llu / %llu events\n",

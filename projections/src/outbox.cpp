@@ -10,6 +10,7 @@
 #include <functional>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
+#include <portico/errc.hpp>
 #include <portico/projections/outbox.hpp>
 
 #include "keys.hpp"
@@ -182,7 +183,7 @@ std::vector<Delivery> scan_rows(const TableReader& t, std::size_t table, std::si
   return out;
 }
 
-Error from_log(const log::LogError& e) { return {"unavailable", e.message, {}}; }
+Error from_log(const log::LogError& e) { return {std::string(errc::kUnavailable), e.message, {}}; }
 
 // Runs `fn` on the outbox's tables in one transaction; its own refusal (not_found) comes back as
 // it is, the log's trouble as unavailable.
@@ -239,7 +240,7 @@ Result<std::vector<Delivery>> Outbox::dead(std::size_t limit) const {
 Result<void> Outbox::delivered(const std::string& id) {
   return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);
-    if (!key) return fail("not_found", "no pending delivery " + id);
+    if (!key) return fail(errc::kNotFound, "no pending delivery " + id);
     const std::string k(*key);
     t.erase(kPending, k);
     t.erase(kIds, id);
@@ -251,11 +252,11 @@ Result<void> Outbox::delivered(const std::string& id) {
 Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std::string& error) {
   return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);
-    if (!key) return fail("not_found", "no pending delivery " + id);
+    if (!key) return fail(errc::kNotFound, "no pending delivery " + id);
     const std::string k(*key);
     auto stored = t.get(kPending, k);
     auto d = stored ? detail::decode<Delivery>(*stored) : std::nullopt;
-    if (!d) return fail("not_found", "no pending delivery " + id);
+    if (!d) return fail(errc::kNotFound, "no pending delivery " + id);
     t.erase(kPending, k);
     ++d->attempts;
     d->last_error = error.substr(0, 500);

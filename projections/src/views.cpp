@@ -5,6 +5,7 @@
 #include <boost/mp11/algorithm.hpp>
 #include <cctype>
 #include <map>
+#include <portico/errc.hpp>
 #include <portico/projections/views.hpp>
 
 #include "keys.hpp"
@@ -67,7 +68,9 @@ std::optional<std::string> from_hex(std::string_view text, std::size_t bytes) {
 }
 
 Result<void> check_limit(std::size_t limit) {
-  if (limit < 1 || limit > kMaxLimit) return fail("invalid_request", "limit is 1 to 100", "limit");
+  if (limit < 1 || limit > kMaxLimit) {
+    return fail(errc::kInvalidRequest, "limit is 1 to 100", "limit");
+  }
   return {};
 }
 
@@ -75,12 +78,12 @@ Result<void> check_limit(std::size_t limit) {
 Result<std::string> parse_cursor(const std::string& cursor, std::size_t bytes) {
   if (cursor.empty()) return std::string();
   auto raw = from_hex(cursor, bytes);
-  if (!raw) return fail("invalid_request", "not a cursor this list gave out", "cursor");
+  if (!raw) return fail(errc::kInvalidRequest, "not a cursor this list gave out", "cursor");
   return std::move(*raw);
 }
 
 Error from_log(const log::LogError& e) {
-  return {"unavailable", "the read models are unavailable: " + e.message, {}};
+  return {std::string(errc::kUnavailable), "the read models are unavailable: " + e.message, {}};
 }
 
 // `value`, read in a snapshot that `read` says went well.
@@ -455,7 +458,7 @@ Result<Page<TicketSummary>> Views::staff_queue(const std::string& project,
   const auto ss = values(std::move(statuses)), ts = values(query.teams);
   const auto ps = values(query.priorities);
   if (std::max<std::size_t>(ss.size(), 1) * std::max<std::size_t>(ts.size(), 1) > 256) {
-    return fail("invalid_request", "too many filter combinations (at most 256)", "status");
+    return fail(errc::kInvalidRequest, "too many filter combinations (at most 256)", "status");
   }
   std::vector<Range> ranges;
   if (ss.empty()) {

@@ -4,6 +4,7 @@
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
+#include <portico/errc.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/utf8.hpp>
 #include <set>
@@ -178,13 +179,13 @@ Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Ev
   TicketRecord rec;
   std::uint64_t number = 0;
   if (!parse_ticket_stream(r.stream, rec.project, number)) {
-    return fail("invalid_request", "not a ticket stream: " + r.stream);
+    return fail(errc::kInvalidRequest, "not a ticket stream: " + r.stream);
   }
   const std::string key = Key().part(rec.project).num(number).str();
   std::optional<TicketRecord> before;
   if (auto stored = t.get(kTickets, key)) {
     before = decode<TicketRecord>(*stored);
-    if (!before) return fail("invalid_request", "stored ticket record does not decode");
+    if (!before) return fail(errc::kInvalidRequest, "stored ticket record does not decode");
     rec = *before;
   } else if (!std::holds_alternative<ticket::TicketOpened>(event)) {
     return {};  // events of a ticket never opened: nothing to show

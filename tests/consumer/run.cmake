@@ -19,6 +19,8 @@ endif()
 execute_process(COMMAND ${WORK_DIR}/build/consumer ${WORK_DIR}/log RESULT_VARIABLE rc
                 OUTPUT_VARIABLE out)
 message("${out}")
-if(rc OR NOT out MATCHES "consumer appended at position 1")
+if(rc OR NOT out MATCHES "consumer appended at position 1\n"
+   OR NOT out MATCHES "consumer http: /healthz 200, unknown project 404 not_found\n"
+   OR NOT out MATCHES "consumer mail: formatted\n")
   message(FATAL_ERROR "the consumer did not run: ${rc}")
 endif()

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <portico/errc.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/tokens.hpp>
@@ -79,7 +80,7 @@ void App::Impl::add_routes(App& app) {
   router.add(verb::get, "/healthz", [this](const Call& c) {
     // Healthy when the log answers a read.
     if (auto head = log.head(); !head) {
-      return error_response(c.request, 503, "unavailable", head.error().message);
+      return error_response(c.request, 503, errc::kUnavailable, head.error().message);
     }
     return json_response(c.request, 200, boost::json::object{{"status", "ok"}});
   });
@@ -89,7 +90,7 @@ void App::Impl::add_routes(App& app) {
       const std::string expected = "Bearer " + options.metrics_token;
       if (given.size() != expected.size() ||
           CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
-        auto r = error_response(c.request, 401, "unauthenticated",
+        auto r = error_response(c.request, 401, errc::kUnauthenticated,
                                 "/metrics needs the operator's bearer token");
         r.set(beast_http::field::www_authenticate, "Bearer");
         return r;
@@ -105,18 +106,21 @@ void App::Impl::add_routes(App& app) {
   // Invite links work without signing in: what the link is for, and who sent it.
   router.add(verb::get, "/api/v1/invites/{token}", [this](const Call& c) {
     const std::string& token = c.param("token");
-    if (token.size() > 256) return error_response(c.request, 404, "not_found", "no such invite");
+    if (token.size() > 256) {
+      return error_response(c.request, 404, errc::kNotFound, "no such invite");
+    }
     auto ref = views.invite(token_hash(token));
     if (!ref) return error_response(c.request, ref.error());
-    if (!*ref) return error_response(c.request, 404, "not_found", "no such invite");
+    if (!*ref) return error_response(c.request, 404, errc::kNotFound, "no such invite");
     auto ticket = portal.ticket((*ref)->project, (*ref)->number);
     if (!ticket) return error_response(c.request, ticket.error());
     auto it = (*ticket)->invites.find((*ref)->invite_id);
     if (it == (*ticket)->invites.end()) {
-      return error_response(c.request, 404, "not_found", "no such invite");
+      return error_response(c.request, 404, errc::kNotFound, "no such invite");
     }
     if (it->second.revoked || it->second.dead) {
-      return error_response(c.request, 410, "invite_inactive", "this invite link no longer works");
+      return error_response(c.request, 410, errc::kInviteInactive,
+                            "this invite link no longer works");
     }
     auto project = portal.project((*ref)->project);
     auto inviter = portal.customer(it->second.created_by);
@@ -130,7 +134,7 @@ void App::Impl::add_routes(App& app) {
   });
   router.add(verb::get, "/api/v1/projects/{p}", [this](const Call& c) {
     auto p = portal.project(c.param("p"));
-    if (!p || !p->exists) return error_response(c.request, 404, "not_found", "no such project");
+    if (!p || !p->exists) return error_response(c.request, 404, errc::kNotFound, "no such project");
     return json_response(c.request, 200, project_json(*p, portal.now()));
   });
 }
@@ -184,7 +188,7 @@ Response App::handle(const Request& request, const Peer& peer) {
     response = impl_->router.route(request, peer, route);
   } else if (key.size() > 255 || !utf8::valid_printable(key)) {
     response =
-        error_response(request, 400, "invalid_request",
+        error_response(request, 400, errc::kInvalidRequest,
                        "an Idempotency-Key is 1 to 255 printable characters", "Idempotency-Key");
   } else {
     // The first answer to a key is the answer to every retry with it (and the same body).
@@ -209,14 +213,14 @@ Response App::handle(const Request& request, const Peer& peer) {
     } else {
       auto& b = std::get<detail::IdempotencyStore::Begun>(begun);
       if (b.mismatch) {
-        response = error_response(request, 409, "conflict",
+        response = error_response(request, 409, errc::kConflict,
                                   "this Idempotency-Key was used for another request");
       } else if (b.stored) {
         response = std::move(*b.stored);
         response.keep_alive(request.keep_alive());
         response.set("Idempotent-Replayed", "true");
       } else {
-        response = error_response(request, 409, "conflict",
+        response = error_response(request, 409, errc::kConflict,
                                   "a request with this Idempotency-Key is still being answered");
       }
     }
@@ -251,7 +255,7 @@ Result<Authed> App::Impl::authenticate(const Call& c, dom::Realm realm) {
   auto auth = c.request[beast_http::field::authorization];
   if (!auth.empty()) {
     if (auth.size() <= 7 || !boost::beast::iequals(auth.substr(0, 7), "Bearer ")) {
-      return fail("unauthenticated", "use Authorization: Bearer <token>");
+      return fail(errc::kUnauthenticated, "use Authorization: Bearer <token>");
     }
     who.token = std::string(auth.substr(7));
   } else if (auto v =
@@ -259,7 +263,7 @@ Result<Authed> App::Impl::authenticate(const Call& c, dom::Realm realm) {
     who.token = std::move(*v);
     who.via_cookie = true;
   } else {
-    return fail("unauthenticated", "sign in first");
+    return fail(errc::kUnauthenticated, "sign in first");
   }
   auto caller = accounts.authenticate(realm, who.token);
   if (!caller) return Unexpected(caller.error());
@@ -271,7 +275,7 @@ Result<Authed> App::Impl::authenticate(const Call& c, dom::Realm realm) {
     const std::string presented = token_hash(csrf);
     if (csrf.empty() || presented.size() != who.caller.csrf_hash.size() ||
         CRYPTO_memcmp(presented.data(), who.caller.csrf_hash.data(), presented.size()) != 0) {
-      return fail("csrf", "a cookie-authenticated change needs the X-CSRF-Token header");
+      return fail(errc::kCsrf, "a cookie-authenticated change needs the X-CSRF-Token header");
     }
   }
   return who;
@@ -297,7 +301,7 @@ bool App::Impl::secure(const Call& c) const {
 Response App::Impl::too_many(const Call& c, std::chrono::seconds wait) {
   ++rate_limited;
   Response r = error_response(
-      c.request, 429, "rate_limited",
+      c.request, 429, errc::kRateLimited,
       "too many attempts; try again in " + std::to_string(wait.count()) + " seconds");
   r.set(beast_http::field::retry_after, std::to_string(wait.count()));
   return r;
@@ -322,7 +326,7 @@ std::optional<Response> App::Impl::limit_writes(const Call& c, const Authed& who
 }
 
 Result<void> App::Impl::send(const mail::Message& message) {
-  if (options.mail == nullptr) return fail("unavailable", "this server sends no e-mail");
+  if (options.mail == nullptr) return fail(errc::kUnavailable, "this server sends no e-mail");
   return options.mail->send(message);
 }
 
@@ -331,7 +335,7 @@ Result<void> App::Impl::send(const mail::Message& message) {
 Result<std::string> string_field(const boost::json::object& body, std::string_view name) {
   const auto* v = body.if_contains(name);
   if (v == nullptr || !v->is_string()) {
-    return fail("invalid_request", std::string(name) + " must be a string", std::string(name));
+    return fail(errc::kInvalidRequest, std::string(name) + " must be a string", std::string(name));
   }
   return std::string(v->get_string());
 }
@@ -341,7 +345,7 @@ Result<std::optional<std::string>> optional_string(const boost::json::object& bo
   const auto* v = body.if_contains(name);
   if (v == nullptr || v->is_null()) return std::optional<std::string>();
   if (!v->is_string()) {
-    return fail("invalid_request", std::string(name) + " must be a string", std::string(name));
+    return fail(errc::kInvalidRequest, std::string(name) + " must be a string", std::string(name));
   }
   return std::optional<std::string>(std::string(v->get_string()));
 }
@@ -350,7 +354,8 @@ Result<std::optional<bool>> optional_bool(const boost::json::object& body, std::
   const auto* v = body.if_contains(name);
   if (v == nullptr || v->is_null()) return std::optional<bool>();
   if (!v->is_bool()) {
-    return fail("invalid_request", std::string(name) + " must be true or false", std::string(name));
+    return fail(errc::kInvalidRequest, std::string(name) + " must be true or false",
+                std::string(name));
   }
   return std::optional<bool>(v->get_bool());
 }
@@ -368,7 +373,8 @@ Result<std::optional<std::int64_t>> optional_int(const boost::json::object& body
       v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double()))) {
     return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_double()));
   }
-  return fail("invalid_request", std::string(name) + " must be a whole number", std::string(name));
+  return fail(errc::kInvalidRequest, std::string(name) + " must be a whole number",
+              std::string(name));
 }
 
 std::optional<std::uint64_t> parse_number(std::string_view text) {
@@ -458,7 +464,7 @@ Result<std::vector<dom::Status>> statuses_of(const Call& c) {
     const auto comma = rest.find(',');
     const auto word = rest.substr(0, comma);
     auto s = dom::parse_status(word);
-    if (!s) return fail("invalid_request", "unknown status " + std::string(word), "status");
+    if (!s) return fail(errc::kInvalidRequest, "unknown status " + std::string(word), "status");
     out.push_back(*s);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
@@ -472,7 +478,7 @@ Result<std::size_t> limit_of(const Call& c) {
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
   if (ec != std::errc() || end != text->data() + text->size() || n < 1 ||
       n > projections::kMaxLimit) {
-    return fail("invalid_request", "limit is 1 to 100", "limit");
+    return fail(errc::kInvalidRequest, "limit is 1 to 100", "limit");
   }
   return n;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <portico/errc.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <string>
@@ -129,7 +130,7 @@ template <class Answer>
 Response run_ticket_command(App::Impl& app, const Call& c, const Authed& who,
                             const dom::ticket::Command& command, Answer answer) {
   auto n = parse_number(c.param("n"));
-  if (!n) return error_response(c.request, 404, "not_found", "no such ticket");
+  if (!n) return error_response(c.request, 404, errc::kNotFound, "no such ticket");
   auto done = app.portal.execute(c.param("p"), *n, command, app.meta(c, who));
   if (!done) return error_response(c.request, done.error());
   return answer(*done);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
+#include <portico/errc.hpp>
 #include <portico/mail/sign_in.hpp>
 
 #include "app_impl.hpp"
@@ -111,17 +112,17 @@ void App::Impl::add_auth_routes() {
     const std::string pair_key = "pair:" + here, account_key = "account:" + account;
     const bool known = known_addresses.contains(here, now);
     if (auto wait = password_limiter.take(pair_key, pair_limit, now)) {
-      return fail("rate_limited", std::to_string(wait->count()));
+      return fail(errc::kRateLimited, std::to_string(wait->count()));
     }
     if (!known) {
       if (auto wait = password_limiter.take(account_key, account_limit, now)) {
         password_limiter.give_back(pair_key, pair_limit, now);
-        return fail("rate_limited", std::to_string(wait->count()));
+        return fail(errc::kRateLimited, std::to_string(wait->count()));
       }
     }
     auto s = attempt();
     const auto after = detail::Clock::now();
-    if (s || s.error().code != "invalid_credentials") {
+    if (s || s.error().code != errc::kInvalidCredentials) {
       password_limiter.give_back(pair_key, pair_limit, after);
       if (!known) password_limiter.give_back(account_key, account_limit, after);
     }
@@ -175,7 +176,7 @@ void App::Impl::add_auth_routes() {
           if (!mailing) return Result<void>(Unexpected(mailing.error()));
           return mail_out(*mailing);
         })) {
-      return error_response(c.request, 503, "unavailable", "too busy; try again in a minute");
+      return error_response(c.request, 503, errc::kUnavailable, "too busy; try again in a minute");
     }
     return json_response(c.request, 201, boost::json::object{});
   });
@@ -212,16 +213,16 @@ void App::Impl::add_auth_routes() {
     // Validated before anything becomes a key: no project can have that slug (404, as the
     // accounts say), and what is not an e-mail address is nobody's account.
     if (!dom::project::valid_slug(project)) {
-      return error_response(c.request, 404, "not_found", "no such project");
+      return error_response(c.request, 404, errc::kNotFound, "no such project");
     }
     const auto address = dom::account::normalize_email(email);
     if (!address) {
-      return error_response(c.request, 401, "invalid_credentials",
+      return error_response(c.request, 401, errc::kInvalidCredentials,
                             "the e-mail address or the password is wrong");
     }
     const auto s = password_attempt(c, "customer:" + *address,
                                     [&] { return accounts.sign_in(project, email, password); });
-    if (!s && s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
+    if (!s && s.error().code == errc::kRateLimited) return too_many(c, wait_of(s.error()));
     return customer_session(c, s);
   });
 
@@ -242,7 +243,7 @@ void App::Impl::add_auth_routes() {
           if (!*mailing) return {};
           return mail_out(**mailing);
         })) {
-      return error_response(c.request, 503, "unavailable", "too busy; try again in a minute");
+      return error_response(c.request, 503, errc::kUnavailable, "too busy; try again in a minute");
     }
     return json_response(c.request, 202, boost::json::object{});
   });
@@ -258,16 +259,16 @@ void App::Impl::add_auth_routes() {
 
   // OpenID Connect and OAuth 2 sign-in come with a later issue: no provider is configured yet.
   router.add(verb::get, "/api/v1/auth/oauth/{provider}/start", [](const Call& c) {
-    return error_response(c.request, 404, "not_found", "no such sign-in provider");
+    return error_response(c.request, 404, errc::kNotFound, "no such sign-in provider");
   });
   router.add(verb::get, "/api/v1/auth/oauth/{provider}/callback", [](const Call& c) {
-    return error_response(c.request, 404, "not_found", "no such sign-in provider");
+    return error_response(c.request, 404, errc::kNotFound, "no such sign-in provider");
   });
 
   auto logout = [this](dom::Realm realm) {
     return [this, realm](const Call& c) {
       auto who = authenticate(c, realm);
-      if (!who && who.error().code == "csrf") return error_response(c.request, who.error());
+      if (!who && who.error().code == errc::kCsrf) return error_response(c.request, who.error());
       if (who) {
         auto ended = accounts.sign_out(who->token);
         if (!ended) return error_response(c.request, ended.error());
@@ -305,18 +306,18 @@ void App::Impl::add_auth_routes() {
     const auto& [email, password] = *f;
     const auto address = dom::account::normalize_email(email);
     if (!address) {
-      return error_response(c.request, 401, "invalid_credentials",
+      return error_response(c.request, 401, errc::kInvalidCredentials,
                             "the e-mail address or the password is wrong");
     }
     const auto s = password_attempt(c, "staff:" + *address,
                                     [&] { return accounts.staff_sign_in(email, password); });
     if (!s) {
-      if (s.error().code == "rate_limited") return too_many(c, wait_of(s.error()));
+      if (s.error().code == errc::kRateLimited) return too_many(c, wait_of(s.error()));
       return error_response(c.request, s.error());
     }
     auto staff = accounts.staff(s->subject);
     if (!staff) return error_response(c.request, staff.error());
-    if (!*staff) return error_response(c.request, 401, "invalid_credentials", "no such staff");
+    if (!*staff) return error_response(c.request, 401, errc::kInvalidCredentials, "no such staff");
     return session_response(c, *s,
                             {{"id", (*staff)->id},
                              {"display_name", (*staff)->display_name},

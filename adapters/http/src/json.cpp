@@ -4,7 +4,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_stack.hpp>
 #include <cmath>
+#include <iterator>
 #include <optional>
+#include <portico/errc.hpp>
 #include <portico/http/json.hpp>
 #include <portico/utf8.hpp>
 #include <utility>
@@ -12,36 +14,53 @@
 
 namespace portico::http {
 
+namespace {
+
+// API.md's status of every code (portico/errc.hpp); a code not here answers 500.
+constexpr std::pair<std::string_view, unsigned> kStatuses[] = {
+    {errc::kInvalidRequest, 400},
+    {errc::kUnauthenticated, 401},
+    {errc::kInvalidCredentials, 401},
+    {errc::kInvalidToken, 401},
+    {errc::kTotpRequired, 401},
+    {errc::kForbidden, 403},
+    {errc::kNotAuthor, 403},
+    {errc::kNotCreator, 403},
+    {errc::kEmailNotVerified, 403},
+    {errc::kDomainNotAllowed, 403},
+    {errc::kCsrf, 403},
+    {errc::kNotFound, 404},
+    {errc::kMethodNotAllowed, 405},
+    {errc::kTicketClosed, 409},
+    {errc::kTicketNotActive, 409},
+    {errc::kInvalidTransition, 409},
+    {errc::kCreatorCannotLeave, 409},
+    {errc::kNoSurveyPending, 409},
+    {errc::kConflict, 409},
+    {errc::kInviteInactive, 410},
+    {errc::kSurveyInactive, 410},
+    {errc::kTooLarge, 413},
+    {errc::kUnsupportedMediaType, 415},
+    {errc::kRateLimited, 429},
+    {errc::kHeadersTooLarge, 431},
+    {errc::kUnavailable, 503},
+};
+
+// A code added to errc::kAll without a status fails to compile here.
+constexpr bool maps_every_code() {
+  for (std::string_view code : errc::kAll) {
+    bool found = false;
+    for (const auto& [c, s] : kStatuses) found = found || c == code;
+    if (!found) return false;
+  }
+  return std::size(kStatuses) == errc::kAll.size();
+}
+static_assert(maps_every_code(), "every code of portico::errc::kAll has one HTTP status");
+
+}  // namespace
+
 unsigned status_of(std::string_view code) noexcept {
-  static constexpr std::pair<std::string_view, unsigned> kTable[] = {
-      {"invalid_request", 400},
-      {"unauthenticated", 401},
-      {"invalid_credentials", 401},
-      {"invalid_token", 401},
-      {"totp_required", 401},
-      {"forbidden", 403},
-      {"not_author", 403},
-      {"not_creator", 403},
-      {"email_not_verified", 403},
-      {"domain_not_allowed", 403},
-      {"csrf", 403},
-      {"not_found", 404},
-      {"method_not_allowed", 405},
-      {"ticket_closed", 409},
-      {"ticket_not_active", 409},
-      {"invalid_transition", 409},
-      {"creator_cannot_leave", 409},
-      {"no_survey_pending", 409},
-      {"conflict", 409},
-      {"invite_inactive", 410},
-      {"survey_inactive", 410},
-      {"too_large", 413},
-      {"unsupported_media_type", 415},
-      {"rate_limited", 429},
-      {"headers_too_large", 431},
-      {"unavailable", 503},
-  };
-  for (const auto& [c, s] : kTable) {
+  for (const auto& [c, s] : kStatuses) {
     if (c == code) return s;
   }
   return 500;
@@ -196,9 +215,11 @@ Result<boost::json::object> parse_body(const Request& request) {
   media = media.substr(0, media.find(';'));
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
   if (!boost::beast::iequals(media, "application/json")) {
-    return fail("unsupported_media_type", "send the body as application/json");
+    return fail(errc::kUnsupportedMediaType, "send the body as application/json");
   }
-  if (!utf8::valid(request.body())) return fail("invalid_request", "the body is not UTF-8", "body");
+  if (!utf8::valid(request.body())) {
+    return fail(errc::kInvalidRequest, "the body is not UTF-8", "body");
+  }
   boost::json::parse_options options;
   options.max_depth = 32;
   boost::json::basic_parser<BodyBuilder> parser(options);
@@ -213,14 +234,14 @@ Result<boost::json::object> parse_body(const Request& request) {
     // Named when it can be shown as it is: short, UTF-8, no NUL.
     const bool named = key.size() <= 64 && utf8::valid(key) && key.find('\0') == std::string::npos;
     return fail(
-        "invalid_request",
+        errc::kInvalidRequest,
         (named ? "the key \"" + key + "\"" : std::string("a key")) + " appears twice in one object",
         named && built.top_level ? key : "body");
   }
-  if (ec) return fail("invalid_request", "the body is not JSON: " + ec.message(), "body");
+  if (ec) return fail(errc::kInvalidRequest, "the body is not JSON: " + ec.message(), "body");
   boost::json::value v = built.stack.release();
-  if (!v.is_object()) return fail("invalid_request", "the body must be a JSON object", "body");
-  if (auto bad = unfit(v)) return fail("invalid_request", *bad, "body");
+  if (!v.is_object()) return fail(errc::kInvalidRequest, "the body must be a JSON object", "body");
+  if (auto bad = unfit(v)) return fail(errc::kInvalidRequest, *bad, "body");
   return std::move(v.as_object());
 }
 

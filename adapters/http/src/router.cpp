@@ -1,4 +1,5 @@
 #include <boost/url/parse.hpp>
+#include <portico/errc.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/router.hpp>
 #include <portico/utf8.hpp>
@@ -42,10 +43,19 @@ void Router::add(beast_http::verb method, std::string pattern, Handler handler) 
   entries_.push_back(std::move(e));
 }
 
+std::vector<Router::Route> Router::routes() const {
+  std::vector<Route> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) out.push_back({e.method, e.pattern});
+  return out;
+}
+
 Response Router::route(const Request& request, const Peer& peer, std::string& route) const {
   route.clear();
   auto parsed = boost::urls::parse_origin_form(request.target());
-  if (!parsed) return error_response(request, 400, "invalid_request", "not a valid request target");
+  if (!parsed) {
+    return error_response(request, 400, errc::kInvalidRequest, "not a valid request target");
+  }
   const boost::urls::url_view target = *parsed;
   std::vector<std::string> segments;
   for (auto s : target.segments()) {
@@ -53,7 +63,7 @@ Response Router::route(const Request& request, const Peer& peer, std::string& ro
     // No id holds control characters or broken UTF-8 (and keys of the read models are split by
     // NUL): such a path names nothing.
     if (!utf8::valid_printable(segments.back())) {
-      return error_response(request, 404, "not_found", "no such route");
+      return error_response(request, 404, errc::kNotFound, "no such route");
     }
   }
   if (segments.empty()) segments.emplace_back();  // "/" is one empty segment
@@ -87,13 +97,13 @@ Response Router::route(const Request& request, const Peer& peer, std::string& ro
     route = e.pattern;
     return e.handler(Call{request, peer, target, std::move(params)});
   }
-  if (allowed.empty()) return error_response(request, 404, "not_found", "no such route");
+  if (allowed.empty()) return error_response(request, 404, errc::kNotFound, "no such route");
   route = allowed.front()->pattern;
   std::string allow;
   for (const Entry* e : allowed) {
     allow += (allow.empty() ? "" : ", ") + std::string(beast_http::to_string(e->method));
   }
-  Response r = error_response(request, 405, "method_not_allowed",
+  Response r = error_response(request, 405, errc::kMethodNotAllowed,
                               "this route does not take " + std::string(request.method_string()));
   r.set(beast_http::field::allow, allow);
   return r;

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <portico/errc.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/server.hpp>
 #include <portico/log/types.hpp>
@@ -230,7 +231,7 @@ class Server::Impl::Session : public SessionBase,
     const auto hosts = h.count(beast::http::field::host);
     if ((!te.empty() && (!beast::iequals(te, "chunked") || h.version() < 11)) ||
         (h.version() >= 11 && hosts != 1) || hosts > 1) {
-      return refuse(400, "invalid_request", "the request's framing or Host header is invalid");
+      return refuse(400, errc::kInvalidRequest, "the request's framing or Host header is invalid");
     }
     // The body has a read deadline of its own.
     busy_ = true;
@@ -241,7 +242,7 @@ class Server::Impl::Session : public SessionBase,
     if (h.version() >= 11 && beast::iequals(h[beast::http::field::expect], "100-continue") &&
         !parser_->is_done()) {
       if (auto length = parser_->content_length(); length && *length > server_.options.body_limit) {
-        return refuse(413, "too_large", "the body is larger than the server takes");
+        return refuse(413, errc::kTooLarge, "the body is larger than the server takes");
       }
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -305,10 +306,10 @@ class Server::Impl::Session : public SessionBase,
       }
       response.prepare_payload();  // throws on a body where the status allows none
     } catch (const std::exception& e) {
-      response = error_response(request, 500, "internal", "the server failed to answer");
+      response = error_response(request, 500, errc::kInternal, "the server failed to answer");
       std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
     } catch (...) {
-      response = error_response(request, 500, "internal", "the server failed to answer");
+      response = error_response(request, 500, errc::kInternal, "the server failed to answer");
       std::fprintf(stderr, "portico-server: a handler threw something unknown\n");
     }
     return response;
@@ -337,12 +338,14 @@ class Server::Impl::Session : public SessionBase,
     bare.keep_alive(false);
     Response response;
     if (ec == he::body_limit) {
-      response = error_response(bare, 413, "too_large", "the body is larger than the server takes");
+      response =
+          error_response(bare, 413, errc::kTooLarge, "the body is larger than the server takes");
     } else if (ec == he::header_limit || ec == he::buffer_overflow) {
-      response = error_response(bare, 431, "headers_too_large",
+      response = error_response(bare, 431, errc::kHeadersTooLarge,
                                 "the request line and headers are larger than the server takes");
     } else {
-      response = error_response(bare, 400, "invalid_request", "malformed HTTP: " + ec.message());
+      response =
+          error_response(bare, 400, errc::kInvalidRequest, "malformed HTTP: " + ec.message());
     }
     keep_alive_ = false;
     drain_ = true;
@@ -526,22 +529,22 @@ Result<void> Server::start() {
   Impl& s = *impl_;
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(s.options.host, ec);
-  if (ec) return fail("invalid_request", "not an IP address: " + s.options.host);
+  if (ec) return fail(errc::kInvalidRequest, "not an IP address: " + s.options.host);
   const tcp::endpoint endpoint{address, s.options.port};
   s.acceptor.open(endpoint.protocol(), ec);
   if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) s.acceptor.bind(endpoint, ec);
   if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return fail("unavailable", "cannot listen on " + s.options.host + ":" +
-                                   std::to_string(s.options.port) + ": " + ec.message());
+    return fail(errc::kUnavailable, "cannot listen on " + s.options.host + ":" +
+                                        std::to_string(s.options.port) + ": " + ec.message());
   }
   s.proxies.clear();
   for (const auto& range : s.options.trusted_proxies) {
     auto cidr = detail::parse_cidr(range);
     if (!cidr) {
       s.acceptor.close();
-      return fail("invalid_request", "not an address range (CIDR): " + range);
+      return fail(errc::kInvalidRequest, "not an address range (CIDR): " + range);
     }
     s.proxies.push_back(*cidr);
   }
@@ -554,8 +557,9 @@ Result<void> Server::start() {
     if (!ec) s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) {
       s.acceptor.close();
-      return fail("unavailable", "cannot use the TLS certificate " + s.options.tls_cert_file +
-                                     " and key " + s.options.tls_key_file + ": " + ec.message());
+      return fail(errc::kUnavailable, "cannot use the TLS certificate " + s.options.tls_cert_file +
+                                          " and key " + s.options.tls_key_file + ": " +
+                                          ec.message());
     }
   }
   // Descriptors: take what the hard limit allows, and keep the connection cap below it (with

@@ -1,6 +1,7 @@
 // The staff routes (API.md "Staff"): the queue and the ticket with everything staff see. Staff of
 // another project get 404 for everything of this one.
 #include <boost/json/array.hpp>
+#include <portico/errc.hpp>
 
 #include "app_impl.hpp"
 #include "render.hpp"
@@ -24,12 +25,12 @@ void App::Impl::add_staff_routes() {
       if (auto refused = limit_writes(c, *who)) return std::move(*refused);
       const std::string& slug = c.param("p");
       if (!dom::project::valid_slug(slug)) {
-        return error_response(c.request, 404, "not_found", "no such project");
+        return error_response(c.request, 404, errc::kNotFound, "no such project");
       }
       auto project = portal.project(slug);
       if (!project) return error_response(c.request, project.error());
       if (!project->exists || !dom::project::is_staff(*project, who->caller.id)) {
-        return error_response(c.request, 404, "not_found", "no such project");
+        return error_response(c.request, 404, errc::kNotFound, "no such project");
       }
       return handler(c, Staff{std::move(*who), std::move(*project)});
     };
@@ -37,10 +38,10 @@ void App::Impl::add_staff_routes() {
   // The ticket {n} of the staff member's project.
   auto ticket_of = [this](const Call& c) -> Result<std::shared_ptr<const dt::State>> {
     auto n = parse_number(c.param("n"));
-    if (!n) return fail("not_found", "no such ticket");
+    if (!n) return fail(errc::kNotFound, "no such ticket");
     auto t = portal.ticket(c.param("p"), *n);
     if (!t) return Unexpected(t.error());
-    if (!(*t)->exists) return fail("not_found", "no such ticket");
+    if (!(*t)->exists) return fail(errc::kNotFound, "no such ticket");
     return t;
   };
   auto ticket_answer = [this](const Call& c, const Staff& s, const dt::State& t) {
@@ -92,7 +93,7 @@ void App::Impl::add_staff_routes() {
                if (*status) {
                  post.status = dom::parse_status(**status);
                  if (!post.status) {
-                   return error_response(c.request, 400, "invalid_request",
+                   return error_response(c.request, 400, errc::kInvalidRequest,
                                          "unknown status " + **status, "status");
                  }
                }
@@ -141,8 +142,8 @@ void App::Impl::add_staff_routes() {
                if (!text) return error_response(c.request, text.error());
                auto status = dom::parse_status(*text);
                if (!status) {
-                 return error_response(c.request, 400, "invalid_request", "unknown status " + *text,
-                                       "status");
+                 return error_response(c.request, 400, errc::kInvalidRequest,
+                                       "unknown status " + *text, "status");
                }
                return run(c, s, dt::SetStatus{*status});
              }));
@@ -155,7 +156,7 @@ void App::Impl::add_staff_routes() {
                if (!at) return error_response(c.request, at.error());
                auto when = parse_time(*at);
                if (!when) {
-                 return error_response(c.request, 400, "invalid_request",
+                 return error_response(c.request, 400, errc::kInvalidRequest,
                                        "at is an RFC 3339 time (2026-12-24T18:00:00Z)", "at");
                }
                return run(c, s, dt::ScheduleClosure{*when});
@@ -174,7 +175,7 @@ void App::Impl::add_staff_routes() {
                if (!priority) return error_response(c.request, priority.error());
                if (!team) return error_response(c.request, team.error());
                if (!*priority && !*team) {
-                 return error_response(c.request, 400, "invalid_request",
+                 return error_response(c.request, 400, errc::kInvalidRequest,
                                        "send priority, team or both", "body");
                }
                return run(c, s, dt::UpdateTicket{*priority, *team});

@@ -2,6 +2,7 @@
 // command handler or a read model, map the answer. A ticket the caller may not read is 404.
 #include <boost/json/array.hpp>
 #include <charconv>
+#include <portico/errc.hpp>
 #include <portico/http/tokens.hpp>
 
 #include "app_impl.hpp"
@@ -16,7 +17,7 @@ namespace proj = projections;
 namespace {
 
 Response not_found(const Call& c, std::string_view what = "no such ticket") {
-  return error_response(c.request, 404, "not_found", what);
+  return error_response(c.request, 404, errc::kNotFound, what);
 }
 
 }  // namespace
@@ -31,18 +32,18 @@ struct Seen {
 // Ticket {n} of project {p} if `who` may read it; not_found otherwise (never forbidden).
 static Result<Seen> readable(App::Impl& app, const Call& c, const Authed& who) {
   auto n = parse_number(c.param("n"));
-  if (!n) return fail("not_found", "no such ticket");
+  if (!n) return fail(errc::kNotFound, "no such ticket");
   const std::string& slug = c.param("p");
   auto project = app.portal.project(slug);
   if (!project) return Unexpected(project.error());
-  if (!project->exists) return fail("not_found", "no such ticket");
+  if (!project->exists) return fail(errc::kNotFound, "no such ticket");
   const dom::Actor actor{who.caller.realm, who.caller.id};
   auto ticket = app.portal.ticket(slug, *n);
   if (!ticket) return Unexpected(ticket.error());
-  if (!(*ticket)->exists) return fail("not_found", "no such ticket");
+  if (!(*ticket)->exists) return fail(errc::kNotFound, "no such ticket");
   auto ctx = app.portal.reading_context(slug, **ticket, actor);
   if (!ctx) return Unexpected(ctx.error());
-  if (!dt::can_read(**ticket, *ctx)) return fail("not_found", "no such ticket");
+  if (!dt::can_read(**ticket, *ctx)) return fail(errc::kNotFound, "no such ticket");
   // The role before the pointer moves: a braced list is evaluated left to right.
   const dt::Role role = dt::role_of(**ticket, *ctx);
   return Seen{std::move(*ticket), std::move(*project), Viewer{actor, role, app.portal.now()}};
@@ -71,7 +72,7 @@ Response message_answer(App::Impl& app, const Call& c, const Authed& who,
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   const dt::Message* m = done.state->messages.find(id);
-  if (!m) return error_response(c.request, 404, "not_found", "no such message");
+  if (!m) return error_response(c.request, 404, errc::kNotFound, "no such message");
   return json_response(
       c.request, status,
       message_json(*m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
@@ -98,10 +99,10 @@ void App::Impl::add_ticket_routes() {
   };
   auto project_exists = [this](const Call& c) -> Result<dom::project::State> {
     const std::string& slug = c.param("p");
-    if (!dom::project::valid_slug(slug)) return fail("not_found", "no such project");
+    if (!dom::project::valid_slug(slug)) return fail(errc::kNotFound, "no such project");
     auto p = portal.project(slug);
     if (!p) return Unexpected(p.error());
-    if (!p->exists) return fail("not_found", "no such project");
+    if (!p->exists) return fail(errc::kNotFound, "no such project");
     return p;
   };
 
@@ -113,7 +114,7 @@ void App::Impl::add_ticket_routes() {
                if (auto scope = c.query("scope"); scope && !scope->empty()) {
                  auto s = proj::parse_scope(*scope);
                  if (!s) {
-                   return error_response(c.request, 400, "invalid_request",
+                   return error_response(c.request, 400, errc::kInvalidRequest,
                                          "scope is mine, participating or organization", "scope");
                  }
                  q.scope = *s;
@@ -123,7 +124,7 @@ void App::Impl::add_ticket_routes() {
                q.statuses = std::move(*statuses);
                q.q = c.query("q").value_or("");
                if (q.q.size() > 200) {
-                 return error_response(c.request, 400, "invalid_request",
+                 return error_response(c.request, 400, errc::kInvalidRequest,
                                        "a search is at most 200 characters", "q");
                }
                auto limit = limit_of(c);
@@ -176,7 +177,7 @@ void App::Impl::add_ticket_routes() {
                open.template_name = std::move(*template_name);
                if (const auto* f = body->if_contains("fields"); f && !f->is_null()) {
                  if (!f->is_object()) {
-                   return error_response(c.request, 400, "invalid_request",
+                   return error_response(c.request, 400, errc::kInvalidRequest,
                                          "fields must be an object", "fields");
                  }
                  open.fields = f->get_object();
@@ -282,7 +283,7 @@ void App::Impl::add_ticket_routes() {
     if (!option) return Unexpected(option.error());
     if (!comment) return Unexpected(comment.error());
     if (!*rating || **rating < 1 || **rating > 5) {
-      return fail("invalid_request", "rating is a whole number from 1 to 5", "rating");
+      return fail(errc::kInvalidRequest, "rating is a whole number from 1 to 5", "rating");
     }
     dt::AnswerSurvey a;
     a.rating = static_cast<int>(**rating);
@@ -332,7 +333,7 @@ void App::Impl::add_ticket_routes() {
                auto seen = readable(*this, c, who);
                if (!seen) return error_response(c.request, seen.error());
                if (seen->viewer.role != dt::Role::creator) {
-                 return error_response(c.request, 403, "not_creator",
+                 return error_response(c.request, 403, errc::kNotCreator,
                                        "only the creator sees a ticket's invite links");
                }
                return json_response(c.request, 200, invites_json(*seen->ticket, portal));
@@ -398,7 +399,7 @@ void App::Impl::add_ticket_routes() {
   };
   auto survey_at = [this](const Call& c) -> Result<SurveyAt> {
     auto ref = service::parse_survey_token(secret, c.param("token"));
-    if (!ref) return fail("not_found", "no such survey");
+    if (!ref) return fail(errc::kNotFound, "no such survey");
     auto ticket = portal.ticket(ref->project, ref->number);
     if (!ticket) return Unexpected(ticket.error());
     auto project = portal.project(ref->project);
@@ -407,9 +408,10 @@ void App::Impl::add_ticket_routes() {
     for (const auto& s : at.ticket->surveys) {
       if (s.id == ref->survey_id) at.survey = &s;
     }
-    if (at.survey == nullptr) return fail("not_found", "no such survey");
+    if (at.survey == nullptr) return fail(errc::kNotFound, "no such survey");
     if (dt::pending_survey(*at.ticket, portal.now()) != at.survey) {
-      return fail("survey_inactive", "this survey was already answered, withdrawn or has expired");
+      return fail(errc::kSurveyInactive,
+                  "this survey was already answered, withdrawn or has expired");
     }
     return at;
   };
@@ -450,7 +452,7 @@ void App::Impl::add_ticket_routes() {
                const auto unread = c.query("unread").value_or("");
                if (!unread.empty() && unread != "0" && unread != "1" && unread != "true" &&
                    unread != "false") {
-                 return error_response(c.request, 400, "invalid_request", "unread is 1 or 0",
+                 return error_response(c.request, 400, errc::kInvalidRequest, "unread is 1 or 0",
                                        "unread");
                }
                auto page = views.notifications(who.caller.id, unread == "1" || unread == "true",

@@ -2,6 +2,7 @@
 // (/invite/{token}) and the staff console (/staff/...) are one page, index.html, whose script
 // reads the path and talks to the JSON API; its files are compiled in (web_assets.hpp).
 #include <boost/beast/core/string.hpp>
+#include <portico/errc.hpp>
 
 #include "app_impl.hpp"
 #include "web_assets.hpp"
@@ -64,19 +65,21 @@ void App::Impl::add_web_routes() {
   // the page asks /api/v1/host which project that is.
   router.add(verb::get, "/", [this, page](const Call& c) {
     auto slug = project_of_host(c.request);
-    if (!slug || !*slug) return error_response(c.request, 404, "not_found", "nothing here");
+    if (!slug || !*slug) return error_response(c.request, 404, errc::kNotFound, "nothing here");
     return serve(c.request, *page);
   });
   router.add(verb::get, "/api/v1/host", [this](const Call& c) {
     auto slug = project_of_host(c.request);
-    if (!slug) return error_response(c.request, 503, "unavailable", slug.error().message);
-    if (!*slug) return error_response(c.request, 404, "not_found", "no project has this host name");
+    if (!slug) return error_response(c.request, 503, errc::kUnavailable, slug.error().message);
+    if (!*slug) {
+      return error_response(c.request, 404, errc::kNotFound, "no project has this host name");
+    }
     return json_response(c.request, 200, boost::json::object{{"project", **slug}});
   });
   router.add(verb::get, "/assets/{name*}", [](const Call& c) {
     const web::Asset* a = find_asset(c.param("name"));
     if (a == nullptr || a->path == "index.html") {
-      return error_response(c.request, 404, "not_found", "no such file");
+      return error_response(c.request, 404, errc::kNotFound, "no such file");
     }
     return serve(c.request, *a);
   });

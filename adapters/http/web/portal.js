@@ -100,6 +100,9 @@ function words(e) {
     case 'survey_inactive': return 'This survey was already answered or has expired.';
     case 'conflict': return 'Someone changed this at the same time. Please try again.';
     case 'too_large': return 'That is too long to send.';
+    case 'unsupported_media_type': return 'The server cannot take this kind of content.';
+    case 'headers_too_large': return 'The request was too large for the server. Signing out and in again may help.';
+    case 'method_not_allowed': return 'The server does not offer this action here. Reload the page and try again.';
     case 'unavailable': return 'The service is busy or out of space right now; nothing was saved. Please try again shortly.';
     case 'forbidden': return 'You are not allowed to do that here.';
     case 'invalid_request': return e.message || 'Please check what you entered.';

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <portico/errc.hpp>
 #include <portico/log/types.hpp>
 #include <portico/mail/deliverer.hpp>
 #include <portico/service/tokens.hpp>
@@ -128,7 +129,7 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
     // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent twice
     // in a tight loop, nor retried without backoff).
     auto settle = [](Result<void> r) -> Result<void> {
-      if (!r && r.error().code != "not_found") return r;
+      if (!r && r.error().code != errc::kNotFound) return r;
       return {};
     };
     auto message = compose(d, portal_, options_);

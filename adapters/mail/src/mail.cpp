@@ -10,6 +10,7 @@
 #include <ctime>
 #include <optional>
 #include <portico/domain/account.hpp>
+#include <portico/errc.hpp>
 #include <portico/mail/mail.hpp>
 #include <portico/utf8.hpp>
 #include <random>
@@ -214,12 +215,14 @@ bool valid_address(std::string_view a) {
 
 Result<std::string> format_rfc5322(const Message& m, const std::string& message_id,
                                    const std::string& date) {
-  if (!valid_address(m.to)) return fail("invalid_request", "not one e-mail address: " + m.to, "to");
+  if (!valid_address(m.to)) {
+    return fail(errc::kInvalidRequest, "not one e-mail address: " + m.to, "to");
+  }
   if (!valid_address(m.from_address)) {
-    return fail("invalid_request", "not one e-mail address: " + m.from_address, "from");
+    return fail(errc::kInvalidRequest, "not one e-mail address: " + m.from_address, "from");
   }
   if (!utf8::valid(m.subject) || !utf8::valid(m.text) || !utf8::valid(m.from_name)) {
-    return fail("invalid_request", "mail text must be UTF-8", "mail");
+    return fail(errc::kInvalidRequest, "mail text must be UTF-8", "mail");
   }
   const std::string id = header_text(m.message_id.empty() ? message_id : m.message_id);
   std::string out;
@@ -282,7 +285,7 @@ Result<void> MailDir::send(const Message& message) {
   const auto final_path = dir_ / (unique + ".eml");
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return fail("unavailable",
+    return fail(errc::kUnavailable,
                 fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
   }
   std::string_view rest = *text;
@@ -293,7 +296,7 @@ Result<void> MailDir::send(const Message& message) {
       const int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      return fail("unavailable",
+      return fail(errc::kUnavailable,
                   fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
@@ -303,7 +306,7 @@ Result<void> MailDir::send(const Message& message) {
   if (!synced || ::rename(tmp.c_str(), final_path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    return fail("unavailable",
+    return fail(errc::kUnavailable,
                 fmt::format("cannot store {}: {}", final_path.string(), std::strerror(err)));
   }
   return {};

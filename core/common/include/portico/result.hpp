@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -38,9 +39,9 @@ class Unexpected {
 template <class E>
 Unexpected(E) -> Unexpected<E>;
 
-// Convenience: `return fail("conflict", "stream moved on");`
-inline Unexpected<Error> fail(std::string code, std::string message, std::string field = {}) {
-  return Unexpected<Error>(Error{std::move(code), std::move(message), std::move(field)});
+// Convenience: `return fail(errc::kConflict, "stream moved on");` (codes: portico/errc.hpp).
+inline Unexpected<Error> fail(std::string_view code, std::string message, std::string field = {}) {
+  return Unexpected<Error>(Error{std::string(code), std::move(message), std::move(field)});
 }
 
 namespace detail {

@@ -10,7 +10,8 @@
 
 namespace portico::http {
 
-// API.md's status for an error code ("ticket_closed" -> 409, ...); 500 for an unknown code.
+// API.md's status for an error code of portico::errc::kAll (errc::kTicketClosed -> 409, ...); 500
+// for any other (errc::kInternal, or a code that is none).
 unsigned status_of(std::string_view code) noexcept;
 
 // A response to `request` (same HTTP version and keep-alive) with a JSON body.

@@ -58,6 +58,14 @@ class Router {
   // origin-form URL. `route` receives the matched pattern ("" when none).
   Response route(const Request& request, const Peer& peer, std::string& route) const;
 
+  // A route of the table: its method and pattern, as added.
+  struct Route {
+    beast_http::verb method;
+    std::string pattern;
+  };
+  // Every route, in the order they were added (docs/openapi.yaml documents the same set).
+  std::vector<Route> routes() const;
+
  private:
   struct Entry {
     beast_http::verb method;

@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
+#include <portico/errc.hpp>
 #include <portico/result.hpp>
 #include <string>
 #include <string_view>
@@ -103,23 +104,8 @@ BOOST_DESCRIBE_STRUCT(Policies, (),
 boost::json::result<Policies> tag_invoke(boost::json::try_value_to_tag<Policies>,
                                          const boost::json::value& value);
 
-// Domain errors: the codes of API.md.
-namespace errc {
-inline constexpr const char* kInvalidRequest = "invalid_request";
-inline constexpr const char* kForbidden = "forbidden";
-inline constexpr const char* kNotAuthor = "not_author";
-inline constexpr const char* kNotCreator = "not_creator";
-inline constexpr const char* kDomainNotAllowed = "domain_not_allowed";
-inline constexpr const char* kNotFound = "not_found";
-inline constexpr const char* kTicketClosed = "ticket_closed";
-inline constexpr const char* kTicketNotActive = "ticket_not_active";
-inline constexpr const char* kInvalidTransition = "invalid_transition";
-inline constexpr const char* kCreatorCannotLeave = "creator_cannot_leave";
-inline constexpr const char* kNoSurveyPending = "no_survey_pending";
-inline constexpr const char* kConflict = "conflict";
-inline constexpr const char* kInviteInactive = "invite_inactive";
-inline constexpr const char* kSurveyInactive = "survey_inactive";
-}  // namespace errc
+// Domain errors carry the codes of portico::errc (portico/errc.hpp): `errc::kNotFound` here is
+// portico::errc::kNotFound, the one definition.
 
 // Length in characters (Unicode code points) of UTF-8 text; nullopt when it is not valid UTF-8.
 std::optional<std::size_t> utf8_length(std::string_view text) noexcept;
