@@ -4,6 +4,7 @@
 #include <mutex>
 #include <portico/service/accounts.hpp>
 #include <portico/service/tokens.hpp>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "store.hpp"
@@ -83,6 +84,14 @@ struct Accounts::Impl {
   AccountsOptions options;
   mutable detail::Caches caches;
   std::string dummy_hash;  // verified against when there is no account, so timing tells nothing
+  // Session refreshes appended but not yet committed (session stream -> time): authenticate folds
+  // them in, so that this process never judges a session by activity older than it recorded.
+  // Shared with the append callbacks, which may outlive the Accounts.
+  struct Refreshing {
+    std::mutex mu;
+    std::unordered_map<std::string, TimeUs> at;
+  };
+  std::shared_ptr<Refreshing> refreshing = std::make_shared<Refreshing>();
 
   Impl(log::Log& l, Portal& p, AccountsOptions o) : log(l), portal(p), options(std::move(o)) {
     if (!options.clock) {
@@ -667,10 +676,22 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
   if (token.empty() || token.size() > 256) return unauthenticated();
   const std::string hash = token_hash(token);
   const std::string stream = account::session_stream(hash);
+  // This process's own refresh in flight, looked up before the load: once its entry is gone,
+  // the log has it, so one of the two always shows it.
+  std::optional<TimeUs> in_flight;
+  {
+    std::lock_guard lock(impl_->refreshing->mu);
+    if (auto it = impl_->refreshing->at.find(stream); it != impl_->refreshing->at.end()) {
+      in_flight = it->second;
+    }
+  }
   auto loaded = impl_->load<AccountTraits>(stream);
   if (!loaded) return Unexpected(loaded.error());
-  const account::State& s = (*loaded)->state;
   const TimeUs t = impl_->now();
+  std::optional<account::State> refreshed;
+  if (in_flight)
+    refreshed = account::evolve((*loaded)->state, account::SessionRefreshed{*in_flight});
+  const account::State& s = refreshed ? *refreshed : (*loaded)->state;
   if (!account::session_active(s, t) || s.session->realm != realm) return unauthenticated();
   if (realm == Realm::customer) {
     auto c = impl_->load<CustomerTraits>(customer::stream_id(s.session->subject));
@@ -683,13 +704,24 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
   }
   if (account::session_needs_refresh(s, t, impl_->options.session_refresh)) {
     // Best effort, and not waited for: a read must not wait on a group commit (GETs are answered
-    // on I/O threads), another request may record the activity first (a conflict), and a full
-    // disk must not turn a read into an error.
+    // on I/O threads), and a full disk must not turn a read into an error.
     Batch batch;
     batch.meta.actor = {realm, s.session->subject};
-    batch.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
-                             {account::SessionRefreshed{t}});
-    impl_->log.append_async(batch.writes, [](log::LogResult<log::AppendResult>) {});
+    // At any version: activity folds in as a maximum, so two refreshes in either order agree,
+    // and one never fails for another (which would leave this process's overlay wrong).
+    batch.add<AccountTraits>(stream, log::ExpectedVersion::any(), {account::SessionRefreshed{t}});
+    {
+      std::lock_guard lock(impl_->refreshing->mu);
+      impl_->refreshing->at[stream] = t;
+    }
+    impl_->log.append_async(batch.writes, [refreshing = impl_->refreshing, stream,
+                                           t](log::LogResult<log::AppendResult>) {
+      // Committed (or refused): the log, or the other request that won, has the activity now.
+      std::lock_guard lock(refreshing->mu);
+      if (auto it = refreshing->at.find(stream); it != refreshing->at.end() && it->second == t) {
+        refreshing->at.erase(it);
+      }
+    });
   }
   return Caller{realm, s.session->subject, hash, s.session->csrf_hash};
 }
