@@ -46,11 +46,6 @@ namespace portico::log {
 namespace detail {
 namespace {
 
-// LMDB forbids opening one environment twice in a process; this set remembers which directories
-// (by device and inode) this process has open.
-std::mutex g_open_mu;
-std::set<std::pair<dev_t, ino_t>> g_open_dirs;
-
 std::int64_t system_now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
@@ -88,16 +83,6 @@ std::string_view uuid_key(const Uuid& id) {
   return {reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()};
 }
 
-bool is_disk_full(int rc) { return rc == ENOSPC || rc == EFBIG || rc == EDQUOT; }
-
-LogError error_from(const Status& s) {
-  if (s.rc == MDB_CORRUPTED) return {Errc::corrupt, s.message(), std::nullopt, 0};
-  if (s.rc == MDB_MAP_FULL || is_disk_full(s.rc)) {
-    return {Errc::storage_full, s.message(), std::nullopt, 0};
-  }
-  return {Errc::io_error, s.message(), std::nullopt, 0};
-}
-
 }  // namespace
 
 LogImpl::LogImpl(std::filesystem::path dir, Options options)
@@ -115,77 +100,20 @@ LogImpl::~LogImpl() {
     committer_.join();  // answers everything queued first
   }
   stop_watcher();
-  if (env_) mdb_env_close(env_);
-  if (registered_) {
-    std::lock_guard lock(g_open_mu);
-    g_open_dirs.erase(dir_key_);
-  }
 }
 
 LogResult<void> LogImpl::open() {
-  std::error_code ec;
-  // The log holds password hashes, addresses and every message: a directory it makes is the
-  // owner's alone (0700), and so are its files (0600, below); an existing one keeps its mode.
-  if (options_.create && !options_.read_only && std::filesystem::create_directories(dir_, ec)) {
-    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::replace, ec);
-  }
-  struct stat st {};
-  if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return log_error(Errc::invalid_argument, fmt::format("{} is not a directory", dir_.string()));
-  }
-  if ((options_.read_only || !options_.create) && !std::filesystem::exists(dir_ / "data.mdb", ec)) {
-    return log_error(Errc::invalid_argument, fmt::format("no log in {}", dir_.string()));
-  }
-  dir_key_ = {st.st_dev, st.st_ino};
-  {
-    std::lock_guard lock(g_open_mu);
-    if (!g_open_dirs.insert(dir_key_).second) {
-      return log_error(Errc::already_open,
-                       fmt::format("{} is already open in this process", dir_.string()));
-    }
-    registered_ = true;
-  }
-
+  // The log's five databases and up to 16 tables × 2 slots for each projection.
+  const auto max_dbs = static_cast<unsigned>(
+      8 + 32 * (options_.projections.size() + options_.async_projections.size()));
+  if (auto ok = env_.open(dir_, options_, max_dbs); !ok) return ok;
   auto fail = [&](int rc, const char* origin) {
     return Unexpected(error_from(Status{rc, origin}));
   };
-  if (int rc = mdb_env_create(&env_); rc) return fail(rc, "mdb_env_create");
-  // The log's five databases and up to 16 tables × 2 slots for each projection.
-  mdb_env_set_maxdbs(env_, static_cast<MDB_dbi>(8 + 32 * (options_.projections.size() +
-                                                          options_.async_projections.size())));
-  mdb_env_set_maxreaders(env_, 1024);
-  const unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0u);
-  const bool fresh = !std::filesystem::exists(dir_ / "data.mdb", ec);
-  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0600); rc) return fail(rc, "mdb_env_open");
-  if (fresh) {
-    // The new files' directory entries must be durable before the first append is acknowledged.
-    if (int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-      ::fsync(fd);
-      ::close(fd);
-    }
-  }
-  // Reader slots left behind by processes that died (kill -9) would pin old pages for ever.
-  int dead = 0;
-  mdb_reader_check(env_, &dead);
-
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  if (!options_.read_only && info.me_mapsize < options_.initial_map_size) {
-    if (int rc = mdb_env_set_mapsize(env_, options_.initial_map_size); rc) {
-      return fail(rc, "mdb_env_set_mapsize");
-    }
-  }
-
+  std::shared_lock<RwLock> lock;
   Txn txn;
-  for (;;) {
-    Status s = Txn::begin(env_, options_.read_only ? MDB_RDONLY : 0u, txn);
-    if (s.rc == MDB_MAP_RESIZED) {
-      mdb_env_set_mapsize(env_, 0);
-      continue;
-    }
-    if (!s.ok()) return Unexpected(error_from(s));
-    break;
+  if (Status s = env_.begin(options_.read_only ? MDB_RDONLY : 0u, lock, txn); !s.ok()) {
+    return Unexpected(error_from(s));
   }
   const unsigned create = options_.read_only ? 0u : MDB_CREATE;
   struct Db {
@@ -221,9 +149,8 @@ LogResult<void> LogImpl::open() {
   }
   if (auto ok = open_projections(txn); !ok) return ok;
   if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
+  lock.unlock();
 
-  mdb_env_info(env_, &info);
-  stats_.map_size = info.me_mapsize;
   if (auto ok = prepare_projections(); !ok) return ok;
   auto h = head();
   if (!h) return Unexpected(std::move(h).error());
@@ -234,76 +161,6 @@ LogResult<void> LogImpl::open() {
       commit_loop();
     });
   }
-  return {};
-}
-
-Status LogImpl::begin(unsigned flags, std::shared_lock<RwLock>& lock, Txn& txn) {
-  for (;;) {
-    lock = std::shared_lock(env_mu_);
-    Status s = Txn::begin(env_, flags, txn);
-    if (s.rc != MDB_MAP_RESIZED) return s;
-    lock.unlock();
-    adopt_map();
-  }
-}
-
-template <class Fn>
-auto LogImpl::with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
-  std::shared_lock<RwLock> lock;
-  Txn txn;
-  if (Status s = begin(MDB_RDONLY, lock, txn); !s.ok()) return Unexpected(error_from(s));
-  return fn(txn);
-}
-
-template <class Fn>
-auto LogImpl::with_write(Fn&& fn) -> decltype(fn(std::declval<Txn&>(), std::declval<Status&>())) {
-  if (options_.read_only) return log_error(Errc::read_only, "the log was opened read-only");
-  for (;;) {
-    std::shared_lock<RwLock> lock;
-    Txn txn;
-    if (Status s = begin(0, lock, txn); !s.ok()) return Unexpected(error_from(s));
-    Status failure;
-    auto result = fn(txn, failure);
-    if (failure.ok() && result) failure = txn.commit();
-    if (failure.ok()) return result;
-    txn.abort();
-    lock.unlock();
-    if (failure.rc == MDB_MAP_FULL) {
-      if (auto grown = grow_map(); !grown) return Unexpected(std::move(grown).error());
-      continue;
-    }
-    if (failure.rc == MDB_MAP_RESIZED) {
-      adopt_map();
-      continue;
-    }
-    return Unexpected(error_from(failure));
-  }
-}
-
-void LogImpl::adopt_map() {
-  std::unique_lock lock(env_mu_);
-  mdb_env_set_mapsize(env_, 0);  // 0: take the size another process set
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  stats_.map_size = info.me_mapsize;
-}
-
-LogResult<void> LogImpl::grow_map() {
-  std::unique_lock lock(env_mu_);
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  if (info.me_mapsize >= options_.max_map_size) {
-    return log_error(Errc::storage_full,
-                     fmt::format("mdb_put: MDB_MAP_FULL: the log reached its maximum size of {} "
-                                 "bytes (Options::max_map_size)",
-                                 options_.max_map_size));
-  }
-  const std::uint64_t next = std::min<std::uint64_t>(info.me_mapsize * 2, options_.max_map_size);
-  if (int rc = mdb_env_set_mapsize(env_, next); rc) {
-    return Unexpected(error_from(Status{rc, "mdb_env_set_mapsize"}));
-  }
-  ++stats_.map_grows;
-  stats_.map_size = next;
   return {};
 }
 
@@ -629,7 +486,7 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
   for (;;) {
     std::shared_lock<RwLock> lock;
     Txn txn;
-    Status s = begin(0, lock, txn);
+    Status s = env_.begin(0, lock, txn);
     if (!s.ok()) return fail_all(error_from(s));
     Tail tail;
     if (s = read_tail(txn, tail); !s.ok()) return fail_all(error_from(s));
@@ -691,12 +548,12 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
     txn.abort();
     lock.unlock();
     if (failure.rc == MDB_MAP_FULL) {
-      auto grown = grow_map();
+      auto grown = env_.grow_map();
       if (grown) continue;  // the whole batch again, in a larger map
       if (batch.size() == 1) return fail_all(grown.error());
     }
     if (failure.rc == MDB_MAP_RESIZED) {
-      adopt_map();
+      env_.adopt_map();
       continue;
     }
     if (failure.rc == kProjectionBacklog) {
@@ -762,7 +619,7 @@ LogResult<Record> LogImpl::to_record(std::string_view bytes, std::uint64_t posit
 }
 
 LogResult<std::vector<Record>> LogImpl::read_all(std::uint64_t from, std::size_t max_count) {
-  return with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
+  return env_.with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
     std::vector<Record> out;
     Status s;
     Cursor c;
@@ -791,7 +648,7 @@ LogResult<std::vector<Record>> LogImpl::read_all(std::uint64_t from, std::size_t
 
 LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std::uint64_t from,
                                                     Direction direction, std::size_t max_count) {
-  return with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
+  return env_.with_read([&](Txn& txn) -> LogResult<std::vector<Record>> {
     std::vector<Record> out;
     Status s;
     auto no = stream_no(txn, stream, s);
@@ -842,7 +699,7 @@ LogResult<std::vector<Record>> LogImpl::read_stream(std::string_view stream, std
 }
 
 LogResult<std::uint64_t> LogImpl::stream_version(std::string_view stream) {
-  return with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
+  return env_.with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
     Status s;
     auto no = stream_no(txn, stream, s);
     const std::uint64_t version = no && s.ok() ? current_version(txn, *no, s) : 0;
@@ -852,7 +709,7 @@ LogResult<std::uint64_t> LogImpl::stream_version(std::string_view stream) {
 }
 
 LogResult<std::optional<Record>> LogImpl::find(const Uuid& id) {
-  return with_read([&](Txn& txn) -> LogResult<std::optional<Record>> {
+  return env_.with_read([&](Txn& txn) -> LogResult<std::optional<Record>> {
     Status s;
     auto pos = txn.get(event_ids_, uuid_key(id), s);
     if (!s.ok()) return Unexpected(error_from(s));
@@ -874,7 +731,7 @@ LogResult<std::optional<Record>> LogImpl::find(const Uuid& id) {
 }
 
 LogResult<std::uint64_t> LogImpl::head() {
-  return with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
+  return env_.with_read([&](Txn& txn) -> LogResult<std::uint64_t> {
     Tail tail;
     if (Status s = read_tail(txn, tail); !s.ok()) return Unexpected(error_from(s));
     return tail.position;
@@ -885,7 +742,7 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
   struct Snapshot {
     std::uint64_t head = 0, ids = 0, index = 0, streams = 0;
   };
-  auto snap = with_read([&](Txn& txn) -> LogResult<Snapshot> {
+  auto snap = env_.with_read([&](Txn& txn) -> LogResult<Snapshot> {
     Snapshot out;
     Tail tail;
     if (Status s = read_tail(txn, tail); !s.ok()) return Unexpected(error_from(s));
@@ -919,7 +776,7 @@ LogResult<VerifyReport> LogImpl::verify(const Progress& progress) {
   };
   constexpr std::size_t kChunk = 8192;  // records per read transaction
   while (report.ok && expected <= snap->head) {
-    auto chunk = with_read([&](Txn& txn) -> LogResult<bool> {
+    auto chunk = env_.with_read([&](Txn& txn) -> LogResult<bool> {
       Status s;
       Cursor c;
       if (s = Cursor::open(txn, events_, c); !s.ok()) return Unexpected(error_from(s));
@@ -1005,11 +862,7 @@ LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progres
         Errc::invalid_argument,
         fmt::format("{} already holds a log; back up into an empty directory", dest.string()));
   }
-  MDB_envinfo info{};
-  MDB_stat st{};
-  mdb_env_info(env_, &info);
-  mdb_env_stat(env_, &st);
-  const std::uint64_t total = (info.me_last_pgno + 1) * std::uint64_t{st.ms_psize};
+  const std::uint64_t total = env_.info().used_bytes;
 
   std::atomic<bool> done{false};
   std::thread watcher;
@@ -1026,30 +879,13 @@ LogResult<void> LogImpl::backup(const std::filesystem::path& dest, const Progres
   // The copy holds a read transaction throughout, and LMDB cannot resize the map while one is
   // open: give the map room to double first, so appends meanwhile rarely need to grow it (if
   // they do, they wait for the copy to finish).
-  {
-    std::unique_lock lock(env_mu_);
-    MDB_envinfo now{};
-    mdb_env_info(env_, &now);
-    const std::uint64_t want = std::min<std::uint64_t>(options_.max_map_size, total * 2);
-    if (!options_.read_only && now.me_mapsize < want && mdb_env_set_mapsize(env_, want) == 0) {
-      stats_.map_size = want;
-    }
-  }
-  int rc;
-  for (;;) {
-    {
-      std::shared_lock lock(env_mu_);
-      rc = mdb_env_copy2(env_, dest.c_str(), MDB_CP_COMPACT);
-    }
-    if (rc != MDB_MAP_RESIZED) break;
-    std::filesystem::remove(dest / "data.mdb", ec);
-    adopt_map();  // another process grew the map: adopt its size and copy again
-  }
+  env_.reserve_room(total * 2);
+  const Status copied = env_.copy_compact(dest);
   done = true;
   if (watcher.joinable()) watcher.join();
-  if (rc) {
+  if (!copied.ok()) {
     std::filesystem::remove(dest / "data.mdb", ec);
-    return Unexpected(error_from(Status{rc, "mdb_env_copy2"}));
+    return Unexpected(error_from(copied));
   }
   if (progress) progress(total, total);
   return {};
@@ -1112,7 +948,7 @@ LogResult<void> LogImpl::open_projections(const Txn& txn) {
 LogResult<void> LogImpl::prepare_projections() {
   if (options_.read_only) return {};
   for (const auto& h : projections_) {
-    auto meta = with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
+    auto meta = env_.with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
       Status s;
       auto m = read_meta(txn, *h, s);
       if (!s.ok()) return Unexpected(error_from(s));
@@ -1242,7 +1078,7 @@ LogResult<void> LogImpl::catch_up_inline(const ProjectionHandle&) { return catch
 LogResult<void> LogImpl::catch_up_all() {
   for (;;) {
     Refusal refusal;
-    auto step = with_write([&](Txn& txn, Status& failure) -> LogResult<bool> {
+    auto step = env_.with_write([&](Txn& txn, Status& failure) -> LogResult<bool> {
       const std::uint64_t head = last_position(txn, events_, failure);
       if (!failure.ok()) return false;
       std::uint64_t behind = 0;
@@ -1276,14 +1112,14 @@ LogResult<void> LogImpl::mark_stalled(const Refusal& refusal) {
   if (!h) return log_error(Errc::projection_failed, refusal.message);
   std::fprintf(stderr, "portico: projection '%s' stalled: %s\n", h->name.c_str(),
                refusal.message.c_str());
-  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     failure = txn.put(meta_, h->stalled_key, lmdb::be64(refusal.position) + refusal.message);
     return {};
   });
 }
 
 LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
-  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     if (failure = clear_slot(txn, h.dbis[0]); !failure.ok()) return {};
     if (failure = clear_slot(txn, h.dbis[1]); !failure.ok()) return {};
     // A work queue replays the history to rebuild its state, but acts only on what comes next.
@@ -1298,7 +1134,7 @@ LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
 
 bool LogImpl::wait_for_other_rebuild(const ProjectionHandle& h) {
   auto marker = [&]() -> std::optional<std::string> {
-    auto m = with_read([&](Txn& txn) -> LogResult<std::optional<std::string>> {
+    auto m = env_.with_read([&](Txn& txn) -> LogResult<std::optional<std::string>> {
       Status s;
       auto v = txn.get(meta_, h.build_key, s);
       if (!s.ok()) return Unexpected(error_from(s));
@@ -1329,7 +1165,7 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
   // Another process rebuilding it (two programs of a new version starting together): let it
   // finish rather than take its work over.
   if (wait_for_other_rebuild(h)) {
-    auto meta = with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
+    auto meta = env_.with_read([&](Txn& txn) -> LogResult<std::optional<ProjectionMeta>> {
       Status s;
       auto m = read_meta(txn, h, s);
       if (!s.ok()) return Unexpected(error_from(s));
@@ -1339,7 +1175,7 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
   }
   BuildMarker marker;
   marker.owner = new_uuid_v4().bytes;
-  auto target = with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint8_t> {
+  auto target = env_.with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint8_t> {
     auto meta = read_meta(txn, h, failure);
     if (!failure.ok()) return 0;
     const std::uint8_t slot = meta ? static_cast<std::uint8_t>(1 - meta->slot) : 0;
@@ -1349,8 +1185,8 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
   });
   if (!target) return Unexpected(std::move(target).error());
   for (;;) {
-    auto step =
-        with_write([&](Txn& txn, Status& failure) -> LogResult<std::pair<bool, std::uint64_t>> {
+    auto step = env_.with_write(
+        [&](Txn& txn, Status& failure) -> LogResult<std::pair<bool, std::uint64_t>> {
           auto stored = txn.get(meta_, h.build_key, failure);
           if (!failure.ok()) return std::pair{false, std::uint64_t{0}};
           auto current = stored ? BuildMarker::decode(*stored) : std::nullopt;
@@ -1413,7 +1249,7 @@ LogResult<void> LogImpl::read_projection(std::string_view name,
     return log_error(Errc::invalid_argument,
                      fmt::format("projection '{}' is not registered or not built", name));
   }
-  return with_read([&](Txn& txn) -> LogResult<void> {
+  return env_.with_read([&](Txn& txn) -> LogResult<void> {
     Status s;
     auto meta = read_meta(txn, *h, s);
     if (!s.ok()) return Unexpected(error_from(s));
@@ -1447,7 +1283,7 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
     return log_error(Errc::invalid_argument,
                      fmt::format("'{}' is not a registered async projection", name));
   }
-  return with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint64_t> {
+  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint64_t> {
     auto meta = read_meta(txn, *h, failure);
     if (!failure.ok()) return 0;
     if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
@@ -1494,7 +1330,7 @@ LogResult<void> LogImpl::write_projection(std::string_view name,
                                  "change only with the events they derive from)",
                                  name));
   }
-  return with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
+  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
     auto meta = read_meta(txn, *h, failure);
     if (!failure.ok()) return {};
     if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
@@ -1521,7 +1357,7 @@ LogResult<ProjectionInfo> LogImpl::projection_info(std::string_view name) {
     return log_error(Errc::invalid_argument,
                      fmt::format("projection '{}' is not registered", name));
   }
-  return with_read([&](Txn& txn) -> LogResult<ProjectionInfo> {
+  return env_.with_read([&](Txn& txn) -> LogResult<ProjectionInfo> {
     Status s;
     auto meta = read_meta(txn, *h, s);
     if (!s.ok()) return Unexpected(error_from(s));
@@ -1609,19 +1445,10 @@ LogResult<std::vector<ProjectionCheck>> LogImpl::check_projections(const Progres
   // The check holds one read transaction throughout, and LMDB cannot resize the map while one is
   // open: give the map room to double first (as backup does), so appends meanwhile rarely need
   // to grow it.
-  if (!options_.read_only) {
-    std::unique_lock lock(env_mu_);
-    MDB_envinfo info{};
-    MDB_stat st{};
-    mdb_env_info(env_, &info);
-    mdb_env_stat(env_, &st);
-    const std::uint64_t used = (info.me_last_pgno + 1) * std::uint64_t{st.ms_psize};
-    const std::uint64_t want = std::min<std::uint64_t>(options_.max_map_size, used * 2);
-    if (info.me_mapsize < want && mdb_env_set_mapsize(env_, want) == 0) stats_.map_size = want;
-  }
+  env_.reserve_room(env_.info().used_bytes * 2);
   // One snapshot of the live side for the whole check: the events replayed and the tables they
   // are compared with are of the same moment.
-  return with_read([&](Txn& live) -> LogResult<std::vector<ProjectionCheck>> {
+  return env_.with_read([&](Txn& live) -> LogResult<std::vector<ProjectionCheck>> {
     std::vector<ProjectionCheck> out;
     std::uint64_t total = 0, done = 0;
     Status s;
@@ -1721,8 +1548,8 @@ Stats LogImpl::stats() const {
   s.max_batch = stats_.max_batch;
   s.commit_ns = stats_.commit_ns;
   s.projection_ns = stats_.projection_ns;
-  s.map_grows = stats_.map_grows;
-  s.map_size = stats_.map_size;
+  s.map_grows = env_.map_grows();
+  s.map_size = env_.map_size();
   return s;
 }
 
@@ -1767,15 +1594,9 @@ void LogImpl::start_watcher() {
       const int ready = ::poll(&fd, 1, interval);
       if (ready < 0 && errno != EINTR) break;
       if (ready > 0) break;  // stopping
-      MDB_envinfo info{};
-      int rc;
-      {
-        // mdb_env_info reads the memory map, which a growing log remaps (grow_map): never then.
-        std::shared_lock map_lock(env_mu_);
-        rc = mdb_env_info(env_, &info);
-      }
-      if (rc == 0 && info.me_last_txnid != seen) {
-        seen = info.me_last_txnid;
+      // Environment::info takes the map lock: a growing log remaps the memory it reads.
+      if (const std::size_t last = env_.info().last_txn_id; last != seen) {
+        seen = last;
         // This process's own commit of appends published itself (and everything before it).
         if (seen != own_txn_id_.load(std::memory_order_relaxed)) rereads = kRereads;
       }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <lmdb.h>
-#include <pthread.h>
 #include <sys/types.h>
 
 #include <array>
@@ -26,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "environment.hpp"
 #include "lmdb.hpp"
 #include "tables.hpp"
 
@@ -34,29 +34,6 @@ namespace portico::log::detail {
 using lmdb::Cursor;
 using lmdb::Status;
 using lmdb::Txn;
-
-// A reader-writer lock that lets a waiting writer in ahead of new readers (glibc's default, and so
-// std::shared_mutex, prefers readers: steady reads could hold off a map resize for ever).
-class RwLock {
- public:
-  RwLock() {
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&lock_, &attr);
-    pthread_rwlockattr_destroy(&attr);
-  }
-  ~RwLock() { pthread_rwlock_destroy(&lock_); }
-  RwLock(const RwLock&) = delete;
-  RwLock& operator=(const RwLock&) = delete;
-  void lock() { pthread_rwlock_wrlock(&lock_); }
-  void unlock() { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
-  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
-
- private:
-  pthread_rwlock_t lock_;
-};
 
 struct PreparedEvent {
   Uuid id;
@@ -175,16 +152,6 @@ class LogImpl {
   std::uint64_t current_version(const Txn& txn, std::uint64_t stream_no, Status& status) const;
   LogResult<Record> to_record(std::string_view bytes, std::uint64_t position) const;
 
-  // Begins a transaction holding `lock` (env_mu_, shared), adopting a map another process grew.
-  Status begin(unsigned flags, std::shared_lock<RwLock>& lock, Txn& txn);
-  // Runs `fn(txn)` in a fresh read-only transaction, adopting a map grown by another process.
-  template <class Fn>
-  auto with_read(Fn&& fn) -> decltype(fn(std::declval<Txn&>()));
-  // Runs `fn(txn, failure)` in a write transaction and commits it when `fn` succeeds with
-  // `failure` still ok; a full map is grown and `fn` run again in a fresh transaction.
-  template <class Fn>
-  auto with_write(Fn&& fn) -> decltype(fn(std::declval<Txn&>(), std::declval<Status&>()));
-
   // ---- Projections ----
   LogResult<void> open_projections(const Txn& txn);
   LogResult<void> prepare_projections();
@@ -212,23 +179,15 @@ class LogImpl {
   LogResult<void> rebuild_inline(const ProjectionHandle& h, const Progress& progress);
   LogResult<void> reset_async(const ProjectionHandle& h);
   LogResult<void> catch_up_inline(const ProjectionHandle& h);
-  LogResult<void> grow_map();
-  void adopt_map();
   void publish(std::uint64_t head);
   void start_watcher();
   void stop_watcher();
 
   Options options_;
-  MDB_env* env_ = nullptr;
+  Environment env_;
   MDB_dbi events_ = 0, streams_ = 0, stream_index_ = 0, event_ids_ = 0, meta_ = 0;
   std::vector<std::unique_ptr<ProjectionHandle>> projections_;
   bool has_inline_ = false;
-  std::pair<dev_t, ino_t> dir_key_{};
-  bool registered_ = false;
-
-  // Shared by every transaction, exclusive while the map is resized (LMDB requires that no
-  // transaction of this process is active then).
-  mutable RwLock env_mu_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -251,7 +210,7 @@ class LogImpl {
 
   struct AtomicStats {
     std::atomic<std::uint64_t> appends{0}, events{0}, conflicts{0}, commits{0}, batched_appends{0},
-        max_batch{0}, commit_ns{0}, projection_ns{0}, map_grows{0}, map_size{0};
+        max_batch{0}, commit_ns{0}, projection_ns{0};
   };
   mutable AtomicStats stats_;
 };

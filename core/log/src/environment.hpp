@@ -1,0 +1,140 @@
+// The LMDB environment of one log and the lock around its memory map (private to core/log).
+//
+// LMDB maps the whole file into memory. A resize (mdb_env_set_mapsize) unmaps it and maps it
+// again, and LMDB requires that no transaction of the process is active meanwhile; reading the
+// environment (mdb_env_info, mdb_env_stat, mdb_env_copy2) reads the map too. So every transaction
+// and every read of the environment holds the map lock shared, and a resize holds it exclusively.
+// The MDB_env is private to Environment: no code outside environment.cpp can reach it, and so none
+// can read it without the lock (backup once did, while the commit thread grew the map).
+#pragma once
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <portico/log/error.hpp>
+#include <portico/log/log.hpp>
+#include <shared_mutex>
+#include <utility>
+
+#include "lmdb.hpp"
+
+namespace portico::log::detail {
+
+// The LogError for a failed LMDB call: corrupt, storage_full (a full map or disk) or io_error.
+LogError error_from(const lmdb::Status& s);
+
+// A reader-writer lock that lets a waiting writer in ahead of new readers (glibc's default, and so
+// std::shared_mutex, prefers readers: steady reads could hold off a map resize for ever).
+class RwLock {
+ public:
+  RwLock();
+  ~RwLock();
+  RwLock(const RwLock&) = delete;
+  RwLock& operator=(const RwLock&) = delete;
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+// What Environment::info() reads, under the map lock.
+struct EnvInfo {
+  std::uint64_t map_size = 0;    // bytes mapped
+  std::uint64_t used_bytes = 0;  // pages in use × page size: at most what a compact copy writes
+  std::size_t last_txn_id = 0;   // of the last commit by any process
+};
+
+class Environment {
+ public:
+  Environment() = default;
+  // Closes the environment; the directory may then be opened again in this process.
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Opens the environment in `dir` (creating the directory and the files with Options::create),
+  // with room for `max_dbs` named databases and the map at least Options::initial_map_size.
+  // A directory is open at most once per process: a second open answers Errc::already_open.
+  LogResult<void> open(const std::filesystem::path& dir, const Options& options, unsigned max_dbs);
+
+  bool read_only() const noexcept { return read_only_; }
+
+  // Begins a transaction holding `lock` (the map lock, shared), adopting a map another process
+  // grew.
+  lmdb::Status begin(unsigned flags, std::shared_lock<RwLock>& lock, lmdb::Txn& txn);
+
+  // Runs `fn(txn)` in a fresh read-only transaction; `fn` returns a LogResult.
+  template <class Fn>
+  auto with_read(Fn&& fn) -> decltype(fn(std::declval<lmdb::Txn&>())) {
+    std::shared_lock<RwLock> lock;
+    lmdb::Txn txn;
+    if (lmdb::Status s = begin(MDB_RDONLY, lock, txn); !s.ok()) return Unexpected(error_from(s));
+    return fn(txn);
+  }
+
+  // Runs `fn(txn, failure)` in a write transaction and commits it when `fn` succeeds with
+  // `failure` still ok; a full map is grown and `fn` run again in a fresh transaction.
+  template <class Fn>
+  auto with_write(Fn&& fn)
+      -> decltype(fn(std::declval<lmdb::Txn&>(), std::declval<lmdb::Status&>())) {
+    if (read_only_) return log_error(Errc::read_only, "the log was opened read-only");
+    for (;;) {
+      std::shared_lock<RwLock> lock;
+      lmdb::Txn txn;
+      if (lmdb::Status s = begin(0, lock, txn); !s.ok()) return Unexpected(error_from(s));
+      lmdb::Status failure;
+      auto result = fn(txn, failure);
+      if (failure.ok() && result) failure = txn.commit();
+      if (failure.ok()) return result;
+      txn.abort();
+      lock.unlock();
+      if (failure.rc == MDB_MAP_FULL) {
+        if (auto grown = grow_map(); !grown) return Unexpected(std::move(grown).error());
+        continue;
+      }
+      if (failure.rc == MDB_MAP_RESIZED) {
+        adopt_map();
+        continue;
+      }
+      return Unexpected(error_from(failure));
+    }
+  }
+
+  // Doubles the map (up to Options::max_map_size; past it, Errc::storage_full). The caller holds
+  // no transaction: this takes the map lock exclusively.
+  LogResult<void> grow_map();
+  // Takes the map size another process set (after MDB_MAP_RESIZED).
+  void adopt_map();
+  // Reads the environment under the map lock (shared).
+  EnvInfo info() const;
+  // Grows the map to `bytes` now (at most Options::max_map_size) unless it is that large already,
+  // for work that will hold one read transaction for long (LMDB cannot resize the map while one
+  // is open, so an append that needs more room would wait for it). Nothing when read-only.
+  void reserve_room(std::uint64_t bytes);
+  // Writes a compacted copy into directory `dest`, in one read transaction under the map lock;
+  // a map another process grew meanwhile is adopted and the copy made again.
+  lmdb::Status copy_compact(const std::filesystem::path& dest);
+
+  std::uint64_t map_size() const noexcept { return map_size_.load(); }
+  std::uint64_t map_grows() const noexcept { return map_grows_.load(); }
+
+ private:
+  MDB_env* env_ = nullptr;
+  // Shared by every transaction and every read of env_, exclusive while the map is resized.
+  mutable RwLock mu_;
+  bool read_only_ = false;
+  std::uint64_t max_map_size_ = 0;
+  std::pair<dev_t, ino_t> dir_key_{};
+  bool registered_ = false;
+  std::atomic<std::uint64_t> map_size_{0};
+  std::atomic<std::uint64_t> map_grows_{0};
+};
+
+}  // namespace portico::log::detail
