@@ -1,5 +1,11 @@
 // The implementation behind portico::log::Log (private to core/log): class LogImpl, the structures
 // its parts share, and the constants of the projection host.
+//
+// LogImpl is one class whose members are defined in one file per concern; the groups below name
+// the file. They stand on environment.hpp (the LMDB environment and its map lock) and layout.hpp
+// (the databases' keys and lookups), which know nothing of LogImpl, so no part needs another's
+// internals: append calls into the projection host, the projection host into layout, reads only
+// into layout.
 #pragma once
 
 #include <lmdb.h>
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "environment.hpp"
+#include "layout.hpp"
 #include "lmdb.hpp"
 #include "tables.hpp"
 
@@ -60,15 +67,6 @@ struct Pending {
   std::optional<LogResult<AppendResult>> result;
 };
 
-// The tail of the log as the current write transaction sees it.
-struct Tail {
-  bool damaged = false;  // the last record does not decode: appends are refused
-  std::uint64_t position = 0;
-  Hash hash{};
-  std::int64_t recorded_at_us = 0;
-  std::uint64_t last_stream_no = 0;
-};
-
 // An LMDB-style status code for "a projection refused an event" (the message is kept aside).
 constexpr int kProjectionRefused = 0x7fff0001;
 // "The inline projections are too far behind to catch up inside this append" (run_batch then
@@ -99,23 +97,32 @@ struct ProjectionHandle {
 
 class LogImpl {
  public:
+  // ---- log.cpp ----
   LogImpl(std::filesystem::path dir, Options options);
   // Answers every queued append, stops the threads, closes the environment.
   ~LogImpl();
-
   LogResult<void> open();
+  Stats stats() const;
+  const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  // ---- append.cpp ----
   LogResult<AppendResult> append(std::span<const StreamWrite> writes);
   void append_async(std::span<const StreamWrite> writes, AppendCallback done);
+
+  // ---- read.cpp ----
   LogResult<std::vector<Record>> read_stream(std::string_view stream, std::uint64_t from,
                                              Direction direction, std::size_t max_count);
   LogResult<std::vector<Record>> read_all(std::uint64_t from, std::size_t max_count);
   LogResult<std::uint64_t> stream_version(std::string_view stream);
   LogResult<std::optional<Record>> find(const Uuid& id);
   LogResult<std::uint64_t> head();
+
+  // ---- verify.cpp ----
   LogResult<VerifyReport> verify(const Progress& progress);
   LogResult<void> backup(const std::filesystem::path& dest, const Progress& progress);
-  Stats stats() const;
+  LogResult<std::vector<ProjectionCheck>> check_projections(const Progress& progress);
 
+  // ---- projection_host.cpp ----
   LogResult<void> read_projection(std::string_view name,
                                   const std::function<void(const TableReader&)>& fn);
   LogResult<std::uint64_t> apply_projection(std::string_view name, std::span<const Record> records);
@@ -123,8 +130,8 @@ class LogImpl {
                                    const std::function<Result<void>(TableWriter&)>& fn);
   LogResult<ProjectionInfo> projection_info(std::string_view name);
   LogResult<void> rebuild_projections(std::span<const std::string> names, const Progress& progress);
-  LogResult<std::vector<ProjectionCheck>> check_projections(const Progress& progress);
 
+  // ---- subscription.cpp ----
   // Subscriptions wait here for commits.
   bool wait_for_commit(std::uint64_t after, const std::atomic<bool>& closed,
                        std::chrono::steady_clock::time_point deadline);
@@ -136,9 +143,8 @@ class LogImpl {
   void subscription_closed() { --live_subscriptions_; }
   int live_subscriptions() const { return live_subscriptions_.load(); }
 
-  std::filesystem::path dir_;
-
  private:
+  // ---- append.cpp ----
   LogResult<void> prepare(std::span<const StreamWrite> writes, Prepared& out) const;
   // The commit thread: takes what is queued into one transaction, commits, answers, repeats.
   void commit_loop();
@@ -146,59 +152,60 @@ class LogImpl {
   // Applies one append inside the batch's transaction. A refused append (conflict) writes nothing
   // and comes back as a result; a failing LMDB call is reported in `failure` and dooms the batch.
   LogResult<AppendResult> apply(Txn& txn, Tail& tail, Prepared& prepared, Status& failure);
-  Status read_tail(const Txn& txn, Tail& tail) const;
-  std::optional<std::uint64_t> stream_no(const Txn& txn, std::string_view stream,
-                                         Status& status) const;
-  std::uint64_t current_version(const Txn& txn, std::uint64_t stream_no, Status& status) const;
-  LogResult<Record> to_record(std::string_view bytes, std::uint64_t position) const;
+  // Wakes the subscriptions waiting for commits up to `head`.
+  void publish(std::uint64_t head);
 
-  // ---- Projections ----
+  // ---- projection_host.cpp ----
   LogResult<void> open_projections(const Txn& txn);
   LogResult<void> prepare_projections();
   const ProjectionHandle* find_projection(std::string_view name) const;
   std::optional<ProjectionMeta> read_meta(const Txn& txn, const ProjectionHandle& h,
                                           Status& status) const;
-  // Applies the events after `from` up to `to` (read through `events_txn`) to `p`, writing into
-  // `tables`. A refusal answers kProjectionRefused with the reason in `error`.
+  // Applies the events after `from` up to `to` (read through `events_txn`) to `h`, writing into
+  // `tables`. A refusal answers kProjectionRefused, with the reason in `refusal`.
   Status apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
                      const ProjectionHandle& h, LmdbTables& tables, Refusal& refusal) const;
   // Brings every inline projection up to `head` inside the append transaction `txn` (at most
-  // `limit` events each).
-  // Events up to `backlog_end` were appended before this transaction (by another process without
-  // the projections, or while one was stalled); more than a chunk of them answers
-  // kProjectionBacklog. Stalled projections are skipped.
+  // `limit` events each). Stalled projections are skipped. Events up to `backlog_end` were
+  // appended before this transaction (by another process without the projections, or while one
+  // was stalled): more than a chunk of them answers kProjectionBacklog.
   Status project_inline(Txn& txn, std::uint64_t head, Refusal& refusal,
                         std::uint64_t limit = ~std::uint64_t{0}, std::uint64_t backlog_end = 0);
   // Marks an inline projection stalled at an event it refused that no append of ours carried:
   // appends go on without it, and reads of it answer Errc::projection_failed until it is rebuilt.
   LogResult<void> mark_stalled(const Refusal& refusal);
+  // Brings every inline projection up to the head, a chunk per transaction.
   LogResult<void> catch_up_all();
   // Waits while another process rebuilds `h` (its marker advances); false when there is no such
   // rebuild or it stopped advancing.
   bool wait_for_other_rebuild(const ProjectionHandle& h);
   LogResult<void> rebuild_inline(const ProjectionHandle& h, const Progress& progress);
   LogResult<void> reset_async(const ProjectionHandle& h);
-  LogResult<void> catch_up_inline(const ProjectionHandle& h);
-  void publish(std::uint64_t head);
+
+  // ---- subscription.cpp ----
   void start_watcher();
   void stop_watcher();
 
+  const std::filesystem::path dir_;
   Options options_;
   Environment env_;
-  MDB_dbi events_ = 0, streams_ = 0, stream_index_ = 0, event_ids_ = 0, meta_ = 0;
+  Databases db_;
   std::vector<std::unique_ptr<ProjectionHandle>> projections_;
   bool has_inline_ = false;
 
+  // The commit queue (append.cpp).
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Pending>> queue_;
   bool stopping_ = false;
   std::thread committer_;
 
+  // The head subscribers have been told of (append.cpp publishes, subscription.cpp waits).
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;
   std::uint64_t published_head_ = 0;
 
+  // The watcher of other processes' commits (subscription.cpp).
   std::mutex watcher_mu_;
   std::thread watcher_;
   int stop_fd_ = -1;
