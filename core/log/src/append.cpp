@@ -16,6 +16,7 @@
 #include <portico/utf8.hpp>
 #include <thread>
 #include <unordered_set>
+#include <variant>
 
 #include "log_impl.hpp"
 #include "record_codec.hpp"
@@ -343,16 +344,17 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       if (!failure.ok()) break;
     }
     // The read models commit with the events they derive from, or not at all.
-    Refusal refusal;
+    ProjectionStep projected = Projected{};
     if (failure.ok() && has_inline_) {
       const auto p0 = std::chrono::steady_clock::now();
-      failure = project_inline(txn, tail.position, refusal, ~std::uint64_t{0}, before);
+      projected = project_inline(txn, tail.position, ~std::uint64_t{0}, before);
+      if (const auto* failed = std::get_if<Status>(&projected)) failure = *failed;
       stats_.projection_ns +=
           static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - p0)
                                          .count());
     }
-    if (failure.ok()) {
+    if (failure.ok() && std::holds_alternative<Projected>(projected)) {
       const auto t0 = std::chrono::steady_clock::now();
       const std::size_t txn_id = mdb_txn_id(txn.get());
       failure = txn.commit();
@@ -391,16 +393,17 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       env_.adopt_map();
       continue;
     }
-    if (failure.rc == kProjectionBacklog) {
+    if (std::holds_alternative<Backlog>(projected)) {
       // Events appended without the projections (another process): catch up in chunks of their
       // own, then this batch again.
       if (auto ok = catch_up_all(); !ok) return fail_all(ok.error());
       continue;
     }
-    if (failure.rc == kProjectionRefused && refusal.position <= before) {
+    const Refusal* refusal = std::get_if<Refusal>(&projected);
+    if (refusal && refusal->position <= before) {
       // Refused an event none of these appends carried: theirs must not fail for it. The
       // projection stops (reads of it say why) and the appends go on.
-      if (auto ok = mark_stalled(refusal); !ok) return fail_all(ok.error());
+      if (auto ok = mark_stalled(*refusal); !ok) return fail_all(ok.error());
       continue;
     }
     if (batch.size() > 1) {
@@ -410,8 +413,8 @@ void LogImpl::run_batch(std::span<const std::unique_ptr<Pending>> batch) {
       for (std::size_t i = 0; i < batch.size(); ++i) run_batch(batch.subspan(i, 1));
       return;
     }
-    if (failure.rc == kProjectionRefused) {
-      return fail_all(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
+    if (refusal) {
+      return fail_all(LogError{Errc::projection_failed, refusal->message, std::nullopt, 0});
     }
     LogError e = error_from(failure);
     if (e.code == Errc::storage_full && failure.rc != MDB_MAP_FULL) {

@@ -18,6 +18,7 @@
 #include <portico/log/error.hpp>
 #include <portico/log/log.hpp>
 #include <shared_mutex>
+#include <type_traits>
 #include <utility>
 
 #include "lmdb.hpp"
@@ -26,6 +27,26 @@ namespace portico::log::detail {
 
 // The LogError for a failed LMDB call: corrupt, storage_full (a full map or disk) or io_error.
 LogError error_from(const lmdb::Status& s);
+
+// The error of work inside a write transaction (Environment::with_write): what to report, and for
+// a failed LMDB call its return code, by which with_write tells a full or resized map (grow or
+// adopt it, and run the work again) from a failure to report.
+struct TxnError {
+  TxnError() = default;
+  // Implicit, so that the work returns either as its error: `return log_error(...)`, or
+  // `return txn_failed(status)`.
+  TxnError(LogError e) : error(std::move(e)) {}
+  TxnError(const lmdb::Status& s) : error(error_from(s)), rc(s.rc) {}
+
+  LogError error;
+  int rc = MDB_SUCCESS;  // the LMDB return code when an LMDB call failed
+};
+
+template <class T>
+using TxnResult = Result<T, TxnError>;
+
+// `return txn_failed(status);` from work inside a write transaction.
+inline Unexpected<TxnError> txn_failed(const lmdb::Status& s) { return Unexpected(TxnError(s)); }
 
 // A reader-writer lock that lets a waiting writer in ahead of new readers (glibc's default, and so
 // std::shared_mutex, prefers readers: steady reads could hold off a map resize for ever).
@@ -79,31 +100,40 @@ class Environment {
     return fn(txn);
   }
 
-  // Runs `fn(txn, failure)` in a write transaction and commits it when `fn` succeeds with
-  // `failure` still ok; a full map is grown and `fn` run again in a fresh transaction.
+  // Runs `fn(txn)` in a write transaction and commits it when `fn` returns a value; `fn` returns a
+  // TxnResult<T>, and this the LogResult<T>. When `fn` or the commit fails because the map is
+  // full (or another process resized it), the map is grown (or adopted) and `fn` runs again in a
+  // fresh transaction.
   template <class Fn>
   auto with_write(Fn&& fn)
-      -> decltype(fn(std::declval<lmdb::Txn&>(), std::declval<lmdb::Status&>())) {
+      -> LogResult<typename std::invoke_result_t<Fn&, lmdb::Txn&>::value_type> {
+    using T = typename std::invoke_result_t<Fn&, lmdb::Txn&>::value_type;
     if (read_only_) return log_error(Errc::read_only, "the log was opened read-only");
     for (;;) {
       std::shared_lock<RwLock> lock;
       lmdb::Txn txn;
       if (lmdb::Status s = begin(0, lock, txn); !s.ok()) return Unexpected(error_from(s));
-      lmdb::Status failure;
-      auto result = fn(txn, failure);
-      if (failure.ok() && result) failure = txn.commit();
-      if (failure.ok()) return result;
+      TxnResult<T> result = fn(txn);
+      if (result) {
+        if (lmdb::Status s = txn.commit(); !s.ok()) {
+          result = Unexpected(TxnError(s));
+        } else if constexpr (std::is_void_v<T>) {
+          return {};
+        } else {
+          return std::move(*result);
+        }
+      }
+      const int rc = result.error().rc;
+      if (rc != MDB_MAP_FULL && rc != MDB_MAP_RESIZED) {
+        return Unexpected(std::move(result).error().error);
+      }
       txn.abort();
       lock.unlock();
-      if (failure.rc == MDB_MAP_FULL) {
+      if (rc == MDB_MAP_FULL) {
         if (auto grown = grow_map(); !grown) return Unexpected(std::move(grown).error());
-        continue;
-      }
-      if (failure.rc == MDB_MAP_RESIZED) {
+      } else {
         adopt_map();
-        continue;
       }
-      return Unexpected(error_from(failure));
     }
   }
 

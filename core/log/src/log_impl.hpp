@@ -29,6 +29,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "environment.hpp"
@@ -67,18 +68,21 @@ struct Pending {
   std::optional<LogResult<AppendResult>> result;
 };
 
-// An LMDB-style status code for "a projection refused an event" (the message is kept aside).
-constexpr int kProjectionRefused = 0x7fff0001;
-// "The inline projections are too far behind to catch up inside this append" (run_batch then
-// catches them up in chunks of their own first).
-constexpr int kProjectionBacklog = 0x7fff0002;
-
 // Why a projection refused an event.
 struct Refusal {
   std::string projection;
   std::uint64_t position = 0;
   std::string message;
 };
+// The inline projections are too far behind to catch up inside this append: run_batch catches
+// them up in chunks of their own first.
+struct Backlog {};
+// The events were projected.
+struct Projected {};
+// The outcome of projecting a range of events: done, an LMDB failure (never an ok Status; it dooms
+// the transaction), a refusal, or a backlog.
+using ProjectionStep = std::variant<Projected, Status, Refusal, Backlog>;
+
 // Events applied per transaction when a projection is rebuilt or catches up.
 constexpr std::uint64_t kProjectionChunk = 8192;
 
@@ -162,15 +166,16 @@ class LogImpl {
   std::optional<ProjectionMeta> read_meta(const Txn& txn, const ProjectionHandle& h,
                                           Status& status) const;
   // Applies the events after `from` up to `to` (read through `events_txn`) to `h`, writing into
-  // `tables`. A refusal answers kProjectionRefused, with the reason in `refusal`.
-  Status apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
-                     const ProjectionHandle& h, LmdbTables& tables, Refusal& refusal) const;
+  // `tables`: Projected, an LMDB failure, or a Refusal (never a Backlog).
+  ProjectionStep apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
+                             const ProjectionHandle& h, LmdbTables& tables) const;
   // Brings every inline projection up to `head` inside the append transaction `txn` (at most
   // `limit` events each). Stalled projections are skipped. Events up to `backlog_end` were
   // appended before this transaction (by another process without the projections, or while one
-  // was stalled): more than a chunk of them answers kProjectionBacklog.
-  Status project_inline(Txn& txn, std::uint64_t head, Refusal& refusal,
-                        std::uint64_t limit = ~std::uint64_t{0}, std::uint64_t backlog_end = 0);
+  // was stalled): more than a chunk of them answers a Backlog.
+  ProjectionStep project_inline(Txn& txn, std::uint64_t head,
+                                std::uint64_t limit = ~std::uint64_t{0},
+                                std::uint64_t backlog_end = 0);
   // Marks an inline projection stalled at an event it refused that no append of ours carried:
   // appends go on without it, and reads of it answer Errc::projection_failed until it is rebuilt.
   LogResult<void> mark_stalled(const Refusal& refusal);

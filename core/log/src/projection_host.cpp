@@ -113,10 +113,10 @@ std::optional<ProjectionMeta> LogImpl::read_meta(const Txn& txn, const Projectio
   return meta;
 }
 
-Status LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
-                            const ProjectionHandle& h, LmdbTables& tables, Refusal& refusal) const {
+ProjectionStep LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,
+                                    const ProjectionHandle& h, LmdbTables& tables) const {
+  if (from >= to) return Projected{};
   Status s;
-  if (from >= to) return s;
   Cursor c;
   if (s = Cursor::open(events_txn, db_.events, c); !s.ok()) return s;
   std::uint64_t expected = from + 1;
@@ -129,34 +129,31 @@ Status LogImpl::apply_range(const Txn& events_txn, std::uint64_t from, std::uint
     if (position != expected) break;
     auto rec = to_record(lmdb::as_view(v), position, options_.upcasters);
     if (!rec) {
-      refusal = {h.name, position,
-                 fmt::format("projection '{}' cannot read position {}: {}", h.name, position,
-                             rec.error().message)};
-      return {kProjectionRefused, "projection"};
+      return Refusal{h.name, position,
+                     fmt::format("projection '{}' cannot read position {}: {}", h.name, position,
+                                 rec.error().message)};
     }
     auto applied = h.projection->apply(tables, *rec);
     if (!tables.failure().ok()) return tables.failure();
     if (!applied) {
-      refusal = {h.name, position,
-                 fmt::format("projection '{}' refused event {} at position {} ({} on '{}'): {}",
-                             h.name, rec->id.to_string(), position, rec->type, rec->stream,
-                             applied.error().message)};
-      return {kProjectionRefused, "projection"};
+      return Refusal{h.name, position,
+                     fmt::format("projection '{}' refused event {} at position {} ({} on '{}'): {}",
+                                 h.name, rec->id.to_string(), position, rec->type, rec->stream,
+                                 applied.error().message)};
     }
     tables.set_position(position);
   }
   if (!s.ok()) return s;
   if (expected <= to) {
-    refusal = {
+    return Refusal{
         h.name, expected,
         fmt::format("projection '{}': position {} is missing from the log", h.name, expected)};
-    return {kProjectionRefused, "projection"};
   }
-  return s;
+  return Projected{};
 }
 
-Status LogImpl::project_inline(Txn& txn, std::uint64_t head, Refusal& refusal, std::uint64_t limit,
-                               std::uint64_t backlog_end) {
+ProjectionStep LogImpl::project_inline(Txn& txn, std::uint64_t head, std::uint64_t limit,
+                                       std::uint64_t backlog_end) {
   Status s;
   for (const auto& h : projections_) {
     if (!h->is_inline) continue;
@@ -169,41 +166,48 @@ Status LogImpl::project_inline(Txn& txn, std::uint64_t head, Refusal& refusal, s
       if (!s.ok()) return s;
       continue;  // stalled: reads of it say why; a rebuild starts it again
     }
-    if (backlog_end > meta->position + kProjectionChunk) return {kProjectionBacklog, "projection"};
+    if (backlog_end > meta->position + kProjectionChunk) return Backlog{};
     const std::uint64_t to = head - meta->position > limit ? meta->position + limit : head;
     LmdbTables tables(txn, h->dbis[meta->slot], meta->position);
-    if (s = apply_range(txn, meta->position, to, *h, tables, refusal); !s.ok()) return s;
+    if (auto step = apply_range(txn, meta->position, to, *h, tables);
+        !std::holds_alternative<Projected>(step)) {
+      return step;
+    }
     meta->position = to;
     if (s = txn.put(db_.meta, h->meta_key, meta->encode()); !s.ok()) return s;
   }
-  return s;
+  return Projected{};
 }
 
 LogResult<void> LogImpl::catch_up_all() {
   for (;;) {
-    Refusal refusal;
-    auto step = env_.with_write([&](Txn& txn, Status& failure) -> LogResult<bool> {
-      const std::uint64_t head = last_position(txn, db_, failure);
-      if (!failure.ok()) return false;
+    std::optional<Refusal> refused;
+    auto step = env_.with_write([&](Txn& txn) -> TxnResult<bool> {
+      refused.reset();
+      Status s;
+      const std::uint64_t head = last_position(txn, db_, s);
+      if (!s.ok()) return txn_failed(s);
       std::uint64_t behind = 0;
       for (const auto& h : projections_) {
         if (!h->is_inline) continue;
-        auto meta = read_meta(txn, *h, failure);
-        if (!failure.ok()) return false;
+        auto meta = read_meta(txn, *h, s);
+        if (!s.ok()) return txn_failed(s);
         if (meta && meta->position < head) behind = std::max(behind, head - meta->position);
       }
       if (behind == 0) return false;
-      // project_inline covers every inline projection: each advances by at most a chunk.
-      failure = project_inline(txn, head, refusal, kProjectionChunk);
-      if (failure.rc == kProjectionRefused) {
-        failure = {};
-        return log_error(Errc::projection_failed, refusal.message);
+      // project_inline covers every inline projection: each advances by at most a chunk. (No
+      // backlog: that needs a backlog_end.)
+      ProjectionStep projected = project_inline(txn, head, kProjectionChunk);
+      if (const auto* failed = std::get_if<Status>(&projected)) return txn_failed(*failed);
+      if (auto* refusal = std::get_if<Refusal>(&projected)) {
+        refused = std::move(*refusal);
+        return log_error(Errc::projection_failed, refused->message);  // commits nothing
       }
       return behind > kProjectionChunk;
     });
-    if (!step && step.error().code == Errc::projection_failed) {
+    if (refused) {
       // Nothing of ours is being appended: the projection stalls, the log goes on.
-      if (auto ok = mark_stalled(refusal); !ok) return ok;
+      if (auto ok = mark_stalled(*refused); !ok) return ok;
       continue;
     }
     if (!step) return Unexpected(std::move(step).error());
@@ -216,22 +220,24 @@ LogResult<void> LogImpl::mark_stalled(const Refusal& refusal) {
   if (!h) return log_error(Errc::projection_failed, refusal.message);
   std::fprintf(stderr, "portico: projection '%s' stalled: %s\n", h->name.c_str(),
                refusal.message.c_str());
-  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
-    failure = txn.put(db_.meta, h->stalled_key, lmdb::be64(refusal.position) + refusal.message);
+  return env_.with_write([&](Txn& txn) -> TxnResult<void> {
+    const std::string stalled = lmdb::be64(refusal.position) + refusal.message;
+    if (Status s = txn.put(db_.meta, h->stalled_key, stalled); !s.ok()) return txn_failed(s);
     return {};
   });
 }
 
 LogResult<void> LogImpl::reset_async(const ProjectionHandle& h) {
-  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
-    if (failure = clear_slot(txn, h.dbis[0]); !failure.ok()) return {};
-    if (failure = clear_slot(txn, h.dbis[1]); !failure.ok()) return {};
+  return env_.with_write([&](Txn& txn) -> TxnResult<void> {
+    Status s;
+    if (s = clear_slot(txn, h.dbis[0]); !s.ok()) return txn_failed(s);
+    if (s = clear_slot(txn, h.dbis[1]); !s.ok()) return txn_failed(s);
     // A work queue replays the history to rebuild its state, but acts only on what comes next.
-    const std::uint64_t acted =
-        h.projection->is_work_queue() ? last_position(txn, db_, failure) : 0;
-    if (!failure.ok()) return {};
-    failure = txn.put(db_.meta, h.meta_key,
-                      ProjectionMeta{h.projection->version(), 0, 0, acted}.encode());
+    const std::uint64_t acted = h.projection->is_work_queue() ? last_position(txn, db_, s) : 0;
+    if (!s.ok()) return txn_failed(s);
+    s = txn.put(db_.meta, h.meta_key,
+                ProjectionMeta{h.projection->version(), 0, 0, acted}.encode());
+    if (!s.ok()) return txn_failed(s);
     return {};
   });
 }
@@ -279,60 +285,59 @@ LogResult<void> LogImpl::rebuild_inline(const ProjectionHandle& h, const Progres
   }
   BuildMarker marker;
   marker.owner = new_uuid_v4().bytes;
-  auto target = env_.with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint8_t> {
-    auto meta = read_meta(txn, h, failure);
-    if (!failure.ok()) return 0;
+  auto target = env_.with_write([&](Txn& txn) -> TxnResult<std::uint8_t> {
+    Status s;
+    auto meta = read_meta(txn, h, s);
+    if (!s.ok()) return txn_failed(s);
     const std::uint8_t slot = meta ? static_cast<std::uint8_t>(1 - meta->slot) : 0;
-    if (failure = clear_slot(txn, h.dbis[slot]); !failure.ok()) return 0;
-    failure = txn.put(db_.meta, h.build_key, marker.encode());
+    if (s = clear_slot(txn, h.dbis[slot]); !s.ok()) return txn_failed(s);
+    if (s = txn.put(db_.meta, h.build_key, marker.encode()); !s.ok()) return txn_failed(s);
     return slot;
   });
   if (!target) return Unexpected(std::move(target).error());
   for (;;) {
-    auto step = env_.with_write(
-        [&](Txn& txn, Status& failure) -> LogResult<std::pair<bool, std::uint64_t>> {
-          auto stored = txn.get(db_.meta, h.build_key, failure);
-          if (!failure.ok()) return std::pair{false, std::uint64_t{0}};
-          auto current = stored ? BuildMarker::decode(*stored) : std::nullopt;
-          if (!current || current->owner != marker.owner) {
-            return log_error(Errc::conflict,
-                             fmt::format("another rebuild of projection '{}' started; this one "
-                                         "stopped",
-                                         h.name));
-          }
-          const std::uint64_t head = last_position(txn, db_, failure);
-          if (!failure.ok()) return std::pair{false, head};
-          const std::uint64_t to = std::min(head, current->position + kProjectionChunk);
-          LmdbTables tables(txn, h.dbis[*target], current->position);
-          Refusal refusal;
-          failure = apply_range(txn, current->position, to, h, tables, refusal);
-          if (failure.rc == kProjectionRefused) {
-            failure = {};
-            return Unexpected(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
-          }
-          if (!failure.ok()) return std::pair{false, head};
-          if (to < head) {
-            failure = txn.put(db_.meta, h.build_key, BuildMarker{marker.owner, to}.encode());
-            return std::pair{false, to};
-          }
-          // Caught up, with the log's writer lock held: swap.
-          auto old = read_meta(txn, h, failure);
-          if (!failure.ok()) return std::pair{false, head};
-          if (failure = txn.put(db_.meta, h.meta_key,
-                                ProjectionMeta{h.projection->version(), *target, head}.encode());
-              !failure.ok()) {
-            return std::pair{false, head};
-          }
-          for (const std::string* key : {&h.build_key, &h.stalled_key}) {
-            MDB_val k = lmdb::as_val(*key);
-            if (int rc = mdb_del(txn.get(), db_.meta, &k, nullptr); rc && rc != MDB_NOTFOUND) {
-              failure = {rc, "mdb_del"};
-              return std::pair{false, head};
-            }
-          }
-          if (old) failure = clear_slot(txn, h.dbis[old->slot]);
-          return std::pair{true, head};
-        });
+    // (done, position reached)
+    auto step = env_.with_write([&](Txn& txn) -> TxnResult<std::pair<bool, std::uint64_t>> {
+      Status s;
+      auto stored = txn.get(db_.meta, h.build_key, s);
+      if (!s.ok()) return txn_failed(s);
+      auto current = stored ? BuildMarker::decode(*stored) : std::nullopt;
+      if (!current || current->owner != marker.owner) {
+        return log_error(
+            Errc::conflict,
+            fmt::format("another rebuild of projection '{}' started; this one stopped", h.name));
+      }
+      const std::uint64_t head = last_position(txn, db_, s);
+      if (!s.ok()) return txn_failed(s);
+      const std::uint64_t to = std::min(head, current->position + kProjectionChunk);
+      LmdbTables tables(txn, h.dbis[*target], current->position);
+      ProjectionStep projected = apply_range(txn, current->position, to, h, tables);
+      if (const auto* failed = std::get_if<Status>(&projected)) return txn_failed(*failed);
+      if (const auto* refusal = std::get_if<Refusal>(&projected)) {
+        return log_error(Errc::projection_failed, refusal->message);
+      }
+      if (to < head) {
+        s = txn.put(db_.meta, h.build_key, BuildMarker{marker.owner, to}.encode());
+        if (!s.ok()) return txn_failed(s);
+        return std::pair{false, to};
+      }
+      // Caught up, with the log's writer lock held: swap.
+      auto old = read_meta(txn, h, s);
+      if (!s.ok()) return txn_failed(s);
+      s = txn.put(db_.meta, h.meta_key,
+                  ProjectionMeta{h.projection->version(), *target, head}.encode());
+      if (!s.ok()) return txn_failed(s);
+      for (const std::string* key : {&h.build_key, &h.stalled_key}) {
+        MDB_val k = lmdb::as_val(*key);
+        if (int rc = mdb_del(txn.get(), db_.meta, &k, nullptr); rc && rc != MDB_NOTFOUND) {
+          return txn_failed({rc, "mdb_del"});
+        }
+      }
+      if (old) {
+        if (s = clear_slot(txn, h.dbis[old->slot]); !s.ok()) return txn_failed(s);
+      }
+      return std::pair{true, head};
+    });
     if (!step && step.error().code == Errc::conflict) {
       // Another process took the rebuild over: wait for it to finish.
       wait_for_other_rebuild(h);
@@ -387,9 +392,10 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
     return log_error(Errc::invalid_argument,
                      fmt::format("'{}' is not a registered async projection", name));
   }
-  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<std::uint64_t> {
-    auto meta = read_meta(txn, *h, failure);
-    if (!failure.ok()) return 0;
+  return env_.with_write([&](Txn& txn) -> TxnResult<std::uint64_t> {
+    Status s;
+    auto meta = read_meta(txn, *h, s);
+    if (!s.ok()) return txn_failed(s);
     if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
     if (meta->version != h->projection->version()) {
       return log_error(Errc::projection_failed,
@@ -407,10 +413,7 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
                                      name, meta->position, r.position));
       }
       auto applied = h->projection->apply(tables, r);
-      if (!tables.failure().ok()) {
-        failure = tables.failure();
-        return 0;
-      }
+      if (!tables.failure().ok()) return txn_failed(tables.failure());
       if (!applied) {
         return log_error(
             Errc::projection_failed,
@@ -420,7 +423,7 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
       meta->position = r.position;
       tables.set_position(r.position);
     }
-    failure = txn.put(db_.meta, h->meta_key, meta->encode());
+    if (s = txn.put(db_.meta, h->meta_key, meta->encode()); !s.ok()) return txn_failed(s);
     return meta->position;
   });
 }
@@ -434,9 +437,10 @@ LogResult<void> LogImpl::write_projection(std::string_view name,
                                  "change only with the events they derive from)",
                                  name));
   }
-  return env_.with_write([&](Txn& txn, Status& failure) -> LogResult<void> {
-    auto meta = read_meta(txn, *h, failure);
-    if (!failure.ok()) return {};
+  return env_.with_write([&](Txn& txn) -> TxnResult<void> {
+    Status s;
+    auto meta = read_meta(txn, *h, s);
+    if (!s.ok()) return txn_failed(s);
     if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
     if (meta->version != h->projection->version()) {
       return log_error(Errc::projection_failed,
@@ -446,10 +450,7 @@ LogResult<void> LogImpl::write_projection(std::string_view name,
     }
     LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     auto done = fn(tables);
-    if (!tables.failure().ok()) {
-      failure = tables.failure();
-      return {};
-    }
+    if (!tables.failure().ok()) return txn_failed(tables.failure());
     if (!done) return log_error(Errc::projection_failed, done.error().message);
     return {};
   });

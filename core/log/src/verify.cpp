@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "log_impl.hpp"
 #include "record_codec.hpp"
@@ -258,12 +259,12 @@ LogResult<std::vector<ProjectionCheck>> LogImpl::check_projections(const Progres
         Txn txn;
         if (s = Txn::begin(scratch, 0, txn); !s.ok()) return Unexpected(error_from(s));
         LmdbTables tables(txn, dbis, at);
-        Refusal refusal;
-        if (s = apply_range(live, at, to, *h, tables, refusal); !s.ok()) {
-          if (s.rc == kProjectionRefused) {
-            return Unexpected(LogError{Errc::projection_failed, refusal.message, std::nullopt, 0});
-          }
-          return Unexpected(error_from(s));
+        const ProjectionStep projected = apply_range(live, at, to, *h, tables);
+        if (const auto* failed = std::get_if<Status>(&projected)) {
+          return Unexpected(error_from(*failed));
+        }
+        if (const auto* refusal = std::get_if<Refusal>(&projected)) {
+          return log_error(Errc::projection_failed, refusal->message);
         }
         if (s = txn.commit(); !s.ok()) return Unexpected(error_from(s));
         done += to - at;
