@@ -8,7 +8,6 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -205,9 +204,9 @@ void LogImpl::commit_loop() {
       try {
         p->done(std::move(*p->result));
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "portico: an append_async callback threw (ignored): %s\n", e.what());
+        warn(fmt::format("an append_async callback threw (ignored): {}", e.what()));
       } catch (...) {
-        std::fprintf(stderr, "portico: an append_async callback threw (ignored)\n");
+        warn("an append_async callback threw (ignored)");
       }
     }
     last_batch = batch.size();

@@ -26,11 +26,16 @@ std::int64_t system_now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void warn_on_stderr(std::string_view line) {
+  std::fprintf(stderr, "portico: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
 }  // namespace
 
 LogImpl::LogImpl(std::filesystem::path dir, Options options)
     : dir_(std::move(dir)), options_(std::move(options)) {
   if (!options_.clock) options_.clock = system_now_us;
+  if (!options_.on_warning) options_.on_warning = warn_on_stderr;
 }
 
 LogImpl::~LogImpl() {
@@ -131,8 +136,8 @@ Log::Log(std::unique_ptr<detail::LogImpl> impl) : impl_(std::move(impl)) {}
 
 Log::~Log() {
   if (impl_ && impl_->live_subscriptions() != 0) {
-    std::fprintf(stderr, "portico: a Log was destroyed while %d subscription(s) still used it\n",
-                 impl_->live_subscriptions());
+    impl_->warn(fmt::format("a Log was destroyed while {} subscription(s) still used it",
+                            impl_->live_subscriptions()));
     std::abort();
   }
 }

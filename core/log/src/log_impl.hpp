@@ -108,6 +108,8 @@ class LogImpl {
   LogResult<void> open();
   Stats stats() const;
   const std::filesystem::path& directory() const noexcept { return dir_; }
+  // Options::on_warning.
+  void warn(std::string_view line) const { options_.on_warning(line); }
 
   // ---- append.cpp ----
   LogResult<AppendResult> append(std::span<const StreamWrite> writes);

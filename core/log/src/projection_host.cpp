@@ -218,8 +218,7 @@ LogResult<void> LogImpl::catch_up_all() {
 LogResult<void> LogImpl::mark_stalled(const Refusal& refusal) {
   const ProjectionHandle* h = find_projection(refusal.projection);
   if (!h) return log_error(Errc::projection_failed, refusal.message);
-  std::fprintf(stderr, "portico: projection '%s' stalled: %s\n", h->name.c_str(),
-               refusal.message.c_str());
+  warn(fmt::format("projection '{}' stalled: {}", h->name, refusal.message));
   return env_.with_write([&](Txn& txn) -> TxnResult<void> {
     const std::string stalled = lmdb::be64(refusal.position) + refusal.message;
     if (Status s = txn.put(db_.meta, h->stalled_key, stalled); !s.ok()) return txn_failed(s);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -304,7 +305,14 @@ TEST_CASE(
     "an event another program appended that a projection refuses stalls only the projection") {
   TempDir dir;
   // This program's projection refuses MessagePosted; it appends other events itself.
-  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "MessagePosted")));
+  auto options = with(std::make_shared<CountProjection>(1, 1, "MessagePosted"));
+  std::mutex warnings_mu;
+  std::vector<std::string> warnings;
+  options.on_warning = [&](std::string_view line) {
+    std::lock_guard lock(warnings_mu);
+    warnings.emplace_back(line);
+  };
+  auto log = open_log(dir.path(), options);
   REQUIRE(log->append(write("mine", plog::ExpectedVersion::any())  // "MessagePosted": refused
                       )
               .error()
@@ -327,6 +335,13 @@ TEST_CASE(
   REQUIRE_FALSE(read);
   CHECK(read.error().code == plog::Errc::projection_failed);
   CHECK(read.error().message.find("stopped at position 2") != std::string::npos);
+  {
+    // The operator hears of it through Options::on_warning.
+    std::lock_guard lock(warnings_mu);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("projection 'counts' stalled:") == 0);
+    CHECK(warnings[0].find("refuses MessagePosted") != std::string::npos);
+  }
   log.reset();
   // A fixed program rebuilds it, and it goes again.
   log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "Poison")));
