@@ -140,6 +140,7 @@ LogResult<void> Environment::grow_map() {
                                  max_map_size_));
   }
   const std::uint64_t next = std::min<std::uint64_t>(info.me_mapsize * 2, max_map_size_);
+  if (auto* hook = testing::before_grow.load()) hook(*this);
   if (int rc = mdb_env_set_mapsize(env_, next); rc) {
     return Unexpected(error_from(lmdb::Status{rc, "mdb_env_set_mapsize"}));
   }

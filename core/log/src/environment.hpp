@@ -58,11 +58,20 @@ class RwLock {
   RwLock& operator=(const RwLock&) = delete;
   void lock() { pthread_rwlock_wrlock(&lock_); }
   void unlock() { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void lock_shared() {
+    if (pthread_rwlock_tryrdlock(&lock_) == 0) return;
+    waiting_readers_.fetch_add(1, std::memory_order_relaxed);
+    pthread_rwlock_rdlock(&lock_);
+    waiting_readers_.fetch_sub(1, std::memory_order_relaxed);
+  }
   void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+  // Threads blocked in lock_shared (counted only when the lock is contended, so it costs nothing
+  // otherwise).
+  int waiting_readers() const noexcept { return waiting_readers_.load(std::memory_order_relaxed); }
 
  private:
   pthread_rwlock_t lock_;
+  std::atomic<int> waiting_readers_{0};
 };
 
 // What Environment::info() reads, under the map lock.
@@ -154,6 +163,8 @@ class Environment {
 
   std::uint64_t map_size() const noexcept { return map_size_.load(); }
   std::uint64_t map_grows() const noexcept { return map_grows_.load(); }
+  // Threads of this process waiting for the map lock to read (while a resize holds it).
+  int waiting_readers() const noexcept { return mu_.waiting_readers(); }
 
  private:
   MDB_env* env_ = nullptr;
@@ -166,5 +177,12 @@ class Environment {
   std::atomic<std::uint64_t> map_size_{0};
   std::atomic<std::uint64_t> map_grows_{0};
 };
+
+// A seam for tests (tests/core/log/map_trap.hpp), never set by the library: when set, grow_map
+// calls it with the map lock held exclusively, just before it resizes the map, on the thread that
+// grows it. A test can hold the resize there and see who touches the map meanwhile.
+namespace testing {
+inline std::atomic<void (*)(const Environment&)> before_grow{nullptr};
+}  // namespace testing
 
 }  // namespace portico::log::detail

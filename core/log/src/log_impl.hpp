@@ -3,9 +3,9 @@
 //
 // LogImpl is one class whose members are defined in one file per concern; the groups below name
 // the file. They stand on environment.hpp (the LMDB environment and its map lock) and layout.hpp
-// (the databases' keys and lookups), which know nothing of LogImpl, so no part needs another's
-// internals: append calls into the projection host, the projection host into layout, reads only
-// into layout.
+// (the databases' keys and lookups), which know nothing of LogImpl. The calls between the parts
+// run one way: append.cpp and verify.cpp call into projection_host.cpp, which calls read.cpp
+// (head); subscription.cpp calls read.cpp and publish (append.cpp); read.cpp calls no other part.
 #pragma once
 
 #include <lmdb.h>
