@@ -503,7 +503,14 @@ TEST_CASE("an append that cannot fit fails alone - the appends committed with it
 
 TEST_CASE("append() inside an append_async callback is refused instead of waiting for ever") {
   TempDir dir;
-  auto log = open_log(dir.path());
+  plog::Options options;
+  std::mutex warnings_mu;
+  std::vector<std::string> warnings;
+  options.on_warning = [&](std::string_view line) {
+    std::lock_guard lock(warnings_mu);
+    warnings.emplace_back(line);
+  };
+  auto log = open_log(dir.path(), options);
   std::optional<plog::LogResult<plog::AppendResult>> inner;
   std::atomic<bool> done{false};
   const plog::StreamWrite w = write("a", EV::any());
@@ -521,6 +528,9 @@ TEST_CASE("append() inside an append_async callback is refused instead of waitin
                     [](plog::LogResult<plog::AppendResult>) { throw std::runtime_error("oops"); });
   CHECK(log->append(write("c", EV::any())));
   CHECK(log->stream_version("a").value() == 2);
+  // ...and is reported through Options::on_warning.
+  std::lock_guard lock(warnings_mu);
+  CHECK(warnings == std::vector<std::string>{"an append_async callback threw (ignored): oops"});
 }
 
 TEST_CASE("payload text must be UTF-8 - and ids may not hold C1 controls") {

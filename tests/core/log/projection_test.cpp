@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "../../support/child_process.hpp"
 #include "count_projection.hpp"
 #include "fixtures.hpp"
+#include "map_trap.hpp"
 
 namespace plog = portico::log;
 using namespace std::chrono_literals;
@@ -304,7 +306,14 @@ TEST_CASE(
     "an event another program appended that a projection refuses stalls only the projection") {
   TempDir dir;
   // This program's projection refuses MessagePosted; it appends other events itself.
-  auto log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "MessagePosted")));
+  auto options = with(std::make_shared<CountProjection>(1, 1, "MessagePosted"));
+  std::mutex warnings_mu;
+  std::vector<std::string> warnings;
+  options.on_warning = [&](std::string_view line) {
+    std::lock_guard lock(warnings_mu);
+    warnings.emplace_back(line);
+  };
+  auto log = open_log(dir.path(), options);
   REQUIRE(log->append(write("mine", plog::ExpectedVersion::any())  // "MessagePosted": refused
                       )
               .error()
@@ -327,6 +336,13 @@ TEST_CASE(
   REQUIRE_FALSE(read);
   CHECK(read.error().code == plog::Errc::projection_failed);
   CHECK(read.error().message.find("stopped at position 2") != std::string::npos);
+  {
+    // The operator hears of it through Options::on_warning.
+    std::lock_guard lock(warnings_mu);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("projection 'counts' stalled:") == 0);
+    CHECK(warnings[0].find("refuses MessagePosted") != std::string::npos);
+  }
   log.reset();
   // A fixed program rebuilds it, and it goes again.
   log = open_log(dir.path(), with(std::make_shared<CountProjection>(1, 1, "Poison")));
@@ -367,21 +383,33 @@ TEST_CASE("two programs of a new version opening together both open and share on
   CHECK(out_b == "ok 100000 \n");
 }
 
-TEST_CASE("the map grows while a subscription waits and an async projection commits") {
-  // A waiting subscription starts the watcher of other writers' commits, which reads LMDB's
-  // memory map; async projection commits keep it looking every few milliseconds; the map is
-  // remapped on every growth meanwhile. The watcher must never read the map while it moves.
+TEST_CASE(
+    "the watcher of other commits never reads the map while it grows - a subscription waits and "
+    "an async projection commits") {
+  // A waiting subscription starts the watcher of other processes' commits, which reads LMDB's
+  // environment (in the memory map) every 2 to 50 ms, and async projection commits keep it looking
+  // every few milliseconds; the appends grow the map meanwhile. Each growth is trapped
+  // (map_trap.hpp): the map stays unreadable until someone waits for the map lock. A watcher that
+  // reads the environment under the lock waits there; one that reads it without the lock faults.
   TempDir dir;
   auto options = with(std::make_shared<CountProjection>(), /*is_inline=*/false);
   options.initial_map_size = 1 << 20;
   auto log = open_log(dir.path(), options);
   auto sub = log->subscribe(1);
+  REQUIRE(sub.next(64, 1ms));  // nothing yet: it waits, and the watcher starts
+  portico::test::MapTrap trap(dir.path() / "data.mdb");
+  constexpr long kEvents = 1200;
+  std::atomic<long> delivered{0};
   std::atomic<bool> done{false};
   std::thread waiter([&] {
-    while (!done) (void)sub.next(64, 5ms);
+    while (!done && delivered < kEvents) {
+      auto records = sub.next(64, 10s);
+      if (!records) break;
+      delivered += static_cast<long>(records->size());
+    }
   });
   std::uint64_t applied = 0;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < kEvents / 4; ++i) {
     REQUIRE(log->append(write("big", plog::ExpectedVersion::any(), 4, std::string(16'000, 'x'))));
     auto records = log->read_all(applied + 1, 64);
     REQUIRE(records);
@@ -389,9 +417,15 @@ TEST_CASE("the map grows while a subscription waits and an async projection comm
     REQUIRE_MESSAGE(at, at.error().message);
     applied = *at;
   }
+  for (int i = 0; i < 1000 && delivered < kEvents; ++i) std::this_thread::sleep_for(10ms);
   done = true;
-  waiter.join();
   sub.close();
+  waiter.join();
+  MESSAGE("growths trapped: " << trap.windows() << ", a reader waiting in " << trap.caught());
   CHECK(log->stats().map_grows >= 5);
-  CHECK(counts(*log).events == 1200);
+  CHECK(trap.windows() >= 5);
+  CHECK(trap.trapped_bytes() > 0);
+  CHECK(trap.caught() == trap.windows());  // the watcher (or a reader) waited out every growth
+  CHECK(delivered == kEvents);
+  CHECK(counts(*log).events == kEvents);
 }

@@ -2,12 +2,18 @@
 #include <doctest/doctest.h>
 #include <lmdb.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "../../support/child_process.hpp"
 #include "fixtures.hpp"
+#include "map_trap.hpp"
 #include "record_codec.hpp"
 
 namespace plog = portico::log;
@@ -245,6 +251,100 @@ TEST_CASE("a backup taken while appends go on is a consistent log") {
   auto report = copy->verify();
   CHECK(report->ok);
   CHECK(report->events >= 500);
+}
+
+TEST_CASE("a backup never reads the map while appends grow it") {
+  // Backup reads the size of what it copies from LMDB's environment, which lives in the memory
+  // map; the commit thread resizes the map when appends fill it. Each growth here is trapped
+  // (map_trap.hpp): the map stays unreadable until someone waits for the map lock, and a backup
+  // is started inside that window. One that reads the environment under the lock waits; one that
+  // reads it without the lock faults.
+  TempDir dir;
+  TempDir backups;
+  plog::Options options;
+  options.initial_map_size = 1 << 20;
+  auto log = open_log(dir.path(), options);
+  REQUIRE(log->append(write("seed", EV::any())));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool idle = false;  // the backup thread waits for a window
+  bool stop = false;
+  int started = 0;
+  std::vector<std::filesystem::path> made;
+  std::vector<std::string> failures;
+  portico::test::MapTrap trap(dir.path() / "data.mdb", [&] {
+    // The last backup ends soon (its copy is done: the growth waited for it), unless it is itself
+    // waiting for the map lock.
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(2), [&] { return idle; })) return false;
+    idle = false;
+    ++started;
+    cv.notify_all();
+    return true;
+  });
+  std::thread backupper([&] {
+    std::unique_lock lock(mu);
+    for (int done = 0;; ++done) {
+      idle = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return stop || started > done; });
+      if (started == done) return;
+      lock.unlock();
+      const std::filesystem::path dest = backups / std::to_string(done);
+      auto ok = log->backup(dest);
+      lock.lock();
+      if (ok) {
+        made.push_back(dest);
+      } else {
+        failures.push_back(ok.error().message);
+      }
+    }
+  });
+  // Two writers fill the map until it has grown four times.
+  std::atomic<int> appended{0}, refused{0};
+  auto writer = [&](std::string stream) {
+    for (int i = 0; i < 500 && log->stats().map_grows < 4; ++i) {
+      if (log->append(write(stream, EV::any(), 4, std::string(16'000, 'x')))) {
+        ++appended;
+      } else {
+        ++refused;
+      }
+    }
+  };
+  std::thread a(writer, "a");
+  std::thread b(writer, "b");
+  a.join();
+  b.join();
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  backupper.join();
+
+  MESSAGE("growths trapped: " << trap.windows() << ", a backup waiting in " << trap.caught());
+  CHECK(refused == 0);
+  CHECK(log->stats().map_grows >= 4);
+  CHECK(trap.trapped_bytes() > 0);
+  CHECK(trap.caught() >= 3);  // a backup began while the map was unreadable, and waited
+  CHECK(trap.missed() == 0);
+  CHECK(failures.empty());
+  CHECK(made.size() == static_cast<std::size_t>(started));
+  const std::uint64_t head = log->head().value();
+  CHECK(head == 1 + 4 * static_cast<std::uint64_t>(appended.load()));
+  log.reset();
+  for (const auto& copy_dir : made) {
+    plog::Options read_only;
+    read_only.read_only = true;
+    read_only.create = false;
+    auto copy = open_log(copy_dir, read_only);
+    auto report = copy->verify();
+    REQUIRE(report);
+    CHECK_MESSAGE(report->ok, copy_dir << ": " << report->problem);
+    CHECK(report->events >= 1);
+    CHECK(report->events <= head);
+  }
 }
 
 TEST_CASE("portico-audit draws progress on a terminal and stays quiet otherwise") {

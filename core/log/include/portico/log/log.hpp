@@ -67,6 +67,11 @@ struct Options {
   // Told how a rebuild at open goes (a projection whose version changed): (done, total) events.
   std::function<void(std::string_view projection, std::uint64_t done, std::uint64_t total)>
       rebuild_progress;
+  // Told what the log notices but cannot answer to a caller (a projection stalled, an
+  // append_async callback threw, a Log destroyed before its subscriptions), one line without a
+  // newline; called from the log's own threads, so it must be thread-safe. When empty, the line
+  // goes to standard error after "portico: ".
+  std::function<void(std::string_view line)> on_warning;
 };
 
 // Counters for metrics. All monotonic except map_size.
