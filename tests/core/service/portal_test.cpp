@@ -363,7 +363,8 @@ TEST_CASE("event times never go backwards along a ticket's stream under concurre
   }
 }
 
-TEST_CASE("busy tickets stay cached while others pass through - a reply shares the thread it extends") {
+TEST_CASE(
+    "busy tickets stay cached while others pass through - a reply shares the thread it extends") {
   Desk desk;
   svc::Options options;
   options.cached_tickets = 8;
