@@ -167,6 +167,10 @@ class LogImpl {
   const ProjectionHandle* find_projection(std::string_view name) const;
   std::optional<ProjectionMeta> read_meta(const Txn& txn, const ProjectionHandle& h,
                                           Status& status) const;
+  // An async projection's meta for a write (a new one when none is stored), or why it may not be
+  // written: storage trouble, or a stored version other than this program's.
+  TxnResult<ProjectionMeta> async_meta(const Txn& txn, const ProjectionHandle& h,
+                                       std::string_view name) const;
   // Applies the events after `from` up to `to` (read through `events_txn`) to `h`, writing into
   // `tables`: Projected, an LMDB failure, or a Refusal (never a Backlog).
   ProjectionStep apply_range(const Txn& events_txn, std::uint64_t from, std::uint64_t to,

@@ -384,6 +384,21 @@ LogResult<void> LogImpl::read_projection(std::string_view name,
   });
 }
 
+TxnResult<ProjectionMeta> LogImpl::async_meta(const Txn& txn, const ProjectionHandle& h,
+                                              std::string_view name) const {
+  Status s;
+  auto meta = read_meta(txn, h, s);
+  if (!s.ok()) return txn_failed(s);
+  if (!meta) meta = ProjectionMeta{h.projection->version(), 0, 0, 0};
+  if (meta->version != h.projection->version()) {
+    return log_error(Errc::projection_failed,
+                     fmt::format("projection '{}' is stored at version {} and this program's is "
+                                 "{}: this feed stops",
+                                 name, meta->version, h.projection->version()));
+  }
+  return *meta;
+}
+
 LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
                                                    std::span<const Record> records) {
   const ProjectionHandle* h = find_projection(name);
@@ -392,16 +407,9 @@ LogResult<std::uint64_t> LogImpl::apply_projection(std::string_view name,
                      fmt::format("'{}' is not a registered async projection", name));
   }
   return env_.with_write([&](Txn& txn) -> TxnResult<std::uint64_t> {
+    auto meta = async_meta(txn, *h, name);
+    if (!meta) return Unexpected(meta.error());
     Status s;
-    auto meta = read_meta(txn, *h, s);
-    if (!s.ok()) return txn_failed(s);
-    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
-    if (meta->version != h->projection->version()) {
-      return log_error(Errc::projection_failed,
-                       fmt::format("projection '{}' is stored at version {} and this program's "
-                                   "is {}: this feed stops",
-                                   name, meta->version, h->projection->version()));
-    }
     LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     for (const Record& r : records) {
       if (r.position <= meta->position) continue;  // delivered again: already applied
@@ -437,16 +445,8 @@ LogResult<void> LogImpl::write_projection(std::string_view name,
                                  name));
   }
   return env_.with_write([&](Txn& txn) -> TxnResult<void> {
-    Status s;
-    auto meta = read_meta(txn, *h, s);
-    if (!s.ok()) return txn_failed(s);
-    if (!meta) meta = ProjectionMeta{h->projection->version(), 0, 0, 0};
-    if (meta->version != h->projection->version()) {
-      return log_error(Errc::projection_failed,
-                       fmt::format("projection '{}' is stored at version {} and this program's "
-                                   "is {}",
-                                   name, meta->version, h->projection->version()));
-    }
+    auto meta = async_meta(txn, *h, name);
+    if (!meta) return Unexpected(meta.error());
     LmdbTables tables(txn, h->dbis[meta->slot], meta->position, meta->acted_until);
     auto done = fn(tables);
     if (!tables.failure().ok()) return txn_failed(tables.failure());

@@ -83,10 +83,6 @@ class StateCache {
     order_.emplace_front(stream, std::move(loaded));
     map_.emplace(stream, order_.begin());
   }
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
-    return map_.size();
-  }
 
  private:
   using Entry = std::pair<std::string, Snapshot<T>>;
