@@ -301,9 +301,9 @@ TEST_CASE("the scheduler expires a survey after 7 days: recorded and its bell en
 TEST_CASE("mark all read leaves notifications that came after the newest one seen unread") {
   ViewsDesk d;
   const auto t = d.open("c-ann");
-  d.run(t, dt::PostStaffMessage{"m-1", "one", false, std::nullopt}, Desk::as_staff("s-agent"));
+  d.run(t, dt::PostStaffMessage{"s-1", "one", false, std::nullopt}, Desk::as_staff("s-agent"));
   const auto seen = d.views.newest_notification("c-ann").value();
-  d.run(t, dt::PostStaffMessage{"m-2", "two", false, std::nullopt}, Desk::as_staff("s-agent"));
+  d.run(t, dt::PostStaffMessage{"s-2", "two", false, std::nullopt}, Desk::as_staff("s-agent"));
   REQUIRE(d.portal->read_notifications("c-ann", dom::inbox::MarkAllRead{seen},
                                        Desk::as_customer("c-ann")));
   auto bell = d.views.notifications("c-ann");

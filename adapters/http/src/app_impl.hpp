@@ -138,7 +138,5 @@ Response run_ticket_command(App::Impl& app, const Call& c, const Authed& who,
 // The message `id` after a command, as its caller (either realm) sees it; 404 when it is gone.
 Response message_answer(App::Impl& app, const Call& c, const Authed& who,
                         const service::TicketOutcome& done, const std::string& id, unsigned status);
-// The message id a posting command recorded (the first time, when replayed), else `fallback`.
-std::string posted_id(const service::TicketOutcome& done, const std::string& fallback);
 
 }  // namespace portico::http

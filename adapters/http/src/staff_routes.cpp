@@ -88,8 +88,7 @@ void App::Impl::add_staff_routes() {
                if (!text) return error_response(c.request, text.error());
                if (!internal) return error_response(c.request, internal.error());
                if (!status) return error_response(c.request, status.error());
-               dt::PostStaffMessage post{log::new_uuid_v7().to_string(), *text,
-                                         internal->value_or(false), std::nullopt};
+               dt::PostStaffMessage post{{}, *text, internal->value_or(false), std::nullopt};
                if (*status) {
                  post.status = dom::parse_status(**status);
                  if (!post.status) {
@@ -98,8 +97,7 @@ void App::Impl::add_staff_routes() {
                  }
                }
                return run_ticket_command(*this, c, s.who, post, [&](const auto& done) {
-                 return message_answer(*this, c, s.who, done, posted_id(done, post.message_id),
-                                       201);
+                 return message_answer(*this, c, s.who, done, done.created.message_id, 201);
                });
              }));
 

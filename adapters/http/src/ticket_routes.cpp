@@ -55,13 +55,9 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   const dom::Actor actor{who.caller.realm, who.caller.id};
-  auto ctx = app.portal.reading_context(c.param("p"), *done.state, actor);
-  if (!ctx) return error_response(c.request, ctx.error());
-  const Viewer viewer{actor, dt::role_of(*done.state, *ctx), app.portal.now()};
+  const Viewer viewer{actor, done.role, app.portal.now()};
   // A customer who just left or was removed can no longer read it: no body then.
-  if (actor.realm == dom::Realm::customer && !dt::can_read(*done.state, *ctx)) {
-    return no_content(c.request);
-  }
+  if (actor.realm == dom::Realm::customer && !done.can_read) return no_content(c.request);
   return json_response(c.request, status, ticket_json(*done.state, *project, viewer, app.portal));
 }
 
@@ -69,6 +65,7 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
 Response message_answer(App::Impl& app, const Call& c, const Authed& who,
                         const service::TicketOutcome& done, const std::string& id,
                         unsigned status) {
+  if (id.empty()) return error_response(c.request, 404, errc::kNotFound, "no such message");
   auto project = app.portal.project(c.param("p"));
   if (!project) return error_response(c.request, project.error());
   const dt::Message* m = done.state->messages.find(id);
@@ -77,14 +74,6 @@ Response message_answer(App::Impl& app, const Call& c, const Authed& who,
       c.request, status,
       message_json(*m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
                    app.portal));
-}
-
-// The message id a posting command recorded (the first time, when replayed).
-std::string posted_id(const service::TicketOutcome& done, const std::string& fallback) {
-  for (const auto& e : done.events) {
-    if (const auto* m = std::get_if<dt::MessagePosted>(&e)) return m->message_id;
-  }
-  return fallback;
 }
 
 void App::Impl::add_ticket_routes() {
@@ -172,7 +161,6 @@ void App::Impl::add_ticket_routes() {
                dt::OpenTicket open;
                open.subject = std::move(*subject);
                open.body = std::move(*message);
-               open.message_id = log::new_uuid_v7().to_string();
                open.purchase_id = std::move(*purchase);
                open.template_name = std::move(*template_name);
                if (const auto* f = body->if_contains("fields"); f && !f->is_null()) {
@@ -201,10 +189,9 @@ void App::Impl::add_ticket_routes() {
                if (!body) return error_response(c.request, body.error());
                auto text = string_field(*body, "body");
                if (!text) return error_response(c.request, text.error());
-               const std::string id = log::new_uuid_v7().to_string();
                return run_ticket_command(
-                   *this, c, who, dt::PostReply{id, *text}, [&](const auto& done) {
-                     return message_answer(*this, c, who, done, posted_id(done, id), 201);
+                   *this, c, who, dt::PostReply{{}, *text}, [&](const auto& done) {
+                     return message_answer(*this, c, who, done, done.created.message_id, 201);
                    });
              }));
 
@@ -314,12 +301,12 @@ void App::Impl::add_ticket_routes() {
         // restart, which the log's command ids survive) hands out the same link.
         const std::string token =
             m.command_id.empty() ? new_token() : service::derived_token(secret, m.command_id);
-        const std::string id = m.command_id.empty() ? log::new_uuid_v7().to_string()
-                                                    : "inv-" + token_hash(token).substr(0, 24);
         auto n = parse_number(c.param("n"));
         if (!n) return not_found(c);
-        auto done = portal.execute(c.param("p"), *n, dt::CreateInvite{id, token_hash(token)}, m);
+        // The link's id derives from the command id (the same for a retry).
+        auto done = portal.execute(c.param("p"), *n, dt::CreateInvite{{}, token_hash(token)}, m);
         if (!done) return error_response(c.request, done.error());
+        const std::string& id = done->created.invite_id;
         std::string base = base_url();
         while (!base.empty() && base.back() == '/') base.pop_back();
         return json_response(

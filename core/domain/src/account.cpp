@@ -205,4 +205,88 @@ std::string staff_email_stream(std::string_view email) {
   return "staff-email:" + std::string(email);
 }
 
+// ---- Decisions ----
+
+Result<std::vector<customer::Event>> follow_link(const customer::State& c,
+                                                const TokenIssued& token, TimeUs now) {
+  std::vector<customer::Event> out;
+  switch (token.purpose) {
+    case Purpose::magic_link:
+      if (!c.email_verified) out.push_back(customer::EmailVerified{now});
+      if (!c.password_hash.empty() && !c.password_verified) {
+        out.push_back(customer::PasswordSet{now, {}, false, false});
+      }
+      return out;
+    case Purpose::verify_email:
+      // A later registration replaced the password this link was for, or a sign-in by another
+      // way dropped it.
+      if (c.id != token.customer_id || c.password_set_at != token.password_set_at ||
+          c.password_hash.empty()) {
+        return fail(errc::kInvalidToken, "this link is unknown, was already used or has expired");
+      }
+      out.push_back(customer::PasswordVerified{now, token.password_set_at});
+      return out;
+    case Purpose::password_reset:
+      break;
+  }
+  return fail(errc::kInvalidToken, "this link does not sign in");
+}
+
+Result<void> check_password_sign_in(const customer::State* c, bool matches) {
+  if (!c || c->password_hash.empty() || !matches) {
+    return fail(errc::kInvalidCredentials, "the e-mail address or the password is wrong");
+  }
+  if (!c->password_verified) {
+    return fail(errc::kEmailNotVerified,
+                "follow the link we e-mailed you to confirm your address, then sign in");
+  }
+  return {};
+}
+
+Result<IdentityEvents> new_identity(const NewIdentity& id, TimeUs now) {
+  auto registered =
+      customer::decide({}, customer::Register{id.customer_id, id.email, id.display_name, id.handle},
+                       {system_actor(), now});
+  if (!registered) return Unexpected(registered.error());
+  return IdentityEvents{std::move(*registered),
+                        {customer::HandleClaimed{now, id.handle, id.customer_id}},
+                        {customer::EmailClaimed{now, id.email, id.customer_id}}};
+}
+
+Result<RegistrationEvents> register_with_password(const NewIdentity& id, std::string password_hash,
+                                                  std::string_view project, TimeUs now,
+                                                  TimeUs link_ttl) {
+  auto identity = new_identity(id, now);
+  if (!identity) return Unexpected(identity.error());
+  identity->customer.push_back(customer::PasswordSet{now, std::move(password_hash), false, false});
+  return RegistrationEvents{
+      std::move(*identity),
+      TokenIssued{now, Purpose::verify_email, std::string(project), id.email, id.customer_id, now,
+                  now + link_ttl}};
+}
+
+StaffEvents set_staff_password(const State& staff, const StaffAccountCreated& if_new,
+                               std::string password_hash, bool same_password, TimeUs now) {
+  if (staff.exists) {
+    if (same_password) return {};
+    return {{StaffPasswordSet{now, std::move(password_hash)}}, {}};
+  }
+  StaffAccountCreated created = if_new;
+  created.at = now;
+  return {{std::move(created), StaffPasswordSet{now, std::move(password_hash)}},
+          {StaffEmailClaimed{now, if_new.email, if_new.staff_id}}};
+}
+
+SessionStarted start_session(Realm realm, std::string subject, std::string project,
+                             std::string method, std::string csrf_hash, TimeUs now,
+                             const SessionLimits& limits) {
+  return {now,           realm, std::move(subject), std::move(project), std::move(method),
+          std::move(csrf_hash), limits.idle,        now + limits.absolute};
+}
+
+std::vector<Event> sign_out(const State& session, TimeUs now) {
+  if (!session.session || session.ended) return {};
+  return {SessionEnded{now, "signed_out"}};
+}
+
 }  // namespace portico::domain::account

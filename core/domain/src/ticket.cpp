@@ -517,6 +517,23 @@ bool is_customer_participant(Role role) {
 
 }  // namespace
 
+namespace {
+// The id a command names, else the one derived for it (Context::new_id).
+std::string new_or(const std::string& named, const Context& ctx) {
+  return named.empty() ? ctx.new_id : named;
+}
+}  // namespace
+
+Created created_by(const std::vector<Event>& events) {
+  Created out;
+  for (const Event& e : events) {
+    if (const auto* o = std::get_if<TicketOpened>(&e)) out.message_id = o->message_id;
+    if (const auto* m = std::get_if<MessagePosted>(&e)) out.message_id = m->message_id;
+    if (const auto* i = std::get_if<InviteCreated>(&e)) out.invite_id = i->invite_id;
+  }
+  return out;
+}
+
 Result<Events> decide(const State& s, const Command& command, const Context& ctx) {
   Events out;
   const Realm realm = ctx.actor.realm;
@@ -525,7 +542,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     if (realm != Realm::customer) return fail(errc::kForbidden, "only customers open tickets");
     if (!ctx.is_member) return fail(errc::kForbidden, "only members of the project open tickets");
     if (s.exists) return fail(errc::kConflict, "ticket number is already taken");
-    if (open->number == 0 || open->message_id.empty()) {
+    if (open->number == 0 || (open->message_id.empty() && ctx.new_id.empty())) {
       return fail(errc::kInvalidRequest, "a ticket needs a number and a message id");
     }
     if (auto ok = check_text(open->subject, ctx.policies.max_subject, "subject", true); !ok) {
@@ -544,7 +561,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     if (auto ok = check_fields(open->fields, ctx.limits); !ok) return Unexpected(ok.error());
     out.push_back(
         TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
-                     std::string(trim(open->subject)), open->message_id, open->body, open->priority,
+                     std::string(trim(open->subject)), new_or(open->message_id, ctx), open->body, open->priority,
                      "", open->purchase_id, open->template_name, open->fields,
                      resolve_mentions(s, open->body, ctx, ctx.actor.id, ctx.organization)});
     return out;
@@ -584,7 +601,9 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
           [&](const PostReply& c) -> Result<void> {
             if (auto ok = customers_only(); !ok) return ok;
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
-            if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            const std::string id = new_or(c.message_id, ctx);
+            if (id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            if (s.messages.find(id)) return fail(errc::kConflict, "message id is taken");
             if (s.messages.size() >= ctx.limits.max_messages) {
               return fail(errc::kConflict, "this ticket has reached " +
                                                std::to_string(ctx.limits.max_messages) +
@@ -603,7 +622,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               reopen = Status::open;
             }
             out.push_back(MessagePosted{
-                ctx.now, c.message_id, ctx.actor, c.body, false,
+                ctx.now, id, ctx.actor, c.body, false,
                 resolve_mentions(s, c.body, ctx, s.creator, ticket_organization(s, ctx))});
             if (reopen) {
               out.push_back(moved(s, *reopen, ctx));
@@ -614,9 +633,11 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
           [&](const PostStaffMessage& c) -> Result<void> {
             if (auto ok = staff_only(); !ok) return ok;
             if (auto ok = check_text(c.body, ctx.policies.max_message, "body"); !ok) return ok;
-            if (c.message_id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            const std::string id = new_or(c.message_id, ctx);
+            if (id.empty()) return fail(errc::kInvalidRequest, "no message id");
+            if (s.messages.find(id)) return fail(errc::kConflict, "message id is taken");
             out.push_back(MessagePosted{
-                ctx.now, c.message_id, ctx.actor, c.body, c.internal,
+                ctx.now, id, ctx.actor, c.body, c.internal,
                 c.internal
                     ? std::vector<std::string>{}
                     : resolve_mentions(s, c.body, ctx, s.creator, ticket_organization(s, ctx))});
@@ -823,11 +844,12 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
               return fail(errc::kTicketNotActive,
                           "invite links need a ticket that is not resolved or closed");
             }
-            if (c.invite_id.empty() || c.token_hash.empty()) {
+            const std::string id = new_or(c.invite_id, ctx);
+            if (id.empty() || c.token_hash.empty()) {
               return fail(errc::kInvalidRequest, "an invite needs an id and a token hash");
             }
-            if (s.invites.contains(c.invite_id)) return fail(errc::kConflict, "invite id is taken");
-            out.push_back(InviteCreated{ctx.now, c.invite_id, c.token_hash, ctx.actor.id});
+            if (s.invites.contains(id)) return fail(errc::kConflict, "invite id is taken");
+            out.push_back(InviteCreated{ctx.now, id, c.token_hash, ctx.actor.id});
             return {};
           },
           [&](const RevokeInvite& c) -> Result<void> {

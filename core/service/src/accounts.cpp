@@ -26,41 +26,41 @@ namespace {
 constexpr int kAttempts = 8;
 
 Unexpected<Error> invalid_token() {
-  return fail("invalid_token", "this link is unknown, was already used or has expired");
+  return fail(errc::kInvalidToken, "this link is unknown, was already used or has expired");
 }
 Unexpected<Error> unauthenticated() {
-  return fail("unauthenticated", "sign in first (the session is missing, ended or expired)");
+  return fail(errc::kUnauthenticated, "sign in first (the session is missing, ended or expired)");
 }
 Unexpected<Error> invalid_credentials() {
-  return fail("invalid_credentials", "the e-mail address or the password is wrong");
+  return fail(errc::kInvalidCredentials, "the e-mail address or the password is wrong");
 }
 
-// The events of one decision, over several streams, appended at once.
-struct Batch {
+// A sign-in decision's writes: its own random command id (a sign-in is never retried by id, so
+// its events get time-ordered ids from the log), over several streams.
+detail::Writes writes_by(domain::Actor actor) {
   CommandMeta meta;
-  std::string command_id = log::new_uuid_v4().to_string();
-  std::vector<log::StreamWrite> writes;
-  std::size_t next_index = 0;
-
-  template <class T>
-  void add(const std::string& stream, log::ExpectedVersion expected,
-           const std::vector<typename T::Event>& events) {
-    if (events.empty()) return;
-    writes.push_back(detail::encode<T>(stream, expected, events, meta, command_id, next_index));
-    next_index += events.size();
-  }
-};
-
-std::string conflict_stream(const log::LogError& e) {
-  return e.conflict ? e.conflict->stream : std::string();
+  meta.actor = std::move(actor);
+  return detail::Writes{
+      std::move(meta), std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string(),
+      {}};
 }
+
+// A decision over sign-in streams: none of them can have acted before (random ids).
+template <class Answer, class Attempt>
+Result<Answer> decide(log::Log& log, std::string_view what, Attempt&& attempt) {
+  return detail::decide<Answer>(log, kAttempts, what, std::forward<Attempt>(attempt),
+                                detail::never_before<Answer>);
+}
+
+template <class Answer>
+using Decision = detail::Decision<Answer>;
 
 }  // namespace
 
 Result<std::function<bool(std::string_view)>> load_password_list(
     const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) return fail("unavailable", "cannot read the password deny list " + file.string());
+  if (!in) return fail(errc::kUnavailable, "cannot read the password deny list " + file.string());
   auto words = std::make_shared<std::unordered_set<std::string>>();
   std::string line;
   while (std::getline(in, line)) {
@@ -70,7 +70,7 @@ Result<std::function<bool(std::string_view)>> load_password_list(
     words->insert(line);
   }
   if (words->empty())
-    return fail("unavailable", "the password deny list " + file.string() + " holds no password");
+    return fail(errc::kUnavailable, "the password deny list " + file.string() + " holds no password");
   return std::function<bool(std::string_view)>([words](std::string_view password) {
     std::string folded(password);
     for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -111,7 +111,7 @@ struct Accounts::Impl {
     char out[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str_alg(out, password.data(), password.size(), options.argon2_passes,
                               options.argon2_memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-      return fail("unavailable", "out of memory hashing a password");
+      return fail(errc::kUnavailable, "out of memory hashing a password");
     }
     return std::string(out);
   }
@@ -126,20 +126,20 @@ struct Accounts::Impl {
   }
 
   Result<project::State> project_offering(const std::string& slug, std::string_view method) const {
-    if (!project::valid_slug(slug)) return fail("not_found", "no such project");
+    if (!project::valid_slug(slug)) return fail(errc::kNotFound, "no such project");
     auto p = portal.project(slug);
     if (!p) return Unexpected(p.error());
-    if (!p->exists) return fail("not_found", "no such project");
+    if (!p->exists) return fail(errc::kNotFound, "no such project");
     const auto& methods = p->settings.sign_in;
     if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
-      return fail("forbidden", "this project does not offer this way of signing in");
+      return fail(errc::kForbidden, "this project does not offer this way of signing in");
     }
     return p;
   }
 
   static Result<std::string> email_of(std::string_view email) {
     auto e = account::normalize_email(email);
-    if (!e) return fail("invalid_request", "not an e-mail address", "email");
+    if (!e) return fail(errc::kInvalidRequest, "not an e-mail address", "email");
     return *e;
   }
 
@@ -150,31 +150,33 @@ struct Accounts::Impl {
     return std::optional<std::string>((*claim)->state.claimed_by);
   }
 
-  // A new customer identity for `email` in `batch`: its id and state.
-  Result<std::pair<std::string, customer::State>> new_identity(Batch& batch,
-                                                               const std::string& email,
-                                                               std::string_view display_name) {
+  // A new customer identity for `email`, with a handle that is free now (the append's "no
+  // stream" on the handle settles a race for it).
+  Result<account::NewIdentity> identity_for(const std::string& email,
+                                            std::string_view display_name) const {
     const std::string id = log::new_uuid_v7().to_string();
     std::string handle = account::handle_from_email(email);
     for (int i = 0;; ++i) {
       auto taken = portal.customer_by_handle(handle);
       if (!taken) return Unexpected(taken.error());
       if (!*taken) break;
-      if (i == 16) return fail("conflict", "no free handle for " + email);
+      if (i == 16) return fail(errc::kConflict, "no free handle for " + email);
       handle = account::handle_from_email(email).substr(0, 24) + "-" +
                std::to_string(randombytes_uniform(100000));
     }
     std::string name(domain::trim(display_name));
     if (name.empty()) name = email.substr(0, email.find('@'));
-    const customer::Register command{id, email, name, handle};
-    auto events = customer::decide({}, command, {domain::system_actor(), now()});
-    if (!events) return Unexpected(events.error());
-    batch.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::no_stream(), *events);
-    batch.add<CustomerTraits>(customer::handle_stream_id(handle), log::ExpectedVersion::no_stream(),
-                              {customer::HandleClaimed{now(), handle, id}});
-    batch.add<CustomerTraits>(customer::email_stream_id(email), log::ExpectedVersion::no_stream(),
-                              {customer::EmailClaimed{now(), email, id}});
-    return std::pair{id, customer::fold(*events)};
+    return account::NewIdentity{id, email, std::move(name), std::move(handle)};
+  }
+
+  static void add(detail::Writes& writes, const account::NewIdentity& who,
+                  const account::IdentityEvents& events) {
+    writes.add<CustomerTraits>(customer::stream_id(who.customer_id),
+                               log::ExpectedVersion::no_stream(), events.customer);
+    writes.add<CustomerTraits>(customer::handle_stream_id(who.handle),
+                               log::ExpectedVersion::no_stream(), events.handle);
+    writes.add<CustomerTraits>(customer::email_stream_id(who.email),
+                               log::ExpectedVersion::no_stream(), events.email);
   }
 
   // What a sign-in adds on top of the session: the token's use, the customer's own events.
@@ -185,85 +187,78 @@ struct Accounts::Impl {
     std::string method;
     bool create = false;  // make the identity when the address has none
     std::optional<std::pair<std::string, std::uint64_t>> token;  // stream, version to use it at
-    // The customer's own events (verification), given its state; may refuse.
-    std::function<Result<std::vector<customer::Event>>(const customer::State&)> customer_events;
+    const account::TokenIssued* link = nullptr;  // the link followed (account::follow_link)
   };
 
   Result<NewSession> sign_in_customer(const CustomerSignIn& in) {
-    for (int attempt = 0;; ++attempt) {
+    return decide<NewSession>(log, "the account", [&](int) -> Result<Decision<NewSession>> {
       auto p = portal.project(in.project);
       if (!p) return Unexpected(p.error());
-      if (!p->exists) return fail("not_found", "no such project");
-      Batch batch;
+      if (!p->exists) return fail(errc::kNotFound, "no such project");
       auto owner = customer_by_email(in.email);
       if (!owner) return Unexpected(owner.error());
-      std::string id;
+      const TimeUs t = now();
+      std::optional<account::NewIdentity> made;
+      account::IdentityEvents identity;
       customer::State state;
       std::uint64_t version = 0;
-      bool created = false;
       if (*owner) {
-        id = **owner;
-        auto loaded = load<CustomerTraits>(customer::stream_id(id));
+        auto loaded = load<CustomerTraits>(customer::stream_id(**owner));
         if (!loaded) return Unexpected(loaded.error());
         state = (*loaded)->state;
         version = (*loaded)->version;
       } else {
         if (!in.create) return invalid_token();
-        auto made = new_identity(batch, in.email, in.display_name);
-        if (!made) return Unexpected(made.error());
-        id = made->first;
-        state = made->second;
-        created = true;
+        auto who = identity_for(in.email, in.display_name);
+        if (!who) return Unexpected(who.error());
+        auto events = account::new_identity(*who, t);
+        if (!events) return Unexpected(events.error());
+        made = std::move(*who);
+        identity = std::move(*events);
+        state = customer::fold(identity.customer);
       }
-      batch.meta.actor = {Realm::customer, id};
+      const std::string id = made ? made->customer_id : **owner;
       std::vector<customer::Event> events;
-      if (in.customer_events) {
-        auto own = in.customer_events(state);
+      if (in.link) {
+        auto own = account::follow_link(state, *in.link, t);
         if (!own) return Unexpected(own.error());
         events = std::move(*own);
       }
       state = customer::fold(events, std::move(state));
       auto joined =
           customer::decide(state, customer::JoinProject{in.project, p->settings.allowed_domains},
-                           {{Realm::customer, id}, now()});
+                           {{Realm::customer, id}, t});
       if (!joined) return Unexpected(joined.error());
       events.insert(events.end(), joined->begin(), joined->end());
-      if (created) {
-        // The identity's own stream is already in the batch: its events follow the registration.
-        auto& w = batch.writes.front();
-        auto more = detail::encode<CustomerTraits>(w.stream, w.expected, events, batch.meta,
-                                                   batch.command_id, batch.next_index);
-        batch.next_index += events.size();
-        for (auto& e : more.events) w.events.push_back(std::move(e));
+      auto writes = writes_by({Realm::customer, id});
+      if (made) {
+        // The identity's own stream is new: its sign-in events follow the registration.
+        identity.customer.insert(identity.customer.end(), events.begin(), events.end());
+        add(writes, *made, identity);
       } else {
-        batch.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
-                                  events);
+        writes.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
+                                   events);
       }
+      std::vector<std::pair<std::string, Error>> final_on;
       if (in.token) {
-        batch.add<AccountTraits>(in.token->first, log::ExpectedVersion::exactly(in.token->second),
-                                 {account::TokenUsed{now()}});
+        writes.add<AccountTraits>(in.token->first, log::ExpectedVersion::exactly(in.token->second),
+                                  {account::TokenUsed{t}});
+        final_on.emplace_back(in.token->first, invalid_token().error());  // used meanwhile
       }
-      NewSession session = start(batch, Realm::customer, id, in.project, in.method);
-      auto appended = log.append(batch.writes);
-      if (appended) return session;
-      const std::string stream = conflict_stream(appended.error());
-      if (in.token && stream == in.token->first) return invalid_token();  // used meanwhile
-      if (!appended.error().conflict || attempt + 1 == kAttempts) {
-        return Unexpected(detail::from_log(appended.error()));
-      }
-      detail::backoff(attempt);
-    }
+      NewSession session = start(writes, Realm::customer, id, in.project, in.method);
+      return Decision<NewSession>{std::move(writes).take(), std::move(session),
+                                  std::move(final_on)};
+    });
   }
 
-  // Adds a session to `batch` and returns its secrets.
-  NewSession start(Batch& batch, Realm realm, const std::string& subject,
+  // Adds a session to `writes` and returns its secrets.
+  NewSession start(detail::Writes& writes, Realm realm, const std::string& subject,
                    const std::string& project_slug, const std::string& method) {
     NewSession s{new_token(), new_token(), realm, subject, project_slug};
-    const TimeUs t = now();
-    batch.add<AccountTraits>(
+    writes.add<AccountTraits>(
         account::session_stream(token_hash(s.token)), log::ExpectedVersion::no_stream(),
-        {account::SessionStarted{t, realm, subject, project_slug, method, token_hash(s.csrf),
-                                 options.session_idle, t + options.session_absolute}});
+        {account::start_session(realm, subject, project_slug, method, token_hash(s.csrf), now(),
+                                {options.session_idle, options.session_absolute})});
     return s;
   }
 
@@ -293,15 +288,14 @@ struct Accounts::Impl {
 
   // Issues a one-time token for `purpose` and returns it.
   Result<std::string> issue(account::TokenIssued issued, const std::string& actor_id) {
-    const std::string token = new_token();
-    Batch batch;
-    batch.meta.actor =
-        actor_id.empty() ? domain::system_actor() : domain::Actor{Realm::customer, actor_id};
-    batch.add<AccountTraits>(account::token_stream(token_hash(token)),
-                             log::ExpectedVersion::no_stream(), {std::move(issued)});
-    auto appended = log.append(batch.writes);
-    if (!appended) return Unexpected(detail::from_log(appended.error()));
-    return token;
+    return decide<std::string>(log, "the token", [&](int) -> Result<Decision<std::string>> {
+      std::string token = new_token();
+      auto writes = writes_by(actor_id.empty() ? domain::system_actor()
+                                               : domain::Actor{Realm::customer, actor_id});
+      writes.add<AccountTraits>(account::token_stream(token_hash(token)),
+                                log::ExpectedVersion::no_stream(), {issued});
+      return Decision<std::string>{std::move(writes).take(), std::move(token)};
+    });
   }
 };
 
@@ -316,7 +310,7 @@ Result<Mailing> Accounts::request_magic_link(const std::string& slug, std::strin
   auto address = Impl::email_of(email);
   if (!address) return Unexpected(address.error());
   if (!project::domain_allowed(*p, *address)) {
-    return fail("domain_not_allowed", "this project admits only addresses of its own domains");
+    return fail(errc::kDomainNotAllowed, "this project admits only addresses of its own domains");
   }
   const TimeUs t = impl_->now();
   auto token = impl_->issue(
@@ -339,24 +333,8 @@ Result<NewSession> Accounts::use_magic_link(std::string_view token) {
   auto t = impl_->usable_token(token, account::Purpose::magic_link);
   if (!t) return Unexpected(t.error());
   const account::TokenIssued& issued = *t->second->state.token;
-  return impl_->sign_in_customer(
-      {issued.project,
-       issued.email,
-       {},
-       "magic_link",
-       true,
-       std::pair{t->first, t->second->version},
-       [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
-         std::vector<customer::Event> out;
-         if (!c.email_verified) out.push_back(customer::EmailVerified{impl_->now()});
-         // The owner signed in another way: a registration they may not have made ends (its
-         // password is dropped and its link dies), so nobody else's password waits on their
-         // account for a click (security review M1).
-         if (!c.password_hash.empty() && !c.password_verified) {
-           out.push_back(customer::PasswordSet{impl_->now(), {}, false, false});
-         }
-         return out;
-       }});
+  return impl_->sign_in_customer({issued.project, issued.email, {}, "magic_link", true,
+                                  std::pair{t->first, t->second->version}, &issued});
 }
 
 Result<Mailing> Accounts::register_customer(const std::string& slug, std::string_view email,
@@ -377,7 +355,7 @@ Result<Registration> Accounts::prepare_registration(const std::string& slug, std
   auto name = account::check_display_name(display_name);
   if (!name) return Unexpected(name.error());
   if (!project::domain_allowed(*p, *address)) {
-    return fail("domain_not_allowed", "this project admits only addresses of its own domains");
+    return fail(errc::kDomainNotAllowed, "this project admits only addresses of its own domains");
   }
   if (auto weak = account::check_password(password, *address, impl_->options.password_rules);
       !weak) {
@@ -390,8 +368,7 @@ Result<Registration> Accounts::prepare_registration(const std::string& slug, std
 }
 
 Result<Mailing> Accounts::complete_registration(const Registration& r) {
-  for (int attempt = 0;; ++attempt) {
-    Batch batch;
+  return decide<Mailing>(impl_->log, "the account", [&](int) -> Result<Decision<Mailing>> {
     auto owner = impl_->customer_by_email(r.email);
     if (!owner) return Unexpected(owner.error());
     if (*owner) {
@@ -400,43 +377,32 @@ Result<Mailing> Accounts::complete_registration(const Registration& r) {
       // nothing and its owner is told instead (security review M1).
       auto c = impl_->portal.customer(**owner);
       if (!c) return Unexpected(c.error());
-      return Mailing{r.email, {}, account::Purpose::verify_email, r.project, c->display_name};
+      return Decision<Mailing>{
+          {}, {r.email, {}, account::Purpose::verify_email, r.project, c->display_name}};
     }
-    const TimeUs t = impl_->now();
-    const std::vector<customer::Event> set{customer::PasswordSet{t, r.hash, false, false}};
-    auto made = impl_->new_identity(batch, r.email, r.display_name);
-    if (!made) return Unexpected(made.error());
-    const std::string id = made->first;
-    batch.meta.actor = {Realm::customer, id};
-    auto& w = batch.writes.front();
-    auto more = detail::encode<CustomerTraits>(w.stream, w.expected, set, batch.meta,
-                                               batch.command_id, batch.next_index);
-    batch.next_index += set.size();
-    for (auto& e : more.events) w.events.push_back(std::move(e));
-    const std::string token = new_token();
-    batch.add<AccountTraits>(
-        account::token_stream(token_hash(token)), log::ExpectedVersion::no_stream(),
-        {account::TokenIssued{t, account::Purpose::verify_email, r.project, r.email, id, t,
-                              t + impl_->options.verify_email_ttl}});
-    auto appended = impl_->log.append(batch.writes);
-    if (appended) {
-      // No name in a mail to an address nobody has proven yet: the registrant chose it, and the
-      // mail goes to whatever address they typed (security review L6).
-      return Mailing{r.email,   token, account::Purpose::verify_email,
-                     r.project, {},    impl_->options.verify_email_ttl};
-    }
-    if (!appended.error().conflict || attempt + 1 == kAttempts) {
-      return Unexpected(detail::from_log(appended.error()));
-    }
-    detail::backoff(attempt);
-  }
+    auto who = impl_->identity_for(r.email, r.display_name);
+    if (!who) return Unexpected(who.error());
+    auto events = account::register_with_password(*who, r.hash, r.project, impl_->now(),
+                                                  impl_->options.verify_email_ttl);
+    if (!events) return Unexpected(events.error());
+    auto writes = writes_by({Realm::customer, who->customer_id});
+    Impl::add(writes, *who, events->identity);
+    std::string token = new_token();
+    writes.add<AccountTraits>(account::token_stream(token_hash(token)),
+                              log::ExpectedVersion::no_stream(), {events->verification});
+    // No name in a mail to an address nobody has proven yet: the registrant chose it, and the
+    // mail goes to whatever address they typed (security review L6).
+    return Decision<Mailing>{std::move(writes).take(),
+                             {r.email, std::move(token), account::Purpose::verify_email, r.project,
+                              {}, impl_->options.verify_email_ttl}};
+  });
 }
 
 Result<Accounts::LinkInfo> Accounts::describe_link(std::string_view token) {
   for (auto purpose : {account::Purpose::magic_link, account::Purpose::verify_email}) {
     auto t = impl_->usable_token(token, purpose);
     if (!t) {
-      if (t.error().code == "invalid_token") continue;
+      if (t.error().code == errc::kInvalidToken) continue;
       return Unexpected(t.error());
     }
     const account::TokenIssued& issued = *t->second->state.token;
@@ -449,23 +415,8 @@ Result<NewSession> Accounts::verify_email(std::string_view token) {
   auto t = impl_->usable_token(token, account::Purpose::verify_email);
   if (!t) return Unexpected(t.error());
   const account::TokenIssued& issued = *t->second->state.token;
-  return impl_->sign_in_customer(
-      {issued.project,
-       issued.email,
-       {},
-       "verify_email",
-       false,
-       std::pair{t->first, t->second->version},
-       [&](const customer::State& c) -> Result<std::vector<customer::Event>> {
-         // A later registration replaced the password this link was for, or a sign-in by
-         // another way dropped it.
-         if (c.id != issued.customer_id || c.password_set_at != issued.password_set_at ||
-             c.password_hash.empty()) {
-           return invalid_token();
-         }
-         return std::vector<customer::Event>{
-             customer::PasswordVerified{impl_->now(), issued.password_set_at}};
-       }});
+  return impl_->sign_in_customer({issued.project, issued.email, {}, "verify_email", false,
+                                  std::pair{t->first, t->second->version}, &issued});
 }
 
 Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view email,
@@ -489,12 +440,10 @@ Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view e
   const bool has_password = found && !found->password_hash.empty();
   const bool matches =
       impl_->password_matches(has_password ? found->password_hash : impl_->dummy_hash, password);
-  if (!has_password || !matches) return invalid_credentials();
-  if (!found->password_verified) {
-    return fail("email_not_verified",
-                "follow the link we e-mailed you to confirm your address, then sign in");
+  if (auto ok = account::check_password_sign_in(found ? &*found : nullptr, matches); !ok) {
+    return Unexpected(ok.error());
   }
-  return impl_->sign_in_customer({slug, *address, {}, "password", false, std::nullopt, {}});
+  return impl_->sign_in_customer({slug, *address, {}, "password", false, std::nullopt, nullptr});
 }
 
 Result<void> Accounts::check_password_reset(const std::string& slug, std::string_view email) {
@@ -535,39 +484,38 @@ Result<void> Accounts::reset_password(std::string_view token, std::string_view p
   }
   auto hash = impl_->hash_password(password);
   if (!hash) return Unexpected(hash.error());
-  Batch batch;
-  batch.meta.actor = {Realm::customer, issued.customer_id};
-  // Any version of the customer will do: the reset replaces whatever password there was.
-  batch.add<CustomerTraits>(customer::stream_id(issued.customer_id), log::ExpectedVersion::any(),
-                            {customer::PasswordSet{impl_->now(), *hash, true, true}});
-  batch.add<AccountTraits>(t->first, log::ExpectedVersion::exactly(t->second->version),
-                           {account::TokenUsed{impl_->now()}});
-  auto appended = impl_->log.append(batch.writes);
-  if (!appended) {
-    if (conflict_stream(appended.error()) == t->first) return invalid_token();
-    return Unexpected(detail::from_log(appended.error()));
-  }
-  return {};
+  return detail::as_void(decide<std::monostate>(
+      impl_->log, "the account", [&](int) -> Result<Decision<std::monostate>> {
+        auto writes = writes_by({Realm::customer, issued.customer_id});
+        // Any version of the customer will do: the reset replaces whatever password there was.
+        writes.add<CustomerTraits>(customer::stream_id(issued.customer_id),
+                                   log::ExpectedVersion::any(),
+                                   {customer::PasswordSet{impl_->now(), *hash, true, true}});
+        writes.add<AccountTraits>(t->first, log::ExpectedVersion::exactly(t->second->version),
+                                  {account::TokenUsed{impl_->now()}});
+        return Decision<std::monostate>{
+            std::move(writes).take(), {}, {{t->first, invalid_token().error()}}};
+      }));
 }
 
 Result<void> Accounts::set_customer_password(const std::string& customer_id,
                                              std::string_view password) {
   auto c = impl_->portal.customer(customer_id);
   if (!c) return Unexpected(c.error());
-  if (!c->exists) return fail("not_found", "no such customer");
+  if (!c->exists) return fail(errc::kNotFound, "no such customer");
   if (auto weak = account::check_password(password, c->email, impl_->options.password_rules);
       !weak) {
     return Unexpected(weak.error());
   }
   auto hash = impl_->hash_password(password);
   if (!hash) return Unexpected(hash.error());
-  Batch batch;
-  batch.meta.actor = domain::system_actor();
-  batch.add<CustomerTraits>(customer::stream_id(customer_id), log::ExpectedVersion::any(),
-                            {customer::PasswordSet{impl_->now(), *hash, true, true}});
-  auto appended = impl_->log.append(batch.writes);
-  if (!appended) return Unexpected(detail::from_log(appended.error()));
-  return {};
+  return detail::as_void(decide<std::monostate>(
+      impl_->log, "the customer", [&](int) -> Result<Decision<std::monostate>> {
+        auto writes = writes_by(domain::system_actor());
+        writes.add<CustomerTraits>(customer::stream_id(customer_id), log::ExpectedVersion::any(),
+                                   {customer::PasswordSet{impl_->now(), *hash, true, true}});
+        return Decision<std::monostate>{std::move(writes).take(), {}};
+      }));
 }
 
 Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
@@ -583,50 +531,43 @@ Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
   }
   auto hash = impl_->hash_password(password);
   if (!hash) return Unexpected(hash.error());
-  for (int attempt = 0;; ++attempt) {
-    auto existing = staff_by_email(*address);
-    if (!existing) return Unexpected(existing.error());
-    Batch batch;
-    const TimeUs t = impl_->now();
-    StaffAccount out;
-    if (*existing) {
-      out = **existing;
-      auto current = impl_->load<AccountTraits>(account::staff_stream(out.id));
-      if (!current) return Unexpected(current.error());
-      // The same password again (adding the member to another project) changes nothing; a new
-      // one ends every session the old one started.
-      if (impl_->password_matches((*current)->state.password_hash, password)) return out;
-      batch.add<AccountTraits>(account::staff_stream(out.id), log::ExpectedVersion::any(),
-                               {account::StaffPasswordSet{t, *hash}});
-    } else {
-      out = {"s-" + log::new_uuid_v7().to_string(), *address, *name};
-      batch.add<AccountTraits>(
-          account::staff_stream(out.id), log::ExpectedVersion::no_stream(),
-          {account::StaffAccountCreated{t, out.id, out.email, out.display_name},
-           account::StaffPasswordSet{t, *hash}});
-      batch.add<AccountTraits>(account::staff_email_stream(*address),
-                               log::ExpectedVersion::no_stream(),
-                               {account::StaffEmailClaimed{t, *address, out.id}});
-    }
-    auto appended = impl_->log.append(batch.writes);
-    if (appended) return out;
-    if (!appended.error().conflict || attempt + 1 == kAttempts) {
-      return Unexpected(detail::from_log(appended.error()));
-    }
-  }
+  return decide<StaffAccount>(
+      impl_->log, "the staff account", [&](int) -> Result<Decision<StaffAccount>> {
+        auto claim = impl_->load<AccountTraits>(account::staff_email_stream(*address));
+        if (!claim) return Unexpected(claim.error());
+        const std::string id = (*claim)->state.exists ? (*claim)->state.claimed_by
+                                                      : "s-" + log::new_uuid_v7().to_string();
+        auto current = impl_->load<AccountTraits>(account::staff_stream(id));
+        if (!current) return Unexpected(current.error());
+        const account::State& staff = (*current)->state;
+        StaffAccount out = staff.exists ? StaffAccount{staff.staff_id, staff.email, staff.display_name}
+                                        : StaffAccount{id, *address, *name};
+        // The same password again (adding the member to another project) changes nothing.
+        const bool same = staff.exists && impl_->password_matches(staff.password_hash, password);
+        auto events = account::set_staff_password(
+            staff, {0, out.id, out.email, out.display_name}, *hash, same, impl_->now());
+        auto writes = writes_by(domain::system_actor());
+        writes.add<AccountTraits>(account::staff_stream(id),
+                                  staff.exists ? log::ExpectedVersion::any()
+                                               : log::ExpectedVersion::no_stream(),
+                                  events.staff);
+        writes.add<AccountTraits>(account::staff_email_stream(*address),
+                                  log::ExpectedVersion::no_stream(), events.email);
+        return Decision<StaffAccount>{std::move(writes).take(), std::move(out)};
+      });
 }
 
 Result<void> Accounts::end_staff_sessions(const std::string& staff_id, std::string_view reason) {
   auto s = impl_->load<AccountTraits>(account::staff_stream(staff_id));
   if (!s) return Unexpected(s.error());
-  if (!(*s)->state.exists) return fail("not_found", "no such staff member");
-  Batch batch;
-  batch.meta.actor = domain::system_actor();
-  batch.add<AccountTraits>(account::staff_stream(staff_id), log::ExpectedVersion::any(),
-                           {account::StaffSessionsEnded{impl_->now(), std::string(reason)}});
-  auto appended = impl_->log.append(batch.writes);
-  if (!appended) return Unexpected(detail::from_log(appended.error()));
-  return {};
+  if (!(*s)->state.exists) return fail(errc::kNotFound, "no such staff member");
+  return detail::as_void(decide<std::monostate>(
+      impl_->log, "the staff account", [&](int) -> Result<Decision<std::monostate>> {
+        auto writes = writes_by(domain::system_actor());
+        writes.add<AccountTraits>(account::staff_stream(staff_id), log::ExpectedVersion::any(),
+                                  {account::StaffSessionsEnded{impl_->now(), std::string(reason)}});
+        return Decision<std::monostate>{std::move(writes).take(), {}};
+      }));
 }
 
 Result<std::optional<StaffAccount>> Accounts::staff_by_email(std::string_view email) const {
@@ -664,12 +605,11 @@ Result<NewSession> Accounts::staff_sign_in(std::string_view email, std::string_v
   }
   const bool matches = impl_->password_matches(hash.empty() ? impl_->dummy_hash : hash, password);
   if (hash.empty() || !matches) return invalid_credentials();
-  Batch batch;
-  batch.meta.actor = {Realm::staff, id};
-  NewSession session = impl_->start(batch, Realm::staff, id, {}, "password");
-  auto appended = impl_->log.append(batch.writes);
-  if (!appended) return Unexpected(detail::from_log(appended.error()));
-  return session;
+  return decide<NewSession>(impl_->log, "the session", [&](int) -> Result<Decision<NewSession>> {
+    auto writes = writes_by({Realm::staff, id});
+    NewSession session = impl_->start(writes, Realm::staff, id, {}, "password");
+    return Decision<NewSession>{std::move(writes).take(), std::move(session)};
+  });
 }
 
 Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
@@ -705,16 +645,15 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
   if (account::session_needs_refresh(s, t, impl_->options.session_refresh)) {
     // Best effort, and not waited for: a read must not wait on a group commit (GETs are answered
     // on I/O threads), and a full disk must not turn a read into an error.
-    Batch batch;
-    batch.meta.actor = {realm, s.session->subject};
+    auto writes = writes_by({realm, s.session->subject});
     // At any version: activity folds in as a maximum, so two refreshes in either order agree,
     // and one never fails for another (which would leave this process's overlay wrong).
-    batch.add<AccountTraits>(stream, log::ExpectedVersion::any(), {account::SessionRefreshed{t}});
+    writes.add<AccountTraits>(stream, log::ExpectedVersion::any(), {account::SessionRefreshed{t}});
     {
       std::lock_guard lock(impl_->refreshing->mu);
       impl_->refreshing->at[stream] = t;
     }
-    impl_->log.append_async(batch.writes, [refreshing = impl_->refreshing, stream,
+    impl_->log.append_async(std::move(writes).take(), [refreshing = impl_->refreshing, stream,
                                            t](log::LogResult<log::AppendResult>) {
       // Committed (or refused): the log, or the other request that won, has the activity now.
       std::lock_guard lock(refreshing->mu);
@@ -729,21 +668,17 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
 Result<void> Accounts::sign_out(std::string_view token) {
   if (token.empty() || token.size() > 256) return {};
   const std::string stream = account::session_stream(token_hash(token));
-  for (int attempt = 0;; ++attempt) {
-    auto loaded = impl_->load<AccountTraits>(stream);
-    if (!loaded) return Unexpected(loaded.error());
-    const account::State& s = (*loaded)->state;
-    if (!s.session || s.ended) return {};
-    Batch batch;
-    batch.meta.actor = {s.session->realm, s.session->subject};
-    batch.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
-                             {account::SessionEnded{impl_->now(), "signed_out"}});
-    auto appended = impl_->log.append(batch.writes);
-    if (appended) return {};
-    if (!appended.error().conflict || attempt + 1 == kAttempts) {
-      return Unexpected(detail::from_log(appended.error()));
-    }
-  }
+  return detail::as_void(
+      decide<std::monostate>(impl_->log, "the session", [&](int) -> Result<Decision<std::monostate>> {
+        auto loaded = impl_->load<AccountTraits>(stream);
+        if (!loaded) return Unexpected(loaded.error());
+        const account::State& s = (*loaded)->state;
+        auto events = account::sign_out(s, impl_->now());
+        if (events.empty()) return Decision<std::monostate>{};
+        auto writes = writes_by({s.session->realm, s.session->subject});
+        writes.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version), events);
+        return Decision<std::monostate>{std::move(writes).take(), {}};
+      }));
 }
 
 Result<std::optional<std::string>> Accounts::customer_by_email(std::string_view email) const {

@@ -40,11 +40,11 @@ namespace detail {
 Error from_log(const log::LogError& e) {
   switch (e.code) {
     case log::Errc::conflict:
-      return {"conflict", e.message, {}};
+      return {std::string(errc::kConflict), e.message, {}};
     case log::Errc::invalid_argument:
-      return {"invalid_request", e.message, {}};
+      return {std::string(errc::kInvalidRequest), e.message, {}};
     default:
-      return {"unavailable", std::string(log::to_string(e.code)) + ": " + e.message, {}};
+      return {std::string(errc::kUnavailable), std::string(log::to_string(e.code)) + ": " + e.message, {}};
   }
 }
 
@@ -85,24 +85,35 @@ std::string command_id_of(const CommandMeta& meta) {
   return meta.command_id;
 }
 
+// The index event_id() derives a command's new message or invite id with (ticket::Context::new_id):
+// beyond any event's, like the causation id's (~0) and the long command id's digest (~1).
+constexpr std::size_t kNewIdIndex = ~std::size_t{2};
+
+// A ticket command's answer, with what the caller made and may see (`ctx`: the caller's, on the
+// ticket after the command).
+TicketOutcome outcome(std::shared_ptr<const ticket::State> state, std::vector<ticket::Event> events,
+                      std::uint64_t version, bool replayed, const ticket::Context& ctx) {
+  TicketOutcome o{std::move(state), std::move(events), version, replayed};
+  o.created = ticket::created_by(o.events);
+  o.role = ticket::role_of(*o.state, ctx);
+  o.can_read = ticket::can_read(*o.state, ctx);
+  return o;
+}
+
 domain::TimeUs system_now() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// Project and customer commands share one shape: decide on the loaded state, append.
-template <class T, class Command, class Ctx>
-Result<typename T::State> run(log::Log& log, detail::Caches& caches, const std::string& stream,
-                              const Command& command, const Ctx& ctx, const CommandMeta& meta,
-                              int attempts) {
-  const std::string id = command_id_of(meta);
-  auto done = detail::execute<T>(log, stream, meta, id, attempts, caches, [&](const auto& state) {
-    if constexpr (std::is_same_v<T, ProjectTraits>) {
-      return project::decide(state, command, ctx);
-    } else {
-      return customer::decide(state, command, ctx);
-    }
-  });
+// Customer commands share one shape: decide on the loaded state, append.
+Result<customer::State> run_customer(log::Log& log, detail::Caches& caches,
+                                     const std::string& customer_id,
+                                     const customer::Command& command, const customer::Context& ctx,
+                                     const CommandMeta& meta, int attempts) {
+  auto done = detail::execute<CustomerTraits>(
+      log, customer::stream_id(customer_id), meta, command_id_of(meta), attempts, caches,
+      "the customer",
+      [&](const customer::State& state) { return customer::decide(state, command, ctx); });
   if (!done) return Unexpected(done.error());
   return *done->state;
 }
@@ -132,7 +143,7 @@ Result<project::State> Portal::create_project(const std::string& slug,
                                               const project::Settings& settings,
                                               const CommandMeta& meta) {
   if (!project::valid_slug(slug)) {
-    return fail("invalid_request", "a slug is 2 to 40 of a-z, 0-9 and '-'", "slug");
+    return fail(errc::kInvalidRequest, "a slug is 2 to 40 of a-z, 0-9 and '-'", "slug");
   }
   return change_project(slug, project::CreateProject{slug, settings}, meta);
 }
@@ -151,61 +162,58 @@ Result<project::State> Portal::add_staff(const std::string& slug, const project:
 Result<project::State> Portal::change_project(const std::string& slug,
                                               const project::Command& command,
                                               const CommandMeta& meta) {
-  if (!project::valid_slug(slug)) return fail("not_found", "no such project");
+  if (!project::valid_slug(slug)) return fail(errc::kNotFound, "no such project");
   const std::string stream = project::stream_id(slug);
   const std::string id = command_id_of(meta);
-  auto before = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
-  if (!before) return Unexpected(before.error());
-  if (*before) return *(*before)->state;
-  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-    auto loaded = detail::load<ProjectTraits>(log_, stream, *caches_);
-    if (!loaded) return Unexpected(loaded.error());
-    const project::State& current = (*loaded)->state;
-    const project::Context ctx{meta.actor, options_.clock()};
-    auto events = project::decide(current, command, ctx);
-    if (!events) return Unexpected(events.error());
-    if (events->empty()) return current;
-    const project::State after = project::fold(*events, current);
-    std::vector<log::StreamWrite> writes{detail::encode<ProjectTraits>(
-        stream, log::ExpectedVersion::exactly((*loaded)->version), *events, meta, id, 0)};
-    // Host names change hands in the same append: "host:{name}" streams hold who has each, so
-    // two projects can never serve one name, even when two operators act at once.
-    std::size_t index = events->size();
-    const auto& was = current.settings.hosts;
-    const auto& now = after.settings.hosts;
-    for (const std::string& host : now) {
-      if (std::find(was.begin(), was.end(), host) != was.end()) continue;
-      const std::string host_stream = project::host_stream_id(host);
-      auto claim = detail::load<ProjectTraits>(log_, host_stream, *caches_);
-      if (!claim) return Unexpected(claim.error());
-      const std::string& holder = (*claim)->state.host_claimed_by;
-      if (!holder.empty() && holder != slug) {
-        return fail("conflict", "the host name " + host + " serves project " + holder, "hosts");
-      }
-      writes.push_back(detail::encode<ProjectTraits>(
-          host_stream, log::ExpectedVersion::exactly((*claim)->version),
-          {project::HostClaimed{ctx.now, host, slug}}, meta, id, index++));
-    }
-    for (const std::string& host : was) {
-      if (std::find(now.begin(), now.end(), host) != now.end()) continue;
-      writes.push_back(
-          detail::encode<ProjectTraits>(project::host_stream_id(host), log::ExpectedVersion::any(),
-                                        {project::HostReleased{ctx.now, host}}, meta, id, index++));
-    }
-    auto appended = log_.append(writes);
-    if (appended) {
-      if (appended->duplicate) break;
-      return after;
-    }
-    if (appended.error().code != log::Errc::conflict) {
-      return Unexpected(detail::from_log(appended.error()));
-    }
-    detail::backoff(attempt);
+  using Decision = detail::Decision<project::State>;
+  const detail::Earlier<project::State> earlier = [&]() -> Result<std::optional<project::State>> {
+    auto r = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
+    if (!r) return Unexpected(r.error());
+    if (!*r) return std::optional<project::State>();
+    return std::optional<project::State>(*(*r)->state);
+  };
+  if (auto before = earlier(); !before || *before) {
+    if (!before) return Unexpected(before.error());
+    return std::move(**before);
   }
-  auto after = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
-  if (!after) return Unexpected(after.error());
-  if (*after) return *(*after)->state;
-  return fail("conflict", "the project kept changing under this command; try again");
+  return detail::decide<project::State>(
+      log_, options_.max_attempts, "the project",
+      [&](int) -> Result<Decision> {
+        auto loaded = detail::load<ProjectTraits>(log_, stream, *caches_);
+        if (!loaded) return Unexpected(loaded.error());
+        const project::State& current = (*loaded)->state;
+        const project::Context ctx{meta.actor, options_.clock()};
+        auto events = project::decide(current, command, ctx);
+        if (!events) return Unexpected(events.error());
+        project::State after = project::fold(*events, current);
+        detail::Writes writes{meta, id, {}};
+        writes.add<ProjectTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
+                                  *events);
+        // Host names change hands in the same append: "host:{name}" streams hold who has each,
+        // so two projects can never serve one name, even when two operators act at once.
+        const auto& was = current.settings.hosts;
+        const auto& now = after.settings.hosts;
+        for (const std::string& host : now) {
+          if (std::find(was.begin(), was.end(), host) != was.end()) continue;
+          const std::string host_stream = project::host_stream_id(host);
+          auto claim = detail::load<ProjectTraits>(log_, host_stream, *caches_);
+          if (!claim) return Unexpected(claim.error());
+          const std::string& holder = (*claim)->state.host_claimed_by;
+          if (!holder.empty() && holder != slug) {
+            return fail(errc::kConflict, "the host name " + host + " serves project " + holder,
+                        "hosts");
+          }
+          writes.add<ProjectTraits>(host_stream, log::ExpectedVersion::exactly((*claim)->version),
+                                    {project::HostClaimed{ctx.now, host, slug}});
+        }
+        for (const std::string& host : was) {
+          if (std::find(now.begin(), now.end(), host) != now.end()) continue;
+          writes.add<ProjectTraits>(project::host_stream_id(host), log::ExpectedVersion::any(),
+                                    {project::HostReleased{ctx.now, host}});
+        }
+        return Decision{std::move(writes).take(), std::move(after)};
+      },
+      earlier);
 }
 
 Result<std::optional<std::string>> Portal::project_for_host(const std::string& host) const {
@@ -219,7 +227,7 @@ Result<std::optional<std::string>> Portal::project_for_host(const std::string& h
 Result<project::State> Portal::project(const std::string& slug) const {
   auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!(*loaded)->state.exists) return fail("not_found", "no such project");
+  if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such project");
   return (*loaded)->state;
 }
 
@@ -228,66 +236,69 @@ Result<project::State> Portal::project(const std::string& slug) const {
 Result<customer::State> Portal::register_customer(const customer::Register& command,
                                                   const CommandMeta& meta) {
   const std::string id = command_id_of(meta);
-  const customer::Context ctx{meta.actor, options_.clock()};
-  auto before = detail::replayed<CustomerTraits>(log_, customer::stream_id(command.customer_id), id,
-                                                 *caches_);
-  if (!before) return Unexpected(before.error());
-  if (*before) return *(*before)->state;
-  auto loaded =
-      detail::load<CustomerTraits>(log_, customer::stream_id(command.customer_id), *caches_);
-  if (!loaded) return Unexpected(loaded.error());
-  auto events = customer::decide((*loaded)->state, customer::Command{command}, ctx);
-  if (!events) return Unexpected(events.error());
-  if (events->empty()) return (*loaded)->state;
-  // The registration and the handle's claim go in together: "no stream" on the handle makes two
-  // customers with one handle impossible, even from two processes at once.
-  // So is the e-mail address's: one identity per address (sign-in finds customers by it).
+  const std::string stream = customer::stream_id(command.customer_id);
   const auto email = domain::account::normalize_email(command.email);
-  if (!email) return fail("invalid_request", "not an e-mail address", "email");
-  const std::vector<customer::Event> claim{
-      customer::HandleClaimed{ctx.now, command.handle, command.customer_id}};
-  const std::vector<customer::Event> email_claim{
-      customer::EmailClaimed{ctx.now, *email, command.customer_id}};
-  const std::vector<log::StreamWrite> writes{
-      detail::encode<CustomerTraits>(customer::stream_id(command.customer_id),
-                                     log::ExpectedVersion::no_stream(), *events, meta, id, 0),
-      detail::encode<CustomerTraits>(customer::handle_stream_id(command.handle),
-                                     log::ExpectedVersion::no_stream(), claim, meta, id,
-                                     events->size()),
-      detail::encode<CustomerTraits>(customer::email_stream_id(*email),
-                                     log::ExpectedVersion::no_stream(), email_claim, meta, id,
-                                     events->size() + 1)};
-  auto appended = log_.append(writes);
-  if (!appended) {
-    if (appended.error().conflict &&
-        appended.error().conflict->stream == customer::handle_stream_id(command.handle)) {
-      return fail("conflict", "the handle @" + command.handle + " is taken", "handle");
-    }
-    if (appended.error().conflict &&
-        appended.error().conflict->stream == customer::email_stream_id(*email)) {
-      return fail("conflict", "the address " + *email + " has an account", "email");
-    }
-    return Unexpected(detail::from_log(appended.error()));
+  if (!email) return fail(errc::kInvalidRequest, "not an e-mail address", "email");
+  using Decision = detail::Decision<customer::State>;
+  const detail::Earlier<customer::State> earlier = [&]() -> Result<std::optional<customer::State>> {
+    auto r = detail::replayed<CustomerTraits>(log_, stream, id, *caches_);
+    if (!r) return Unexpected(r.error());
+    if (!*r) return std::optional<customer::State>();
+    return std::optional<customer::State>(*(*r)->state);
+  };
+  if (auto before = earlier(); !before || *before) {
+    if (!before) return Unexpected(before.error());
+    return std::move(**before);
   }
-  return customer::fold(*events, (*loaded)->state);
+  return detail::decide<customer::State>(
+      log_, options_.max_attempts, "the customer",
+      [&](int) -> Result<Decision> {
+        auto loaded = detail::load<CustomerTraits>(log_, stream, *caches_);
+        if (!loaded) return Unexpected(loaded.error());
+        const customer::Context ctx{meta.actor, options_.clock()};
+        auto events = customer::decide((*loaded)->state, customer::Command{command}, ctx);
+        if (!events) return Unexpected(events.error());
+        if (events->empty()) return Decision{{}, (*loaded)->state};
+        // The registration and the handle's claim go in together: "no stream" on the handle
+        // makes two customers with one handle impossible, even from two processes at once. So is
+        // the e-mail address's: one identity per address (sign-in finds customers by it).
+        detail::Writes writes{meta, id, {}};
+        writes.add<CustomerTraits>(stream, log::ExpectedVersion::no_stream(), *events);
+        writes.add<CustomerTraits>(customer::handle_stream_id(command.handle),
+                                   log::ExpectedVersion::no_stream(),
+                                   {customer::HandleClaimed{ctx.now, command.handle,
+                                                            command.customer_id}});
+        writes.add<CustomerTraits>(customer::email_stream_id(*email),
+                                   log::ExpectedVersion::no_stream(),
+                                   {customer::EmailClaimed{ctx.now, *email, command.customer_id}});
+        return Decision{
+            std::move(writes).take(),
+            customer::fold(*events, (*loaded)->state),
+            {{customer::handle_stream_id(command.handle),
+              {std::string(errc::kConflict), "the handle @" + command.handle + " is taken",
+               "handle"}},
+             {customer::email_stream_id(*email),
+              {std::string(errc::kConflict), "the address " + *email + " has an account",
+               "email"}}}};
+      },
+      earlier);
 }
 
 Result<customer::State> Portal::join_project(const std::string& customer_id,
                                              const std::string& slug, const CommandMeta& meta) {
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
-  return run<CustomerTraits>(
-      log_, *caches_, customer::stream_id(customer_id),
+  return run_customer(
+      log_, *caches_, customer_id,
       customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
       customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
 }
 
 Result<customer::State> Portal::leave_project(const std::string& customer_id,
                                               const std::string& slug, const CommandMeta& meta) {
-  return run<CustomerTraits>(log_, *caches_, customer::stream_id(customer_id),
-                             customer::Command{customer::LeaveProject{slug}},
-                             customer::Context{meta.actor, options_.clock()}, meta,
-                             options_.max_attempts);
+  return run_customer(log_, *caches_, customer_id, customer::Command{customer::LeaveProject{slug}},
+                      customer::Context{meta.actor, options_.clock()}, meta,
+                      options_.max_attempts);
 }
 
 Result<void> Portal::read_notifications(const std::string& customer_id,
@@ -298,28 +309,32 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
   if (!events) return Unexpected(events.error());
   if (events->empty()) return {};
   // No invariant spans two reads, so any version will do; the command id still makes a retry act
-  // once (its event ids are already stored: a duplicate).
+  // once (its event ids are already stored: a duplicate, which answers like the first time).
   const std::string id = command_id_of(meta);
-  log::StreamWrite w{domain::inbox::stream_id(customer_id), log::ExpectedVersion::any(), {}};
-  for (std::size_t i = 0; i < events->size(); ++i) {
-    log::EventData d;
-    if (!detail::is_fresh(id)) d.id = event_id(id, i);  // else time-ordered, from the log
-    d.type = std::string(domain::inbox::type_name((*events)[i]));
-    d.actor = {detail::to_log(meta.actor.realm), meta.actor.id};
-    d.correlation_id = meta.correlation_id;
-    d.causation_id = event_id(id, ~std::size_t{0});
-    d.payload = domain::inbox::to_payload((*events)[i]);
-    w.events.push_back(std::move(d));
-  }
-  auto appended = log_.append(w);
-  if (!appended) return Unexpected(detail::from_log(appended.error()));
+  const detail::Earlier<std::monostate> earlier = [&]() -> Result<std::optional<std::monostate>> {
+    if (detail::is_fresh(id)) return std::optional<std::monostate>();
+    auto first = log_.find(event_id(id, 0));
+    if (!first) return Unexpected(detail::from_log(first.error()));
+    return *first ? std::optional<std::monostate>(std::monostate{})
+                  : std::optional<std::monostate>();
+  };
+  auto done = detail::decide<std::monostate>(
+      log_, options_.max_attempts, "the inbox",
+      [&](int) -> Result<detail::Decision<std::monostate>> {
+        detail::Writes writes{meta, id, {}};
+        writes.add<detail::InboxTraits>(domain::inbox::stream_id(customer_id),
+                                        log::ExpectedVersion::any(), *events);
+        return detail::Decision<std::monostate>{std::move(writes).take(), {}};
+      },
+      earlier);
+  if (!done) return Unexpected(done.error());
   return {};
 }
 
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
   auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!(*loaded)->state.exists) return fail("not_found", "no such customer");
+  if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such customer");
   return (*loaded)->state;
 }
 
@@ -331,7 +346,7 @@ Result<std::optional<std::string>> Portal::customer_by_handle(const std::string&
   auto e = detail::decode<CustomerTraits>(records->front());
   if (!e) return Unexpected(e.error());
   const auto* claim = std::get_if<customer::HandleClaimed>(&*e);
-  if (!claim) return fail("unavailable", "handle stream holds something else");
+  if (!claim) return fail(errc::kUnavailable, "handle stream holds something else");
   return std::optional<std::string>(claim->customer_id);
 }
 
@@ -341,7 +356,7 @@ Result<std::string> Portal::creator_organization(const project::State& p,
                                                  const std::string& creator) const {
   auto c = customer(creator);
   if (!c) {
-    return c.error().code == "not_found" ? std::string()
+    return c.error().code == errc::kNotFound ? std::string()
                                          : Result<std::string>(Unexpected(c.error()));
   }
   return project::organization_of(p, c->email);
@@ -384,7 +399,7 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
     if (c) {
       ctx.is_member = customer::is_member(*c, slug);
       ctx.organization = project::organization_of(p, c->email);
-    } else if (c.error().code != "not_found") {
+    } else if (c.error().code != errc::kNotFound) {
       return Unexpected(c.error());
     }
   }
@@ -413,7 +428,7 @@ Result<std::shared_ptr<const ticket::State>> Portal::ticket(const std::string& s
                                                             std::uint64_t number) const {
   auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number), *caches_);
   if (!loaded) return Unexpected(loaded.error());
-  if (!(*loaded)->state.exists) return fail("not_found", "no such ticket");
+  if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such ticket");
   return detail::state_of<TicketTraits>(*loaded);
 }
 
@@ -490,21 +505,30 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
       portal.opens_cv_.notify_all();
     }
   } done{*this, id};
-  // A retry of an open that went through answers with the ticket it opened.
-  if (auto first = detail::is_fresh(id) ? log::LogResult<std::optional<log::Record>>(std::nullopt)
-                                        : log_.find(event_id(id, 0));
-      !first) {
-    return Unexpected(detail::from_log(first.error()));
-  } else if (*first) {
+  // A retry of an open that went through answers with the ticket it opened (wherever its
+  // number ended up).
+  const detail::Earlier<TicketOutcome> earlier = [&]() -> Result<std::optional<TicketOutcome>> {
+    if (detail::is_fresh(id)) return std::optional<TicketOutcome>();
+    auto first = log_.find(event_id(id, 0));
+    if (!first) return Unexpected(detail::from_log(first.error()));
+    if (!*first) return std::optional<TicketOutcome>();
     auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
     if (!r) return Unexpected(r.error());
-    return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
+    auto c = reading_context(slug, *(*r)->state, meta.actor);
+    if (!c) return Unexpected(c.error());
+    return std::optional<TicketOutcome>(
+        outcome(std::move((*r)->state), std::move((*r)->events), (*r)->version, true, *c));
+  };
+  if (auto before = earlier(); !before || *before) {
+    if (!before) return Unexpected(before.error());
+    return std::move(**before);
   }
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
   auto ctx = ticket_context(*p, meta.actor, "");
   if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
+  ctx->new_id = event_id(id, kNewIdIndex).to_string();
   // Check the input before a number is taken for it, and before any @mention costs a lookup:
   // a body over the length limit, or a caller who may not open tickets here, costs nothing more.
   ticket::OpenTicket probe = command;
@@ -515,58 +539,44 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   auto candidates = mention_candidates(*p, command.body);
   if (!candidates) return Unexpected(candidates.error());
   ctx->mention_candidates = std::move(*candidates);
-  for (int attempt = 0; attempt < options_.max_number_attempts; ++attempt) {
-    // Threads of this process take numbers from a counter, so they never race each other for
-    // one; only another process on the same log can take a number first (then: look again).
-    auto reserved = reserve_number(slug);
-    if (!reserved) return Unexpected(reserved.error());
-    command.number = *reserved;
-    auto events = ticket::decide(ticket::State{}, command, *ctx);
-    if (!events) {
-      release_number(slug, command.number);
-      return Unexpected(events.error());
-    }
-    const std::string stream = ticket::stream_id(slug, command.number);
-    auto appended = log_.append(detail::encode<TicketTraits>(
-        stream, log::ExpectedVersion::no_stream(), *events, meta, id, 0));
-    if (appended) {
-      if (appended->duplicate) {
-        auto r = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
-        if (!r) return Unexpected(r.error());
-        return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
-      }
-      return TicketOutcome{std::make_shared<const ticket::State>(ticket::fold(*events)),
-                           std::move(*events), appended->events.back().stream_version, false};
-    }
-    if (appended.error().code != log::Errc::conflict) {
-      release_number(slug, command.number);
-      return Unexpected(detail::from_log(appended.error()));
-    }
-    release_number(slug, command.number);
-    // The same command, retried while the first try was in flight, may have won elsewhere.
-    if (!detail::is_fresh(id)) {
-      auto first = log_.find(event_id(id, 0));
-      if (!first) return Unexpected(detail::from_log(first.error()));
-      if (*first) {
-        auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
-        if (!r) return Unexpected(r.error());
-        return TicketOutcome{std::move((*r)->state), std::move((*r)->events), (*r)->version, true};
-      }
-    }
-    // Another process took this number: the next reservation probes past the highest taken.
-    {
-      std::lock_guard lock(numbers_mu_);
-      probed_.erase(slug);
-    }
-    detail::backoff(attempt);
-  }
-  return fail("conflict", "could not find a free ticket number; try again");
+  return detail::decide<TicketOutcome>(
+      log_, options_.max_number_attempts, "the project's ticket numbers",
+      [&](int) -> Result<detail::Decision<TicketOutcome>> {
+        // Threads of this process take numbers from a counter, so they never race each other
+        // for one; only another process on the same log can take a number first (then the
+        // append meets an existing stream: look again).
+        auto reserved = reserve_number(slug);
+        if (!reserved) return Unexpected(reserved.error());
+        command.number = *reserved;
+        auto events = ticket::decide(ticket::State{}, command, *ctx);
+        if (!events) {
+          release_number(slug, command.number);
+          return Unexpected(events.error());
+        }
+        std::vector<log::StreamWrite> writes{
+            detail::encode<TicketTraits>(ticket::stream_id(slug, command.number),
+                                         log::ExpectedVersion::no_stream(), *events, meta, id, 0)};
+        auto state = std::make_shared<const ticket::State>(ticket::fold(*events));
+        const std::uint64_t version = events->size();
+        return detail::Decision<TicketOutcome>{
+            std::move(writes),
+            outcome(std::move(state), std::move(*events), version, false, *ctx),
+            {},
+            [this, &slug, number = command.number] {
+              release_number(slug, number);
+              // Another process may have taken this number: the next reservation probes past
+              // the highest taken.
+              std::lock_guard lock(numbers_mu_);
+              probed_.erase(slug);
+            }};
+      },
+      earlier);
 }
 
 Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t number,
                                       const ticket::Command& command, const CommandMeta& meta) {
   if (std::holds_alternative<ticket::OpenTicket>(command)) {
-    return fail("invalid_request", "tickets are opened with open_ticket, which picks the number");
+    return fail(errc::kInvalidRequest, "tickets are opened with open_ticket, which picks the number");
   }
   const std::string id = command_id_of(meta);
   std::string_view body;
@@ -574,13 +584,14 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   if (const auto* r = std::get_if<ticket::PostStaffMessage>(&command)) body = r->body;
   auto p = project(slug);  // once: the context, the creator's organisation, allowed domains
   if (!p) {
-    if (p.error().code == "not_found") return fail("not_found", "no such ticket");
+    if (p.error().code == errc::kNotFound) return fail(errc::kNotFound, "no such ticket");
     return Unexpected(p.error());
   }
   // No @mention is looked up yet: that waits until the command passed without them (below).
   auto ctx = ticket_context(*p, meta.actor, "");
   if (!ctx) return Unexpected(ctx.error());
   ctx->command_id = id;
+  ctx->new_id = event_id(id, kNewIdIndex).to_string();
   std::optional<std::vector<ticket::MentionCandidate>> candidates;  // once, across attempts
   const std::string stream = ticket::stream_id(slug, number);
   // The context for one attempt on the ticket as loaded: the time is read now (under the
@@ -602,63 +613,66 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
                            std::uint64_t version) -> Result<TicketOutcome> {
     auto c = context_for(*state);
     if (!c) return Unexpected(c.error());
-    if (!ticket::can_read(*state, *c)) return fail("not_found", "no such ticket");
-    return TicketOutcome{std::move(state), std::move(events), version, true};
+    if (!ticket::can_read(*state, *c)) return fail(errc::kNotFound, "no such ticket");
+    return outcome(std::move(state), std::move(events), version, true, *c);
   };
 
   std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
   // Joining through an invite also makes the customer a member: both streams in one append.
   if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
       meta.actor.realm == domain::Realm::customer) {
-    auto before = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
-    if (!before) return Unexpected(before.error());
-    if (*before) {
-      return answer_replay(std::move((*before)->state), std::move((*before)->events),
-                           (*before)->version);
+    const detail::Earlier<TicketOutcome> earlier =
+        [&]() -> Result<std::optional<TicketOutcome>> {
+      auto r = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
+      if (!r) return Unexpected(r.error());
+      if (!*r) return std::optional<TicketOutcome>();
+      auto answer = answer_replay(std::move((*r)->state), std::move((*r)->events), (*r)->version);
+      if (!answer) return Unexpected(answer.error());
+      return std::optional<TicketOutcome>(std::move(*answer));
+    };
+    if (auto before = earlier(); !before || *before) {
+      if (!before) return Unexpected(before.error());
+      return std::move(**before);
     }
-    for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-      auto t = detail::load<TicketTraits>(log_, stream, *caches_);
-      if (!t) return Unexpected(t.error());
-      auto c = detail::load<CustomerTraits>(log_, customer::stream_id(meta.actor.id), *caches_);
-      if (!c) return Unexpected(c.error());
-      auto attempt_ctx = context_for((*t)->state);
-      if (!attempt_ctx) return Unexpected(attempt_ctx.error());
-      auto ticket_events = ticket::decide((*t)->state, command, *attempt_ctx);
-      if (!ticket_events) return Unexpected(ticket_events.error());
-      auto member_events = customer::decide(
-          (*c)->state, customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
-          customer::Context{meta.actor, attempt_ctx->now});
-      if (!member_events) return Unexpected(member_events.error());
-      std::vector<log::StreamWrite> writes;
-      if (!ticket_events->empty()) {
-        writes.push_back(detail::encode<TicketTraits>(
-            stream, log::ExpectedVersion::exactly((*t)->version), *ticket_events, meta, id, 0));
-      }
-      if (!member_events->empty()) {
-        writes.push_back(detail::encode<CustomerTraits>(
-            customer::stream_id(meta.actor.id), log::ExpectedVersion::exactly((*c)->version),
-            *member_events, meta, id, ticket_events->size()));
-      }
-      if (writes.empty()) {
-        return TicketOutcome{detail::state_of<TicketTraits>(*t), {}, (*t)->version, false};
-      }
-      auto appended = log_.append(writes);
-      if (appended) {
-        const std::uint64_t version = (*t)->version + ticket_events->size();
-        return TicketOutcome{
-            std::make_shared<const ticket::State>(ticket::fold(*ticket_events, (*t)->state)),
-            std::move(*ticket_events), version, appended->duplicate};
-      }
-      if (appended.error().code != log::Errc::conflict) {
-        return Unexpected(detail::from_log(appended.error()));
-      }
-      detail::backoff(attempt);
-    }
-    return fail("conflict", "the ticket kept changing under this command; try again");
+    const std::string member_stream = customer::stream_id(meta.actor.id);
+    auto joined = detail::decide<TicketOutcome>(
+        log_, options_.max_attempts, "the ticket",
+        [&](int) -> Result<detail::Decision<TicketOutcome>> {
+          auto t = detail::load<TicketTraits>(log_, stream, *caches_);
+          if (!t) return Unexpected(t.error());
+          auto c = detail::load<CustomerTraits>(log_, member_stream, *caches_);
+          if (!c) return Unexpected(c.error());
+          auto attempt_ctx = context_for((*t)->state);
+          if (!attempt_ctx) return Unexpected(attempt_ctx.error());
+          auto ticket_events = ticket::decide((*t)->state, command, *attempt_ctx);
+          if (!ticket_events) return Unexpected(ticket_events.error());
+          auto member_events = customer::decide(
+              (*c)->state,
+              customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
+              customer::Context{meta.actor, attempt_ctx->now});
+          if (!member_events) return Unexpected(member_events.error());
+          detail::Writes writes{meta, id, {}};
+          writes.add<TicketTraits>(stream, log::ExpectedVersion::exactly((*t)->version),
+                                   *ticket_events);
+          writes.add<CustomerTraits>(member_stream, log::ExpectedVersion::exactly((*c)->version),
+                                     *member_events);
+          const std::uint64_t version = (*t)->version + ticket_events->size();
+          auto state = ticket_events->empty() ? detail::state_of<TicketTraits>(*t)
+                                              : std::make_shared<const ticket::State>(
+                                                    ticket::fold(*ticket_events, (*t)->state));
+          return detail::Decision<TicketOutcome>{
+              std::move(writes).take(), {std::move(state), std::move(*ticket_events), version, false}};
+        },
+        earlier);
+    if (!joined || joined->replayed) return joined;
+    // Judged after the join: the caller is a member now.
+    auto c = reading_context(slug, *joined->state, meta.actor);
+    if (!c) return Unexpected(c.error());
+    return outcome(std::move(joined->state), std::move(joined->events), joined->version, false, *c);
   }
 
   auto done = detail::execute<TicketTraits>(
-      log_, stream, meta, id, options_.max_attempts, *caches_,
+      log_, stream, meta, id, options_.max_attempts, *caches_, "the ticket",
       [&](const ticket::State& state) -> Result<std::vector<ticket::Event>> {
         auto c = context_for(state);
         if (!c) return Unexpected(c.error());
@@ -678,7 +692,11 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   if (done->replayed) {
     return answer_replay(std::move(done->state), std::move(done->events), done->version);
   }
-  return TicketOutcome{std::move(done->state), std::move(done->events), done->version, false};
+  // The caller's standing after the command (context_for fails only when a lookup does: then
+  // judged without the creator's current organisation).
+  auto after = context_for(*done->state);
+  return outcome(std::move(done->state), std::move(done->events), done->version, false,
+                 after ? *after : *ctx);
 }
 
 Portal::~Portal() = default;

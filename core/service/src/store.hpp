@@ -1,16 +1,19 @@
 // Typed streams over the log: decode and fold a stream, encode decided events, and the
-// load → decide → append loop with retries and command-id idempotency (private to core/service).
+// one load → decide → append loop (decide) with retries and command-id idempotency (private to core/service).
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <boost/json/object.hpp>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <portico/domain/account.hpp>
+#include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
+#include <portico/errc.hpp>
 #include <portico/log/log.hpp>
 #include <portico/service/portal.hpp>
 #include <string>
@@ -35,6 +38,12 @@ PORTICO_AGGREGATE_TRAITS(ProjectTraits, project)
 PORTICO_AGGREGATE_TRAITS(CustomerTraits, customer)
 PORTICO_AGGREGATE_TRAITS(AccountTraits, account)
 #undef PORTICO_AGGREGATE_TRAITS
+// The inbox is written, never folded here (the projections read it): events only.
+struct InboxTraits {
+  using Event = domain::inbox::Event;
+  static std::string_view type_name(const Event& e) { return domain::inbox::type_name(e); }
+  static boost::json::object to_payload(const Event& e) { return domain::inbox::to_payload(e); }
+};
 
 // The log's errors in the API's terms: storage trouble is 503 unavailable (retry), a conflict
 // that outlived the retries 409 conflict.
@@ -120,7 +129,7 @@ template <class T>
 Result<typename T::Event> decode(const log::Record& r) {
   auto e = T::from_payload(r.type, r.payload_object());
   if (!e) {
-    return fail("unavailable", "event at position " + std::to_string(r.position) +
+    return fail(errc::kUnavailable, "event at position " + std::to_string(r.position) +
                                    " does not decode: " + e.error().message);
   }
   return e;
@@ -217,48 +226,143 @@ Result<std::optional<Executed<T>>> replayed(const log::Log& log, const std::stri
   return std::optional<Executed<T>>(std::move(out));
 }
 
-// Load, decide, append at the loaded version; again on a concurrent write, up to max_attempts.
-// `decide(state)` returns the events for this stream, or a domain error.
+// ---- The decision loop: load → decide → append, again after a concurrent write ----
+
+// One attempt's decision: the writes to append together (over any number of streams, each at the
+// version the attempt loaded) and what the command answers once they are stored.
+template <class Answer>
+struct Decision {
+  std::vector<log::StreamWrite> writes;  // none: nothing changes, `answer` stands
+  Answer answer;
+  // Streams whose conflict is the final answer instead of a reason to decide again: a handle or
+  // address taken meanwhile, a one-time token used meanwhile.
+  std::vector<std::pair<std::string, Error>> final_on;
+  // Gives back what the attempt reserved (a ticket number) when its writes were not stored.
+  std::function<void()> undo;
+};
+
+// The answer of an earlier run of the same command, when it acted (a retry, or the same command
+// racing itself from another thread or process): nullopt when it has not.
+template <class Answer>
+using Earlier = std::function<Result<std::optional<Answer>>()>;
+
+// A command that cannot have acted before (a fresh id, a sign-in's random one).
+template <class Answer>
+Result<std::optional<Answer>> never_before() {
+  return std::optional<Answer>();
+}
+
+// Every command's loop. `attempt(n)` loads what it needs, asks the pure decider and returns the
+// Decision (or the domain's refusal); the loop appends it. On a conflict it decides again after a
+// jittered pause, up to `max_attempts`; an append that finds the command's events already stored
+// (a duplicate), and a refusal or a give-up after the same command acted meanwhile, answer with
+// `earlier()` — the first answer wins. `what` names the stream for the give-up message.
+template <class Answer, class Attempt>
+Result<Answer> decide(log::Log& log, int max_attempts, std::string_view what, Attempt&& attempt,
+                      const Earlier<Answer>& earlier) {
+  for (int n = 0; n < max_attempts; ++n) {
+    Result<Decision<Answer>> decision = attempt(n);
+    if (!decision) {
+      auto raced = earlier();
+      if (raced && *raced) return std::move(**raced);
+      return Unexpected(std::move(decision.error()));
+    }
+    if (decision->writes.empty()) return std::move(decision->answer);
+    auto appended = log.append(decision->writes);
+    if (appended && !appended->duplicate) return std::move(decision->answer);
+    if (decision->undo) decision->undo();
+    if (appended) break;  // a duplicate: the same command won a race with itself
+    const log::LogError& e = appended.error();
+    if (e.conflict) {
+      for (const auto& [stream, answer] : decision->final_on) {
+        if (stream == e.conflict->stream) return Unexpected(answer);
+      }
+    }
+    if (e.code != log::Errc::conflict) return Unexpected(from_log(e));
+    backoff(n);
+  }
+  auto after = earlier();
+  if (!after) return Unexpected(after.error());
+  if (*after) return std::move(**after);
+  return fail(errc::kConflict, std::string(what) + " kept changing under this command; try again");
+}
+
+// A decision that answers nothing but success.
+inline Result<void> as_void(Result<std::monostate> r) {
+  if (!r) return Unexpected(std::move(r.error()));
+  return {};
+}
+
+// The events of one decision over several streams. A stream added twice gets one write (the log
+// takes each stream once per append); take() numbers the event ids from the command id in the
+// order the log will store them, which is the order a replay reads them back in.
+struct Writes {
+  CommandMeta meta;
+  std::string command_id;
+  std::vector<log::StreamWrite> writes;
+
+  template <class T>
+  void add(const std::string& stream, log::ExpectedVersion expected,
+           const std::vector<typename T::Event>& events) {
+    if (events.empty()) return;
+    auto w = encode<T>(stream, expected, events, meta, command_id, 0);
+    auto same = std::find_if(writes.begin(), writes.end(),
+                             [&](const log::StreamWrite& x) { return x.stream == stream; });
+    if (same == writes.end()) {
+      writes.push_back(std::move(w));
+      return;
+    }
+    for (auto& e : w.events) same->events.push_back(std::move(e));
+  }
+
+  std::vector<log::StreamWrite> take() && {
+    if (!is_fresh(command_id)) {
+      std::size_t index = 0;
+      for (auto& w : writes) {
+        for (auto& e : w.events) e.id = event_id(command_id, index++);
+      }
+    }
+    return std::move(writes);
+  }
+};
+
+// A single-stream command: load, decide, append at the loaded version. `decide(state)` returns
+// the events for this stream, or a domain error.
 template <class T, class Decide>
 Result<Executed<T>> execute(log::Log& log, const std::string& stream, const CommandMeta& meta,
                             const std::string& command_id, int max_attempts, Caches& caches,
-                            Decide&& decide) {
-  auto before = replayed<T>(log, stream, command_id, caches);
+                            std::string_view what, Decide&& decide_events) {
+  const Earlier<Executed<T>> earlier = [&] {
+    return replayed<T>(log, stream, command_id, caches);
+  };
+  auto before = earlier();
   if (!before) return Unexpected(before.error());
   if (*before) return std::move(**before);
-  for (int attempt = 0; attempt < max_attempts; ++attempt) {
-    auto loaded = load<T>(log, stream, caches);
-    if (!loaded) return Unexpected(loaded.error());
-    const Snapshot<T>& current = *loaded;
-    Result<std::vector<typename T::Event>> events = decide(current->state);
-    if (!events) {
-      // The same command may have acted meanwhile from another process or portal: its first
-      // answer wins over a refusal of the repeat.
-      auto raced = replayed<T>(log, stream, command_id, caches);
-      if (raced && *raced) return std::move(**raced);
-      return Unexpected(events.error());
-    }
-    if (events->empty()) return Executed<T>{state_of(current), {}, current->version, false};
-    const auto write = encode<T>(stream, log::ExpectedVersion::exactly(current->version), *events,
-                                 meta, command_id, 0);
-    auto appended = log.append(write);
-    if (appended) {
-      if (appended->duplicate) break;  // the same command won a race with itself
-      auto after = std::make_shared<Loaded<T>>(*current);
-      for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
-      after->version = appended->events.back().stream_version;
-      caches.of<T>().put(stream, after);
-      return Executed<T>{state_of(Snapshot<T>(after)), std::move(*events), after->version, false};
-    }
-    if (appended.error().code != log::Errc::conflict) {
-      return Unexpected(from_log(appended.error()));
-    }
-    backoff(attempt);
-  }
-  auto after = replayed<T>(log, stream, command_id, caches);
-  if (!after) return Unexpected(after.error());
-  if (*after) return std::move(**after);
-  return fail("conflict", "the ticket kept changing under this command; try again");
+  Snapshot<T> decided;  // the state the last decision leads to, for the cache once stored
+  auto done = detail::decide<Executed<T>>(
+      log, max_attempts, what,
+      [&](int) -> Result<Decision<Executed<T>>> {
+        auto loaded = load<T>(log, stream, caches);
+        if (!loaded) return Unexpected(loaded.error());
+        const Snapshot<T>& current = *loaded;
+        Result<std::vector<typename T::Event>> events = decide_events(current->state);
+        if (!events) return Unexpected(events.error());
+        if (events->empty()) {
+          decided = nullptr;
+          return Decision<Executed<T>>{{}, {state_of(current), {}, current->version, false}};
+        }
+        auto after = std::make_shared<Loaded<T>>(*current);
+        for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
+        after->version = current->version + events->size();
+        decided = after;
+        std::vector<log::StreamWrite> writes{encode<T>(
+            stream, log::ExpectedVersion::exactly(current->version), *events, meta, command_id, 0)};
+        return Decision<Executed<T>>{
+            std::move(writes), {state_of(decided), std::move(*events), after->version, false}};
+      },
+      earlier);
+  if (done && !done->replayed && decided) caches.of<T>().put(stream, decided);
+  return done;
 }
 
 }  // namespace portico::service::detail

@@ -1628,3 +1628,42 @@ TEST_CASE("removing a participant revokes the invite links they made and only th
   CHECK(error_of(dt::decide(after, dt::JoinByInvite{"h-p"}, back)) == "invite_inactive");
   CHECK(static_cast<bool>(dt::decide(after, dt::JoinByInvite{"h-c"}, back)));
 }
+
+// ---- Ids of what a command creates ----
+
+TEST_CASE("a message or invite link a command does not name takes the id derived for it") {
+  Ticket ticket;
+  dt::Context ctx = context(Who::creator);
+  ctx.new_id = "derived-1";
+  const Events posted = ok(ticket.when(dt::PostReply{{}, "Hello"}, ctx));
+  CHECK(dt::created_by(posted).message_id == "derived-1");
+  CHECK(ticket.state().messages.find("derived-1"));
+
+  dt::Context staff = context(Who::staff);
+  staff.new_id = "derived-2";
+  const Events note = ok(ticket.when(dt::PostStaffMessage{{}, "Note", true, std::nullopt}, staff));
+  CHECK(dt::created_by(note).message_id == "derived-2");
+
+  dt::Context invite = context(Who::creator);
+  invite.new_id = "inv-derived";
+  const Events made = ok(ticket.when(dt::CreateInvite{{}, "hash"}, invite));
+  CHECK(dt::created_by(made).invite_id == "inv-derived");
+  CHECK(dt::created_by(made).message_id.empty());
+
+  // A command that names its id keeps it.
+  const Events named = ok(ticket.when(dt::PostReply{"m-named", "Again"}, ctx));
+  CHECK(dt::created_by(named).message_id == "m-named");
+}
+
+TEST_CASE("a message id already in the thread is refused with conflict") {
+  Ticket ticket;
+  dt::Context ctx = context(Who::creator);
+  ctx.new_id = "m-x";
+  ok(ticket.when(dt::PostReply{{}, "First"}, ctx));
+  CHECK(error_of(ticket.when(dt::PostReply{{}, "Second"}, ctx)) == "conflict");
+  CHECK(error_of(ticket.when(dt::PostStaffMessage{"m-x", "Third", false, std::nullopt},
+                             context(Who::staff))) == "conflict");
+  // Without a derived id and without a named one there is no message.
+  dt::Context bare = context(Who::creator);
+  CHECK(error_of(ticket.when(dt::PostReply{{}, "Fourth"}, bare)) == "invalid_request");
+}

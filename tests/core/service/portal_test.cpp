@@ -93,9 +93,9 @@ TEST_CASE("events of commands without an id get time-ordered ids - those with on
     REQUIRE(!records->empty());
     return records->back().id;
   };
-  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-1", "one"}, Desk::as_customer("c-ann")));
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"r-1", "one"}, Desk::as_customer("c-ann")));
   const auto first = last_event_id();
-  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"m-2", "two"}, Desk::as_customer("c-ann")));
+  REQUIRE(desk.portal->execute("acme", n, dt::PostReply{"r-2", "two"}, Desk::as_customer("c-ann")));
   const auto second = last_event_id();
   // UUIDv7 (RFC 9562): version 7, and later ones sort after earlier ones (the end of the index).
   CHECK((first.bytes[6] >> 4) == 7);
@@ -394,4 +394,45 @@ TEST_CASE(
     // A ticket this portal has not seen goes through between rounds.
     REQUIRE(portal.ticket("acme", desk.open("c-bob")));
   }
+}
+
+TEST_CASE("a command's outcome names what it created and how its caller stands - also on replay") {
+  Desk desk;
+  const auto n = desk.open("c-ann");
+  const auto meta = Desk::as_customer("c-ann", "ann-reply-1");
+  auto first = desk.portal->execute("acme", n, dt::PostReply{{}, "Any news?"}, meta);
+  REQUIRE(first);
+  const std::string id = first->created.message_id;
+  REQUIRE_FALSE(id.empty());
+  CHECK(first->state->messages.find(id));
+  CHECK(first->role == dt::Role::creator);
+  CHECK(first->can_read);
+  CHECK_FALSE(first->replayed);
+  // The retry derives nothing new: the first run's message, once.
+  auto again = desk.portal->execute("acme", n, dt::PostReply{{}, "Any news?"}, meta);
+  REQUIRE(again);
+  CHECK(again->replayed);
+  CHECK(again->created.message_id == id);
+  CHECK(again->state->messages.size() == first->state->messages.size());
+  // Another command id: another message id.
+  auto other = desk.portal->execute("acme", n, dt::PostReply{{}, "Any news?"},
+                                    Desk::as_customer("c-ann", "ann-reply-2"));
+  REQUIRE(other);
+  CHECK(other->created.message_id != id);
+
+  // An invite link's id, and a participant's standing after joining by it.
+  auto invite = desk.portal->execute("acme", n, dt::CreateInvite{{}, "hash-9"},
+                                     Desk::as_customer("c-ann"));
+  REQUIRE(invite);
+  CHECK_FALSE(invite->created.invite_id.empty());
+  CHECK(invite->state->invites.contains(invite->created.invite_id));
+  auto joined =
+      desk.portal->execute("acme", n, dt::JoinByInvite{"hash-9"}, Desk::as_customer("c-bob"));
+  REQUIRE(joined);
+  CHECK(joined->role == dt::Role::participant);
+  CHECK(joined->can_read);
+  auto left = desk.portal->execute("acme", n, dt::LeaveTicket{}, Desk::as_customer("c-bob"));
+  REQUIRE(left);
+  CHECK(left->role == dt::Role::none);
+  CHECK_FALSE(left->can_read);
 }

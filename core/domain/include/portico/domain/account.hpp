@@ -1,5 +1,7 @@
 // Sign-in: one-time e-mailed tokens, sessions and staff accounts (the customer's own credentials
-// are events of the customer aggregate, project.hpp).
+// are events of the customer aggregate, project.hpp), and the sign-in decisions over both. The
+// service (portico::service::Accounts) loads the streams, hashes passwords, makes the secrets and
+// appends; what is recorded is decided here.
 //
 // Streams (docs/events.md):
 //   "token:{sha256 hex}"      TokenIssued, then at most one TokenUsed: a magic link, an e-mail
@@ -19,6 +21,7 @@
 #include <functional>
 #include <optional>
 #include <portico/domain/common.hpp>
+#include <portico/domain/project.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -169,5 +172,70 @@ std::string token_stream(std::string_view token_hash);
 std::string session_stream(std::string_view token_hash);
 std::string staff_stream(std::string_view staff_id);
 std::string staff_email_stream(std::string_view email);
+
+// ---- Decisions (pure: the caller loads, hashes, makes the secrets and appends) ----
+
+// What following an e-mailed sign-in link records on the customer it signs in, before the
+// session. A magic link proves the address (EmailVerified, once) and ends a registration the
+// owner may not have made: its unverified password is dropped, so nobody else's password waits
+// on the account for a click (security review M1). A verification link verifies the password it
+// was sent for, and is void (invalid_token) when that password was replaced or dropped since.
+Result<std::vector<customer::Event>> follow_link(const customer::State& customer,
+                                                const TokenIssued& token, TimeUs now);
+
+// A customer's password sign-in: invalid_credentials unless the customer has a password and it
+// matched (`matches`: the caller checks a dummy hash when there is none, so the time taken
+// tells nothing), then email_not_verified until the registration's link was followed.
+Result<void> check_password_sign_in(const customer::State* customer, bool matches);
+
+// A customer identity made at sign-in or registration. Its handle was found free by the caller;
+// the claims are appended with "no stream", so a race for it fails the append instead.
+struct NewIdentity {
+  std::string customer_id;
+  std::string email;  // normalised
+  std::string display_name;
+  std::string handle;
+};
+// The events of a new identity, per stream: the customer's own, the handle's and the address's.
+struct IdentityEvents {
+  std::vector<customer::Event> customer;
+  std::vector<customer::Event> handle;
+  std::vector<customer::Event> email;
+};
+Result<IdentityEvents> new_identity(const NewIdentity& identity, TimeUs now);
+
+// Registration by e-mail and password when the address has no identity yet (an address that has
+// one is never changed by a registration: it cannot prove the address, so its owner is told
+// instead): the identity with the unverified password, and the verification link's token.
+struct RegistrationEvents {
+  IdentityEvents identity;
+  TokenIssued verification;
+};
+Result<RegistrationEvents> register_with_password(const NewIdentity& identity,
+                                                  std::string password_hash,
+                                                  std::string_view project, TimeUs now,
+                                                  TimeUs link_ttl);
+
+// The operator sets a staff member's password (portico-admin staff add): a new account is
+// created with it and claims its address; an existing one gets the new password, which ends the
+// sessions the old one started; the same password again (adding the member to another project)
+// records nothing.
+struct StaffEvents {
+  std::vector<Event> staff;  // "staff:{id}"
+  std::vector<Event> email;  // "staff-email:{address}" (a new account only)
+};
+StaffEvents set_staff_password(const State& staff, const StaffAccountCreated& if_new,
+                               std::string password_hash, bool same_password, TimeUs now);
+
+// How long a session lasts: idle (without a request), and at most from its start.
+struct SessionLimits {
+  TimeUs idle = 0;
+  TimeUs absolute = 0;
+};
+SessionStarted start_session(Realm realm, std::string subject, std::string project,
+                             std::string method, std::string csrf_hash, TimeUs now,
+                             const SessionLimits& limits);
+// Signing out ends the session, once: nothing when it ended already or never started.
+std::vector<Event> sign_out(const State& session, TimeUs now);
 
 }  // namespace portico::domain::account

@@ -462,6 +462,10 @@ struct Context {
   Actor actor;
   TimeUs now = 0;
   std::string command_id;  // ids of things the decider creates derive from it
+  // The id of the message or invite link the command creates when the command names none: a
+  // UUID the handler derives from command_id (a digest, so the same on every retry and telling
+  // nothing about the command; the domain links no hash function).
+  std::string new_id;
   Policies policies;       // the ticket's project's
   Limits limits;           // the deployment's
   std::string project;     // the ticket's project
@@ -488,6 +492,14 @@ enum class Role { none, creator, participant, organization };
 Result<std::vector<Event>> decide(const State& state, const Command& command, const Context& ctx);
 
 // ---- Queries ----
+
+// What a command's events created: the message it posted (OpenTicket, PostReply,
+// PostStaffMessage) and the invite link it made (CreateInvite); "" when none.
+struct Created {
+  std::string message_id;
+  std::string invite_id;
+};
+Created created_by(const std::vector<Event>& events);
 
 // Who may see the ticket: staff of its project; a member customer who created it, participates,
 // or (with organisation visibility) shares its organisation.

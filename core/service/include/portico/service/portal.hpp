@@ -44,6 +44,11 @@ struct TicketOutcome {
   std::vector<domain::ticket::Event> events;  // what it recorded (none when nothing changed)
   std::uint64_t version = 0;                  // the ticket stream's version after it
   bool replayed = false;  // the command id had acted before: `events` are that first time's
+  // What the adapter answers with, so that it neither searches the events nor judges again:
+  domain::ticket::Created created;  // the message or invite link the command made (first time's)
+  // The caller's standing on the ticket after the command, under the project's current settings.
+  domain::ticket::Role role = domain::ticket::Role::none;
+  bool can_read = false;  // false: e.g. a customer who just left (answer without the ticket)
 };
 
 struct Options {
