@@ -118,7 +118,6 @@ std::optional<dom::TimeUs> parse_time(std::string_view text);
 std::vector<std::string> list_of(const std::optional<std::string>& text);
 // ?status=a,b → statuses; 400 with field "status" for an unknown one.
 Result<std::vector<dom::Status>> statuses_of(const Call& c);
-// The system clock in microseconds.
 // ?limit= (1..100, default 20): 400 with field "limit" otherwise.
 Result<std::size_t> limit_of(const Call& c);
 

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <portico/clock.hpp>
 #include <portico/errc.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/server.hpp>
@@ -41,11 +42,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string now_rfc3339() {
-  using namespace std::chrono;
-  return log::format_time_us(
-      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
+std::string now_rfc3339() { return log::format_time_us(system_clock_us()); }
 
 // The target with secrets left out: the segment after /invite/ (the landing page), /invites/
 // or /surveys/, and the values of query parameters that carry one (token=, code=, state=, and

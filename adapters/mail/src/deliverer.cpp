@@ -32,9 +32,7 @@ std::string author_name(const dt::Message& m, const dom::project::State& project
 }
 
 dom::TimeUs now_of(const DelivererOptions& options) {
-  if (options.clock) return options.clock();
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  return options.clock ? options.clock() : system_clock_us();
 }
 
 }  // namespace
@@ -53,7 +51,7 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   auto ctx = portal.reading_context(d.project, t, {dom::Realm::customer, d.recipient});
   if (!ctx) return Unexpected(ctx.error());
   if (!t.exists || !dt::can_read(t, *ctx)) {
-    return fail(std::string(kNoReader), "the recipient may not read the ticket");
+    return fail(kNoReader, "the recipient may not read the ticket");
   }
 
   const std::string& name = project->settings.name;
@@ -85,7 +83,7 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
           service::survey_token(options.secret, {d.project, d.ticket, survey->id}));
     }
   } else {
-    return fail(std::string(kNoReader), "no e-mail for deliveries of kind " + d.kind);
+    return fail(kNoReader, "no e-mail for deliveries of kind " + d.kind);
   }
   std::string text =
       fmt::format("Hello {},\n\n{}\n\n{}/p/{}/tickets/{}\n", name_text(recipient->display_name),
@@ -114,7 +112,9 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
 
 Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
                      DelivererOptions options)
-    : outbox_(log), portal_(portal), transport_(transport), options_(std::move(options)) {}
+    : outbox_(log), portal_(portal), transport_(transport), options_(std::move(options)) {
+  if (!options_.on_warning) options_.on_warning = warn_on_stderr;
+}
 
 Deliverer::~Deliverer() { stop(); }
 
@@ -142,8 +142,12 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
         message ? transport_.send(*message) : Result<void>(Unexpected(message.error()));
     if (!sent) {
       ++count.failed;
-      if (auto ok = settle(outbox_.failed(d.id, at, sent.error().message)); !ok) {
-        return Unexpected(ok.error());
+      auto parked = outbox_.failed(d.id, at, sent.error().message);
+      if (!parked && parked.error().code != errc::kNotFound) return Unexpected(parked.error());
+      if (parked && d.attempts + 1 >= projections::Outbox::kMaxAttempts) {  // parked as dead
+        options_.on_warning(fmt::format(
+            "mail delivery: {} ({} to customer {}, ticket {}#{}) given up after {} attempts: {}",
+            d.id, d.kind, d.recipient, d.project, d.ticket, d.attempts + 1, sent.error().message));
       }
       continue;
     }
@@ -160,7 +164,8 @@ void Deliverer::start() {
     while (!stopping_) {
       auto done = deliver_due();
       if (!done) {
-        std::fprintf(stderr, "portico: mail delivery: %s\n", done.error().message.c_str());
+        options_.on_warning("mail delivery: " + done.error().message + " (" + done.error().code +
+                            "); trying again in " + std::to_string(options_.poll.count()) + " ms");
       }
       const auto until = std::chrono::steady_clock::now() + options_.poll;
       while (!stopping_ && std::chrono::steady_clock::now() < until) {

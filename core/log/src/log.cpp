@@ -8,33 +8,21 @@
 #include <lmdb.h>
 #include <pthread.h>
 
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <portico/clock.hpp>
 #include <portico/log/log.hpp>
+#include <portico/warning.hpp>
 #include <thread>
 
 #include "log_impl.hpp"
 
 namespace portico::log {
 namespace detail {
-namespace {
-
-std::int64_t system_now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-void warn_on_stderr(std::string_view line) {
-  std::fprintf(stderr, "portico: %.*s\n", static_cast<int>(line.size()), line.data());
-}
-
-}  // namespace
 
 LogImpl::LogImpl(std::filesystem::path dir, Options options)
     : dir_(std::move(dir)), options_(std::move(options)) {
-  if (!options_.clock) options_.clock = system_now_us;
+  if (!options_.clock) options_.clock = system_clock_us;
   if (!options_.on_warning) options_.on_warning = warn_on_stderr;
 }
 

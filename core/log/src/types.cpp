@@ -72,6 +72,9 @@ std::optional<Uuid> Uuid::parse(std::string_view text) {
 }
 
 Uuid new_uuid_v7() {
+  // The system clock itself, not a portico::Clock: an id's timestamp only orders ids and must
+  // keep them unique across processes, so a test's fake time (which may stand still or go back)
+  // must not reach it. Milliseconds, as RFC 9562 wants.
   using namespace std::chrono;
   const auto now_ms = static_cast<std::uint64_t>(
       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());

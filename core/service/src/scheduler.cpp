@@ -1,15 +1,10 @@
 #include <charconv>
 #include <chrono>
-#include <cstdio>
+#include <portico/errc.hpp>
 #include <portico/service/scheduler.hpp>
 
 namespace portico::service {
 namespace {
-
-domain::TimeUs system_now() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // "ticket:{project}:{number}" -> (project, number)
 std::optional<std::pair<std::string, std::uint64_t>> parse_ticket_stream(std::string_view s) {
@@ -27,10 +22,14 @@ std::optional<std::pair<std::string, std::uint64_t>> parse_ticket_stream(std::st
 
 }  // namespace
 
-Scheduler::Scheduler(Portal& portal, std::function<domain::TimeUs()> clock)
+Scheduler::Scheduler(Portal& portal, SchedulerOptions options)
     : portal_(portal),
-      clock_(clock ? std::move(clock) : system_now),
+      clock_(options.clock ? std::move(options.clock) : Clock([&portal] { return portal.now(); })),
+      on_warning_(options.on_warning ? std::move(options.on_warning) : warn_on_stderr),
       subscription_(portal.event_log().subscribe(1)) {}
+
+Scheduler::Scheduler(Portal& portal, Clock clock)
+    : Scheduler(portal, SchedulerOptions{std::move(clock)}) {}
 
 Scheduler::~Scheduler() { stop(); }
 
@@ -38,12 +37,13 @@ Result<void> Scheduler::refresh(const Key& key) {
   auto it = policies_.find(key.first);
   if (it == policies_.end()) {
     auto p = portal_.project(key.first);
-    if (!p && p.error().code == "not_found") return {};  // nothing to schedule without a project
+    // Nothing to schedule without a project.
+    if (!p && p.error().code == errc::kNotFound) return {};
     if (!p) return Unexpected(p.error());
     it = policies_.emplace(key.first, p->settings.policies).first;
   }
   auto t = portal_.ticket(key.first, key.second);
-  if (!t && t.error().code == "not_found") return {};
+  if (!t && t.error().code == errc::kNotFound) return {};
   if (!t) return Unexpected(t.error());
   if (auto old = due_of_.find(key); old != due_of_.end()) {
     auto [first, last] = due_.equal_range(old->second);
@@ -66,7 +66,7 @@ Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
   // 1. What changed: tickets to look at again; a project's new policies move all its timers.
   for (bool first = true;; first = false) {
     auto records = subscription_.next(4096, first ? wait : std::chrono::milliseconds(0));
-    if (!records) return Unexpected(Error{"unavailable", records.error().message, {}});
+    if (!records) return fail(errc::kUnavailable, records.error().message);
     if (records->empty()) break;
     for (const log::Record& r : *records) {
       if (auto key = parse_ticket_stream(r.stream)) {
@@ -94,11 +94,11 @@ Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
     meta.command_id =
         "timers:" + domain::ticket::stream_id(key.first, key.second) + ":" + std::to_string(due);
     auto done = portal_.execute(key.first, key.second, domain::ticket::ApplyTimers{}, meta);
-    if (!done && done.error().code != "not_found") {
+    if (!done && done.error().code != errc::kNotFound) {
       // Storage trouble or a conflict: the timer stays, to be tried again in a second.
       due_.emplace(now + domain::kSecond, key);
       due_of_[key] = now + domain::kSecond;
-      if (done.error().code == "unavailable") return Unexpected(done.error());
+      if (done.error().code == errc::kUnavailable) return Unexpected(done.error());
       continue;
     }
     ++fired;
@@ -130,7 +130,8 @@ void Scheduler::start() {
         wait = std::chrono::milliseconds(std::clamp<std::int64_t>(left, 0, 60'000));
       }
       if (auto ok = step(wait); !ok && !stopping_) {
-        std::fprintf(stderr, "portico scheduler: %s\n", ok.error().message.c_str());
+        on_warning_("scheduler: " + ok.error().message + " (" + ok.error().code +
+                    "); trying again in a second");
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }

@@ -2,9 +2,12 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <portico/errc.hpp>
 #include <portico/mail/deliverer.hpp>
 #include <portico/projections/runner.hpp>
 #include <portico/service/tokens.hpp>
+#include <string>
+#include <vector>
 
 #include "../../core/service/service_fixtures.hpp"
 
@@ -28,7 +31,7 @@ struct Recorder final : mail::Transport {
   std::vector<mail::Message> sent;
   bool down = false;
   portico::Result<void> send(const mail::Message& m) override {
-    if (down) return portico::fail("unavailable", "smtp: 451 try later");
+    if (down) return portico::fail(portico::errc::kUnavailable, "smtp: 451 try later");
     sent.push_back(m);
     return {};
   }
@@ -174,4 +177,33 @@ TEST_CASE("a feedback e-mail carries a signed survey link that names the pending
   CHECK_FALSE(portico::service::parse_survey_token("another secret", token));
   token[3] = token[3] == 'A' ? 'B' : 'A';
   CHECK_FALSE(portico::service::parse_survey_token(secret, token));
+}
+
+TEST_CASE("a delivery given up after its last attempt is told to DelivererOptions on_warning") {
+  Desk d{Desk::default_settings(), outbox_options()};
+  proj::Runner runner{*d.log, "outbox"};
+  REQUIRE(runner.start());
+  Recorder transport;
+  transport.down = true;  // for good
+  std::vector<std::string> warnings;
+  mail::DelivererOptions options;
+  options.clock = [&d] { return d.now.load(); };
+  options.on_warning = [&warnings](std::string_view line) { warnings.emplace_back(line); };
+  mail::Deliverer deliverer{*d.log, *d.portal, transport, options};
+  d.open("c-ann");
+  REQUIRE(runner.wait_for(d.log->head().value(), 10s));
+  for (std::uint32_t attempt = 1; attempt <= proj::Outbox::kMaxAttempts; ++attempt) {
+    CAPTURE(attempt);
+    CHECK(warnings.empty());  // a failure that will be tried again is no warning
+    CHECK(deliverer.deliver_due().value().failed == 1);
+    d.now = d.now + 7 * dom::kHour;  // past the longest backoff
+  }
+  proj::Outbox outbox(*d.log);
+  CHECK(outbox.pending_count().value() == 0);
+  CHECK(outbox.dead().value().size() == 1);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].starts_with("mail delivery: "));
+  CHECK(warnings[0].find("given up after 8 attempts: smtp: 451 try later") != std::string::npos);
+  CHECK(deliverer.deliver_due().value().failed == 0);  // nothing left to try, nothing more told
+  CHECK(warnings.size() == 1);
 }

@@ -1,7 +1,12 @@
 // The scheduler closes a ticket once at its time, also when restarted around that time.
 #include <doctest/doctest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <portico/errc.hpp>
 #include <portico/service/scheduler.hpp>
+#include <string>
+#include <vector>
 
 #include "service_fixtures.hpp"
 
@@ -105,10 +110,7 @@ TEST_CASE("a running scheduler thread fires on time and stops cleanly") {
   Desk desk;
   const auto n = desk.open("c-ann");
   // A real clock for this one: the closure is 200 ms away.
-  auto real_now = [] {
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-  };
+  auto real_now = portico::system_clock_us;
   desk.real_time = true;
   REQUIRE(desk.portal->execute("acme", n, dt::ScheduleClosure{real_now() + 200'000},
                                Desk::as_staff("s-agent")));
@@ -150,7 +152,7 @@ TEST_CASE("a timer that cannot fire stays and fires once the log takes writes ag
     Scheduler scheduler(portal, [&] { return now.load(); });
     auto r = scheduler.step();
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "unavailable");
+    CHECK(r.error().code == portico::errc::kUnavailable);
     CHECK(scheduler.next_due() == now + dom::kSecond);  // kept, to be tried again
   }
   auto log = std::move(*portico::log::Log::open(dir.path()));
@@ -158,4 +160,51 @@ TEST_CASE("a timer that cannot fire stays and fires once the log takes writes ag
   Scheduler scheduler(portal, [&] { return now.load(); });
   CHECK(scheduler.step().value() == 1);
   CHECK((*portal.ticket("acme", n))->status == dom::Status::closed);
+}
+
+TEST_CASE("a step of the scheduler thread that fails is told to SchedulerOptions on_warning") {
+  portico::test::TempDir dir;
+  std::atomic<dom::TimeUs> now{1'795'000'000'000'000};
+  svc::Options options;
+  options.clock = [&] { return now.load(); };
+  {
+    auto log = std::move(*portico::log::Log::open(dir.path()));
+    svc::Portal portal(*log, options);
+    dom::project::Settings s;
+    s.name = "Acme";
+    REQUIRE(portal.create_project("acme", s, Desk::system()));
+    REQUIRE(portal.register_customer({"c-1", "a@x.test", "Ann", "ann"}, Desk::system()));
+    REQUIRE(portal.join_project("c-1", "acme", Desk::as_customer("c-1")));
+    const auto n = portal
+                       .open_ticket("acme", {0, "S", "B", "m-1", "normal", {}, {}, {}},
+                                    Desk::as_customer("c-1"))
+                       ->state->number;
+    REQUIRE(portal.execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-1")));
+  }
+  now = now + 49 * dom::kHour;  // the pending closure is due...
+  portico::log::Options read_only;
+  read_only.read_only = true;  // ...and the log refuses to record it
+  auto log = std::move(*portico::log::Log::open(dir.path(), read_only));
+  svc::Portal portal(*log, options);
+  std::mutex mu;
+  std::condition_variable told;
+  std::vector<std::string> warnings;
+  svc::SchedulerOptions scheduler_options;
+  // No clock: the portal's, which says the closure is due.
+  scheduler_options.on_warning = [&](std::string_view line) {
+    std::lock_guard lock(mu);
+    warnings.emplace_back(line);
+    told.notify_all();
+  };
+  Scheduler scheduler(portal, std::move(scheduler_options));
+  scheduler.start();
+  {
+    std::unique_lock lock(mu);
+    told.wait_for(lock, std::chrono::seconds(10), [&] { return !warnings.empty(); });
+  }
+  scheduler.stop();
+  std::lock_guard lock(mu);
+  REQUIRE_FALSE(warnings.empty());
+  CHECK(warnings.front().starts_with("scheduler: "));
+  CHECK(warnings.front().find("(unavailable)") != std::string::npos);
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <portico/clock.hpp>
 #include <portico/service/portal.hpp>
 
 #include "../../support/temp_dir.hpp"
@@ -28,11 +29,7 @@ struct Desk {
     REQUIRE(opened);
     log = std::move(*opened);
     svc::Options options;
-    options.clock = [this] {
-      if (!real_time) return now.load();
-      using namespace std::chrono;
-      return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-    };
+    options.clock = [this] { return real_time ? portico::system_clock_us() : now.load(); };
     portal = std::make_unique<svc::Portal>(*log, options);
     REQUIRE(portal->create_project("acme", settings, system()));
     REQUIRE(portal->add_staff("acme", {"s-agent", "agent@acme.test", "Agnes Agent", "agent"},

@@ -11,9 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <portico/clock.hpp>
 #include <portico/mail/mail.hpp>
 #include <portico/projections/outbox.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/warning.hpp>
 #include <string>
 #include <thread>
 
@@ -23,10 +25,14 @@ struct DelivererOptions {
   std::string base_url = "http://127.0.0.1:8080";  // links: {base_url}/p/{project}/tickets/{n}
   std::string from_address = "support@portico.invalid";
   std::chrono::milliseconds poll{250};
-  std::function<domain::TimeUs()> clock;  // the system clock when empty
+  Clock clock;  // portico/clock.hpp; the system clock when empty
   // Signs the survey link of a feedback e-mail (portico::service::survey_token; the HTTP App
   // must hold the same secret). Empty: the e-mail points to the ticket's page instead.
   std::string secret;
+  // Told of a delivery given up (its last attempt of Outbox::kMaxAttempts failed: parked as
+  // dead) and, from the thread of start(), of a deliver_due that failed (the outbox's own
+  // bookkeeping). Called from the thread that delivers (portico/warning.hpp); empty: the default.
+  WarningSink on_warning = warn_on_stderr;
 };
 
 struct DeliveryCount {

@@ -17,10 +17,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <portico/clock.hpp>
 #include <portico/log/error.hpp>
 #include <portico/log/projection.hpp>
 #include <portico/log/types.hpp>
 #include <portico/log/upcasters.hpp>
+#include <portico/warning.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,9 +58,9 @@ struct Options {
   // right after a busy moment, a lone append may wait up to this long once.
   std::chrono::microseconds group_commit_window{200};
   Upcasters upcasters;
-  // Microseconds since the Unix epoch; the system clock when empty. Recorded-at times never go
-  // backwards along the log, whatever the clock does.
-  std::function<std::int64_t()> clock;
+  // Microseconds since the Unix epoch (portico/clock.hpp); the system clock when empty.
+  // Recorded-at times never go backwards along the log, whatever the clock does.
+  Clock clock;
   // Read models kept in this log's environment (portico/log/projection.hpp). Every process that
   // appends to a directory should register the same inline projections; events appended by one
   // that does not are projected at the next open or commit of one that does.
@@ -69,9 +71,9 @@ struct Options {
       rebuild_progress;
   // Told what the log notices but cannot answer to a caller (a projection stalled, an
   // append_async callback threw, a Log destroyed before its subscriptions), one line without a
-  // newline; called from the log's own threads, so it must be thread-safe. When empty, the line
-  // goes to standard error after "portico: ".
-  std::function<void(std::string_view line)> on_warning;
+  // newline; called from the log's own threads, so it must be thread-safe (portico/warning.hpp).
+  // By default, and when empty, the line goes to standard error after "portico: ".
+  WarningSink on_warning = warn_on_stderr;
 };
 
 // Counters for metrics. All monotonic except map_size.

@@ -10,17 +10,30 @@
 
 #include <atomic>
 #include <map>
+#include <portico/clock.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/warning.hpp>
 #include <set>
 #include <thread>
 #include <utility>
 
 namespace portico::service {
 
+struct SchedulerOptions {
+  // When timers are due (portico/clock.hpp); the portal's clock (Portal::now) when empty, so
+  // that a timer fires when the portal also judges it due.
+  Clock clock;
+  // Told when a step of the thread of start() fails (the log refuses writes, say); the thread
+  // tries again a second later. Called from that thread (portico/warning.hpp); empty: the default.
+  WarningSink on_warning = warn_on_stderr;
+};
+
 class Scheduler {
  public:
   // `portal` (and its log) must outlive the scheduler.
-  explicit Scheduler(Portal& portal, std::function<domain::TimeUs()> clock = {});
+  explicit Scheduler(Portal& portal, SchedulerOptions options = {});
+  // The same as SchedulerOptions{clock}: kept for callers that only fake the time.
+  Scheduler(Portal& portal, Clock clock);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -43,7 +56,8 @@ class Scheduler {
   Result<void> refresh(const Key& key);
 
   Portal& portal_;
-  std::function<domain::TimeUs()> clock_;
+  Clock clock_;
+  WarningSink on_warning_;
   log::Subscription subscription_;
   std::set<Key> dirty_;
   std::map<std::string, std::set<std::uint64_t>> tickets_;  // per project, every ticket seen
