@@ -305,6 +305,7 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
     log::EventData d;
     if (!detail::is_fresh(id)) d.id = event_id(id, i);  // else time-ordered, from the log
     d.type = std::string(domain::inbox::type_name((*events)[i]));
+    d.schema_version = domain::inbox::schema_version((*events)[i]);
     d.actor = {detail::to_log(meta.actor.realm), meta.actor.id};
     d.correlation_id = meta.correlation_id;
     d.causation_id = event_id(id, ~std::size_t{0});
