@@ -1,4 +1,3 @@
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <portico/service/scheduler.hpp>
@@ -9,20 +8,6 @@ namespace {
 domain::TimeUs system_now() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// "ticket:{project}:{number}" -> (project, number)
-std::optional<std::pair<std::string, std::uint64_t>> parse_ticket_stream(std::string_view s) {
-  constexpr std::string_view kPrefix = "ticket:";
-  if (!s.starts_with(kPrefix)) return std::nullopt;
-  s.remove_prefix(kPrefix.size());
-  const auto colon = s.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::uint64_t n = 0;
-  const auto digits = s.substr(colon + 1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
-  return std::make_pair(std::string(s.substr(0, colon)), n);
 }
 
 }  // namespace
@@ -69,9 +54,9 @@ Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
     if (!records) return Unexpected(Error{"unavailable", records.error().message, {}});
     if (records->empty()) break;
     for (const log::Record& r : *records) {
-      if (auto key = parse_ticket_stream(r.stream)) {
-        tickets_[key->first].insert(key->second);
-        dirty_.insert(std::move(*key));
+      if (auto ref = domain::ticket::parse_stream_id(r.stream)) {
+        tickets_[ref->project].insert(ref->number);
+        dirty_.insert({std::move(ref->project), ref->number});
       } else if (r.stream.starts_with("project:")) {
         const std::string slug = r.stream.substr(8);
         policies_.erase(slug);
