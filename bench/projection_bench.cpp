@@ -148,12 +148,15 @@ dom::TimeUs opened_at(std::uint64_t number) {
   return kStart + static_cast<dom::TimeUs>(number) * kTicketEvery;
 }
 
-plog::EventData as_data(std::string_view type, plog::Actor actor, boost::json::object payload) {
+// An event as the service stores it (the functions are found by argument-dependent lookup, in
+// the event's aggregate namespace).
+template <class Event>
+plog::EventData as_data(const Event& event, plog::Actor actor) {
   plog::EventData d;
-  d.type = std::string(type);
-  d.schema_version = dt::kSchemaVersion;
+  d.type = std::string(type_name(event));
+  d.schema_version = schema_version(event);
   d.actor = std::move(actor);
-  d.payload = std::move(payload);
+  d.payload = to_payload(event);
   return d;
 }
 
@@ -163,9 +166,8 @@ std::vector<plog::StreamWrite> setup_writes() {
   dp::Settings settings;
   settings.name = "Acme Support";
   const dp::Event created = dp::ProjectCreated{kStart - dom::kDay, std::string(kProject), settings};
-  writes.push_back({dp::stream_id(kProject),
-                    plog::ExpectedVersion::no_stream(),
-                    {as_data(dp::type_name(created), {}, dp::to_payload(created))}});
+  writes.push_back(
+      {dp::stream_id(kProject), plog::ExpectedVersion::no_stream(), {as_data(created, {})}});
   for (std::uint64_t i = 0; i < g_customers; ++i) {
     const std::string id = customer_id(i);
     const dom::TimeUs at = kStart - dom::kHour + static_cast<dom::TimeUs>(i);
@@ -176,8 +178,7 @@ std::vector<plog::StreamWrite> setup_writes() {
     const plog::Actor who{plog::Realm::customer, id};
     writes.push_back({dc::stream_id(id),
                       plog::ExpectedVersion::no_stream(),
-                      {as_data(dc::type_name(registered), who, dc::to_payload(registered)),
-                       as_data(dc::type_name(joined), who, dc::to_payload(joined))}});
+                      {as_data(registered, who), as_data(joined, who)}});
   }
   return writes;
 }
@@ -198,7 +199,7 @@ plog::StreamWrite open_write(std::uint64_t number) {
   const dt::Event event = std::move(e);
   return {dt::stream_id(kProject, number),
           plog::ExpectedVersion::no_stream(),
-          {as_data(dt::type_name(event), {plog::Realm::customer, creator}, dt::to_payload(event))}};
+          {as_data(event, {plog::Realm::customer, creator})}};
 }
 
 // The status change of ticket `number`, `lag` tickets after it was opened (none for a ticket
@@ -211,10 +212,9 @@ std::optional<plog::StreamWrite> change_write(std::uint64_t number, std::uint64_
   const dt::Event event = to == dom::Status::closed
                               ? dt::Event(dt::TicketClosed{at, dom::Status::open, staff, "staff"})
                               : dt::Event(dt::StatusChanged{at, dom::Status::open, to, staff});
-  return plog::StreamWrite{
-      dt::stream_id(kProject, number),
-      plog::ExpectedVersion::exactly(1),
-      {as_data(dt::type_name(event), {plog::Realm::staff, staff.id}, dt::to_payload(event))}};
+  return plog::StreamWrite{dt::stream_id(kProject, number),
+                           plog::ExpectedVersion::exactly(1),
+                           {as_data(event, {plog::Realm::staff, staff.id})}};
 }
 
 // Bytes this process has handed to write(2)/pwrite(2) so far ("wchar" of /proc/self/io): LMDB

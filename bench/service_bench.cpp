@@ -400,7 +400,7 @@ void grow_ticket(plog::Log& log, std::uint64_t number, std::uint64_t events) {
                                             {}};
       plog::EventData& d = write.events.emplace_back();
       d.type = std::string(dt::type_name(e));
-      d.schema_version = dt::kSchemaVersion;
+      d.schema_version = dt::schema_version(e);
       d.actor = {plog::Realm::staff, author};
       d.payload = dt::to_payload(e);
     }

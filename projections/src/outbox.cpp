@@ -65,15 +65,6 @@ void enqueue(TableWriter& t, Delivery d) {
   bump_pending(t, +1);
 }
 
-// "ticket:{project}:{number}"
-bool ticket_of(std::string_view stream, std::string& project, std::uint64_t& number) {
-  const auto colon = stream.rfind(':');
-  if (!stream.starts_with("ticket:") || colon <= 7) return false;
-  project = std::string(stream.substr(7, colon - 7));
-  number = std::strtoull(std::string(stream.substr(colon + 1)).c_str(), nullptr, 10);
-  return number > 0;
-}
-
 class OutboxProjection final : public log::Projection {
  public:
   std::string name() const override { return std::string(Outbox::kName); }
@@ -85,9 +76,10 @@ class OutboxProjection final : public log::Projection {
 
   Result<void> apply(TableWriter& t, const log::Record& r) override {
     if (r.stream.starts_with("customer:")) return follow_membership(t, r);
-    std::string project;
-    std::uint64_t number = 0;
-    if (!ticket_of(r.stream, project, number)) return {};
+    const auto ref = ticket::parse_stream_id(r.stream);
+    if (!ref) return {};
+    const std::string& project = ref->project;
+    const std::uint64_t number = ref->number;
     if (!ticket::is_event_type(r.type)) return {};  // a newer program's event: not ours to tell
     auto event = ticket::from_payload(r.type, r.payload_object());
     if (!event) return Unexpected(event.error());

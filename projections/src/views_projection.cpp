@@ -162,25 +162,12 @@ void mark_read(TableWriter& t, const std::string& key, std::string_view who) {
   add_count(t, Key().part("u").part(who).str(), -1);
 }
 
-// "ticket:{project}:{number}"
-bool parse_ticket_stream(std::string_view stream, std::string& proj, std::uint64_t& number) {
-  const auto colon = stream.rfind(':');
-  if (!stream.starts_with("ticket:") || colon <= 7) return false;
-  proj = std::string(stream.substr(7, colon - 7));
-  number = 0;
-  for (char c : stream.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    number = number * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return number > 0;
-}
-
 Result<void> apply_ticket(TableWriter& t, const log::Record& r, const ticket::Event& event) {
+  auto ticket_ref = ticket::parse_stream_id(r.stream);
+  if (!ticket_ref) return fail(errc::kInvalidRequest, "not a ticket stream: " + r.stream);
   TicketRecord rec;
-  std::uint64_t number = 0;
-  if (!parse_ticket_stream(r.stream, rec.project, number)) {
-    return fail(errc::kInvalidRequest, "not a ticket stream: " + r.stream);
-  }
+  rec.project = std::move(ticket_ref->project);
+  const std::uint64_t number = ticket_ref->number;
   const std::string key = Key().part(rec.project).num(number).str();
   std::optional<TicketRecord> before;
   if (auto stored = t.get(kTickets, key)) {
@@ -335,7 +322,7 @@ class ViewsProjection final : public log::Projection {
     const std::string_view stream = r.stream;
     // Events of a type this program does not know (stored by a newer one) are not shown; the
     // projection is rebuilt when a program that knows them raises its version.
-    if (stream.starts_with("ticket:")) {
+    if (stream.starts_with(ticket::kStreamPrefix)) {
       if (!ticket::is_event_type(r.type)) return {};
       auto e = ticket::from_payload(r.type, r.payload_object());
       if (!e) return Unexpected(e.error());

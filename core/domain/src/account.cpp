@@ -12,23 +12,18 @@ namespace portico::domain::account {
 namespace {
 
 using detail::Overloaded;
-
-constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
-    "TokenIssued",      "TokenUsed",         "SessionStarted",
-    "SessionRefreshed", "SessionEnded",      "StaffAccountCreated",
-    "StaffPasswordSet", "StaffEmailClaimed", "StaffSessionsEnded"};
+using Codec = detail::EventCodec<Event>;
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 }  // namespace
 
-std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
-bool is_event_type(std::string_view type) noexcept {
-  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
-}
+std::string_view type_name(const Event& event) noexcept { return Codec::type_name(event); }
+std::uint32_t schema_version(const Event& event) noexcept { return Codec::schema_version(event); }
+bool is_event_type(std::string_view type) noexcept { return Codec::is_event_type(type); }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
-  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+  return Codec::from_payload(type, std::move(payload));
 }
 
 State evolve(State s, const Event& event) {

@@ -11,17 +11,15 @@
 namespace portico::domain::inbox {
 
 namespace {
-constexpr std::array<std::string_view, 2> kTypeNames = {"NotificationsRead",
-                                                        "AllNotificationsRead"};
+using Codec = detail::EventCodec<Event>;
 }
 
-std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
-bool is_event_type(std::string_view type) noexcept {
-  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
-}
+std::string_view type_name(const Event& event) noexcept { return Codec::type_name(event); }
+std::uint32_t schema_version(const Event& event) noexcept { return Codec::schema_version(event); }
+bool is_event_type(std::string_view type) noexcept { return Codec::is_event_type(type); }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
-  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+  return Codec::from_payload(type, std::move(payload));
 }
 
 Result<std::vector<Event>> decide(const Command& command, const Context& ctx) {

@@ -1,12 +1,15 @@
 // Event <-> JSON payload conversion shared by the aggregates (private to core/domain).
-// Events are Boost.Describe'd structs; a payload holds exactly their members.
+// Events are Boost.Describe'd structs; a payload holds exactly their members. EventCodec derives
+// an aggregate's stored type names and schema versions from its event structs.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <boost/describe/members.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/mp11/algorithm.hpp>
 #include <boost/json/value_to.hpp>
+#include <cstdint>
 #include <portico/domain/common.hpp>
 #include <string>
 #include <string_view>
@@ -68,23 +71,54 @@ Result<Variant> decode_as(boost::json::object&& payload, std::string_view type) 
   return Variant(std::in_place_index<I>, std::move(*r));
 }
 
-// Rebuilds the alternative of `Variant` whose name in `names` is `type`.
-template <class Variant, std::size_t N, std::size_t... I>
-Result<Variant> from_payload(const std::array<std::string_view, N>& names, std::string_view type,
-                             boost::json::object&& payload, std::index_sequence<I...>) {
-  static_assert(N == std::variant_size_v<Variant>);
-  using Decoder = Result<Variant> (*)(boost::json::object&&, std::string_view);
-  static constexpr Decoder kDecoders[] = {&decode_as<Variant, I>...};
+template <std::size_t N>
+constexpr bool distinct(const std::array<std::string_view, N>& names) {
   for (std::size_t i = 0; i < N; ++i) {
-    if (names[i] == type) return kDecoders[i](std::move(payload), type);
+    for (std::size_t j = i + 1; j < N; ++j) {
+      if (names[i] == names[j]) return false;
+    }
   }
-  return fail(errc::kInvalidRequest, "unknown event type " + std::string(type));
+  return true;
 }
 
-template <class Variant, std::size_t N>
-Result<Variant> from_payload(const std::array<std::string_view, N>& names, std::string_view type,
-                             boost::json::object&& payload) {
-  return from_payload<Variant>(names, type, std::move(payload), std::make_index_sequence<N>());
-}
+// The stored names and versions of an aggregate's events, read off the alternatives of its
+// variant (each event struct has `kType` and `kVersion`), and the conversions that use them.
+// Adding an event to the variant is all it takes; no list to keep in step.
+template <class Variant>
+struct EventCodec;
+
+template <class... Events>
+struct EventCodec<std::variant<Events...>> {
+  using Variant = std::variant<Events...>;
+  static constexpr std::array<std::string_view, sizeof...(Events)> kTypes = {Events::kType...};
+  static constexpr std::array<std::uint32_t, sizeof...(Events)> kVersions = {Events::kVersion...};
+  static_assert(distinct(kTypes), "two events of one aggregate share a stored type name (kType)");
+  static_assert(((Events::kVersion >= 1) && ...), "schema versions start at 1 (the log refuses 0)");
+
+  static std::string_view type_name(const Variant& event) noexcept { return kTypes[event.index()]; }
+  static std::uint32_t schema_version(const Variant& event) noexcept {
+    return kVersions[event.index()];
+  }
+  static bool is_event_type(std::string_view type) noexcept {
+    return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+  }
+  // Rebuilds the alternative whose kType is `type`; invalid_request when none is, or when the
+  // payload does not fit it.
+  static Result<Variant> from_payload(std::string_view type, boost::json::object&& payload) {
+    return decode(type, std::move(payload), std::index_sequence_for<Events...>());
+  }
+
+ private:
+  template <std::size_t... I>
+  static Result<Variant> decode(std::string_view type, boost::json::object&& payload,
+                                std::index_sequence<I...>) {
+    using Decoder = Result<Variant> (*)(boost::json::object&&, std::string_view);
+    static constexpr Decoder kDecoders[] = {&decode_as<Variant, I>...};
+    for (std::size_t i = 0; i < kTypes.size(); ++i) {
+      if (kTypes[i] == type) return kDecoders[i](std::move(payload), type);
+    }
+    return fail(errc::kInvalidRequest, "unknown event type " + std::string(type));
+  }
+};
 
 }  // namespace portico::domain::detail

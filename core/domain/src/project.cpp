@@ -332,17 +332,16 @@ bool valid_date(std::string_view d) noexcept {
 
 std::string host_stream_id(std::string_view host) { return "host:" + std::string(host); }
 
-constexpr std::array<std::string_view, 10> kTypeNames = {
-    "ProjectCreated", "ProjectConfigured", "StaffAdded",        "StaffRemoved", "TeamAdded",
-    "TeamRemoved",    "TeamMemberAdded",   "TeamMemberRemoved", "HostClaimed",  "HostReleased"};
+namespace {
+using Codec = detail::EventCodec<Event>;
+}  // namespace
 
-std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
-bool is_event_type(std::string_view type) noexcept {
-  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
-}
+std::string_view type_name(const Event& event) noexcept { return Codec::type_name(event); }
+std::uint32_t schema_version(const Event& event) noexcept { return Codec::schema_version(event); }
+bool is_event_type(std::string_view type) noexcept { return Codec::is_event_type(type); }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
-  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+  return Codec::from_payload(type, std::move(payload));
 }
 
 State evolve(State s, const Event& event) {
@@ -521,17 +520,16 @@ std::string stream_id(std::string_view slug) { return "project:" + std::string(s
 
 namespace customer {
 
-constexpr std::array<std::string_view, 8> kTypeNames = {
-    "CustomerRegistered", "MembershipJoined", "MembershipLeft",   "HandleClaimed",
-    "EmailClaimed",       "PasswordSet",      "PasswordVerified", "EmailVerified"};
+namespace {
+using Codec = detail::EventCodec<Event>;
+}  // namespace
 
-std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
-bool is_event_type(std::string_view type) noexcept {
-  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
-}
+std::string_view type_name(const Event& event) noexcept { return Codec::type_name(event); }
+std::uint32_t schema_version(const Event& event) noexcept { return Codec::schema_version(event); }
+bool is_event_type(std::string_view type) noexcept { return Codec::is_event_type(type); }
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
-  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+  return Codec::from_payload(type, std::move(payload));
 }
 
 State evolve(State s, const Event& event) {

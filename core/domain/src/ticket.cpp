@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <portico/domain/project.hpp>
@@ -16,14 +17,7 @@ namespace portico::domain::ticket {
 namespace {
 
 using detail::Overloaded;
-
-constexpr std::array<std::string_view, std::variant_size_v<Event>> kTypeNames = {
-    "TicketOpened",     "MessagePosted",      "MessageEdited", "MessageDeleted",
-    "ReactionAdded",    "ReactionRemoved",    "StatusChanged", "ClosureRequested",
-    "ClosureScheduled", "ClosureCancelled",   "TicketClosed",  "SurveyOffered",
-    "SurveyAnswered",   "SurveyWithdrawn",    "SurveyExpired", "FavoriteAdded",
-    "FavoriteRemoved",  "InviteCreated",      "InviteRevoked", "ParticipantJoined",
-    "ParticipantLeft",  "ParticipantRemoved", "TicketUpdated", "TicketReopened"};
+using Codec = detail::EventCodec<Event>;
 
 constexpr std::array<std::string_view, 4> kPriorities = {"low", "normal", "high", "urgent"};
 constexpr std::size_t kMaxComment = 2000;
@@ -64,15 +58,14 @@ void enter_status(State& s, Status to, TimeUs at) {
 
 // ---- Payloads ----
 
-std::string_view type_name(const Event& event) noexcept { return kTypeNames[event.index()]; }
-bool is_event_type(std::string_view type) noexcept {
-  return std::find(kTypeNames.begin(), kTypeNames.end(), type) != kTypeNames.end();
-}
+std::string_view type_name(const Event& event) noexcept { return Codec::type_name(event); }
+std::uint32_t schema_version(const Event& event) noexcept { return Codec::schema_version(event); }
+bool is_event_type(std::string_view type) noexcept { return Codec::is_event_type(type); }
 
 boost::json::object to_payload(const Event& event) { return detail::to_payload(event); }
 
 Result<Event> from_payload(std::string_view type, boost::json::object payload) {
-  return detail::from_payload<Event>(kTypeNames, type, std::move(payload));
+  return Codec::from_payload(type, std::move(payload));
 }
 
 // ---- Thread ----
@@ -343,7 +336,25 @@ std::vector<std::string> extract_mentions(std::string_view body) {
 }
 
 std::string stream_id(std::string_view project, std::uint64_t number) {
-  return "ticket:" + std::string(project) + ":" + std::to_string(number);
+  return std::string(kStreamPrefix) + std::string(project) + ":" + std::to_string(number);
+}
+
+std::optional<TicketRef> parse_stream_id(std::string_view stream) {
+  if (!stream.starts_with(kStreamPrefix)) return std::nullopt;
+  stream.remove_prefix(kStreamPrefix.size());
+  const auto colon = stream.find(':');  // a slug holds none
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view project = stream.substr(0, colon);
+  const std::string_view digits = stream.substr(colon + 1);
+  if (!project::valid_slug(project)) return std::nullopt;
+  // A leading zero (and so the number 0) is a spelling stream_id never makes.
+  if (digits.empty() || digits.front() == '0') return std::nullopt;
+  // For an unsigned type from_chars takes digits only (no sign, no space); it stops at "abc" in
+  // "12abc" and reports a number past 2^64-1 as out of range.
+  std::uint64_t number = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+  return TicketRef{std::string(project), number};
 }
 
 // ---- Decide ----

@@ -94,13 +94,8 @@ struct Accounts::Impl {
   std::shared_ptr<Refreshing> refreshing = std::make_shared<Refreshing>();
 
   Impl(log::Log& l, Portal& p, AccountsOptions o) : log(l), portal(p), options(std::move(o)) {
-    if (!options.clock) {
-      options.clock = [] {
-        return std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-            .count();
-      };
-    }
+    // The Portal's clock unless given one: a test that fakes time sets it once.
+    if (!options.clock) options.clock = [&p] { return p.now(); };
     if (sodium_init() < 0) std::abort();  // no randomness: refuse to hand out secrets
     dummy_hash = hash_password(new_token()).value();
   }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <portico/clock.hpp>
 #include <portico/domain/account.hpp>
 #include <portico/service/portal.hpp>
 #include <random>
@@ -100,10 +101,6 @@ TicketOutcome outcome(std::shared_ptr<const ticket::State> state, std::vector<ti
   return o;
 }
 
-domain::TimeUs system_now() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // Customer commands share one shape: decide on the loaded state, append.
 Result<customer::State> run_customer(log::Log& log, detail::Caches& caches,
@@ -124,7 +121,7 @@ Portal::Portal(log::Log& log, Options options)
     : log_(log),
       options_(std::move(options)),
       caches_(std::make_unique<detail::Caches>(options_.cached_tickets)) {
-  if (!options_.clock) options_.clock = system_now;
+  if (!options_.clock) options_.clock = system_clock_us;
 }
 
 void Portal::set_ticket_limits(const domain::ticket::Limits& limits) {

@@ -1,27 +1,8 @@
-#include <charconv>
 #include <chrono>
 #include <portico/errc.hpp>
 #include <portico/service/scheduler.hpp>
 
 namespace portico::service {
-namespace {
-
-// "ticket:{project}:{number}" -> (project, number)
-std::optional<std::pair<std::string, std::uint64_t>> parse_ticket_stream(std::string_view s) {
-  constexpr std::string_view kPrefix = "ticket:";
-  if (!s.starts_with(kPrefix)) return std::nullopt;
-  s.remove_prefix(kPrefix.size());
-  const auto colon = s.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::uint64_t n = 0;
-  const auto digits = s.substr(colon + 1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
-  return std::make_pair(std::string(s.substr(0, colon)), n);
-}
-
-}  // namespace
-
 Scheduler::Scheduler(Portal& portal, SchedulerOptions options)
     : portal_(portal),
       clock_(options.clock ? std::move(options.clock) : Clock([&portal] { return portal.now(); })),
@@ -69,9 +50,9 @@ Result<std::size_t> Scheduler::step(std::chrono::milliseconds wait) {
     if (!records) return fail(errc::kUnavailable, records.error().message);
     if (records->empty()) break;
     for (const log::Record& r : *records) {
-      if (auto key = parse_ticket_stream(r.stream)) {
-        tickets_[key->first].insert(key->second);
-        dirty_.insert(std::move(*key));
+      if (auto ref = domain::ticket::parse_stream_id(r.stream)) {
+        tickets_[ref->project].insert(ref->number);
+        dirty_.insert({std::move(ref->project), ref->number});
       } else if (r.stream.starts_with("project:")) {
         const std::string slug = r.stream.substr(8);
         policies_.erase(slug);

@@ -27,6 +27,7 @@ namespace portico::service::detail {
     using Event = domain::ns::Event;                                                               \
     using State = domain::ns::State;                                                               \
     static std::string_view type_name(const Event& e) { return domain::ns::type_name(e); }         \
+    static std::uint32_t schema_version(const Event& e) { return domain::ns::schema_version(e); }  \
     static boost::json::object to_payload(const Event& e) { return domain::ns::to_payload(e); }    \
     static Result<Event> from_payload(std::string_view type, const boost::json::object& payload) { \
       return domain::ns::from_payload(type, payload);                                              \
@@ -43,6 +44,7 @@ struct InboxTraits {
   using Event = domain::inbox::Event;
   static std::string_view type_name(const Event& e) { return domain::inbox::type_name(e); }
   static boost::json::object to_payload(const Event& e) { return domain::inbox::to_payload(e); }
+  static std::uint32_t schema_version(const Event& e) { return domain::inbox::schema_version(e); }
 };
 
 // The log's errors in the API's terms: storage trouble is 503 unavailable (retry), a conflict
@@ -180,7 +182,7 @@ log::StreamWrite encode(const std::string& stream, log::ExpectedVersion expected
     // instead of on a random page of it.
     if (!is_fresh(command_id)) d.id = event_id(command_id, first_index + i);
     d.type = std::string(T::type_name(events[i]));
-    d.schema_version = domain::ticket::kSchemaVersion;
+    d.schema_version = T::schema_version(events[i]);
     d.actor = {to_log(meta.actor.realm), meta.actor.id};
     d.correlation_id = meta.correlation_id;
     d.causation_id = event_id(command_id, ~std::size_t{0});  // the command itself

@@ -18,6 +18,7 @@
 #include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <portico/domain/common.hpp>
@@ -35,6 +36,8 @@ BOOST_DESCRIBE_ENUM(Purpose, magic_link, verify_email, password_reset)
 // ---- Events ----
 
 struct TokenIssued {
+  static constexpr std::string_view kType = "TokenIssued";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Purpose purpose = Purpose::magic_link;
   std::string project;         // where the person asked
@@ -45,9 +48,13 @@ struct TokenIssued {
   TimeUs expires_at = 0;
 };
 struct TokenUsed {
+  static constexpr std::string_view kType = "TokenUsed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
 };
 struct SessionStarted {
+  static constexpr std::string_view kType = "SessionStarted";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Realm realm = Realm::customer;
   std::string subject;  // customer or staff id
@@ -59,23 +66,33 @@ struct SessionStarted {
 };
 // Activity, recorded at most once per refresh interval (so idle expiry survives a restart).
 struct SessionRefreshed {
+  static constexpr std::string_view kType = "SessionRefreshed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
 };
 struct SessionEnded {
+  static constexpr std::string_view kType = "SessionEnded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string reason;  // "signed_out"
 };
 struct StaffAccountCreated {
+  static constexpr std::string_view kType = "StaffAccountCreated";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string staff_id;
   std::string email;
   std::string display_name;
 };
 struct StaffPasswordSet {
+  static constexpr std::string_view kType = "StaffPasswordSet";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string hash;  // Argon2id, libsodium's string form (algorithm, parameters, salt, hash)
 };
 struct StaffEmailClaimed {
+  static constexpr std::string_view kType = "StaffEmailClaimed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string email;
   std::string staff_id;
@@ -83,6 +100,8 @@ struct StaffEmailClaimed {
 // Every session of the staff member started before `at` ends (removed from a project, or the
 // operator's choice). A new password (StaffPasswordSet) ends them too.
 struct StaffSessionsEnded {
+  static constexpr std::string_view kType = "StaffSessionsEnded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string reason;  // "removed", "password_changed"
 };
@@ -101,7 +120,10 @@ BOOST_DESCRIBE_STRUCT(StaffSessionsEnded, (), (at, reason))
 using Event =
     std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
                  StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed, StaffSessionsEnded>;
+// The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
+std::uint32_t schema_version(const Event& event) noexcept;
+// Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
 Result<Event> from_payload(std::string_view type, boost::json::object payload);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <portico/domain/common.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -19,11 +20,15 @@ namespace portico::domain::inbox {
 // ---- Events ----
 
 struct NotificationsRead {
+  static constexpr std::string_view kType = "NotificationsRead";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::vector<std::uint64_t> ids;
 };
 // Every notification up to `up_to` (the newest the customer had seen), not those that came later.
 struct AllNotificationsRead {
+  static constexpr std::string_view kType = "AllNotificationsRead";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::uint64_t up_to = 0;
 };
@@ -31,7 +36,9 @@ BOOST_DESCRIBE_STRUCT(NotificationsRead, (), (at, ids))
 BOOST_DESCRIBE_STRUCT(AllNotificationsRead, (), (at, up_to))
 
 using Event = std::variant<NotificationsRead, AllNotificationsRead>;
+// The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
+std::uint32_t schema_version(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);

@@ -11,6 +11,7 @@
 #include <portico/domain/common.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -77,16 +78,22 @@ boost::json::result<Theme> tag_invoke(boost::json::try_value_to_tag<Theme>,
                                       const boost::json::value& value);
 
 struct ProjectCreated {
+  static constexpr std::string_view kType = "ProjectCreated";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string slug;
   Settings settings;
 };
 struct ProjectConfigured {
+  static constexpr std::string_view kType = "ProjectConfigured";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Settings settings;  // the whole new configuration
   Actor by;
 };
 struct StaffAdded {
+  static constexpr std::string_view kType = "StaffAdded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string staff_id;
   std::string email;
@@ -94,24 +101,34 @@ struct StaffAdded {
   std::string role;  // "admin" or "agent"
 };
 struct StaffRemoved {
+  static constexpr std::string_view kType = "StaffRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string staff_id;
 };
 // Teams group the staff of a project; tickets are routed to them.
 struct TeamAdded {
+  static constexpr std::string_view kType = "TeamAdded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string team;
 };
 struct TeamRemoved {
+  static constexpr std::string_view kType = "TeamRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string team;
 };
 struct TeamMemberAdded {
+  static constexpr std::string_view kType = "TeamMemberAdded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string team;
   std::string staff_id;
 };
 struct TeamMemberRemoved {
+  static constexpr std::string_view kType = "TeamMemberRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string team;
   std::string staff_id;
@@ -119,11 +136,15 @@ struct TeamMemberRemoved {
 // In the host name's own stream ("host:{name}"): one project per host name. Appended beside the
 // ProjectCreated/ProjectConfigured that lists (or stops listing) the name.
 struct HostClaimed {
+  static constexpr std::string_view kType = "HostClaimed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string host;
   std::string project;
 };
 struct HostReleased {
+  static constexpr std::string_view kType = "HostReleased";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string host;
 };
@@ -141,7 +162,9 @@ BOOST_DESCRIBE_STRUCT(HostReleased, (), (at, host))
 using Event =
     std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved, TeamAdded,
                  TeamRemoved, TeamMemberAdded, TeamMemberRemoved, HostClaimed, HostReleased>;
+// The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
+std::uint32_t schema_version(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);
@@ -245,6 +268,8 @@ namespace portico::domain::customer {
 // ---- Events ----
 
 struct CustomerRegistered {
+  static constexpr std::string_view kType = "CustomerRegistered";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer_id;
   std::string email;
@@ -252,10 +277,14 @@ struct CustomerRegistered {
   std::string handle;
 };
 struct MembershipJoined {
+  static constexpr std::string_view kType = "MembershipJoined";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string project;
 };
 struct MembershipLeft {
+  static constexpr std::string_view kType = "MembershipLeft";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string project;
 };
@@ -264,6 +293,8 @@ BOOST_DESCRIBE_STRUCT(MembershipJoined, (), (at, project))
 // Stored in the handle's own stream ("handle:{handle}"), so that two customers can never hold one
 // handle: the claim is appended with "no stream" beside the registration.
 struct HandleClaimed {
+  static constexpr std::string_view kType = "HandleClaimed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string handle;
   std::string customer_id;
@@ -272,6 +303,8 @@ BOOST_DESCRIBE_STRUCT(MembershipLeft, (), (at, project))
 BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
 // In the address's own stream ("email:{address}"): one customer identity per e-mail address.
 struct EmailClaimed {
+  static constexpr std::string_view kType = "EmailClaimed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string email;
   std::string customer_id;
@@ -280,6 +313,8 @@ struct EmailClaimed {
 // registration it is unverified until the e-mailed link is followed; set by a password reset it
 // is verified (the reset link proved the address) and ends every earlier session.
 struct PasswordSet {
+  static constexpr std::string_view kType = "PasswordSet";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string hash;
   bool verified = false;
@@ -287,11 +322,15 @@ struct PasswordSet {
 };
 // The registration's link was followed: the password set at `password_set_at` may sign in.
 struct PasswordVerified {
+  static constexpr std::string_view kType = "PasswordVerified";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   TimeUs password_set_at = 0;
 };
 // The customer proved they receive mail at their address (any e-mailed link).
 struct EmailVerified {
+  static constexpr std::string_view kType = "EmailVerified";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
 };
 BOOST_DESCRIBE_STRUCT(EmailClaimed, (), (at, email, customer_id))
@@ -301,7 +340,9 @@ BOOST_DESCRIBE_STRUCT(EmailVerified, (), (at))
 
 using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed,
                            EmailClaimed, PasswordSet, PasswordVerified, EmailVerified>;
+// The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
+std::uint32_t schema_version(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
 boost::json::object to_payload(const Event& event);

@@ -13,15 +13,20 @@
 #include <portico/persistent.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 namespace portico::domain::ticket {
 
 // ---- Events (the persisted schema: change with care, upcast old versions) ----
-// Every event carries `at`, the time of the decision that produced it.
+// Every event carries `at`, the time of the decision that produced it. Each names itself:
+// `kType` is the type stored in the log (never renamed, never reused) and `kVersion` the schema
+// version its records are stamped with (docs/events.md, "Changing an event").
 
 struct TicketOpened {
+  static constexpr std::string_view kType = "TicketOpened";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string project;
   std::uint64_t number = 0;
@@ -38,6 +43,8 @@ struct TicketOpened {
   std::vector<std::string> mentions;
 };
 struct MessagePosted {
+  static constexpr std::string_view kType = "MessagePosted";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string message_id;
   Actor author;
@@ -46,27 +53,37 @@ struct MessagePosted {
   std::vector<std::string> mentions;  // customers notified, who can read the ticket
 };
 struct MessageEdited {
+  static constexpr std::string_view kType = "MessageEdited";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string message_id;
   std::string body;
 };
 struct MessageDeleted {
+  static constexpr std::string_view kType = "MessageDeleted";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string message_id;
 };
 struct ReactionAdded {
+  static constexpr std::string_view kType = "ReactionAdded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string message_id;
   std::string emoji;
   Actor by;
 };
 struct ReactionRemoved {
+  static constexpr std::string_view kType = "ReactionRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string message_id;
   std::string emoji;
   Actor by;
 };
 struct StatusChanged {
+  static constexpr std::string_view kType = "StatusChanged";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Status from = Status::open;
   Status to = Status::open;
@@ -75,28 +92,38 @@ struct StatusChanged {
 // A move from resolved, pending_closure, closure_scheduled or closed back to an active status:
 // the resolution ends.
 struct TicketReopened {
+  static constexpr std::string_view kType = "TicketReopened";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Status from = Status::resolved;
   Status to = Status::open;
   Actor by;
 };
 struct ClosureRequested {
+  static constexpr std::string_view kType = "ClosureRequested";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Status from = Status::open;
   std::string by;  // customer id
 };
 struct ClosureScheduled {
+  static constexpr std::string_view kType = "ClosureScheduled";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   TimeUs closes_at = 0;
   Status previous = Status::open;
   Actor by;
 };
 struct ClosureCancelled {
+  static constexpr std::string_view kType = "ClosureCancelled";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Status restored = Status::open;
   Actor by;
 };
 struct TicketClosed {
+  static constexpr std::string_view kType = "TicketClosed";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   Status from = Status::open;
   Actor by;
@@ -104,12 +131,16 @@ struct TicketClosed {
       reason;  // "customer", "staff", "scheduled", "pending_closure_timeout", "resolved_timeout"
 };
 struct SurveyOffered {
+  static constexpr std::string_view kType = "SurveyOffered";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string survey_id;
   std::string customer;  // the creator
   TimeUs expires_at = 0;
 };
 struct SurveyAnswered {
+  static constexpr std::string_view kType = "SurveyAnswered";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string survey_id;
   int rating = 0;
@@ -117,48 +148,68 @@ struct SurveyAnswered {
   std::optional<std::string> comment;
 };
 struct SurveyWithdrawn {
+  static constexpr std::string_view kType = "SurveyWithdrawn";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string survey_id;
 };
 struct SurveyExpired {
+  static constexpr std::string_view kType = "SurveyExpired";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string survey_id;
 };
 struct FavoriteAdded {
+  static constexpr std::string_view kType = "FavoriteAdded";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer;
 };
 struct FavoriteRemoved {
+  static constexpr std::string_view kType = "FavoriteRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer;
   std::string reason;  // "customer", "resolved", "closed", "lost_access"
 };
 struct InviteCreated {
+  static constexpr std::string_view kType = "InviteCreated";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string invite_id;
   std::string token_hash;  // the token itself is never stored
   std::string by;          // customer id
 };
 struct InviteRevoked {
+  static constexpr std::string_view kType = "InviteRevoked";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string invite_id;
   std::string by;
 };
 struct ParticipantJoined {
+  static constexpr std::string_view kType = "ParticipantJoined";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer;
   std::string invite_id;
 };
 struct ParticipantLeft {
+  static constexpr std::string_view kType = "ParticipantLeft";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer;
 };
 struct ParticipantRemoved {
+  static constexpr std::string_view kType = "ParticipantRemoved";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::string customer;
   std::string by;
 };
 struct TicketUpdated {
+  static constexpr std::string_view kType = "TicketUpdated";
+  static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
   std::optional<std::string> priority;
   std::optional<std::string> team;
@@ -199,11 +250,12 @@ using Event = std::variant<TicketOpened, MessagePosted, MessageEdited, MessageDe
                            FavoriteRemoved, InviteCreated, InviteRevoked, ParticipantJoined,
                            ParticipantLeft, ParticipantRemoved, TicketUpdated, TicketReopened>;
 
-// The stable type name stored in the log ("TicketOpened", …) and the current schema version.
+// The stable type name stored in the log ("TicketOpened", …): the event's kType.
 std::string_view type_name(const Event& event) noexcept;
+// The schema version a record of the event is stored with: the event's kVersion.
+std::uint32_t schema_version(const Event& event) noexcept;
 // Whether `type` names an event of this aggregate (a newer program may store others).
 bool is_event_type(std::string_view type) noexcept;
-inline constexpr std::uint32_t kSchemaVersion = 1;
 boost::json::object to_payload(const Event& event);
 // Rebuilds an event from its stored type name and payload; invalid_request when they do not fit.
 Result<Event> from_payload(std::string_view type, boost::json::object payload);
@@ -518,7 +570,20 @@ inline constexpr std::size_t kMaxMentions = 20;
 // deduplicated, only those that are valid handles, at most kMaxMentions of them. Linear in the
 // length of the body.
 std::vector<std::string> extract_mentions(std::string_view body);
-// The stream a ticket's events are stored in.
+// A ticket named by its project and its number, as its stream is.
+struct TicketRef {
+  std::string project;
+  std::uint64_t number = 0;
+
+  friend bool operator==(const TicketRef&, const TicketRef&) = default;
+};
+// Every ticket stream, and no other, begins with this.
+inline constexpr std::string_view kStreamPrefix = "ticket:";
+// The stream a ticket's events are stored in: "ticket:{project}:{number}".
 std::string stream_id(std::string_view project, std::uint64_t number);
+// The inverse of stream_id, strict: kStreamPrefix, a valid project slug (project::valid_slug),
+// ':', then a number of 1 to 2^64-1 in decimal digits alone (no sign, no leading zero, nothing
+// after it). So a stream parses exactly when stream_id would have made it; nullopt otherwise.
+std::optional<TicketRef> parse_stream_id(std::string_view stream);
 
 }  // namespace portico::domain::ticket

@@ -25,8 +25,8 @@
 namespace portico::service {
 
 struct AccountsOptions {
-  // Microseconds since the Unix epoch; the system clock when empty.
-  std::function<domain::TimeUs()> clock;
+  // Microseconds since the Unix epoch; the Portal's clock when empty.
+  Clock clock;
   domain::TimeUs magic_link_ttl = 15 * 60 * domain::kSecond;
   domain::TimeUs verify_email_ttl = domain::kDay;
   domain::TimeUs password_reset_ttl = domain::kHour;

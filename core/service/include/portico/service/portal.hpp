@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <portico/clock.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
@@ -52,8 +53,9 @@ struct TicketOutcome {
 };
 
 struct Options {
-  // Microseconds since the Unix epoch; the system clock when empty.
-  std::function<domain::TimeUs()> clock;
+  // Microseconds since the Unix epoch; the system clock when empty. The Accounts and the
+  // Scheduler built on this Portal use it too unless given their own.
+  Clock clock;
   // Decisions retried after a concurrent write (with a short jittered pause) before answering
   // conflict.
   int max_attempts = 16;
