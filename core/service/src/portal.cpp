@@ -1,6 +1,12 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
 #include <cstring>
 #include <portico/clock.hpp>
 #include <portico/domain/account.hpp>
@@ -117,21 +123,166 @@ Result<customer::State> run_customer(log::Log& log, detail::Caches& caches,
 
 }  // namespace
 
-Portal::Portal(log::Log& log, Options options)
-    : log_(log),
-      options_(std::move(options)),
-      caches_(std::make_unique<detail::Caches>(options_.cached_tickets)) {
-  if (!options_.clock) options_.clock = system_clock_us;
+// ---- The Portal's insides ----
+
+struct Portal::Impl {
+  Impl(log::Log& l, Options o) : log(l), options(std::move(o)), caches(options.cached_tickets) {
+    if (!options.clock) options.clock = system_clock_us;
+  }
+
+  log::Log& log;
+  Options options;
+  mutable std::mutex limits_mu;  // guards options.ticket_limits
+  mutable detail::Caches caches;  // folded states of recent streams
+
+  // ---- Ticket numbers ----
+  // Threads of this process take numbers from a counter, so they never race each other for one.
+  mutable std::mutex numbers_mu;
+  mutable std::map<std::string, std::uint64_t> last_number;  // per project: highest handed out
+  std::set<std::string> probed;  // projects whose last_number was read off the log
+  // The same open retried while the first try is still running waits for it (so that it does
+  // not take a second number), then finds its ticket.
+  std::mutex opens_mu;
+  std::condition_variable opens_cv;
+  std::set<std::string> opens_in_flight;  // command ids of opens under way
+
+  Result<std::uint64_t> highest_number(const std::string& slug) const;
+  Result<std::uint64_t> reserve_number(const std::string& slug);
+  void release_number(const std::string& slug, std::uint64_t number);
+
+  // ---- The tickets' turns ----
+  // Commands on one ticket take turns, and a turn serves every command queued: the first to come
+  // leads, deciding and appending all those waiting behind it together (detail::execute_together)
+  // while they sleep; the next waiting leads the next turn. So a busy ticket costs one load, one
+  // append and one wait for the disk per turn, not per command, and the events of one ticket are
+  // decided in order (its times never go backwards).
+  struct Waiter {
+    detail::Queued<TicketTraits>* queued = nullptr;  // decided with the others of its turn
+    std::function<void()> alone;                     // else: runs by itself in the turn
+    bool done = false;
+    bool lead = false;
+    std::condition_variable cv;
+  };
+  std::mutex turns_mu;
+  std::unordered_map<std::string, std::deque<Waiter*>> turns;  // stream -> waiting, in order
+
+  // Returns once `me` was served (by this thread or another).
+  void take_turn(const std::string& stream, Waiter& me);
+  void serve(const std::string& stream, const std::vector<Waiter*>& turn);
+};
+
+Result<std::uint64_t> Portal::Impl::highest_number(const std::string& slug) const {
+  std::uint64_t known;
+  {
+    std::lock_guard lock(numbers_mu);
+    known = last_number[slug];
+  }
+  // Numbers are dense (each is taken by a "no stream" append), so the highest is found by
+  // doubling past the known bound, then bisecting.
+  auto taken = [&](std::uint64_t n) -> Result<bool> {
+    auto v = log.stream_version(ticket::stream_id(slug, n));
+    if (!v) return Unexpected(detail::from_log(v.error()));
+    return *v > 0;
+  };
+  std::uint64_t low = known, step = 1;
+  for (;;) {
+    auto t = taken(low + step);
+    if (!t) return Unexpected(t.error());
+    if (!*t) break;
+    low += step;
+    step *= 2;
+  }
+  std::uint64_t high = low + step;  // not taken; low is taken (or 0)
+  while (high - low > 1) {
+    const std::uint64_t mid = low + (high - low) / 2;
+    auto t = taken(mid);
+    if (!t) return Unexpected(t.error());
+    (*t ? low : high) = mid;
+  }
+  std::lock_guard lock(numbers_mu);
+  last_number[slug] = std::max(last_number[slug], low);
+  return low;
 }
 
+Result<std::uint64_t> Portal::Impl::reserve_number(const std::string& slug) {
+  {
+    std::lock_guard lock(numbers_mu);
+    if (probed.contains(slug)) return ++last_number[slug];
+  }
+  auto highest = highest_number(slug);  // updates last_number
+  if (!highest) return Unexpected(highest.error());
+  std::lock_guard lock(numbers_mu);
+  probed.insert(slug);
+  return ++last_number[slug];
+}
+
+void Portal::Impl::release_number(const std::string& slug, std::uint64_t number) {
+  // Give back the newest reservation if it went unused, so numbers stay dense.
+  std::lock_guard lock(numbers_mu);
+  if (last_number[slug] == number) --last_number[slug];
+}
+
+void Portal::Impl::take_turn(const std::string& stream, Waiter& me) {
+  std::unique_lock lock(turns_mu);
+  auto [it, first] = turns.try_emplace(stream);
+  std::deque<Waiter*>& line = it->second;  // stays valid while the entry exists (rehash or not)
+  line.push_back(&me);
+  if (!first) {
+    me.cv.wait(lock, [&] { return me.done || me.lead; });
+    if (me.done) return;
+  }
+  // This thread leads the turn: everyone waiting now, itself first.
+  std::vector<Waiter*> turn(line.begin(), line.end());
+  line.clear();
+  lock.unlock();
+  serve(stream, turn);
+  lock.lock();
+  for (Waiter* w : turn) {
+    if (w == &me) continue;
+    w->done = true;
+    w->cv.notify_one();
+  }
+  if (line.empty()) {
+    turns.erase(stream);
+  } else {
+    line.front()->lead = true;  // the next turn is theirs
+    line.front()->cv.notify_one();
+  }
+}
+
+void Portal::Impl::serve(const std::string& stream, const std::vector<Waiter*>& turn) {
+  std::vector<detail::Queued<TicketTraits>*> together;
+  auto flush = [&] {
+    if (together.empty()) return;
+    detail::execute_together<TicketTraits>(log, stream, options.max_attempts, caches, "the ticket",
+                                           together);
+    together.clear();
+  };
+  for (Waiter* w : turn) {
+    if (w->queued) {
+      together.push_back(w->queued);
+      continue;
+    }
+    flush();  // in order: what came before it is decided first
+    w->alone();
+  }
+  flush();
+}
+
+Portal::Portal(log::Log& log, Options options)
+    : impl_(std::make_unique<Impl>(log, std::move(options))) {}
+
+domain::TimeUs Portal::now() const { return impl_->options.clock(); }
+log::Log& Portal::event_log() const { return impl_->log; }
+
 void Portal::set_ticket_limits(const domain::ticket::Limits& limits) {
-  std::lock_guard lock(limits_mu_);
-  options_.ticket_limits = limits;
+  std::lock_guard lock(impl_->limits_mu);
+  impl_->options.ticket_limits = limits;
 }
 
 domain::ticket::Limits Portal::ticket_limits() const {
-  std::lock_guard lock(limits_mu_);
-  return options_.ticket_limits;
+  std::lock_guard lock(impl_->limits_mu);
+  return impl_->options.ticket_limits;
 }
 
 // ---- Projects ----
@@ -164,7 +315,7 @@ Result<project::State> Portal::change_project(const std::string& slug,
   const std::string id = command_id_of(meta);
   using Decision = detail::Decision<project::State>;
   const detail::Earlier<project::State> earlier = [&]() -> Result<std::optional<project::State>> {
-    auto r = detail::replayed<ProjectTraits>(log_, stream, id, *caches_);
+    auto r = detail::replayed<ProjectTraits>(impl_->log, stream, id, impl_->caches);
     if (!r) return Unexpected(r.error());
     if (!*r) return std::optional<project::State>();
     return std::optional<project::State>(*(*r)->state);
@@ -174,12 +325,12 @@ Result<project::State> Portal::change_project(const std::string& slug,
     return std::move(**before);
   }
   return detail::decide<project::State>(
-      log_, options_.max_attempts, "the project",
+      impl_->log, impl_->options.max_attempts, "the project",
       [&](int) -> Result<Decision> {
-        auto loaded = detail::load<ProjectTraits>(log_, stream, *caches_);
+        auto loaded = detail::load<ProjectTraits>(impl_->log, stream, impl_->caches);
         if (!loaded) return Unexpected(loaded.error());
         const project::State& current = (*loaded)->state;
-        const project::Context ctx{meta.actor, options_.clock()};
+        const project::Context ctx{meta.actor, impl_->options.clock()};
         auto events = project::decide(current, command, ctx);
         if (!events) return Unexpected(events.error());
         project::State after = project::fold(*events, current);
@@ -193,7 +344,7 @@ Result<project::State> Portal::change_project(const std::string& slug,
         for (const std::string& host : now) {
           if (std::find(was.begin(), was.end(), host) != was.end()) continue;
           const std::string host_stream = project::host_stream_id(host);
-          auto claim = detail::load<ProjectTraits>(log_, host_stream, *caches_);
+          auto claim = detail::load<ProjectTraits>(impl_->log, host_stream, impl_->caches);
           if (!claim) return Unexpected(claim.error());
           const std::string& holder = (*claim)->state.host_claimed_by;
           if (!holder.empty() && holder != slug) {
@@ -215,14 +366,14 @@ Result<project::State> Portal::change_project(const std::string& slug,
 
 Result<std::optional<std::string>> Portal::project_for_host(const std::string& host) const {
   if (!project::valid_host(host)) return std::optional<std::string>();
-  auto claim = detail::load<ProjectTraits>(log_, project::host_stream_id(host), *caches_);
+  auto claim = detail::load<ProjectTraits>(impl_->log, project::host_stream_id(host), impl_->caches);
   if (!claim) return Unexpected(claim.error());
   const std::string& holder = (*claim)->state.host_claimed_by;
   return holder.empty() ? std::optional<std::string>() : std::optional<std::string>(holder);
 }
 
 Result<project::State> Portal::project(const std::string& slug) const {
-  auto loaded = detail::load<ProjectTraits>(log_, project::stream_id(slug), *caches_);
+  auto loaded = detail::load<ProjectTraits>(impl_->log, project::stream_id(slug), impl_->caches);
   if (!loaded) return Unexpected(loaded.error());
   if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such project");
   return (*loaded)->state;
@@ -238,7 +389,7 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
   if (!email) return fail(errc::kInvalidRequest, "not an e-mail address", "email");
   using Decision = detail::Decision<customer::State>;
   const detail::Earlier<customer::State> earlier = [&]() -> Result<std::optional<customer::State>> {
-    auto r = detail::replayed<CustomerTraits>(log_, stream, id, *caches_);
+    auto r = detail::replayed<CustomerTraits>(impl_->log, stream, id, impl_->caches);
     if (!r) return Unexpected(r.error());
     if (!*r) return std::optional<customer::State>();
     return std::optional<customer::State>(*(*r)->state);
@@ -248,11 +399,11 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
     return std::move(**before);
   }
   return detail::decide<customer::State>(
-      log_, options_.max_attempts, "the customer",
+      impl_->log, impl_->options.max_attempts, "the customer",
       [&](int) -> Result<Decision> {
-        auto loaded = detail::load<CustomerTraits>(log_, stream, *caches_);
+        auto loaded = detail::load<CustomerTraits>(impl_->log, stream, impl_->caches);
         if (!loaded) return Unexpected(loaded.error());
-        const customer::Context ctx{meta.actor, options_.clock()};
+        const customer::Context ctx{meta.actor, impl_->options.clock()};
         auto events = customer::decide((*loaded)->state, customer::Command{command}, ctx);
         if (!events) return Unexpected(events.error());
         if (events->empty()) return Decision{{}, (*loaded)->state};
@@ -286,23 +437,23 @@ Result<customer::State> Portal::join_project(const std::string& customer_id,
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
   return run_customer(
-      log_, *caches_, customer_id,
+      impl_->log, impl_->caches, customer_id,
       customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
-      customer::Context{meta.actor, options_.clock()}, meta, options_.max_attempts);
+      customer::Context{meta.actor, impl_->options.clock()}, meta, impl_->options.max_attempts);
 }
 
 Result<customer::State> Portal::leave_project(const std::string& customer_id,
                                               const std::string& slug, const CommandMeta& meta) {
-  return run_customer(log_, *caches_, customer_id, customer::Command{customer::LeaveProject{slug}},
-                      customer::Context{meta.actor, options_.clock()}, meta,
-                      options_.max_attempts);
+  return run_customer(impl_->log, impl_->caches, customer_id, customer::Command{customer::LeaveProject{slug}},
+                      customer::Context{meta.actor, impl_->options.clock()}, meta,
+                      impl_->options.max_attempts);
 }
 
 Result<void> Portal::read_notifications(const std::string& customer_id,
                                         const domain::inbox::Command& command,
                                         const CommandMeta& meta) {
   auto events = domain::inbox::decide(
-      command, domain::inbox::Context{meta.actor, options_.clock(), customer_id});
+      command, domain::inbox::Context{meta.actor, impl_->options.clock(), customer_id});
   if (!events) return Unexpected(events.error());
   if (events->empty()) return {};
   // No invariant spans two reads, so any version will do; the command id still makes a retry act
@@ -310,13 +461,13 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
   const std::string id = command_id_of(meta);
   const detail::Earlier<std::monostate> earlier = [&]() -> Result<std::optional<std::monostate>> {
     if (detail::is_fresh(id)) return std::optional<std::monostate>();
-    auto first = log_.find(event_id(id, 0));
+    auto first = impl_->log.find(event_id(id, 0));
     if (!first) return Unexpected(detail::from_log(first.error()));
     return *first ? std::optional<std::monostate>(std::monostate{})
                   : std::optional<std::monostate>();
   };
   auto done = detail::decide<std::monostate>(
-      log_, options_.max_attempts, "the inbox",
+      impl_->log, impl_->options.max_attempts, "the inbox",
       [&](int) -> Result<detail::Decision<std::monostate>> {
         detail::Writes writes{meta, id, {}};
         writes.add<detail::InboxTraits>(domain::inbox::stream_id(customer_id),
@@ -329,7 +480,7 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
 }
 
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
-  auto loaded = detail::load<CustomerTraits>(log_, customer::stream_id(customer_id), *caches_);
+  auto loaded = detail::load<CustomerTraits>(impl_->log, customer::stream_id(customer_id), impl_->caches);
   if (!loaded) return Unexpected(loaded.error());
   if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such customer");
   return (*loaded)->state;
@@ -337,7 +488,7 @@ Result<customer::State> Portal::customer(const std::string& customer_id) const {
 
 Result<std::optional<std::string>> Portal::customer_by_handle(const std::string& handle) const {
   auto records =
-      log_.read_stream(customer::handle_stream_id(handle), 1, log::Direction::forward, 1);
+      impl_->log.read_stream(customer::handle_stream_id(handle), 1, log::Direction::forward, 1);
   if (!records) return Unexpected(detail::from_log(records.error()));
   if (records->empty()) return std::optional<std::string>();
   auto e = detail::decode<CustomerTraits>(records->front());
@@ -386,7 +537,7 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
   const std::string& slug = p.slug;
   ticket::Context ctx;
   ctx.actor = actor;
-  ctx.now = options_.clock();
+  ctx.now = impl_->options.clock();
   ctx.project = slug;
   ctx.policies = p.settings.policies;
   ctx.limits = ticket_limits();
@@ -423,63 +574,10 @@ Result<std::vector<ticket::MentionCandidate>> Portal::mention_candidates(
 
 Result<std::shared_ptr<const ticket::State>> Portal::ticket(const std::string& slug,
                                                             std::uint64_t number) const {
-  auto loaded = detail::load<TicketTraits>(log_, ticket::stream_id(slug, number), *caches_);
+  auto loaded = detail::load<TicketTraits>(impl_->log, ticket::stream_id(slug, number), impl_->caches);
   if (!loaded) return Unexpected(loaded.error());
   if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such ticket");
   return detail::state_of<TicketTraits>(*loaded);
-}
-
-Result<std::uint64_t> Portal::highest_number(const std::string& slug) const {
-  std::uint64_t known;
-  {
-    std::lock_guard lock(numbers_mu_);
-    known = last_number_[slug];
-  }
-  // Numbers are dense (each is taken by a "no stream" append), so the highest is found by
-  // doubling past the known bound, then bisecting.
-  auto taken = [&](std::uint64_t n) -> Result<bool> {
-    auto v = log_.stream_version(ticket::stream_id(slug, n));
-    if (!v) return Unexpected(detail::from_log(v.error()));
-    return *v > 0;
-  };
-  std::uint64_t low = known, step = 1;
-  for (;;) {
-    auto t = taken(low + step);
-    if (!t) return Unexpected(t.error());
-    if (!*t) break;
-    low += step;
-    step *= 2;
-  }
-  std::uint64_t high = low + step;  // not taken; low is taken (or 0)
-  while (high - low > 1) {
-    const std::uint64_t mid = low + (high - low) / 2;
-    auto t = taken(mid);
-    if (!t) return Unexpected(t.error());
-    (*t ? low : high) = mid;
-  }
-  std::lock_guard lock(numbers_mu_);
-  last_number_[slug] = std::max(last_number_[slug], low);
-  return low;
-}
-
-Result<std::uint64_t> Portal::reserve_number(const std::string& slug) {
-  bool probed;
-  {
-    std::lock_guard lock(numbers_mu_);
-    probed = probed_.contains(slug);
-    if (probed) return ++last_number_[slug];
-  }
-  auto highest = highest_number(slug);  // updates last_number_
-  if (!highest) return Unexpected(highest.error());
-  std::lock_guard lock(numbers_mu_);
-  probed_.insert(slug);
-  return ++last_number_[slug];
-}
-
-void Portal::release_number(const std::string& slug, std::uint64_t number) {
-  // Give back the newest reservation if it went unused, so numbers stay dense.
-  std::lock_guard lock(numbers_mu_);
-  if (last_number_[slug] == number) --last_number_[slug];
 }
 
 Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenTicket command,
@@ -487,29 +585,30 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   const std::string id = command_id_of(meta);
   // The same open retried while the first try is still running waits for it here (so it does not
   // take a second number), then finds its ticket below.
-  std::unique_lock in_flight(opens_mu_);
-  opens_cv_.wait(in_flight, [&] { return !opens_in_flight_.contains(id); });
-  opens_in_flight_.insert(id);
+  Impl& impl = *impl_;
+  std::unique_lock in_flight(impl.opens_mu);
+  impl.opens_cv.wait(in_flight, [&] { return !impl.opens_in_flight.contains(id); });
+  impl.opens_in_flight.insert(id);
   in_flight.unlock();
   struct Done {
-    Portal& portal;
+    Impl& impl;
     const std::string& id;
     ~Done() {
       {
-        std::lock_guard lock(portal.opens_mu_);
-        portal.opens_in_flight_.erase(id);
+        std::lock_guard lock(impl.opens_mu);
+        impl.opens_in_flight.erase(id);
       }
-      portal.opens_cv_.notify_all();
+      impl.opens_cv.notify_all();
     }
-  } done{*this, id};
+  } done{impl, id};
   // A retry of an open that went through answers with the ticket it opened (wherever its
   // number ended up).
   const detail::Earlier<TicketOutcome> earlier = [&]() -> Result<std::optional<TicketOutcome>> {
     if (detail::is_fresh(id)) return std::optional<TicketOutcome>();
-    auto first = log_.find(event_id(id, 0));
+    auto first = impl_->log.find(event_id(id, 0));
     if (!first) return Unexpected(detail::from_log(first.error()));
     if (!*first) return std::optional<TicketOutcome>();
-    auto r = detail::replayed<TicketTraits>(log_, (*first)->stream, id, *caches_);
+    auto r = detail::replayed<TicketTraits>(impl_->log, (*first)->stream, id, impl_->caches);
     if (!r) return Unexpected(r.error());
     auto c = reading_context(slug, *(*r)->state, meta.actor);
     if (!c) return Unexpected(c.error());
@@ -537,17 +636,17 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
   if (!candidates) return Unexpected(candidates.error());
   ctx->mention_candidates = std::move(*candidates);
   return detail::decide<TicketOutcome>(
-      log_, options_.max_number_attempts, "the project's ticket numbers",
+      impl_->log, impl_->options.max_number_attempts, "the project's ticket numbers",
       [&](int) -> Result<detail::Decision<TicketOutcome>> {
         // Threads of this process take numbers from a counter, so they never race each other
         // for one; only another process on the same log can take a number first (then the
         // append meets an existing stream: look again).
-        auto reserved = reserve_number(slug);
+        auto reserved = impl_->reserve_number(slug);
         if (!reserved) return Unexpected(reserved.error());
         command.number = *reserved;
         auto events = ticket::decide(ticket::State{}, command, *ctx);
         if (!events) {
-          release_number(slug, command.number);
+          impl_->release_number(slug, command.number);
           return Unexpected(events.error());
         }
         std::vector<log::StreamWrite> writes{
@@ -560,11 +659,11 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
             outcome(std::move(state), std::move(*events), version, false, *ctx),
             {},
             [this, &slug, number = command.number] {
-              release_number(slug, number);
+              impl_->release_number(slug, number);
               // Another process may have taken this number: the next reservation probes past
               // the highest taken.
-              std::lock_guard lock(numbers_mu_);
-              probed_.erase(slug);
+              std::lock_guard lock(impl_->numbers_mu);
+              impl_->probed.erase(slug);
             }};
       },
       earlier);
@@ -596,7 +695,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   // is its creator's under the project's current settings.
   auto context_for = [&](const ticket::State& state) -> Result<ticket::Context> {
     ticket::Context c = *ctx;
-    c.now = std::max(options_.clock(), state.updated_at);
+    c.now = std::max(impl_->options.clock(), state.updated_at);
     if (state.exists && c.policies.organization_visibility) {
       auto org = creator_organization(*p, state.creator);
       if (!org) return Unexpected(org.error());
@@ -614,13 +713,11 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     return outcome(std::move(state), std::move(events), version, true, *c);
   };
 
-  std::lock_guard turn(ticket_turns_[std::hash<std::string>{}(stream) % ticket_turns_.size()]);
-  // Joining through an invite also makes the customer a member: both streams in one append.
-  if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
-      meta.actor.realm == domain::Realm::customer) {
+  // The two-stream join (the caller is not yet a member of the project).
+  auto join_by_invite = [&]() -> Result<TicketOutcome> {
     const detail::Earlier<TicketOutcome> earlier =
         [&]() -> Result<std::optional<TicketOutcome>> {
-      auto r = detail::replayed<TicketTraits>(log_, stream, id, *caches_);
+      auto r = detail::replayed<TicketTraits>(impl_->log, stream, id, impl_->caches);
       if (!r) return Unexpected(r.error());
       if (!*r) return std::optional<TicketOutcome>();
       auto answer = answer_replay(std::move((*r)->state), std::move((*r)->events), (*r)->version);
@@ -632,12 +729,12 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       return std::move(**before);
     }
     const std::string member_stream = customer::stream_id(meta.actor.id);
-    auto joined = detail::decide<TicketOutcome>(
-        log_, options_.max_attempts, "the ticket",
+    return detail::decide<TicketOutcome>(
+        impl_->log, impl_->options.max_attempts, "the ticket",
         [&](int) -> Result<detail::Decision<TicketOutcome>> {
-          auto t = detail::load<TicketTraits>(log_, stream, *caches_);
+          auto t = detail::load<TicketTraits>(impl_->log, stream, impl_->caches);
           if (!t) return Unexpected(t.error());
-          auto c = detail::load<CustomerTraits>(log_, member_stream, *caches_);
+          auto c = detail::load<CustomerTraits>(impl_->log, member_stream, impl_->caches);
           if (!c) return Unexpected(c.error());
           auto attempt_ctx = context_for((*t)->state);
           if (!attempt_ctx) return Unexpected(attempt_ctx.error());
@@ -661,15 +758,26 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
               std::move(writes).take(), {std::move(state), std::move(*ticket_events), version, false}};
         },
         earlier);
-    if (!joined || joined->replayed) return joined;
+  };
+
+  Impl::Waiter me;
+  // Joining through an invite also makes the customer a member: both streams in one append,
+  // decided alone in the ticket's turn.
+  if (std::holds_alternative<ticket::JoinByInvite>(command) && !ctx->is_member &&
+      meta.actor.realm == domain::Realm::customer) {
+    std::optional<Result<TicketOutcome>> joined;
+    me.alone = [&] { joined = join_by_invite(); };
+    impl_->take_turn(stream, me);
+    if (!*joined || (*joined)->replayed) return std::move(*joined);
     // Judged after the join: the caller is a member now.
-    auto c = reading_context(slug, *joined->state, meta.actor);
+    auto c = reading_context(slug, *(*joined)->state, meta.actor);
     if (!c) return Unexpected(c.error());
-    return outcome(std::move(joined->state), std::move(joined->events), joined->version, false, *c);
+    return outcome(std::move((*joined)->state), std::move((*joined)->events), (*joined)->version,
+                   false, *c);
   }
 
-  auto done = detail::execute<TicketTraits>(
-      log_, stream, meta, id, options_.max_attempts, *caches_, "the ticket",
+  detail::Queued<TicketTraits> queued{
+      &meta, id,
       [&](const ticket::State& state) -> Result<std::vector<ticket::Event>> {
         auto c = context_for(state);
         if (!c) return Unexpected(c.error());
@@ -684,7 +792,11 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
         }
         c->mention_candidates = *candidates;
         return ticket::decide(state, command, *c);
-      });
+      },
+      std::nullopt};
+  me.queued = &queued;
+  impl_->take_turn(stream, me);
+  auto done = std::move(*queued.result);
   if (!done) return Unexpected(done.error());
   if (done->replayed) {
     return answer_replay(std::move(done->state), std::move(done->events), done->version);
@@ -695,6 +807,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   return outcome(std::move(done->state), std::move(done->events), done->version, false,
                  after ? *after : *ctx);
 }
+
 
 Portal::~Portal() = default;
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <portico/domain/account.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
@@ -328,43 +329,108 @@ struct Writes {
   }
 };
 
+// A command on one stream, waiting to be decided with the others queued there (execute_together).
+template <class T>
+struct Queued {
+  const CommandMeta* meta = nullptr;
+  std::string command_id;
+  // The events for this stream given its state, or a domain error.
+  std::function<Result<std::vector<typename T::Event>>(const typename T::State&)> decide;
+  std::optional<Result<Executed<T>>> result;  // set by execute_together
+};
+
+// Commands queued on one stream, decided in order — each on the state the ones before it lead to
+// — and appended in one write at the loaded version: one load, one append and one wait for the
+// disk for all of them, however many came while the stream was busy. Each gets its own result:
+// its events and the state after them; a command that acted before (a retry) its first answer;
+// a refusal its error, which changes nothing for the others. A concurrent write (another process)
+// makes them all decide again, up to max_attempts.
+template <class T>
+void execute_together(log::Log& log, const std::string& stream, int max_attempts, Caches& caches,
+                      std::string_view what, std::span<Queued<T>* const> queued) {
+  std::vector<std::optional<Result<Executed<T>>>> tentative(queued.size());
+  Snapshot<T> last;  // the state after every command of the stored attempt
+  // Answers the commands whose events are stored already; true when nothing else is left.
+  auto answer_replays = [&]() -> Result<bool> {
+    bool all = true;
+    for (std::size_t i = 0; i < queued.size(); ++i) {
+      Queued<T>& q = *queued[i];
+      if (q.result) continue;
+      auto r = replayed<T>(log, stream, q.command_id, caches);
+      if (!r) return Unexpected(r.error());
+      if (*r) {
+        q.result = std::move(**r);
+      } else if (!tentative[i] || !*tentative[i] || !(*tentative[i])->events.empty()) {
+        all = false;  // decided nothing that stands without an append
+      }
+    }
+    return all;
+  };
+  const Earlier<std::monostate> earlier = [&]() -> Result<std::optional<std::monostate>> {
+    auto all = answer_replays();
+    if (!all) return Unexpected(all.error());
+    return *all ? std::optional<std::monostate>(std::monostate{})
+                : std::optional<std::monostate>();
+  };
+  auto done = decide<std::monostate>(
+      log, max_attempts, what,
+      [&](int) -> Result<Decision<std::monostate>> {
+        for (auto& t : tentative) t.reset();
+        last = nullptr;
+        auto all = answer_replays();
+        if (!all) return Unexpected(all.error());
+        auto loaded = load<T>(log, stream, caches);
+        if (!loaded) return Unexpected(loaded.error());
+        Snapshot<T> running = *loaded;
+        log::StreamWrite write{stream, log::ExpectedVersion::exactly(running->version), {}};
+        for (std::size_t i = 0; i < queued.size(); ++i) {
+          Queued<T>& q = *queued[i];
+          if (q.result) continue;
+          auto events = q.decide(running->state);
+          if (!events) {
+            tentative[i] = Unexpected(std::move(events.error()));
+            continue;
+          }
+          if (events->empty()) {
+            tentative[i] = Executed<T>{state_of(running), {}, running->version, false};
+            continue;
+          }
+          auto after = std::make_shared<Loaded<T>>(*running);
+          for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
+          after->version = running->version + events->size();
+          auto w = encode<T>(stream, log::ExpectedVersion::any(), *events, *q.meta, q.command_id, 0);
+          for (auto& d : w.events) write.events.push_back(std::move(d));
+          running = after;
+          tentative[i] = Executed<T>{state_of(running), std::move(*events), running->version, false};
+        }
+        if (write.events.empty()) return Decision<std::monostate>{};
+        last = running;
+        return Decision<std::monostate>{{std::move(write)}, {}};
+      },
+      earlier);
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    Queued<T>& q = *queued[i];
+    if (q.result) continue;
+    if (!done || !tentative[i]) {
+      q.result = Unexpected(done ? Error{std::string(errc::kConflict), "not decided", {}}
+                                 : done.error());
+    } else {
+      q.result = std::move(*tentative[i]);
+    }
+  }
+  if (done && last) caches.of<T>().put(stream, last);
+}
+
 // A single-stream command: load, decide, append at the loaded version. `decide(state)` returns
 // the events for this stream, or a domain error.
 template <class T, class Decide>
 Result<Executed<T>> execute(log::Log& log, const std::string& stream, const CommandMeta& meta,
                             const std::string& command_id, int max_attempts, Caches& caches,
                             std::string_view what, Decide&& decide_events) {
-  const Earlier<Executed<T>> earlier = [&] {
-    return replayed<T>(log, stream, command_id, caches);
-  };
-  auto before = earlier();
-  if (!before) return Unexpected(before.error());
-  if (*before) return std::move(**before);
-  Snapshot<T> decided;  // the state the last decision leads to, for the cache once stored
-  auto done = detail::decide<Executed<T>>(
-      log, max_attempts, what,
-      [&](int) -> Result<Decision<Executed<T>>> {
-        auto loaded = load<T>(log, stream, caches);
-        if (!loaded) return Unexpected(loaded.error());
-        const Snapshot<T>& current = *loaded;
-        Result<std::vector<typename T::Event>> events = decide_events(current->state);
-        if (!events) return Unexpected(events.error());
-        if (events->empty()) {
-          decided = nullptr;
-          return Decision<Executed<T>>{{}, {state_of(current), {}, current->version, false}};
-        }
-        auto after = std::make_shared<Loaded<T>>(*current);
-        for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
-        after->version = current->version + events->size();
-        decided = after;
-        std::vector<log::StreamWrite> writes{encode<T>(
-            stream, log::ExpectedVersion::exactly(current->version), *events, meta, command_id, 0)};
-        return Decision<Executed<T>>{
-            std::move(writes), {state_of(decided), std::move(*events), after->version, false}};
-      },
-      earlier);
-  if (done && !done->replayed && decided) caches.of<T>().put(stream, decided);
-  return done;
+  Queued<T> one{&meta, command_id, std::forward<Decide>(decide_events), std::nullopt};
+  Queued<T>* const queued[] = {&one};
+  execute_together<T>(log, stream, max_attempts, caches, what, queued);
+  return std::move(*one.result);
 }
 
 }  // namespace portico::service::detail

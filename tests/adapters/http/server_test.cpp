@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "../../projections/views_fixtures.hpp"
 #include "../../support/http_client.hpp"

@@ -7,27 +7,19 @@
 // time did (CommandMeta). Thread-safe: any number of threads may call a Portal at once.
 #pragma once
 
-#include <array>
-#include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <portico/clock.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
 namespace portico::service {
 
 namespace domain = portico::domain;
-namespace detail {
-struct Caches;
-}
 
 // Who acts, with what idempotency key, in which request.
 struct CommandMeta {
@@ -81,7 +73,7 @@ class Portal {
 
   // The time commands are decided at (Options::clock): what adapters judge "now" by too, so a
   // survey a command would call expired is expired on every page.
-  domain::TimeUs now() const { return options_.clock(); }
+  domain::TimeUs now() const;
   // The ticket limits commands are decided under from now on (Options::ticket_limits at first);
   // the HTTP adapter sets its AppOptions' ones. Safe to call while commands run.
   void set_ticket_limits(const domain::ticket::Limits& limits);
@@ -150,10 +142,9 @@ class Portal {
                                                   const domain::ticket::State& ticket,
                                                   const domain::Actor& actor) const;
 
-  log::Log& event_log() const { return log_; }
+  log::Log& event_log() const;
 
  private:
-  Result<std::uint64_t> highest_number(const std::string& slug) const;
   Result<domain::ticket::Context> ticket_context(const domain::project::State& project,
                                                  const domain::Actor& actor,
                                                  std::string_view body) const;
@@ -162,23 +153,9 @@ class Portal {
       const domain::project::State& project, std::string_view body) const;
   Result<std::string> creator_organization(const domain::project::State& project,
                                            const std::string& creator) const;
-  Result<std::uint64_t> reserve_number(const std::string& slug);
-  void release_number(const std::string& slug, std::uint64_t number);
 
-  log::Log& log_;
-  Options options_;
-  mutable std::mutex limits_mu_;  // guards options_.ticket_limits
-  mutable std::mutex numbers_mu_;
-  mutable std::map<std::string, std::uint64_t> last_number_;  // per project: highest handed out
-  std::set<std::string> probed_;  // projects whose last_number_ was read off the log
-  std::mutex opens_mu_;
-  std::condition_variable opens_cv_;
-  std::set<std::string> opens_in_flight_;   // command ids of opens under way
-  std::unique_ptr<detail::Caches> caches_;  // folded states of recent streams
-  // Commands on one ticket take turns (striped). A turn lasts until the commit, so two busy
-  // tickets sharing a stripe wait for each other: with 64 stripes and 64 commands in flight, most
-  // commands waited for an unrelated one; with 4,096, a few in a hundred.
-  std::array<std::mutex, 4096> ticket_turns_;
+  struct Impl;  // the log, the options, the caches, ticket numbers and the tickets' turns
+  std::unique_ptr<Impl> impl_;
 };
 
 // A ticket command's time-independent idempotency: the event ids a command id stands for.
