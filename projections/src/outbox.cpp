@@ -241,6 +241,21 @@ Result<void> Outbox::delivered(const std::string& id) {
   });
 }
 
+Result<void> Outbox::delivered(std::span<const std::string> ids) {
+  if (ids.empty()) return {};
+  return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
+    for (const std::string& id : ids) {
+      auto key = t.get(kIds, id);
+      if (!key) continue;
+      const std::string k(*key);
+      t.erase(kPending, k);
+      t.erase(kIds, id);
+      bump_pending(t, -1);
+    }
+    return {};
+  });
+}
+
 Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std::string& error) {
   return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);

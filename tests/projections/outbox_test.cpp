@@ -94,6 +94,18 @@ TEST_CASE("the outbox holds one delivery per event and recipient that warrants a
   CHECK(dead->front().last_error == "still down");
   CHECK(outbox.pending_count().value() == 5);
   CHECK_FALSE(outbox.failed("no-such-id", now, "x"));
+
+  // A batch goes in one write: the rest at once, an unknown and a repeated id skipped.
+  auto rest = outbox.due(now + dom::kHour);
+  REQUIRE(rest);
+  REQUIRE(rest->size() == 5);
+  std::vector<std::string> ids{"no-such-id"};
+  for (const auto& r : *rest) ids.push_back(r.id);
+  ids.push_back(rest->front().id);
+  REQUIRE(outbox.delivered(std::span<const std::string>(ids)));
+  CHECK(outbox.pending_count().value() == 0);
+  CHECK(outbox.due(now + dom::kDay * 30).value().empty());
+  CHECK(outbox.dead().value().size() == 1);  // the dead one stays dead
 }
 
 TEST_CASE("a runner refuses an inline projection and an unknown one") {

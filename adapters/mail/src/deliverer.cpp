@@ -125,25 +125,33 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
   auto due = outbox_.due(at, limit);
   if (!due) return Unexpected(due.error());
   DeliveryCount count;
+  // What went out (or had nobody to go to) is marked delivered in one write per batch: a write
+  // per mail cost a disk sync each, which the appends of the replies that queued them wait on.
+  // A crash before the mark sends the batch again (delivery is at least once, as before).
+  std::vector<std::string> settled;
+  auto settle = [&]() -> Result<void> {
+    auto ok = outbox_.delivered(settled);
+    settled.clear();
+    return ok;
+  };
   for (const projections::Delivery& d : *due) {
-    // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent twice
-    // in a tight loop, nor retried without backoff).
-    auto settle = [](Result<void> r) -> Result<void> {
-      if (!r && r.error().code != errc::kNotFound) return r;
-      return {};
-    };
     auto message = compose(d, portal_, options_);
     if (!message && message.error().code == kNoReader) {
       ++count.dropped;  // nobody may be told, or nothing to tell
-      if (auto ok = settle(outbox_.delivered(d.id)); !ok) return Unexpected(ok.error());
+      settled.push_back(d.id);
       continue;
     }
     Result<void> sent =
         message ? transport_.send(*message) : Result<void>(Unexpected(message.error()));
     if (!sent) {
       ++count.failed;
+      // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent
+      // twice in a tight loop, nor retried without backoff).
       auto parked = outbox_.failed(d.id, at, sent.error().message);
-      if (!parked && parked.error().code != errc::kNotFound) return Unexpected(parked.error());
+      if (!parked && parked.error().code != errc::kNotFound) {
+        if (auto ok = settle(); !ok) return Unexpected(ok.error());
+        return Unexpected(parked.error());
+      }
       if (parked && d.attempts + 1 >= projections::Outbox::kMaxAttempts) {  // parked as dead
         options_.on_warning(fmt::format(
             "mail delivery: {} ({} to customer {}, ticket {}#{}) given up after {} attempts: {}",
@@ -152,8 +160,9 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
       continue;
     }
     ++count.sent;
-    if (auto ok = settle(outbox_.delivered(d.id)); !ok) return Unexpected(ok.error());
+    settled.push_back(d.id);
   }
+  if (auto ok = settle(); !ok) return Unexpected(ok.error());
   return count;
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <portico/domain/common.hpp>
 #include <portico/log/log.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ class Outbox {
   Result<std::vector<Delivery>> dead(std::size_t limit = 100) const;
   // It went out: removed. An unknown id is not_found.
   Result<void> delivered(const std::string& id);
+  // These went out: all removed in one write (one commit for a batch of mail, not one each).
+  // Ids no longer pending (settled meanwhile) are skipped.
+  Result<void> delivered(std::span<const std::string> ids);
   // It did not: tried again after 30 s × 2^(attempts-1) (at most 6 h), or parked as dead.
   Result<void> failed(const std::string& id, domain::TimeUs now, const std::string& error);
 
