@@ -82,7 +82,7 @@ struct Accounts::Impl {
   log::Log& log;
   Portal& portal;
   AccountsOptions options;
-  mutable detail::Caches caches;
+  detail::Caches& caches;  // the Portal's: one folded state per stream, shared
   std::string dummy_hash;  // verified against when there is no account, so timing tells nothing
   // Session refreshes appended but not yet committed (session stream -> time): authenticate folds
   // them in, so that this process never judges a session by activity older than it recorded.
@@ -93,7 +93,8 @@ struct Accounts::Impl {
   };
   std::shared_ptr<Refreshing> refreshing = std::make_shared<Refreshing>();
 
-  Impl(log::Log& l, Portal& p, AccountsOptions o) : log(l), portal(p), options(std::move(o)) {
+  Impl(log::Log& l, Portal& p, AccountsOptions o)
+      : log(l), portal(p), options(std::move(o)), caches(detail::caches_of(p)) {
     // The Portal's clock unless given one: a test that fakes time sets it once.
     if (!options.clock) options.clock = [&p] { return p.now(); };
     if (sodium_init() < 0) std::abort();  // no randomness: refuse to hand out secrets

@@ -273,6 +273,7 @@ Portal::Portal(log::Log& log, Options options)
     : impl_(std::make_unique<Impl>(log, std::move(options))) {}
 
 domain::TimeUs Portal::now() const { return impl_->options.clock(); }
+detail::Caches& detail::caches_of(const Portal& portal) { return portal.impl_->caches; }
 log::Log& Portal::event_log() const { return impl_->log; }
 
 void Portal::set_ticket_limits(const domain::ticket::Limits& limits) {

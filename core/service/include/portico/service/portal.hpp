@@ -2,9 +2,12 @@
 //
 // Each call loads the streams a decision needs, folds them, asks the pure decider in core/domain,
 // and appends the events with the expected version it loaded; when another writer got there
-// first it reloads and decides again (a bounded number of times). A command carries an id:
-// its events get ids derived from it, so a retried command acts once and answers as the first
-// time did (CommandMeta). Thread-safe: any number of threads may call a Portal at once.
+// first it reloads and decides again (a bounded number of times): one loop for every command
+// (detail::decide, core/service/src/store.hpp). Commands on one ticket take turns, and a turn
+// decides and appends together every command that queued for it (docs/domain.md). A command
+// carries an id: its events, and the ids of the message or invite link it creates, derive from
+// it, so a retried command acts once and answers as the first time did (CommandMeta).
+// Thread-safe: any number of threads may call a Portal at once.
 #pragma once
 
 #include <functional>
@@ -20,6 +23,12 @@
 namespace portico::service {
 
 namespace domain = portico::domain;
+class Portal;
+namespace detail {
+struct Caches;
+// The Portal's folded-state cache, which the Accounts built on it share (store.hpp).
+Caches& caches_of(const Portal& portal);
+}  // namespace detail
 
 // Who acts, with what idempotency key, in which request.
 struct CommandMeta {
@@ -156,6 +165,7 @@ class Portal {
 
   struct Impl;  // the log, the options, the caches, ticket numbers and the tickets' turns
   std::unique_ptr<Impl> impl_;
+  friend detail::Caches& detail::caches_of(const Portal& portal);
 };
 
 // A ticket command's time-independent idempotency: the event ids a command id stands for.
