@@ -69,6 +69,7 @@
 #include <memory>
 #include <optional>
 #include <portico/domain/common.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>

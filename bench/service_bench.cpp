@@ -57,6 +57,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/utf8.hpp>

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <portico/domain/account.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <portico/clock.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
