@@ -17,6 +17,7 @@
 #include <portico/utf8.hpp>
 
 #include "app_impl.hpp"
+#include "render.hpp"
 #include "working_hours.hpp"
 
 namespace portico::http {
@@ -43,6 +44,14 @@ void App::Impl::record(const std::string& route, unsigned status, double seconds
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) ++m.buckets[i];
   }
+}
+
+NameBook App::Impl::names() const {
+  return NameBook([&portal = portal](const std::string& id) -> std::optional<std::string> {
+    auto c = portal.customer(id);
+    if (!c || !c->exists) return std::nullopt;
+    return std::move(c->display_name);
+  });
 }
 
 namespace {

@@ -287,6 +287,11 @@ const Survey* pending_survey(const State& s, TimeUs now) {
   return &last;
 }
 
+bool reacted(const Message& m, const Actor& actor, std::string_view emoji) {
+  const auto it = m.reactions.find(std::string(emoji));
+  return it != m.reactions.end() && it->second.contains(reactor_key(actor));
+}
+
 std::optional<TimeUs> next_timer(const State& s, const Policies& p) {
   std::optional<TimeUs> next;
   auto consider = [&](TimeUs t) { next = next ? std::min(*next, t) : t; };
