@@ -32,6 +32,7 @@ App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptio
       accounts(l, p, options.accounts),
       idempotency(options.idempotency),
       secret(options.secret.empty() ? service::new_token() : options.secret) {
+  if (!options.on_warning) options.on_warning = warn_on_stderr;
   portal.set_ticket_limits(options.tickets);
 }
 
