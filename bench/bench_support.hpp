@@ -1,5 +1,5 @@
 // Helpers shared by Portico's benchmarks: failure handling, formatting of figures, facts about
-// the machine, and cleanup of the directories a run creates.
+// the machine, cleanup of the directories a run creates, and the command line (ArgReader).
 #pragma once
 
 #include <fmt/format.h>
@@ -10,15 +10,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <portico/log/log.hpp>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace portico::bench {
@@ -190,41 +193,155 @@ class Cleanup {
   std::vector<fs::path> made_;
 };
 
-// Reads "--flag [value]" arguments; any problem prints the usage and fails with status 2.
+// A benchmark's command line as a table: each entry names a flag, where its value goes and one
+// line of help, and the usage is written from the table.
+//
+//   ArgReader args;
+//   args.option("--dir", "DIR", &a.dir, "where the logs go")
+//       .flag("--keep", &a.keep, "keep the logs")
+//       .option("--events", "N", &a.events, "events in the log (default 1,000,000)");
+//   if (!args.parse(argc, argv)) return 0;  // --help: the usage went to standard output
+//
+// Numbers: an integer target takes a whole number from 1 to `max` ("5", "1e6"); a floating one
+// any positive number up to `max` ("0.5"). A std::optional target stays empty unless given. An
+// unknown flag, a missing or bad value, or a required flag left out prints the problem and the
+// usage to standard error and fails with status 2 (Failure); so does usage() for a check of the
+// caller's own after parse().
 class ArgReader {
  public:
-  ArgReader(int argc, char** argv, std::string_view usage)
-      : argc_(argc), argv_(argv), usage_(usage) {}
+  ArgReader() = default;
+  ArgReader(const ArgReader&) = delete;  // the entries refer to it
+  ArgReader& operator=(const ArgReader&) = delete;
 
-  // Moves to the next flag; false when there is none.
-  bool next() { return ++i_ < argc_; }
-  std::string_view flag() const { return argv_[i_]; }
-  std::string_view value() {
-    if (i_ + 1 >= argc_) usage(fmt::format("{} needs a value", flag()));
-    return argv_[++i_];
+  // Sets `*target` to `value` when the flag is given ("--keep": true, "--no-baseline": false).
+  ArgReader& flag(std::string_view name, bool* target, std::string_view help, bool value = true) {
+    return add(name, {}, help, [target, value](std::string_view) { *target = value; });
   }
-  // The flag's value as a positive number ("5", "0.5", "1e6"); an integer one is at least 1.
-  double number(bool integer, double max = 1e12) {
-    const std::string_view name = flag();
-    const std::string text(value());
+  ArgReader& option(std::string_view name, std::string_view metavar, std::string* target,
+                    std::string_view help) {
+    return add(name, metavar, help, [target](std::string_view v) { *target = std::string(v); });
+  }
+  ArgReader& option(std::string_view name, std::string_view metavar,
+                    std::optional<fs::path>* target, std::string_view help) {
+    return add(name, metavar, help, [target](std::string_view v) { *target = fs::path(v); });
+  }
+  template <class T>
+  requires std::is_arithmetic_v<T> ArgReader& option(std::string_view name,
+                                                     std::string_view metavar, T* target,
+                                                     std::string_view help, double max = 1e12) {
+    return add(name, metavar, help, [this, n = std::string(name), target, max](std::string_view v) {
+      *target = static_cast<T>(number(n, v, std::is_integral_v<T>, max));
+    });
+  }
+  template <class T>
+  requires std::is_arithmetic_v<T> ArgReader& option(std::string_view name,
+                                                     std::string_view metavar,
+                                                     std::optional<T>* target,
+                                                     std::string_view help, double max = 1e12) {
+    return add(name, metavar, help, [this, n = std::string(name), target, max](std::string_view v) {
+      *target = static_cast<T>(number(n, v, std::is_integral_v<T>, max));
+    });
+  }
+  // A value read by `set`, which may refuse it with usage().
+  ArgReader& option(std::string_view name, std::string_view metavar,
+                    std::function<void(std::string_view value)> set, std::string_view help) {
+    return add(name, metavar, help, std::move(set));
+  }
+  // The option added last must be given (the usage shows it without brackets).
+  ArgReader& required() {
+    entries_.back().required = true;
+    return *this;
+  }
+
+  // Reads argv[1..]: false after printing the usage for --help or -h (the caller exits 0).
+  bool parse(int argc, char** argv) {
+    std::vector<bool> given(entries_.size(), false);
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        fmt::print("{}", text());
+        return false;
+      }
+      const auto it = std::find_if(entries_.begin(), entries_.end(),
+                                   [&](const Entry& e) { return e.name == arg; });
+      if (it == entries_.end()) usage(fmt::format("unknown argument '{}'", arg));
+      std::string_view value;
+      if (!it->metavar.empty()) {
+        if (i + 1 >= argc) usage(fmt::format("{} needs a value", arg));
+        value = argv[++i];
+      }
+      it->set(value);
+      given[static_cast<std::size_t>(it - entries_.begin())] = true;
+    }
+    for (std::size_t k = 0; k < entries_.size(); ++k) {
+      if (entries_[k].required && !given[k]) {
+        usage(fmt::format("{} is needed", entries_[k].name));
+      }
+    }
+    return true;
+  }
+
+  [[noreturn]] void usage(std::string_view problem) const {
+    fmt::print(stderr, "{}: {}\n{}", g_program, problem, text());
+    throw Failure{2};
+  }
+
+  // "usage: PROGRAM [--flag VALUE] ...", wrapped at 100 columns, then a line per entry.
+  std::string text() const {
+    std::string out = fmt::format("usage: {}", g_program);
+    std::size_t column = out.size();
+    std::size_t width = 0;
+    for (const Entry& e : entries_) {
+      std::string word = e.metavar.empty() ? e.name : fmt::format("{} {}", e.name, e.metavar);
+      width = std::max(width, word.size());
+      if (!e.required) word = "[" + word + "]";
+      if (column + 1 + word.size() > 100) {
+        out += "\n   ";
+        column = 3;
+      }
+      out += " " + word;
+      column += 1 + word.size();
+    }
+    out += "\n";
+    for (const Entry& e : entries_) {
+      const std::string word = e.metavar.empty() ? e.name : fmt::format("{} {}", e.name, e.metavar);
+      out += fmt::format("  {:<{}}  {}\n", word, width, e.help);
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    std::string metavar;  // empty: a flag without a value
+    std::string help;
+    std::function<void(std::string_view)> set;
+    bool required = false;
+  };
+
+  ArgReader& add(std::string_view name, std::string_view metavar, std::string_view help,
+                 std::function<void(std::string_view)> set) {
+    entries_.push_back(
+        {std::string(name), std::string(metavar), std::string(help), std::move(set)});
+    return *this;
+  }
+
+  // A whole number from 1 to `max` (integer) or a positive number up to `max`.
+  double number(std::string_view name, std::string_view value, bool integer, double max) const {
+    const std::string text(value);
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v > 0) || (integer && v < 1) || v > max) {
-      usage(fmt::format("{} needs a positive number, not '{}'", name, text));
+    const bool ok = !text.empty() && *end == '\0' && v > 0 && v <= max &&
+                    (!integer || (v >= 1 && v == std::floor(v)));
+    if (!ok) {
+      usage(integer ? fmt::format("{} needs a whole number from 1 to {}, not '{}'", name,
+                                  grouped(max), text)
+                    : fmt::format("{} needs a positive number, not '{}'", name, text));
     }
     return v;
   }
-  [[noreturn]] void usage(std::string_view problem) const {
-    fmt::print(stderr, "{}: {}\n{}", g_program, problem, usage_);
-    throw Failure{2};
-  }
-  void print_usage() const { fmt::print("{}", usage_); }
 
- private:
-  int argc_;
-  char** argv_;
-  std::string_view usage_;
-  int i_ = 0;
+  std::vector<Entry> entries_;
 };
 
 }  // namespace portico::bench

@@ -421,34 +421,19 @@ struct Args {
   std::optional<unsigned> appenders;
 };
 
-constexpr std::string_view kUsage =
-    "usage: portico-log-bench [--dir DIR] [--keep] [--events N] [--seconds S] [--appenders K] "
-    "[--quick]\n";
-
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
-  ArgReader args(argc, argv, kUsage);
-  while (args.next()) {
-    const std::string_view flag = args.flag();
-    if (flag == "--dir") {
-      a.dir = fs::path(args.value());
-    } else if (flag == "--keep") {
-      a.keep = true;
-    } else if (flag == "--quick") {
-      a.quick = true;
-    } else if (flag == "--events") {
-      a.events = static_cast<std::uint64_t>(args.number(true));
-    } else if (flag == "--seconds") {
-      a.seconds = args.number(false);
-    } else if (flag == "--appenders") {
-      a.appenders = static_cast<unsigned>(args.number(true));
-    } else if (flag == "--help" || flag == "-h") {
-      args.print_usage();
-      return std::nullopt;
-    } else {
-      args.usage(fmt::format("unknown argument '{}'", flag));
-    }
-  }
+  ArgReader args;
+  args.option("--dir", "DIR", &a.dir,
+              "where the logs go (default: a fresh temporary directory); removed unless --keep")
+      .flag("--keep", &a.keep, "keep what the bench created")
+      .option("--events", "N", &a.events,
+              "size of the log replayed and verified (default 1,000,000; --quick 100,000)")
+      .option("--seconds", "S", &a.seconds, "duration of each append phase (default 5; --quick 2)")
+      .option("--appenders", "K", &a.appenders,
+              "concurrent appenders of the group-commit phase (default 64)")
+      .flag("--quick", &a.quick, "small sizes for a smoke run; explicit flags still win");
+  if (!args.parse(argc, argv)) return std::nullopt;
   return a;
 }
 

@@ -69,6 +69,7 @@
 #include <memory>
 #include <optional>
 #include <portico/domain/common.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
@@ -694,53 +695,42 @@ struct Args {
   std::uint64_t customers = 1'000;
 };
 
-constexpr std::string_view kUsage =
-    "usage: portico-projection-bench [--dir DIR] [--keep] [--sizes N,N,...] [--reads R] "
-    "[--batch B] [--customers K] [--no-baseline] [--quick]\n";
-
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
-  ArgReader args(argc, argv, kUsage);
-  while (args.next()) {
-    const std::string_view flag = args.flag();
-    if (flag == "--dir") {
-      a.dir = fs::path(args.value());
-    } else if (flag == "--keep") {
-      a.keep = true;
-    } else if (flag == "--quick") {
-      a.quick = true;
-    } else if (flag == "--no-baseline") {
-      a.baseline = false;
-    } else if (flag == "--sizes") {
-      const std::string text(args.value());
-      a.sizes.clear();
-      for (std::size_t from = 0; from <= text.size();) {
-        const std::size_t comma = std::min(text.find(',', from), text.size());
-        const std::string part = text.substr(from, comma - from);
-        char* end = nullptr;
-        const double v = std::strtod(part.c_str(), &end);
-        if (part.empty() || *end != '\0' || !(v >= 1) || v > 1e8) {
-          args.usage(
-              fmt::format("--sizes needs ticket counts from 1 to 100,000,000, not '{}'", part));
-        }
-        a.sizes.push_back(static_cast<std::uint64_t>(v));
-        from = comma + 1;
+  ArgReader args;
+  auto sizes = [&](std::string_view value) {
+    const std::string text(value);
+    a.sizes.clear();
+    for (std::size_t from = 0; from <= text.size();) {
+      const std::size_t comma = std::min(text.find(',', from), text.size());
+      const std::string part = text.substr(from, comma - from);
+      char* end = nullptr;
+      const double v = std::strtod(part.c_str(), &end);
+      if (part.empty() || *end != '\0' || !(v >= 1) || v > 1e8) {
+        args.usage(
+            fmt::format("--sizes needs ticket counts from 1 to 100,000,000, not '{}'", part));
       }
-    } else if (flag == "--reads") {
-      a.reads = static_cast<std::size_t>(args.number(true, 1e7));
-    } else if (flag == "--customers") {
-      a.customers = static_cast<std::uint64_t>(args.number(true, 1e6));
-      if (a.customers < 2) args.usage("--customers needs at least 2 (a heavy one and the rest)");
-    } else if (flag == "--batch") {
-      // An append carries the batch's tickets and up to as many status changes.
-      a.batch = static_cast<std::uint64_t>(args.number(true, plog::kMaxEventsPerAppend / 2));
-    } else if (flag == "--help" || flag == "-h") {
-      args.print_usage();
-      return std::nullopt;
-    } else {
-      args.usage(fmt::format("unknown argument '{}'", flag));
+      a.sizes.push_back(static_cast<std::uint64_t>(v));
+      from = comma + 1;
     }
-  }
+  };
+  args.option("--dir", "DIR", &a.dir,
+              "where the logs go (default: a fresh temporary directory); removed unless --keep")
+      .flag("--keep", &a.keep, "keep what the bench created")
+      .option("--sizes", "N,N,...", sizes,
+              "tickets per log, a log each (default 10000,100000,1000000; --quick 10000,30000)")
+      .option("--reads", "R", &a.reads, "timed reads per list figure (default 500; --quick 100)",
+              1e7)
+      // An append carries the batch's tickets and up to as many status changes.
+      .option("--batch", "B", &a.batch, "tickets per append while filling (default 1000)",
+              plog::kMaxEventsPerAppend / 2)
+      .option("--customers", "K", &a.customers,
+              "member customers of the project, at least 2 (default 1000)", 1e6)
+      .flag("--no-baseline", &a.baseline,
+            "skip the second fill of each size into a log without the projection", false)
+      .flag("--quick", &a.quick, "small sizes for a smoke run; explicit flags still win");
+  if (!args.parse(argc, argv)) return std::nullopt;
+  if (a.customers < 2) args.usage("--customers needs at least 2 (a heavy one and the rest)");
   return a;
 }
 

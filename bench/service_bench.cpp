@@ -57,6 +57,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/log/log.hpp>
@@ -485,36 +486,18 @@ struct Args {
   bool views = false;
 };
 
-constexpr std::string_view kUsage =
-    "usage: portico-service-bench [--dir DIR] [--keep] [--seconds S] [--callers K] [--hot N] "
-    "[--views] [--quick]\n";
-
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
-  ArgReader args(argc, argv, kUsage);
-  while (args.next()) {
-    const std::string_view flag = args.flag();
-    if (flag == "--dir") {
-      a.dir = fs::path(args.value());
-    } else if (flag == "--keep") {
-      a.keep = true;
-    } else if (flag == "--quick") {
-      a.quick = true;
-    } else if (flag == "--views") {
-      a.views = true;
-    } else if (flag == "--seconds") {
-      a.seconds = args.number(false);
-    } else if (flag == "--callers") {
-      a.callers = static_cast<unsigned>(args.number(true));
-    } else if (flag == "--hot") {
-      a.hot = static_cast<unsigned>(args.number(true));
-    } else if (flag == "--help" || flag == "-h") {
-      args.print_usage();
-      return std::nullopt;
-    } else {
-      args.usage(fmt::format("unknown argument '{}'", flag));
-    }
-  }
+  ArgReader args;
+  args.option("--dir", "DIR", &a.dir,
+              "where the logs go (default: a fresh temporary directory); removed unless --keep")
+      .flag("--keep", &a.keep, "keep what the bench created")
+      .option("--seconds", "S", &a.seconds, "duration of each command phase (default 5; --quick 2)")
+      .option("--callers", "K", &a.callers, "concurrent callers of the command phases (default 64)")
+      .option("--hot", "N", &a.hot, "tickets the callers of phase 2b share (default 8)")
+      .flag("--views", &a.views, "keep the read models inline (projections::Views)")
+      .flag("--quick", &a.quick, "short phases for a smoke run; explicit flags still win");
+  if (!args.parse(argc, argv)) return std::nullopt;
   return a;
 }
 

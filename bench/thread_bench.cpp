@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,52 +51,32 @@ struct Args {
   unsigned band = 500;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-  fail(2, problem +
-              "\nusage: portico-thread-bench --base http://HOST:PORT --customer-token T "
-              "--staff-token T [--project P] [--connections N] [--tickets N] [--messages N] "
-              "[--band N]");
-}
-
-unsigned positive(std::string_view flag, const char* v) {
-  char* end = nullptr;
-  const unsigned long n = std::strtoul(v, &end, 10);
-  if (*v == '\0' || *end != '\0' || n == 0 || n > 1'000'000) {
-    usage(std::string(flag) + " takes a number from 1 to 1000000");
-  }
-  return static_cast<unsigned>(n);
-}
-
-Args parse(int argc, char** argv) {
+// The arguments; nullopt after --help printed the usage.
+std::optional<Args> parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) usage(std::string(flag) + " needs a value");
-    const char* v = argv[++i];
-    if (flag == "--base") {
-      auto url = boost::urls::parse_uri(v);
-      if (!url || url->scheme() != "http" || !url->has_port()) usage("--base is http://HOST:PORT");
-      a.host = url->host();
-      a.port = url->port();
-    } else if (flag == "--project") {
-      a.project = v;
-    } else if (flag == "--customer-token") {
-      a.customer_token = v;
-    } else if (flag == "--staff-token") {
-      a.staff_token = v;
-    } else if (flag == "--connections") {
-      a.connections = positive(flag, v);
-    } else if (flag == "--tickets") {
-      a.tickets = positive(flag, v);
-    } else if (flag == "--messages") {
-      a.messages = positive(flag, v);
-    } else if (flag == "--band") {
-      a.band = positive(flag, v);
-    } else {
-      usage("unknown flag " + std::string(flag));
-    }
-  }
-  if (a.customer_token.empty() || a.staff_token.empty()) usage("both tokens are needed");
+  portico::bench::ArgReader args;
+  auto base = [&](std::string_view v) {
+    auto url = boost::urls::parse_uri(v);
+    if (!url || url->scheme() != "http" || !url->has_port())
+      args.usage("--base is http://HOST:PORT");
+    a.host = url->host();
+    a.port = url->port();
+  };
+  constexpr double kMax = 1'000'000;
+  args.option("--base", "http://HOST:PORT", base,
+              "the running portico-server (default http://127.0.0.1:18099)")
+      .option("--customer-token", "T", &a.customer_token, "a customer's bearer token")
+      .required()
+      .option("--staff-token", "T", &a.staff_token, "a staff member's bearer token")
+      .required()
+      .option("--project", "P", &a.project, "the project of both (default demo)")
+      .option("--connections", "N", &a.connections, "keep-alive connections (default 64)", kMax)
+      .option("--tickets", "N", &a.tickets, "tickets opened and replied to (default 50)", kMax)
+      .option("--messages", "N", &a.messages,
+              "messages each ticket holds at the end, at least (default 2000)", kMax)
+      .option("--band", "N", &a.band, "messages per row of the table (default 500)", kMax);
+  if (!args.parse(argc, argv)) return std::nullopt;
+  if (a.customer_token.empty() || a.staff_token.empty()) args.usage("both tokens are needed");
   return a;
 }
 
@@ -234,8 +215,9 @@ class Run {
 int main(int argc, char** argv) {
   portico::bench::g_program = "portico-thread-bench";
   try {
-    const Args a = parse(argc, argv);
-    Run run(a, open_tickets(a));
+    const std::optional<Args> a = parse(argc, argv);
+    if (!a) return 0;
+    Run run(*a, open_tickets(*a));
     run.go();
     run.print();
   } catch (const portico::bench::Failure& f) {

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <boost/describe/class.hpp>
 #include <functional>
-#include <portico/domain/project.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/errc.hpp>
 #include <portico/projections/outbox.hpp>

@@ -1,6 +1,7 @@
 // The "views" projection: events in, table writes out. Deterministic: a function of the record
 // and the tables alone, so a rebuild writes the same bytes.
 #include <algorithm>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>

@@ -17,6 +17,7 @@
 #include <portico/utf8.hpp>
 
 #include "app_impl.hpp"
+#include "render.hpp"
 #include "working_hours.hpp"
 
 namespace portico::http {
@@ -31,6 +32,7 @@ App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptio
       accounts(l, p, options.accounts),
       idempotency(options.idempotency),
       secret(options.secret.empty() ? service::new_token() : options.secret) {
+  if (!options.on_warning) options.on_warning = warn_on_stderr;
   portal.set_ticket_limits(options.tickets);
 }
 
@@ -43,6 +45,14 @@ void App::Impl::record(const std::string& route, unsigned status, double seconds
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) ++m.buckets[i];
   }
+}
+
+NameBook App::Impl::names() const {
+  return NameBook([&portal = portal](const std::string& id) -> std::optional<std::string> {
+    auto c = portal.customer(id);
+    if (!c || !c->exists) return std::nullopt;
+    return std::move(c->display_name);
+  });
 }
 
 namespace {

@@ -20,6 +20,8 @@ namespace portico::http {
 
 namespace dom = portico::domain;
 
+class NameBook;  // render.hpp
+
 // Latency buckets of the request histogram, in seconds.
 inline constexpr std::array<double, 10> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                     0.025,  0.05,  0.1,    0.5,   1.0};
@@ -94,6 +96,8 @@ struct App::Impl {
   Result<void> send(const mail::Message& message);
   // The project whose host name (portico-admin --host) the request's Host header is, if any.
   Result<std::optional<std::string>> project_of_host(const Request& request) const;
+  // Customers' display names for one answer (render.hpp), looked up in the portal.
+  NameBook names() const;
 
   // Last, so that it is destroyed first: its jobs use the members above.
   detail::Background background;

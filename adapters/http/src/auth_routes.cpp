@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
-#include <cstdio>
 #include <functional>
 #include <portico/domain/account.hpp>
 #include <portico/domain/project.hpp>
@@ -132,11 +131,10 @@ void App::Impl::add_auth_routes() {
 
   // Runs `job` after the answer (Background); false when too much is queued already.
   auto later = [this](std::function<Result<void>()> job) {
-    return background.post([job = std::move(job)] {
+    return background.post([this, job = std::move(job)] {
       if (auto done = job(); !done) {
         // The caller had their answer already: say it here (without the address).
-        std::fprintf(stderr, "portico-http: a sign-in e-mail did not go out: %s\n",
-                     done.error().message.c_str());
+        options.on_warning("http: a sign-in e-mail did not go out: " + done.error().message);
       }
     });
   };

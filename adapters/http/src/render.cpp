@@ -6,6 +6,14 @@ namespace portico::http {
 
 namespace dt = dom::ticket;
 
+const std::string& NameBook::customer(const std::string& id) {
+  auto it = names_.find(id);
+  if (it == names_.end()) {
+    it = names_.emplace(id, lookup_(id).value_or("Former customer")).first;
+  }
+  return it->second;
+}
+
 std::string time_json(dom::TimeUs t) { return log::format_time_us(t); }
 
 std::string_view role_name(dt::Role role) {
@@ -30,13 +38,8 @@ boost::json::value role_value(dt::Role role) {
   return boost::json::string(name);
 }
 
-std::string customer_name(service::Portal& portal, const std::string& id) {
-  auto c = portal.customer(id);
-  return c && c->exists ? c->display_name : std::string("Former customer");
-}
-
-boost::json::object person(service::Portal& portal, const std::string& id) {
-  return {{"id", id}, {"display_name", customer_name(portal, id)}};
+boost::json::object person(NameBook& names, const std::string& id) {
+  return {{"id", id}, {"display_name", names.customer(id)}};
 }
 
 }  // namespace
@@ -71,11 +74,11 @@ boost::json::object page_json(const projections::Page<projections::TicketSummary
 }
 
 boost::json::object message_json(const dt::Message& m, const dom::project::State& project,
-                                 const Viewer& viewer, service::Portal& portal) {
+                                 const Viewer& viewer, NameBook& names) {
   std::string name;
   switch (m.author.realm) {
     case dom::Realm::customer:
-      name = customer_name(portal, m.author.id);
+      name = names.customer(m.author.id);
       break;
     case dom::Realm::staff: {
       auto it = project.staff.find(m.author.id);
@@ -86,11 +89,10 @@ boost::json::object message_json(const dt::Message& m, const dom::project::State
       name = project.settings.name;
       break;
   }
-  const std::string me = std::string(dom::to_string(viewer.actor.realm)) + ":" + viewer.actor.id;
   boost::json::object reactions;
   for (const auto& [emoji, who] : m.reactions) {
     if (who.empty()) continue;
-    reactions[emoji] = {{"count", who.size()}, {"mine", who.contains(me)}};
+    reactions[emoji] = {{"count", who.size()}, {"mine", dt::reacted(m, viewer.actor, emoji)}};
   }
   boost::json::object o{
       {"id", m.id},
@@ -113,7 +115,7 @@ boost::json::object message_json(const dt::Message& m, const dom::project::State
 }
 
 boost::json::object ticket_json(const dt::State& t, const dom::project::State& project,
-                                const Viewer& viewer, service::Portal& portal) {
+                                const Viewer& viewer, NameBook& names) {
   const bool staff = viewer.actor.realm == dom::Realm::staff;
   boost::json::object o{
       {"number", t.number},
@@ -127,16 +129,16 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
       {"favorite", !staff && t.favorites.contains(viewer.actor.id)},
       {"role", staff ? boost::json::value(nullptr) : role_value(viewer.role)},
   };
-  o["creator"] = person(portal, t.creator);
+  o["creator"] = person(names, t.creator);
   boost::json::array participants;
   for (const auto& p : t.participants) {
-    if (p != t.creator) participants.push_back(person(portal, p));
+    if (p != t.creator) participants.push_back(person(names, p));
   }
   o["participants"] = std::move(participants);
   boost::json::array messages;
   for (const auto& m : t.messages) {
     if (m.internal && !staff) continue;  // customers never see internal notes
-    messages.push_back(message_json(m, project, viewer, portal));
+    messages.push_back(message_json(m, project, viewer, names));
   }
   o["messages"] = std::move(messages);
   if (t.closure) {
@@ -163,11 +165,11 @@ boost::json::object ticket_json(const dt::State& t, const dom::project::State& p
   return o;
 }
 
-boost::json::object invites_json(const dt::State& t, service::Portal& portal) {
+boost::json::object invites_json(const dt::State& t, NameBook& names) {
   boost::json::array items;
   for (const dt::Invite* i : dt::active_invites(t)) {
     items.push_back({{"id", i->id},
-                     {"created_by", person(portal, i->created_by)},
+                     {"created_by", person(names, i->created_by)},
                      {"created_at", time_json(i->created_at)}});
   }
   return {{"items", std::move(items)}};

@@ -304,10 +304,10 @@ class Server::Impl::Session : public SessionBase,
       response.prepare_payload();  // throws on a body where the status allows none
     } catch (const std::exception& e) {
       response = error_response(request, 500, errc::kInternal, "the server failed to answer");
-      std::fprintf(stderr, "portico-server: a handler threw: %s\n", e.what());
+      server_.options.on_warning(std::string("http server: a handler threw: ") + e.what());
     } catch (...) {
       response = error_response(request, 500, errc::kInternal, "the server failed to answer");
-      std::fprintf(stderr, "portico-server: a handler threw something unknown\n");
+      server_.options.on_warning("http server: a handler threw something unknown");
     }
     return response;
   }
@@ -512,6 +512,7 @@ void Server::Impl::log_access(const std::string& remote, const std::string& clie
 Server::Server(RequestHandler handler, ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   impl_->options = std::move(options);
+  if (!impl_->options.on_warning) impl_->options.on_warning = warn_on_stderr;
   if (impl_->options.io_threads == 0) {
     impl_->options.io_threads = std::max(1u, std::thread::hardware_concurrency());
   }

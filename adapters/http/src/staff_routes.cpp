@@ -46,7 +46,8 @@ void App::Impl::add_staff_routes() {
   };
   auto ticket_answer = [this](const Call& c, const Staff& s, const dt::State& t) {
     const Viewer viewer{{dom::Realm::staff, s.who.caller.id}, dt::Role::none, portal.now()};
-    return json_response(c.request, 200, ticket_json(t, s.project, viewer, portal));
+    auto book = names();
+    return json_response(c.request, 200, ticket_json(t, s.project, viewer, book));
   };
   // Runs a command on ticket {n} and answers with the ticket.
   auto run = [=, this](const Call& c, const Staff& s, const dt::Command& command) {

@@ -58,7 +58,8 @@ static Response ticket_answer(App::Impl& app, const Call& c, const Authed& who,
   const Viewer viewer{actor, done.role, app.portal.now()};
   // A customer who just left or was removed can no longer read it: no body then.
   if (actor.realm == dom::Realm::customer && !done.can_read) return no_content(c.request);
-  return json_response(c.request, status, ticket_json(*done.state, *project, viewer, app.portal));
+  auto names = app.names();
+  return json_response(c.request, status, ticket_json(*done.state, *project, viewer, names));
 }
 
 // The message `id` after a command, as its caller sees it.
@@ -70,10 +71,11 @@ Response message_answer(App::Impl& app, const Call& c, const Authed& who,
   if (!project) return error_response(c.request, project.error());
   const dt::Message* m = done.state->messages.find(id);
   if (!m) return error_response(c.request, 404, errc::kNotFound, "no such message");
+  auto names = app.names();
   return json_response(
       c.request, status,
       message_json(*m, *project, Viewer{{who.caller.realm, who.caller.id}, {}, app.portal.now()},
-                   app.portal));
+                   names));
 }
 
 void App::Impl::add_ticket_routes() {
@@ -179,8 +181,9 @@ void App::Impl::add_ticket_routes() {
              customer([this](const Call& c, const Authed& who) {
                auto seen = readable(*this, c, who);
                if (!seen) return error_response(c.request, seen.error());
-               return json_response(
-                   c.request, 200, ticket_json(*seen->ticket, seen->project, seen->viewer, portal));
+               auto book = names();
+               return json_response(c.request, 200,
+                                    ticket_json(*seen->ticket, seen->project, seen->viewer, book));
              }));
 
   router.add(verb::post, "/api/v1/projects/{p}/tickets/{n}/messages",
@@ -323,7 +326,8 @@ void App::Impl::add_ticket_routes() {
                  return error_response(c.request, 403, errc::kNotCreator,
                                        "only the creator sees a ticket's invite links");
                }
-               return json_response(c.request, 200, invites_json(*seen->ticket, portal));
+               auto book = names();
+               return json_response(c.request, 200, invites_json(*seen->ticket, book));
              }));
   router.add(verb::delete_, "/api/v1/projects/{p}/tickets/{n}/invites/{id}",
              customer([this](const Call& c, const Authed& who) {

@@ -2,6 +2,7 @@
 #include <array>
 #include <cctype>
 #include <portico/domain/account.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/utf8.hpp>
 #include <set>

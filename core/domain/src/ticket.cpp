@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
 #include <portico/utf8.hpp>
@@ -284,6 +285,11 @@ const Survey* pending_survey(const State& s, TimeUs now) {
   const Survey& last = s.surveys.back();
   if (last.state != SurveyState::pending || now >= last.expires_at) return nullptr;
   return &last;
+}
+
+bool reacted(const Message& m, const Actor& actor, std::string_view emoji) {
+  const auto it = m.reactions.find(std::string(emoji));
+  return it != m.reactions.end() && it->second.contains(reactor_key(actor));
 }
 
 std::optional<TimeUs> next_timer(const State& s, const Policies& p) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <portico/domain/account.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>

@@ -1,7 +1,11 @@
 // Signing in over HTTP: magic links, passwords, sessions, cookies and CSRF, rate limits, realms.
 #include <doctest/doctest.h>
 
+#include <mutex>
 #include <portico/http/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "api_fixture.hpp"
 
@@ -96,6 +100,29 @@ TEST_CASE("an e-mail that cannot go out is a 503 - and nothing was half done") {
                     body({{"project", "acme"}, {"email", "x@example.test"}}));
   CHECK(r.result_int() == 503);
   CHECK(code_of(r) == "unavailable");
+}
+
+TEST_CASE("a sign-in e-mail that fails after its answer is told to AppOptions on_warning") {
+  std::mutex mu;
+  std::vector<std::string> warnings;
+  Api api([&](phttp::AppOptions& o) {
+    o.on_warning = [&](std::string_view line) {
+      std::lock_guard lock(mu);
+      warnings.emplace_back(line);
+    };
+  });
+  api.customer("ann@globex.test");
+  api.mail.failing = true;
+  // The password reset answers first and mails after (call() waits for that): the caller cannot
+  // hear of the failure, so the sink does.
+  auto r = api.call(verb::post, "/api/v1/auth/password-reset",
+                    body({{"project", "acme"}, {"email", "ann@globex.test"}}));
+  CHECK(r.result_int() == 202);
+  std::lock_guard lock(mu);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("a sign-in e-mail did not go out") != std::string::npos);
+  CHECK(warnings[0].find("the mail server is down") != std::string::npos);
+  CHECK(warnings[0].find("ann@globex.test") == std::string::npos);  // no address in the line
 }
 
 TEST_CASE("register - verify - log in - weak passwords - not verified - wrong password") {

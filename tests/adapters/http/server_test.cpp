@@ -9,14 +9,17 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <portico/errc.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
 #include <portico/http/server.hpp>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "../../projections/views_fixtures.hpp"
 #include "../../support/http_client.hpp"
@@ -99,6 +102,36 @@ TEST_CASE("health answers ok with the security headers") {
   CHECK(r["X-Content-Type-Options"] == "nosniff");
   CHECK(r["Referrer-Policy"] == "no-referrer");
   CHECK(r[boost::beast::http::field::strict_transport_security].empty());  // only over TLS
+}
+
+TEST_CASE("a handler that throws answers 500 and is told to ServerOptions on_warning") {
+  std::mutex mu;
+  std::vector<std::string> warnings;
+  phttp::ServerOptions options;
+  options.port = 0;
+  options.io_threads = 1;
+  options.workers = 2;
+  options.on_warning = [&](std::string_view line) {
+    std::lock_guard lock(mu);
+    warnings.emplace_back(line);
+  };
+  phttp::Server server(
+      [](const phttp::Request& r, const phttp::Peer&) -> phttp::Response {
+        if (r.target() == "/something") throw 42;
+        throw std::runtime_error("the handler broke");
+      },
+      options);
+  REQUIRE(server.start());
+  // A read on an I/O thread, a write on the pool, and something that is no std::exception.
+  auto read = hc::get(server.port(), "/read");
+  CHECK(read.result_int() == 500);
+  CHECK(hc::json(read).at("error").at("code") == "internal");
+  CHECK(hc::Connection(server.port()).request(verb::post, "/write", "{}").result_int() == 500);
+  CHECK(hc::get(server.port(), "/something").result_int() == 500);
+  std::lock_guard lock(mu);
+  CHECK(warnings == std::vector<std::string>{"http server: a handler threw: the handler broke",
+                                             "http server: a handler threw: the handler broke",
+                                             "http server: a handler threw something unknown"});
 }
 
 TEST_CASE("a project is public and an unknown one is not_found") {

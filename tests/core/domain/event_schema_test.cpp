@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <portico/domain/account.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>

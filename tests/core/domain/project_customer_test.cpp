@@ -3,6 +3,7 @@
 
 #include <boost/json/parse.hpp>
 #include <functional>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/project.hpp>
 
 namespace dom = portico::domain;

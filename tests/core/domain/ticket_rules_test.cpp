@@ -678,6 +678,27 @@ TEST_CASE("reactions toggle per person per emoji and are idempotent") {
         "invalid_request");
 }
 
+TEST_CASE("reacted tells one person's reaction with one emoji apart from everyone else's") {
+  dom::TimeUs t = kT0 + kHour;
+  Ticket ticket;
+  ok(ticket.when(dt::AddReaction{"s-1", "👍"}, context(Who::creator, {}, ++t)));
+  ok(ticket.when(dt::AddReaction{"s-1", "👍"}, context(Who::staff, {}, ++t)));
+  const dt::Message* m = ticket.state().messages.find("s-1");
+  REQUIRE(m != nullptr);
+  CHECK(dt::reacted(*m, {Realm::customer, "c-creator"}, "👍"));
+  CHECK_FALSE(dt::reacted(*m, {Realm::customer, "c-creator"}, "❤️"));
+  CHECK_FALSE(dt::reacted(*m, {Realm::customer, "c-participant"}, "👍"));
+  CHECK(dt::reacted(*m, {Realm::staff, "s-agent"}, "👍"));
+  // The realm is part of who reacted: a customer whose id is a staff member's is someone else.
+  CHECK_FALSE(dt::reacted(*m, {Realm::customer, "s-agent"}, "👍"));
+
+  ok(ticket.when(dt::RemoveReaction{"s-1", "👍"}, context(Who::creator, {}, ++t)));
+  m = ticket.state().messages.find("s-1");
+  REQUIRE(m != nullptr);
+  CHECK_FALSE(dt::reacted(*m, {Realm::customer, "c-creator"}, "👍"));
+  CHECK(dt::reacted(*m, {Realm::staff, "s-agent"}, "👍"));
+}
+
 // ---- Staff replies ----
 
 TEST_CASE("a staff reply with a status applies the status rules in the same action") {

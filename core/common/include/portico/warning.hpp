@@ -2,9 +2,10 @@
 // a caller (a background step that failed, a delivery given up, a projection stalled).
 //
 // Every option struct of a component with a thread of its own has one (log::Options,
-// service::SchedulerOptions, mail::DelivererOptions), defaulting to warn_on_stderr. An embedder
-// redirects the lines into its own logging by setting it; a sink is called from the component's
-// own threads, so it must be thread-safe. Each line is one sentence without a trailing newline.
+// service::SchedulerOptions, mail::DelivererOptions, http::ServerOptions, http::AppOptions),
+// defaulting to warn_on_stderr. An embedder redirects the lines into its own logging by setting
+// it; a sink is called from the component's own threads, so it must be thread-safe. Each line is
+// one sentence without a trailing newline.
 // An empty sink is taken as the default (standard error), so a warning is never dropped by
 // accident; to drop them, pass a sink that does nothing.
 //

@@ -15,6 +15,7 @@
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
+#include <portico/warning.hpp>
 #include <string>
 
 namespace portico::http {
@@ -79,6 +80,10 @@ struct AppOptions {
   std::string metrics_token;
   // What bounds a ticket: the App hands them to the Portal it serves (set_ticket_limits).
   domain::ticket::Limits tickets;
+  // Told when a sign-in e-mail sent after its answer (registration, password reset) did not go
+  // out: one line, from the App's background thread (portico/warning.hpp). Empty: the default,
+  // standard error.
+  WarningSink on_warning = warn_on_stderr;
 };
 
 class App {

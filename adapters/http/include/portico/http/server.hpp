@@ -21,6 +21,7 @@
 #include <memory>
 #include <portico/http/router.hpp>
 #include <portico/result.hpp>
+#include <portico/warning.hpp>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ struct ServerOptions {
   std::vector<std::string> trusted_proxies;
   // Added to every response that does not set them itself (security headers, say).
   std::vector<std::pair<std::string, std::string>> headers;
+  // Told when a handler throws (its client gets 500 internal): one line, from the threads that
+  // run handlers, several at once (portico/warning.hpp). Empty: the default, standard error.
+  WarningSink on_warning = warn_on_stderr;
 };
 
 // Handles one request; called from worker threads and (reads) I/O threads, several at once.

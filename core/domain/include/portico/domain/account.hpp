@@ -1,5 +1,5 @@
 // Sign-in: one-time e-mailed tokens, sessions and staff accounts (the customer's own credentials
-// are events of the customer aggregate, project.hpp), and the sign-in decisions over both. The
+// are events of the customer aggregate, customer.hpp), and the sign-in decisions over both. The
 // service (portico::service::Accounts) loads the streams, hashes passwords, makes the secrets and
 // appends; what is recorded is decided here.
 //
@@ -22,7 +22,7 @@
 #include <functional>
 #include <optional>
 #include <portico/domain/common.hpp>
-#include <portico/domain/project.hpp>
+#include <portico/domain/customer.hpp>
 #include <string>
 #include <string_view>
 #include <variant>

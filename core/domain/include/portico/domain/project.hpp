@@ -1,6 +1,11 @@
-// The project aggregate (one support desk, one tenant) and the customer aggregate.
+// The project aggregate: one support desk, one tenant — its settings, staff, teams and host names.
+// The customer aggregate (identities and memberships) is in customer.hpp.
 //
-// Streams: "project:{slug}" and "customer:{id}" (docs/events.md). Same layout as ticket.hpp.
+// Streams (docs/events.md):
+//   "project:{slug}"  ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved, TeamAdded,
+//                     TeamRemoved, TeamMemberAdded, TeamMemberRemoved.
+//   "host:{name}"     HostClaimed, HostReleased: one project per host name.
+// Same layout as ticket.hpp.
 #pragma once
 
 #include <boost/describe/class.hpp>
@@ -262,145 +267,3 @@ bool is_staff(const State& state, std::string_view staff_id);
 std::string stream_id(std::string_view slug);
 
 }  // namespace portico::domain::project
-
-namespace portico::domain::customer {
-
-// ---- Events ----
-
-struct CustomerRegistered {
-  static constexpr std::string_view kType = "CustomerRegistered";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string customer_id;
-  std::string email;
-  std::string display_name;
-  std::string handle;
-};
-struct MembershipJoined {
-  static constexpr std::string_view kType = "MembershipJoined";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string project;
-};
-struct MembershipLeft {
-  static constexpr std::string_view kType = "MembershipLeft";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string project;
-};
-BOOST_DESCRIBE_STRUCT(CustomerRegistered, (), (at, customer_id, email, display_name, handle))
-BOOST_DESCRIBE_STRUCT(MembershipJoined, (), (at, project))
-// Stored in the handle's own stream ("handle:{handle}"), so that two customers can never hold one
-// handle: the claim is appended with "no stream" beside the registration.
-struct HandleClaimed {
-  static constexpr std::string_view kType = "HandleClaimed";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string handle;
-  std::string customer_id;
-};
-BOOST_DESCRIBE_STRUCT(MembershipLeft, (), (at, project))
-BOOST_DESCRIBE_STRUCT(HandleClaimed, (), (at, handle, customer_id))
-// In the address's own stream ("email:{address}"): one customer identity per e-mail address.
-struct EmailClaimed {
-  static constexpr std::string_view kType = "EmailClaimed";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string email;
-  std::string customer_id;
-};
-// A password for e-mail + password sign-in (Argon2id, libsodium's string form). Set by a
-// registration it is unverified until the e-mailed link is followed; set by a password reset it
-// is verified (the reset link proved the address) and ends every earlier session.
-struct PasswordSet {
-  static constexpr std::string_view kType = "PasswordSet";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  std::string hash;
-  bool verified = false;
-  bool ends_sessions = false;
-};
-// The registration's link was followed: the password set at `password_set_at` may sign in.
-struct PasswordVerified {
-  static constexpr std::string_view kType = "PasswordVerified";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-  TimeUs password_set_at = 0;
-};
-// The customer proved they receive mail at their address (any e-mailed link).
-struct EmailVerified {
-  static constexpr std::string_view kType = "EmailVerified";
-  static constexpr std::uint32_t kVersion = 1;
-  TimeUs at = 0;
-};
-BOOST_DESCRIBE_STRUCT(EmailClaimed, (), (at, email, customer_id))
-BOOST_DESCRIBE_STRUCT(PasswordSet, (), (at, hash, verified, ends_sessions))
-BOOST_DESCRIBE_STRUCT(PasswordVerified, (), (at, password_set_at))
-BOOST_DESCRIBE_STRUCT(EmailVerified, (), (at))
-
-using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed,
-                           EmailClaimed, PasswordSet, PasswordVerified, EmailVerified>;
-// The event's kType and kVersion, as for tickets (ticket.hpp).
-std::string_view type_name(const Event& event) noexcept;
-std::uint32_t schema_version(const Event& event) noexcept;
-// Whether `type` names an event of this aggregate (a newer program may store others).
-bool is_event_type(std::string_view type) noexcept;
-boost::json::object to_payload(const Event& event);
-Result<Event> from_payload(std::string_view type, boost::json::object payload);
-
-// ---- State ----
-
-struct State {
-  bool exists = false;
-  std::string id;
-  std::string email;
-  std::string display_name;
-  std::string handle;
-  std::set<std::string> projects;  // where the customer is a member now
-  std::string password_hash;       // "" when none is set
-  TimeUs password_set_at = 0;
-  bool password_verified = false;
-  bool email_verified = false;
-  TimeUs sessions_valid_from = 0;  // sessions started before this were ended (password reset)
-  std::string claimed_by;          // "email:{address}" streams: the customer holding it
-  friend bool operator==(const State&, const State&) = default;
-};
-
-State evolve(State state, const Event& event);
-State fold(const std::vector<Event>& events, State state = {});
-
-// ---- Commands ----
-
-struct Register {
-  std::string customer_id;
-  std::string email;
-  std::string display_name;
-  std::string handle;
-};
-// Becoming a member by signing in on a project's portal (or joining through an invite).
-struct JoinProject {
-  std::string project;
-  std::vector<std::string> allowed_domains;  // the project's, looked up by the handler
-};
-struct LeaveProject {
-  std::string project;
-};
-using Command = std::variant<Register, JoinProject, LeaveProject>;
-
-struct Context {
-  Actor actor;
-  TimeUs now = 0;
-};
-
-Result<std::vector<Event>> decide(const State& state, const Command& command, const Context& ctx);
-
-// ---- Queries ----
-
-bool is_member(const State& state, std::string_view project);
-// Handles: 2 to 32 of a-z 0-9 '_' '-' '.', as @mentions spell them.
-bool valid_handle(std::string_view handle) noexcept;
-std::string stream_id(std::string_view customer_id);
-std::string handle_stream_id(std::string_view handle);
-std::string email_stream_id(std::string_view normalized_email);
-
-}  // namespace portico::domain::customer

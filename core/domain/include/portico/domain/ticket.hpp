@@ -564,6 +564,8 @@ std::vector<const Invite*> active_invites(const State& state);
 std::optional<TimeUs> next_timer(const State& state, const Policies& policies);
 // The pending survey of the current resolution, if any (and not expired at `now`).
 const Survey* pending_survey(const State& state, TimeUs now);
+// Whether `actor` has reacted to `message` with `emoji` (what the portal shows as "mine").
+bool reacted(const Message& message, const Actor& actor, std::string_view emoji);
 // At most this many distinct @handles of a message are looked up and notified (the first ones).
 inline constexpr std::size_t kMaxMentions = 20;
 // "@handle" words in a message (letters, digits, '_', '-', '.'), without the '@', lower-cased,

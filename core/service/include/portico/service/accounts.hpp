@@ -16,7 +16,6 @@
 #include <memory>
 #include <optional>
 #include <portico/domain/account.hpp>
-#include <portico/domain/project.hpp>
 #include <portico/log/log.hpp>
 #include <portico/service/portal.hpp>
 #include <string>

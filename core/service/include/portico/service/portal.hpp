@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <portico/clock.hpp>
+#include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
 #include <portico/domain/project.hpp>
 #include <portico/domain/ticket.hpp>
