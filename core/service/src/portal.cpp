@@ -161,6 +161,7 @@ struct Portal::Impl {
     std::function<void()> alone;                     // else: runs by itself in the turn
     bool done = false;
     bool lead = false;
+    std::optional<Error> failed;  // the turn threw (out of memory): nothing is known of it
     std::condition_variable cv;
   };
   std::mutex turns_mu;
@@ -235,7 +236,16 @@ void Portal::Impl::take_turn(const std::string& stream, Waiter& me) {
   std::vector<Waiter*> turn(line.begin(), line.end());
   line.clear();
   lock.unlock();
-  serve(stream, turn);
+  try {
+    serve(stream, turn);
+  } catch (const std::exception& e) {
+    // No waiter may sleep for ever: each is answered, and its caller retries (the command id
+    // tells whether anything was stored).
+    for (Waiter* w : turn) {
+      w->failed = Error{std::string(errc::kUnavailable),
+                        std::string("the ticket's turn failed: ") + e.what(), {}};
+    }
+  }
   lock.lock();
   for (Waiter* w : turn) {
     if (w == &me) continue;
@@ -769,6 +779,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
     std::optional<Result<TicketOutcome>> joined;
     me.alone = [&] { joined = join_by_invite(); };
     impl_->take_turn(stream, me);
+    if (me.failed) return Unexpected(*me.failed);
     if (!*joined || (*joined)->replayed) return std::move(*joined);
     // Judged after the join: the caller is a member now.
     auto c = reading_context(slug, *(*joined)->state, meta.actor);
@@ -797,6 +808,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       std::nullopt};
   me.queued = &queued;
   impl_->take_turn(stream, me);
+  if (me.failed) return Unexpected(*me.failed);
   auto done = std::move(*queued.result);
   if (!done) return Unexpected(done.error());
   if (done->replayed) {
