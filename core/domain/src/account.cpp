@@ -203,8 +203,8 @@ std::string staff_email_stream(std::string_view email) {
 
 // ---- Decisions ----
 
-Result<std::vector<customer::Event>> follow_link(const customer::State& c,
-                                                const TokenIssued& token, TimeUs now) {
+Result<std::vector<customer::Event>> follow_link(const customer::State& c, const TokenIssued& token,
+                                                 TimeUs now) {
   std::vector<customer::Event> out;
   switch (token.purpose) {
     case Purpose::magic_link:
@@ -255,10 +255,9 @@ Result<RegistrationEvents> register_with_password(const NewIdentity& id, std::st
   auto identity = new_identity(id, now);
   if (!identity) return Unexpected(identity.error());
   identity->customer.push_back(customer::PasswordSet{now, std::move(password_hash), false, false});
-  return RegistrationEvents{
-      std::move(*identity),
-      TokenIssued{now, Purpose::verify_email, std::string(project), id.email, id.customer_id, now,
-                  now + link_ttl}};
+  return RegistrationEvents{std::move(*identity),
+                            TokenIssued{now, Purpose::verify_email, std::string(project), id.email,
+                                        id.customer_id, now, now + link_ttl}};
 }
 
 StaffEvents set_staff_password(const State& staff, const StaffAccountCreated& if_new,
@@ -276,8 +275,14 @@ StaffEvents set_staff_password(const State& staff, const StaffAccountCreated& if
 SessionStarted start_session(Realm realm, std::string subject, std::string project,
                              std::string method, std::string csrf_hash, TimeUs now,
                              const SessionLimits& limits) {
-  return {now,           realm, std::move(subject), std::move(project), std::move(method),
-          std::move(csrf_hash), limits.idle,        now + limits.absolute};
+  return {now,
+          realm,
+          std::move(subject),
+          std::move(project),
+          std::move(method),
+          std::move(csrf_hash),
+          limits.idle,
+          now + limits.absolute};
 }
 
 std::vector<Event> sign_out(const State& session, TimeUs now) {

@@ -7,8 +7,8 @@
 #include <array>
 #include <boost/describe/members.hpp>
 #include <boost/json/value_from.hpp>
-#include <boost/mp11/algorithm.hpp>
 #include <boost/json/value_to.hpp>
+#include <boost/mp11/algorithm.hpp>
 #include <cstdint>
 #include <portico/domain/common.hpp>
 #include <string>
@@ -55,7 +55,8 @@ boost::json::result<T> lenient_value_to(const boost::json::value& value) {
     out.*member.pointer = std::move(*r);
   });
   if (ec) return ec;
-  if (known != object->size()) return boost::json::make_error_code(boost::json::error::unknown_name);
+  if (known != object->size())
+    return boost::json::make_error_code(boost::json::error::unknown_name);
   return out;
 }
 

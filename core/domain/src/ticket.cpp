@@ -578,8 +578,8 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     if (auto ok = check_fields(open->fields, ctx.limits); !ok) return Unexpected(ok.error());
     out.push_back(
         TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
-                     std::string(trim(open->subject)), new_or(open->message_id, ctx), open->body, open->priority,
-                     "", open->purchase_id, open->template_name, open->fields,
+                     std::string(trim(open->subject)), new_or(open->message_id, ctx), open->body,
+                     open->priority, "", open->purchase_id, open->template_name, open->fields,
                      resolve_mentions(s, open->body, ctx, ctx.actor.id, ctx.organization)});
     return out;
   }

@@ -40,9 +40,9 @@ Unexpected<Error> invalid_credentials() {
 detail::Writes writes_by(domain::Actor actor) {
   CommandMeta meta;
   meta.actor = std::move(actor);
-  return detail::Writes{
-      std::move(meta), std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string(),
-      {}};
+  return detail::Writes{std::move(meta),
+                        std::string(detail::kFreshCommandPrefix) + log::new_uuid_v4().to_string(),
+                        {}};
 }
 
 // A decision over sign-in streams: none of them can have acted before (random ids).
@@ -70,7 +70,8 @@ Result<std::function<bool(std::string_view)>> load_password_list(
     words->insert(line);
   }
   if (words->empty())
-    return fail(errc::kUnavailable, "the password deny list " + file.string() + " holds no password");
+    return fail(errc::kUnavailable,
+                "the password deny list " + file.string() + " holds no password");
   return std::function<bool(std::string_view)>([words](std::string_view password) {
     std::string folded(password);
     for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -329,8 +330,13 @@ Result<NewSession> Accounts::use_magic_link(std::string_view token) {
   auto t = impl_->usable_token(token, account::Purpose::magic_link);
   if (!t) return Unexpected(t.error());
   const account::TokenIssued& issued = *t->second->state.token;
-  return impl_->sign_in_customer({issued.project, issued.email, {}, "magic_link", true,
-                                  std::pair{t->first, t->second->version}, &issued});
+  return impl_->sign_in_customer({issued.project,
+                                  issued.email,
+                                  {},
+                                  "magic_link",
+                                  true,
+                                  std::pair{t->first, t->second->version},
+                                  &issued});
 }
 
 Result<Mailing> Accounts::register_customer(const std::string& slug, std::string_view email,
@@ -389,8 +395,12 @@ Result<Mailing> Accounts::complete_registration(const Registration& r) {
     // No name in a mail to an address nobody has proven yet: the registrant chose it, and the
     // mail goes to whatever address they typed (security review L6).
     return Decision<Mailing>{std::move(writes).take(),
-                             {r.email, std::move(token), account::Purpose::verify_email, r.project,
-                              {}, impl_->options.verify_email_ttl}};
+                             {r.email,
+                              std::move(token),
+                              account::Purpose::verify_email,
+                              r.project,
+                              {},
+                              impl_->options.verify_email_ttl}};
   });
 }
 
@@ -411,8 +421,13 @@ Result<NewSession> Accounts::verify_email(std::string_view token) {
   auto t = impl_->usable_token(token, account::Purpose::verify_email);
   if (!t) return Unexpected(t.error());
   const account::TokenIssued& issued = *t->second->state.token;
-  return impl_->sign_in_customer({issued.project, issued.email, {}, "verify_email", false,
-                                  std::pair{t->first, t->second->version}, &issued});
+  return impl_->sign_in_customer({issued.project,
+                                  issued.email,
+                                  {},
+                                  "verify_email",
+                                  false,
+                                  std::pair{t->first, t->second->version},
+                                  &issued});
 }
 
 Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view email,
@@ -536,17 +551,18 @@ Result<StaffAccount> Accounts::set_staff_account(std::string_view email,
         auto current = impl_->load<AccountTraits>(account::staff_stream(id));
         if (!current) return Unexpected(current.error());
         const account::State& staff = (*current)->state;
-        StaffAccount out = staff.exists ? StaffAccount{staff.staff_id, staff.email, staff.display_name}
-                                        : StaffAccount{id, *address, *name};
+        StaffAccount out = staff.exists
+                               ? StaffAccount{staff.staff_id, staff.email, staff.display_name}
+                               : StaffAccount{id, *address, *name};
         // The same password again (adding the member to another project) changes nothing.
         const bool same = staff.exists && impl_->password_matches(staff.password_hash, password);
-        auto events = account::set_staff_password(
-            staff, {0, out.id, out.email, out.display_name}, *hash, same, impl_->now());
+        auto events = account::set_staff_password(staff, {0, out.id, out.email, out.display_name},
+                                                  *hash, same, impl_->now());
         auto writes = writes_by(domain::system_actor());
-        writes.add<AccountTraits>(account::staff_stream(id),
-                                  staff.exists ? log::ExpectedVersion::any()
-                                               : log::ExpectedVersion::no_stream(),
-                                  events.staff);
+        writes.add<AccountTraits>(
+            account::staff_stream(id),
+            staff.exists ? log::ExpectedVersion::any() : log::ExpectedVersion::no_stream(),
+            events.staff);
         writes.add<AccountTraits>(account::staff_email_stream(*address),
                                   log::ExpectedVersion::no_stream(), events.email);
         return Decision<StaffAccount>{std::move(writes).take(), std::move(out)};
@@ -650,7 +666,7 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
       impl_->refreshing->at[stream] = t;
     }
     impl_->log.append_async(std::move(writes).take(), [refreshing = impl_->refreshing, stream,
-                                           t](log::LogResult<log::AppendResult>) {
+                                                       t](log::LogResult<log::AppendResult>) {
       // Committed (or refused): the log, or the other request that won, has the activity now.
       std::lock_guard lock(refreshing->mu);
       if (auto it = refreshing->at.find(stream); it != refreshing->at.end() && it->second == t) {
@@ -664,15 +680,16 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
 Result<void> Accounts::sign_out(std::string_view token) {
   if (token.empty() || token.size() > 256) return {};
   const std::string stream = account::session_stream(token_hash(token));
-  return detail::as_void(
-      decide<std::monostate>(impl_->log, "the session", [&](int) -> Result<Decision<std::monostate>> {
+  return detail::as_void(decide<std::monostate>(
+      impl_->log, "the session", [&](int) -> Result<Decision<std::monostate>> {
         auto loaded = impl_->load<AccountTraits>(stream);
         if (!loaded) return Unexpected(loaded.error());
         const account::State& s = (*loaded)->state;
         auto events = account::sign_out(s, impl_->now());
         if (events.empty()) return Decision<std::monostate>{};
         auto writes = writes_by({s.session->realm, s.session->subject});
-        writes.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version), events);
+        writes.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
+                                  events);
         return Decision<std::monostate>{std::move(writes).take(), {}};
       }));
 }

@@ -2,17 +2,17 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
-#include <unordered_map>
-#include <cstring>
 #include <portico/clock.hpp>
 #include <portico/domain/account.hpp>
 #include <portico/service/portal.hpp>
 #include <random>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "store.hpp"
 
@@ -51,7 +51,9 @@ Error from_log(const log::LogError& e) {
     case log::Errc::invalid_argument:
       return {std::string(errc::kInvalidRequest), e.message, {}};
     default:
-      return {std::string(errc::kUnavailable), std::string(log::to_string(e.code)) + ": " + e.message, {}};
+      return {std::string(errc::kUnavailable),
+              std::string(log::to_string(e.code)) + ": " + e.message,
+              {}};
   }
 }
 
@@ -107,7 +109,6 @@ TicketOutcome outcome(std::shared_ptr<const ticket::State> state, std::vector<ti
   return o;
 }
 
-
 // Customer commands share one shape: decide on the loaded state, append.
 Result<customer::State> run_customer(log::Log& log, detail::Caches& caches,
                                      const std::string& customer_id,
@@ -132,7 +133,7 @@ struct Portal::Impl {
 
   log::Log& log;
   Options options;
-  mutable std::mutex limits_mu;  // guards options.ticket_limits
+  mutable std::mutex limits_mu;   // guards options.ticket_limits
   mutable detail::Caches caches;  // folded states of recent streams
 
   // ---- Ticket numbers ----
@@ -243,7 +244,8 @@ void Portal::Impl::take_turn(const std::string& stream, Waiter& me) {
     // tells whether anything was stored).
     for (Waiter* w : turn) {
       w->failed = Error{std::string(errc::kUnavailable),
-                        std::string("the ticket's turn failed: ") + e.what(), {}};
+                        std::string("the ticket's turn failed: ") + e.what(),
+                        {}};
     }
   }
   lock.lock();
@@ -377,7 +379,8 @@ Result<project::State> Portal::change_project(const std::string& slug,
 
 Result<std::optional<std::string>> Portal::project_for_host(const std::string& host) const {
   if (!project::valid_host(host)) return std::optional<std::string>();
-  auto claim = detail::load<ProjectTraits>(impl_->log, project::host_stream_id(host), impl_->caches);
+  auto claim =
+      detail::load<ProjectTraits>(impl_->log, project::host_stream_id(host), impl_->caches);
   if (!claim) return Unexpected(claim.error());
   const std::string& holder = (*claim)->state.host_claimed_by;
   return holder.empty() ? std::optional<std::string>() : std::optional<std::string>(holder);
@@ -423,22 +426,20 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
         // the e-mail address's: one identity per address (sign-in finds customers by it).
         detail::Writes writes{meta, id, {}};
         writes.add<CustomerTraits>(stream, log::ExpectedVersion::no_stream(), *events);
-        writes.add<CustomerTraits>(customer::handle_stream_id(command.handle),
-                                   log::ExpectedVersion::no_stream(),
-                                   {customer::HandleClaimed{ctx.now, command.handle,
-                                                            command.customer_id}});
+        writes.add<CustomerTraits>(
+            customer::handle_stream_id(command.handle), log::ExpectedVersion::no_stream(),
+            {customer::HandleClaimed{ctx.now, command.handle, command.customer_id}});
         writes.add<CustomerTraits>(customer::email_stream_id(*email),
                                    log::ExpectedVersion::no_stream(),
                                    {customer::EmailClaimed{ctx.now, *email, command.customer_id}});
-        return Decision{
-            std::move(writes).take(),
-            customer::fold(*events, (*loaded)->state),
-            {{customer::handle_stream_id(command.handle),
-              {std::string(errc::kConflict), "the handle @" + command.handle + " is taken",
-               "handle"}},
-             {customer::email_stream_id(*email),
-              {std::string(errc::kConflict), "the address " + *email + " has an account",
-               "email"}}}};
+        return Decision{std::move(writes).take(),
+                        customer::fold(*events, (*loaded)->state),
+                        {{customer::handle_stream_id(command.handle),
+                          {std::string(errc::kConflict),
+                           "the handle @" + command.handle + " is taken", "handle"}},
+                         {customer::email_stream_id(*email),
+                          {std::string(errc::kConflict),
+                           "the address " + *email + " has an account", "email"}}}};
       },
       earlier);
 }
@@ -447,17 +448,17 @@ Result<customer::State> Portal::join_project(const std::string& customer_id,
                                              const std::string& slug, const CommandMeta& meta) {
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
-  return run_customer(
-      impl_->log, impl_->caches, customer_id,
-      customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
-      customer::Context{meta.actor, impl_->options.clock()}, meta, impl_->options.max_attempts);
+  return run_customer(impl_->log, impl_->caches, customer_id,
+                      customer::Command{customer::JoinProject{slug, p->settings.allowed_domains}},
+                      customer::Context{meta.actor, impl_->options.clock()}, meta,
+                      impl_->options.max_attempts);
 }
 
 Result<customer::State> Portal::leave_project(const std::string& customer_id,
                                               const std::string& slug, const CommandMeta& meta) {
-  return run_customer(impl_->log, impl_->caches, customer_id, customer::Command{customer::LeaveProject{slug}},
-                      customer::Context{meta.actor, impl_->options.clock()}, meta,
-                      impl_->options.max_attempts);
+  return run_customer(
+      impl_->log, impl_->caches, customer_id, customer::Command{customer::LeaveProject{slug}},
+      customer::Context{meta.actor, impl_->options.clock()}, meta, impl_->options.max_attempts);
 }
 
 Result<void> Portal::read_notifications(const std::string& customer_id,
@@ -491,7 +492,8 @@ Result<void> Portal::read_notifications(const std::string& customer_id,
 }
 
 Result<customer::State> Portal::customer(const std::string& customer_id) const {
-  auto loaded = detail::load<CustomerTraits>(impl_->log, customer::stream_id(customer_id), impl_->caches);
+  auto loaded =
+      detail::load<CustomerTraits>(impl_->log, customer::stream_id(customer_id), impl_->caches);
   if (!loaded) return Unexpected(loaded.error());
   if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such customer");
   return (*loaded)->state;
@@ -516,7 +518,7 @@ Result<std::string> Portal::creator_organization(const project::State& p,
   auto c = customer(creator);
   if (!c) {
     return c.error().code == errc::kNotFound ? std::string()
-                                         : Result<std::string>(Unexpected(c.error()));
+                                             : Result<std::string>(Unexpected(c.error()));
   }
   return project::organization_of(p, c->email);
 }
@@ -585,7 +587,8 @@ Result<std::vector<ticket::MentionCandidate>> Portal::mention_candidates(
 
 Result<std::shared_ptr<const ticket::State>> Portal::ticket(const std::string& slug,
                                                             std::uint64_t number) const {
-  auto loaded = detail::load<TicketTraits>(impl_->log, ticket::stream_id(slug, number), impl_->caches);
+  auto loaded =
+      detail::load<TicketTraits>(impl_->log, ticket::stream_id(slug, number), impl_->caches);
   if (!loaded) return Unexpected(loaded.error());
   if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such ticket");
   return detail::state_of<TicketTraits>(*loaded);
@@ -683,7 +686,8 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
 Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t number,
                                       const ticket::Command& command, const CommandMeta& meta) {
   if (std::holds_alternative<ticket::OpenTicket>(command)) {
-    return fail(errc::kInvalidRequest, "tickets are opened with open_ticket, which picks the number");
+    return fail(errc::kInvalidRequest,
+                "tickets are opened with open_ticket, which picks the number");
   }
   const std::string id = command_id_of(meta);
   std::string_view body;
@@ -726,8 +730,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
 
   // The two-stream join (the caller is not yet a member of the project).
   auto join_by_invite = [&]() -> Result<TicketOutcome> {
-    const detail::Earlier<TicketOutcome> earlier =
-        [&]() -> Result<std::optional<TicketOutcome>> {
+    const detail::Earlier<TicketOutcome> earlier = [&]() -> Result<std::optional<TicketOutcome>> {
       auto r = detail::replayed<TicketTraits>(impl_->log, stream, id, impl_->caches);
       if (!r) return Unexpected(r.error());
       if (!*r) return std::optional<TicketOutcome>();
@@ -766,7 +769,8 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
                                               : std::make_shared<const ticket::State>(
                                                     ticket::fold(*ticket_events, (*t)->state));
           return detail::Decision<TicketOutcome>{
-              std::move(writes).take(), {std::move(state), std::move(*ticket_events), version, false}};
+              std::move(writes).take(),
+              {std::move(state), std::move(*ticket_events), version, false}};
         },
         earlier);
   };
@@ -820,7 +824,6 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
   return outcome(std::move(done->state), std::move(done->events), done->version, false,
                  after ? *after : *ctx);
 }
-
 
 Portal::~Portal() = default;
 

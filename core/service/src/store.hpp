@@ -1,15 +1,15 @@
 // Typed streams over the log: decode and fold a stream, encode decided events, and the
-// one load → decide → append loop (decide) with retries and command-id idempotency (private to core/service).
+// one load → decide → append loop (decide) with retries and command-id idempotency (private to
+// core/service).
 #pragma once
 
 #include <algorithm>
-#include <functional>
 #include <boost/json/object.hpp>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <portico/domain/account.hpp>
 #include <portico/domain/customer.hpp>
 #include <portico/domain/inbox.hpp>
@@ -18,6 +18,7 @@
 #include <portico/errc.hpp>
 #include <portico/log/log.hpp>
 #include <portico/service/portal.hpp>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -134,7 +135,7 @@ Result<typename T::Event> decode(const log::Record& r) {
   auto e = T::from_payload(r.type, r.payload_object());
   if (!e) {
     return fail(errc::kUnavailable, "event at position " + std::to_string(r.position) +
-                                   " does not decode: " + e.error().message);
+                                        " does not decode: " + e.error().message);
   }
   return e;
 }
@@ -370,8 +371,7 @@ void execute_together(log::Log& log, const std::string& stream, int max_attempts
   const Earlier<std::monostate> earlier = [&]() -> Result<std::optional<std::monostate>> {
     auto all = answer_replays();
     if (!all) return Unexpected(all.error());
-    return *all ? std::optional<std::monostate>(std::monostate{})
-                : std::optional<std::monostate>();
+    return *all ? std::optional<std::monostate>(std::monostate{}) : std::optional<std::monostate>();
   };
   auto done = decide<std::monostate>(
       log, max_attempts, what,
@@ -399,10 +399,12 @@ void execute_together(log::Log& log, const std::string& stream, int max_attempts
           auto after = std::make_shared<Loaded<T>>(*running);
           for (const auto& e : *events) after->state = T::evolve(std::move(after->state), e);
           after->version = running->version + events->size();
-          auto w = encode<T>(stream, log::ExpectedVersion::any(), *events, *q.meta, q.command_id, 0);
+          auto w =
+              encode<T>(stream, log::ExpectedVersion::any(), *events, *q.meta, q.command_id, 0);
           for (auto& d : w.events) write.events.push_back(std::move(d));
           running = after;
-          tentative[i] = Executed<T>{state_of(running), std::move(*events), running->version, false};
+          tentative[i] =
+              Executed<T>{state_of(running), std::move(*events), running->version, false};
         }
         if (write.events.empty()) return Decision<std::monostate>{};
         last = running;
@@ -413,8 +415,8 @@ void execute_together(log::Log& log, const std::string& stream, int max_attempts
     Queued<T>& q = *queued[i];
     if (q.result) continue;
     if (!done || !tentative[i]) {
-      q.result = Unexpected(done ? Error{std::string(errc::kConflict), "not decided", {}}
-                                 : done.error());
+      q.result =
+          Unexpected(done ? Error{std::string(errc::kConflict), "not decided", {}} : done.error());
     } else {
       q.result = std::move(*tentative[i]);
     }

@@ -31,7 +31,12 @@ dc::State ann_with_password(bool verified) {
 
 da::TokenIssued link(da::Purpose purpose, std::string customer_id = {},
                      dom::TimeUs password_set_at = 0) {
-  return {1000, purpose, "acme", "ann@example.com", std::move(customer_id), password_set_at,
+  return {1000,
+          purpose,
+          "acme",
+          "ann@example.com",
+          std::move(customer_id),
+          password_set_at,
           kNow + dom::kDay};
 }
 
@@ -42,8 +47,9 @@ const Event* as(const Variant& v) {
 
 }  // namespace
 
-TEST_CASE("GIVEN a customer with an unverified address WHEN a magic link is followed THEN the "
-          "address is verified once") {
+TEST_CASE(
+    "GIVEN a customer with an unverified address WHEN a magic link is followed THEN the "
+    "address is verified once") {
   const dc::State fresh = folded(da::new_identity(kAnn, 1000)->customer);
   auto events = da::follow_link(fresh, link(da::Purpose::magic_link), kNow);
   REQUIRE(events);
@@ -56,8 +62,9 @@ TEST_CASE("GIVEN a customer with an unverified address WHEN a magic link is foll
   CHECK(again->empty());
 }
 
-TEST_CASE("GIVEN a registration nobody confirmed WHEN the address owner follows a magic link THEN "
-          "the unverified password is dropped") {
+TEST_CASE(
+    "GIVEN a registration nobody confirmed WHEN the address owner follows a magic link THEN "
+    "the unverified password is dropped") {
   const dc::State pending = ann_with_password(false);
   auto events = da::follow_link(pending, link(da::Purpose::magic_link), kNow);
   REQUIRE(events);
@@ -75,8 +82,9 @@ TEST_CASE("GIVEN a registration nobody confirmed WHEN the address owner follows 
   for (const auto& e : *kept) CHECK_FALSE(as<dc::PasswordSet>(e));
 }
 
-TEST_CASE("GIVEN a registration WHEN its verification link is followed THEN that password is "
-          "verified") {
+TEST_CASE(
+    "GIVEN a registration WHEN its verification link is followed THEN that password is "
+    "verified") {
   const dc::State pending = ann_with_password(false);
   auto events = da::follow_link(pending, link(da::Purpose::verify_email, "c-1", 2000), kNow);
   REQUIRE(events);
@@ -87,16 +95,16 @@ TEST_CASE("GIVEN a registration WHEN its verification link is followed THEN that
   CHECK(dc::fold(*events, pending).password_verified);
 }
 
-TEST_CASE("a verification link for a replaced - dropped or another customer's password is "
-          "invalid_token") {
+TEST_CASE(
+    "a verification link for a replaced - dropped or another customer's password is "
+    "invalid_token") {
   const dc::State pending = ann_with_password(false);
   // Replaced by a later registration's password.
   auto replaced = da::follow_link(pending, link(da::Purpose::verify_email, "c-1", 1500), kNow);
   REQUIRE_FALSE(replaced);
   CHECK(replaced.error().code == errc::kInvalidToken);
   // Dropped by a magic-link sign-in.
-  const dc::State dropped =
-      dc::fold({dc::PasswordSet{4000, {}, false, false}}, pending);
+  const dc::State dropped = dc::fold({dc::PasswordSet{4000, {}, false, false}}, pending);
   auto gone = da::follow_link(dropped, link(da::Purpose::verify_email, "c-1", 2000), kNow);
   REQUIRE_FALSE(gone);
   CHECK(gone.error().code == errc::kInvalidToken);
@@ -123,8 +131,9 @@ TEST_CASE("a password sign-in needs a password that matched and then a verified 
   CHECK(da::check_password_sign_in(&confirmed, true));
 }
 
-TEST_CASE("GIVEN a free address WHEN someone registers THEN the identity claims its handle and "
-          "address and holds an unverified password and a verification link") {
+TEST_CASE(
+    "GIVEN a free address WHEN someone registers THEN the identity claims its handle and "
+    "address and holds an unverified password and a verification link") {
   auto r = da::register_with_password(kAnn, "$argon2id$hash", "acme", kNow, dom::kDay);
   REQUIRE(r);
   const dc::State c = dc::fold(r->identity.customer);
@@ -149,8 +158,9 @@ TEST_CASE("GIVEN a free address WHEN someone registers THEN the identity claims 
   CHECK_FALSE(bad);
 }
 
-TEST_CASE("GIVEN no staff account WHEN the operator sets a password THEN the account is created "
-          "and claims its address") {
+TEST_CASE(
+    "GIVEN no staff account WHEN the operator sets a password THEN the account is created "
+    "and claims its address") {
   const da::StaffAccountCreated who{0, "s-1", "agnes@acme.test", "Agnes"};
   auto e = da::set_staff_password({}, who, "$argon2id$h", false, kNow);
   REQUIRE(e.staff.size() == 2);

@@ -74,7 +74,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, listens and starts the threads. Errors: errc::kUnavailable with the reason (address in use).
+  // Binds, listens and starts the threads. Errors: errc::kUnavailable with the reason (address in
+  // use).
   Result<void> start();
   // The port actually bound (after start()).
   unsigned short port() const noexcept;

@@ -203,7 +203,7 @@ std::string staff_email_stream(std::string_view email);
 // on the account for a click (security review M1). A verification link verifies the password it
 // was sent for, and is void (invalid_token) when that password was replaced or dropped since.
 Result<std::vector<customer::Event>> follow_link(const customer::State& customer,
-                                                const TokenIssued& token, TimeUs now);
+                                                 const TokenIssued& token, TimeUs now);
 
 // A customer's password sign-in: invalid_credentials unless the customer has a password and it
 // matched (`matches`: the caller checks a dummy hash when there is none, so the time taken

@@ -518,9 +518,9 @@ struct Context {
   // UUID the handler derives from command_id (a digest, so the same on every retry and telling
   // nothing about the command; the domain links no hash function).
   std::string new_id;
-  Policies policies;       // the ticket's project's
-  Limits limits;           // the deployment's
-  std::string project;     // the ticket's project
+  Policies policies;    // the ticket's project's
+  Limits limits;        // the deployment's
+  std::string project;  // the ticket's project
   // Facts about the actor that the handler looked up:
   bool is_member = false;         // a customer who is a member of the project
   std::string organization;       // that customer's organisation in the project
