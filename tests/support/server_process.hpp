@@ -75,6 +75,21 @@ inline Ran admin(const std::filesystem::path& data, std::vector<std::string> arg
   return run(argv, input, true);
 }
 
+// A new operator's desk in DATA: project "acme" made with portico-admin (with `settings`), and
+// an agent, agent@acme.test, with `staff_password`.
+inline void new_desk(const std::filesystem::path& data, const std::string& staff_password,
+                     std::vector<std::string> settings = {}) {
+  std::vector<std::string> create = {"project", "create", "acme", "--name", "Acme Support"};
+  create.insert(create.end(), settings.begin(), settings.end());
+  auto made = admin(data, create);
+  REQUIRE_MESSAGE(made.exit_code == 0, made.out);
+  auto staffed = admin(data,
+                       {"staff", "add", "--project", "acme", "--email", "agent@acme.test", "--name",
+                        "Agent", "--role", "agent"},
+                       staff_password + "\n");
+  REQUIRE_MESSAGE(staffed.exit_code == 0, staffed.out);
+}
+
 // An .eml file's text with its quoted-printable undone (soft line breaks, =XX escapes).
 inline std::string read_mail(const std::filesystem::path& file) {
   std::ifstream in(file);

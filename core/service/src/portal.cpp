@@ -333,10 +333,7 @@ Result<project::State> Portal::change_project(const std::string& slug,
     if (!*r) return std::optional<project::State>();
     return std::optional<project::State>(*(*r)->state);
   };
-  if (auto before = earlier(); !before || *before) {
-    if (!before) return Unexpected(before.error());
-    return std::move(**before);
-  }
+  if (auto first = detail::first_answer(earlier)) return std::move(*first);
   return detail::decide<project::State>(
       impl_->log, impl_->options.max_attempts, "the project",
       [&](int) -> Result<Decision> {
@@ -408,10 +405,7 @@ Result<customer::State> Portal::register_customer(const customer::Register& comm
     if (!*r) return std::optional<customer::State>();
     return std::optional<customer::State>(*(*r)->state);
   };
-  if (auto before = earlier(); !before || *before) {
-    if (!before) return Unexpected(before.error());
-    return std::move(**before);
-  }
+  if (auto first = detail::first_answer(earlier)) return std::move(*first);
   return detail::decide<customer::State>(
       impl_->log, impl_->options.max_attempts, "the customer",
       [&](int) -> Result<Decision> {
@@ -629,10 +623,7 @@ Result<TicketOutcome> Portal::open_ticket(const std::string& slug, ticket::OpenT
     return std::optional<TicketOutcome>(
         outcome(std::move((*r)->state), std::move((*r)->events), (*r)->version, true, *c));
   };
-  if (auto before = earlier(); !before || *before) {
-    if (!before) return Unexpected(before.error());
-    return std::move(**before);
-  }
+  if (auto first = detail::first_answer(earlier)) return std::move(*first);
   auto p = project(slug);
   if (!p) return Unexpected(p.error());
   auto ctx = ticket_context(*p, meta.actor, "");
@@ -738,10 +729,7 @@ Result<TicketOutcome> Portal::execute(const std::string& slug, std::uint64_t num
       if (!answer) return Unexpected(answer.error());
       return std::optional<TicketOutcome>(std::move(*answer));
     };
-    if (auto before = earlier(); !before || *before) {
-      if (!before) return Unexpected(before.error());
-      return std::move(**before);
-    }
+    if (auto first = detail::first_answer(earlier)) return std::move(*first);
     const std::string member_stream = customer::stream_id(meta.actor.id);
     return detail::decide<TicketOutcome>(
         impl_->log, impl_->options.max_attempts, "the ticket",

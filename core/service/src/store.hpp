@@ -251,6 +251,15 @@ struct Decision {
 template <class Answer>
 using Earlier = std::function<Result<std::optional<Answer>>()>;
 
+// The answer of an earlier run, or nullopt when there was none (a failed lookup answers too).
+template <class Answer>
+std::optional<Result<Answer>> first_answer(const Earlier<Answer>& earlier) {
+  auto before = earlier();
+  if (!before) return Result<Answer>(Unexpected(std::move(before.error())));
+  if (!*before) return std::nullopt;
+  return Result<Answer>(std::move(**before));
+}
+
 // A command that cannot have acted before (a fresh id, a sign-in's random one).
 template <class Answer>
 Result<std::optional<Answer>> never_before() {
@@ -298,37 +307,23 @@ inline Result<void> as_void(Result<std::monostate> r) {
   return {};
 }
 
-// The events of one decision over several streams. A stream added twice gets one write (the log
-// takes each stream once per append); take() numbers the event ids from the command id in the
-// order the log will store them, which is the order a replay reads them back in.
+// The events of one decision over several streams, each stream added once, with ids derived from
+// one command id in the order they are added (the order the log stores and a replay reads them).
 struct Writes {
   CommandMeta meta;
   std::string command_id;
   std::vector<log::StreamWrite> writes;
+  std::size_t next_index = 0;
 
   template <class T>
   void add(const std::string& stream, log::ExpectedVersion expected,
            const std::vector<typename T::Event>& events) {
     if (events.empty()) return;
-    auto w = encode<T>(stream, expected, events, meta, command_id, 0);
-    auto same = std::find_if(writes.begin(), writes.end(),
-                             [&](const log::StreamWrite& x) { return x.stream == stream; });
-    if (same == writes.end()) {
-      writes.push_back(std::move(w));
-      return;
-    }
-    for (auto& e : w.events) same->events.push_back(std::move(e));
+    writes.push_back(encode<T>(stream, expected, events, meta, command_id, next_index));
+    next_index += events.size();
   }
 
-  std::vector<log::StreamWrite> take() && {
-    if (!is_fresh(command_id)) {
-      std::size_t index = 0;
-      for (auto& w : writes) {
-        for (auto& e : w.events) e.id = event_id(command_id, index++);
-      }
-    }
-    return std::move(writes);
-  }
+  std::vector<log::StreamWrite> take() && { return std::move(writes); }
 };
 
 // A command on one stream, waiting to be decided with the others queued there (execute_together).

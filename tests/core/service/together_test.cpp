@@ -43,25 +43,24 @@ TEST_CASE("queued commands on one ticket are decided in order and stored in one 
   // The first command acted before (stored alone), so its retry in the queue is a replay.
   detail::Caches caches;
   {
-    detail::Queued<TicketTraits> first{&ann, ann.command_id,
-                                       deciding(dt::PostReply{"m-a", "first"}, ann, ""), {}};
+    detail::Queued<TicketTraits> first{
+        &ann, ann.command_id, deciding(dt::PostReply{"m-a", "first"}, ann, ""), {}};
     detail::Queued<TicketTraits>* const one[] = {&first};
     detail::execute_together<TicketTraits>(*desk.log, stream, 4, caches, "the ticket", one);
     REQUIRE(first.result);
     REQUIRE(*first.result);
   }
   const auto before = desk.log->stats();
-  detail::Queued<TicketTraits> replay{&again, again.command_id,
-                                      deciding(dt::PostReply{"m-a", "first"}, again, ""), {}};
-  detail::Queued<TicketTraits> refused{&bad, bad.command_id,
-                                       deciding(dt::EditMessage{"m-none", "x"}, bad, ""), {}};
-  detail::Queued<TicketTraits> second{&ann2, ann2.command_id,
-                                      deciding(dt::PostReply{{}, "second"}, ann2, "m-b"), {}};
+  detail::Queued<TicketTraits> replay{
+      &again, again.command_id, deciding(dt::PostReply{"m-a", "first"}, again, ""), {}};
+  detail::Queued<TicketTraits> refused{
+      &bad, bad.command_id, deciding(dt::EditMessage{"m-none", "x"}, bad, ""), {}};
+  detail::Queued<TicketTraits> second{
+      &ann2, ann2.command_id, deciding(dt::PostReply{{}, "second"}, ann2, "m-b"), {}};
   // Decided on the state the one before leads to: "m-b" may be edited in the same turn.
   const auto ann3 = Desk::as_customer("c-ann", "ann-3");
-  detail::Queued<TicketTraits> edit{&ann3, ann3.command_id,
-                                    deciding(dt::EditMessage{"m-b", "second, edited"}, ann3, ""),
-                                    {}};
+  detail::Queued<TicketTraits> edit{
+      &ann3, ann3.command_id, deciding(dt::EditMessage{"m-b", "second, edited"}, ann3, ""), {}};
   detail::Queued<TicketTraits>* const queued[] = {&replay, &refused, &second, &edit};
   detail::execute_together<TicketTraits>(*desk.log, stream, 4, caches, "the ticket", queued);
 
@@ -97,8 +96,9 @@ TEST_CASE("queued commands on one ticket are decided in order and stored in one 
   CHECK((*edit_again)->events.size() == 1);
 }
 
-TEST_CASE("many callers posting to one ticket at once each get their own message - in fewer "
-          "appends than commands") {
+TEST_CASE(
+    "many callers posting to one ticket at once each get their own message - in fewer "
+    "appends than commands") {
   Desk desk;
   const auto n = desk.open("c-ann");
   constexpr int kThreads = 16;
@@ -110,8 +110,8 @@ TEST_CASE("many callers posting to one ticket at once each get their own message
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        auto done = desk.portal->execute("acme", n, dt::PostReply{{}, "hello"},
-                                         Desk::as_customer("c-ann"));
+        auto done =
+            desk.portal->execute("acme", n, dt::PostReply{{}, "hello"}, Desk::as_customer("c-ann"));
         if (!done || done->created.message_id.empty() ||
             !done->state->messages.find(done->created.message_id)) {
           ++failed;

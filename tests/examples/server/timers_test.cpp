@@ -17,18 +17,10 @@ namespace {
 
 constexpr const char* kStaffPassword = "a staff passphrase for timers";
 
-// A new operator's desk: project "acme" made with portico-admin on a fresh directory, an agent.
+// A new operator's desk on a fresh directory (tests/support/server_process.hpp).
 std::filesystem::path new_desk(const TempDir& dir, std::vector<std::string> settings = {}) {
   const auto data = dir / "data";
-  std::vector<std::string> create = {"project", "create", "acme", "--name", "Acme Support"};
-  create.insert(create.end(), settings.begin(), settings.end());
-  auto made = admin(data, create);
-  REQUIRE_MESSAGE(made.exit_code == 0, made.out);
-  auto staffed = admin(data,
-                       {"staff", "add", "--project", "acme", "--email", "agent@acme.test", "--name",
-                        "Agent", "--role", "agent"},
-                       std::string(kStaffPassword) + "\n");
-  REQUIRE_MESSAGE(staffed.exit_code == 0, staffed.out);
+  portico::test::new_desk(data, kStaffPassword, std::move(settings));
   return data;
 }
 

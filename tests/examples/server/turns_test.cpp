@@ -19,13 +19,7 @@ constexpr const char* kStaffPassword = "a staff passphrase for turns";
 
 std::filesystem::path new_desk(const TempDir& dir) {
   const auto data = dir / "data";
-  auto made = admin(data, {"project", "create", "acme", "--name", "Acme Support"});
-  REQUIRE_MESSAGE(made.exit_code == 0, made.out);
-  auto staffed = admin(data,
-                       {"staff", "add", "--project", "acme", "--email", "agent@acme.test", "--name",
-                        "Agent", "--role", "agent"},
-                       std::string(kStaffPassword) + "\n");
-  REQUIRE_MESSAGE(staffed.exit_code == 0, staffed.out);
+  portico::test::new_desk(data, kStaffPassword);
   return data;
 }
 
