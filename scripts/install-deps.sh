@@ -7,8 +7,9 @@ packages=(
   build-essential g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   liblmdb-dev libfmt-dev doctest-dev libssl-dev libsodium-dev
-  libtomlplusplus-dev libhowardhinnant-date-dev tzdata
+  libtomlplusplus-dev libhowardhinnant-date-dev tzdata libcurl4-openssl-dev
   john-data
+  python3-aiosmtpd openssl
   chromium fonts-liberation fonts-noto-color-emoji
 )
 # Node.js runs the browser tests (tests/e2e); the machine's own is used when there is one.

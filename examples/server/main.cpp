@@ -1,10 +1,9 @@
 // portico-server — the reference server: Portico's HTTP API over an LMDB data directory.
 //
-//   portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL] [--mail-dir
-//   DIR]
-//                  [--threads N] [--workers N] [--access-log FILE|-]
-//                  [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]
-//                  [--password-list FILE] [--demo]
+//   portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL]
+//                  [--mail-dir DIR] [--threads N] [--workers N] [--access-log FILE|-]
+//                  [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS] [--smtp URL …]
+//                  [--password-list FILE] [--demo]            (the whole list: --help)
 //
 // SIGTERM or SIGINT stops it gracefully: no new connections, requests under way are answered,
 // then the log is closed. A failed start-up says why and exits non-zero.
@@ -23,6 +22,7 @@
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
 #include <portico/mail/deliverer.hpp>
+#include <portico/mail/smtp.hpp>
 #include <portico/projections/outbox.hpp>
 #include <portico/projections/register.hpp>
 #include <portico/projections/runner.hpp>
@@ -51,6 +51,9 @@ constexpr const char* kUsage =
     "usage: portico-server [--config FILE] --data DIR [--listen HOST:PORT] [--base-url URL]\n"
     "                      [--mail-dir DIR] [--threads N] [--workers N] [--access-log FILE|-]\n"
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
+    "                      [--smtp smtp://HOST:PORT|smtps://HOST:PORT [--smtp-require-tls]\n"
+    "                       [--smtp-user U --smtp-password-file FILE] [--smtp-ca-file PEM]]\n"
+    "                      [--mail-retry DURATION]\n"
     "                      [--password-list FILE] [--sign-in-rate N] [--write-rate N]\n"
     "                      [--trusted-proxy CIDR]... [--max-connections-per-address N]\n"
     "                      [--metrics-token TOKEN | --metrics-token-file FILE] [--demo]\n"
@@ -79,6 +82,12 @@ struct Args {
   std::string tls_cert;
   std::string tls_key;
   std::string mail_from = "support@portico.invalid";
+  std::string smtp;  // smtp:// or smtps:// URL; empty: e-mail goes to mail_dir
+  bool smtp_require_tls = false;
+  std::string smtp_user;
+  std::string smtp_password;
+  std::string smtp_ca_file;
+  dom::TimeUs mail_retry = proj::Outbox::kFirstRetry;
   std::string password_list = portico::service::kDefaultPasswordList;
   unsigned sign_in_rate = 30;  // sign-in requests per client address per minute (and burst)
   unsigned write_rate = 60;    // changes per signed-in caller per minute (burst: twice that)
@@ -124,8 +133,24 @@ const std::vector<Setting>& settings() {
       {"base-url", true, false, [](Args& a, std::string_view v, const Source&) { a.base_url = v; }},
       {"mail-dir", true, false, [](Args& a, std::string_view v, const Source&) { a.mail_dir = v; }},
       {"smtp", true, false,
-       [](Args&, std::string_view, const Source& from) {
-         usage(from() + ": SMTP is not available yet; use mail-dir");
+       [](Args& a, std::string_view v, const Source& from) {
+         if (auto ok = portico::mail::check_smtp_url(v); !ok) {
+           usage(from() + ": " + ok.error().message);
+         }
+         a.smtp = v;
+       }},
+      {"smtp-require-tls", false, false,
+       [](Args& a, std::string_view v, const Source&) { a.smtp_require_tls = v == "true"; }},
+      {"smtp-user", true, false, [](Args& a, std::string_view v, const Source&) { a.smtp_user = v; }},
+      {"smtp-password", true, true,
+       [](Args& a, std::string_view v, const Source&) { a.smtp_password = v; }},
+      {"smtp-ca-file", true, false,
+       [](Args& a, std::string_view v, const Source&) { a.smtp_ca_file = v; }},
+      {"mail-retry", true, false,
+       [](Args& a, std::string_view v, const Source& from) {
+         auto d = dom::parse_duration(v);
+         if (!d || *d <= 0) usage(from() + " takes a duration such as 30s or 5m");
+         a.mail_retry = *d;
        }},
       {"threads", true, false,
        [](Args& a, std::string_view v, const Source& from) { a.threads = number(v, from); }},
@@ -272,6 +297,14 @@ Args parse(int argc, char** argv) {
   }
   if (a.data.empty()) usage("--data DIR is required (or data = \"DIR\" in the --config file)");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
+  if (a.smtp.empty() && (a.smtp_require_tls || !a.smtp_user.empty() ||
+                         !a.smtp_password.empty() || !a.smtp_ca_file.empty())) {
+    usage("--smtp-require-tls, --smtp-user, --smtp-password and --smtp-ca-file need --smtp");
+  }
+  if (a.smtp_user.empty() != a.smtp_password.empty()) {
+    usage("--smtp-user and --smtp-password (or --smtp-password-file) go together");
+  }
+  if (!portico::mail::valid_address(a.mail_from)) usage("--mail-from takes one e-mail address");
   if (a.workers == 0) usage("--workers must be at least 1");
   if (a.sign_in_rate == 0) usage("--sign-in-rate must be at least 1");
   if (a.write_rate == 0) usage("--write-rate must be at least 1");
@@ -430,11 +463,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "portico-server: outbox: %s\n", fed.error().message.c_str());
     return 1;
   }
-  portico::mail::MailDir mail_dir(args.mail_dir);
+  // SMTP when --smtp names a server; the development mail directory otherwise.
+  std::unique_ptr<portico::mail::Transport> transport;
+  if (args.smtp.empty()) {
+    transport = std::make_unique<portico::mail::MailDir>(args.mail_dir);
+  } else {
+    portico::mail::SmtpOptions smtp;
+    smtp.url = args.smtp;
+    smtp.require_tls = args.smtp_require_tls;
+    smtp.user = args.smtp_user;
+    smtp.password = args.smtp_password;
+    smtp.ca_file = args.smtp_ca_file;
+    transport = std::make_unique<portico::mail::Smtp>(std::move(smtp));
+  }
   std::optional<portico::mail::Deliverer> deliverer;  // started once the port is bound
 
   std::string base_url = args.base_url;  // filled in with the bound port when not given
-  app_options.mail = &mail_dir;
+  app_options.mail = transport.get();
   phttp::App app(**log, portal, views, app_options);
   std::optional<DemoPasswords> demo_passwords;
   if (args.demo) demo_passwords = seed_demo(portal, app.accounts());
@@ -479,9 +524,12 @@ int main(int argc, char** argv) {
   const std::string lock_path = args.data + "/deliverer.lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
-    deliverer.emplace(**log, portal, mail_dir,
-                      portico::mail::DelivererOptions{
-                          base_url, args.mail_from, std::chrono::milliseconds(250), {}, *secret});
+    portico::mail::DelivererOptions delivery;
+    delivery.base_url = base_url;
+    delivery.from_address = args.mail_from;
+    delivery.first_retry = args.mail_retry;
+    delivery.secret = *secret;
+    deliverer.emplace(**log, portal, *transport, std::move(delivery));
     deliverer->start();
   } else {
     std::fprintf(stderr,
@@ -497,8 +545,9 @@ int main(int argc, char** argv) {
         "portico-server: demo project 'demo': the portal at %s/p/demo/, the staff console at "
         "%s/staff/demo/,\n"
         "  the JSON API at %s/api/v1/projects/demo; magic links for ann@example.com or\n"
-        "  bob@example.com land in %s\n",
-        base_url.c_str(), base_url.c_str(), base_url.c_str(), args.mail_dir.c_str());
+        "  bob@example.com go to %s\n",
+        base_url.c_str(), base_url.c_str(), base_url.c_str(),
+        args.smtp.empty() ? args.mail_dir.c_str() : args.smtp.c_str());
     if (demo_passwords) {
       // Printed this once: only their hashes are kept.
       std::printf(

@@ -256,7 +256,8 @@ Result<void> Outbox::delivered(std::span<const std::string> ids) {
   });
 }
 
-Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std::string& error) {
+Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std::string& error,
+                            Retry retry) {
   return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
     auto key = t.get(kIds, id);
     if (!key) return fail(errc::kNotFound, "no pending delivery " + id);
@@ -267,14 +268,14 @@ Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std
     t.erase(kPending, k);
     ++d->attempts;
     d->last_error = error.substr(0, 500);
-    if (d->attempts >= kMaxAttempts) {
+    if (d->attempts >= kMaxAttempts || retry == Retry::never) {
       t.erase(kIds, id);
       t.put(kDead, id, detail::encode(*d));
       bump_pending(t, -1);
       return {};
     }
     const domain::TimeUs backoff =
-        std::min<domain::TimeUs>(30 * domain::kSecond << (d->attempts - 1), 6 * domain::kHour);
+        std::min<domain::TimeUs>(first_retry_ << std::min<std::uint32_t>(d->attempts - 1, 20), 6 * domain::kHour);
     d->next_attempt_at = now + backoff;
     const std::string next = pending_key(*d);
     t.put(kPending, next, detail::encode(*d));

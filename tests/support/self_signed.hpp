@@ -25,7 +25,14 @@ inline bool write_self_signed(const std::filesystem::path& dir) {
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
     X509_set_issuer_name(cert, name);
-    ok = X509_sign(cert, key, EVP_sha256()) > 0;
+    // The address in subjectAltName too: clients that check the name (libcurl) look there.
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+    ok = san != nullptr && X509_add_ext(cert, san, -1) == 1;
+    X509_EXTENSION_free(san);
+    ok = ok && X509_sign(cert, key, EVP_sha256()) > 0;
   }
   if (ok) {
     std::FILE* c = std::fopen((dir / "cert.pem").c_str(), "w");

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <portico/errc.hpp>
 #include <portico/log/types.hpp>
 #include <portico/mail/deliverer.hpp>
@@ -36,6 +38,10 @@ dom::TimeUs now_of(const DelivererOptions& options) {
 }
 
 }  // namespace
+
+std::string ticket_message_id(std::string_view project, std::uint64_t ticket) {
+  return fmt::format("ticket-{}@{}.portico", ticket, project);
+}
 
 Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
                         const DelivererOptions& options) {
@@ -101,18 +107,20 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
                         log::format_time_us(m.created_at).substr(0, 16) + " UTC", m.body);
   }
   text += fmt::format("\n-- \n{} ({})\n", name, options.base_url);
-  // The same Message-ID on every attempt: a copy sent twice can be told for what it is.
-  return Message{name,
-                 options.from_address,
-                 recipient->email,
-                 std::move(subject),
-                 std::move(text),
-                 d.id + "@" + d.project + ".portico"};
+  // The same Message-ID on every attempt: a copy sent twice can be told for what it is. The
+  // ticket's first e-mail is the one every later one follows, so they thread in mail clients.
+  const std::string first = ticket_message_id(d.project, d.ticket);
+  std::string own = d.id + "@" + d.project + ".portico";
+  std::replace(own.begin(), own.end(), ':', '.');  // a msg-id's left part is a dot-atom
+  Message out{name, options.from_address, recipient->email, std::move(subject), std::move(text),
+              d.kind == "ticket_created" ? first : own};
+  out.in_reply_to = first;
+  return out;
 }
 
 Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
                      DelivererOptions options)
-    : outbox_(log), portal_(portal), transport_(transport), options_(std::move(options)) {
+    : outbox_(log, options.first_retry), portal_(portal), transport_(transport), options_(std::move(options)) {
   if (!options_.on_warning) options_.on_warning = warn_on_stderr;
 }
 
@@ -145,18 +153,28 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
         message ? transport_.send(*message) : Result<void>(Unexpected(message.error()));
     if (!sent) {
       ++count.failed;
+      // A message refused for what it is (an SMTP 5xx, a malformed address) fails the same way
+      // every time: it is parked as dead at once. Anything else waits and is tried again.
+      const bool final_answer = sent.error().code == errc::kInvalidRequest;
       // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent
       // twice in a tight loop, nor retried without backoff).
-      auto parked = outbox_.failed(d.id, at, sent.error().message);
+      auto parked =
+          outbox_.failed(d.id, at, sent.error().message,
+                         final_answer ? projections::Outbox::Retry::never
+                                      : projections::Outbox::Retry::later);
       if (!parked && parked.error().code != errc::kNotFound) {
         if (auto ok = settle(); !ok) return Unexpected(ok.error());
         return Unexpected(parked.error());
       }
-      if (parked && d.attempts + 1 >= projections::Outbox::kMaxAttempts) {  // parked as dead
+      if (parked && (final_answer || d.attempts + 1 >= projections::Outbox::kMaxAttempts)) {
         options_.on_warning(fmt::format(
-            "mail delivery: {} ({} to customer {}, ticket {}#{}) given up after {} attempts: {}",
-            d.id, d.kind, d.recipient, d.project, d.ticket, d.attempts + 1, sent.error().message));
+            "mail delivery: {} ({} to customer {}, ticket {}#{}) given up after {} attempt{}: {}",
+            d.id, d.kind, d.recipient, d.project, d.ticket, d.attempts + 1,
+            d.attempts == 0 ? "" : "s", sent.error().message));
       }
+      // The transport is failing (a mail server down): the rest of the batch waits for the
+      // next round instead of each costing a connection attempt (or its timeout) now.
+      if (!final_answer) break;
       continue;
     }
     ++count.sent;

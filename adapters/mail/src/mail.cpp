@@ -231,6 +231,11 @@ Result<std::string> format_rfc5322(const Message& m, const std::string& message_
   out += "To: " + m.to + "\r\n";
   out += "Subject: " + header_value(m.subject) + "\r\n";
   out += "Message-ID: <" + id + ">\r\n";
+  if (!m.in_reply_to.empty() && m.in_reply_to != id) {
+    const std::string parent = header_text(m.in_reply_to);
+    out += "In-Reply-To: <" + parent + ">\r\n";
+    out += "References: <" + parent + ">\r\n";
+  }
   out += "MIME-Version: 1.0\r\n";
   out += "Content-Type: text/plain; charset=utf-8\r\n";
   out += "Content-Transfer-Encoding: quoted-printable\r\n";
@@ -260,7 +265,7 @@ std::string render(std::string_view text, const std::map<std::string, std::strin
 
 MailDir::MailDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-Result<void> MailDir::send(const Message& message) {
+Result<Outgoing> format_now(const Message& message) {
   using namespace std::chrono;
   static std::atomic<std::uint64_t> sequence{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -271,9 +276,19 @@ Result<void> MailDir::send(const Message& message) {
   char date[64];
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   const auto us = duration_cast<microseconds>(now.time_since_epoch()).count();
-  const std::string unique = fmt::format("{}-{}-{:016x}", us, ++sequence, rng());
-  auto text = format_rfc5322(message, unique + "@portico", date);
+  Outgoing out;
+  out.unique = fmt::format("{}-{}-{:016x}", us, ++sequence, rng());
+  auto text = format_rfc5322(message, out.unique + "@portico", date);
   if (!text) return Unexpected(text.error());
+  out.text = std::move(*text);
+  return out;
+}
+
+Result<void> MailDir::send(const Message& message) {
+  auto formatted = format_now(message);
+  if (!formatted) return Unexpected(formatted.error());
+  const std::string& unique = formatted->unique;
+  const std::string_view text = formatted->text;
 
   std::error_code ec;
   // The messages carry live sign-in links: the directory and files are the owner's alone.
@@ -288,7 +303,7 @@ Result<void> MailDir::send(const Message& message) {
     return fail(errc::kUnavailable,
                 fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
   }
-  std::string_view rest = *text;
+  std::string_view rest = text;
   while (!rest.empty()) {
     const ssize_t n = ::write(fd, rest.data(), rest.size());
     if (n < 0) {

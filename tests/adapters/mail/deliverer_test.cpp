@@ -1,6 +1,7 @@
 // The outbox's deliveries become e-mails in a mail directory.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <portico/errc.hpp>
 #include <portico/mail/deliverer.hpp>
@@ -30,8 +31,14 @@ portico::log::Options outbox_options() {
 struct Recorder final : mail::Transport {
   std::vector<mail::Message> sent;
   bool down = false;
+  std::string refused;  // an address the mail server says it has no mailbox for
+  int tried = 0;
   portico::Result<void> send(const mail::Message& m) override {
+    ++tried;
     if (down) return portico::fail(portico::errc::kUnavailable, "smtp: 451 try later");
+    if (m.to == refused) {
+      return portico::fail(portico::errc::kInvalidRequest, "smtp: 550 no such mailbox", "to");
+    }
     sent.push_back(m);
     return {};
   }
@@ -71,7 +78,15 @@ TEST_CASE("ticket created staff replied and status changed reach the creator wit
   CHECK(created.to == "ann@globex.test");
   CHECK(created.from_name == "Acme Support");
   CHECK(created.from_address == "support@acme.test");
-  CHECK(created.message_id.ends_with("@acme.portico"));
+  // The ticket's e-mails thread: the first one's Message-ID is the ticket's, the others follow it.
+  CHECK(created.message_id == "ticket-1@acme.portico");
+  CHECK(created.message_id == mail::ticket_message_id("acme", 1));
+  for (std::size_t i = 1; i < m.transport.sent.size(); ++i) {
+    CHECK(m.transport.sent[i].in_reply_to == "ticket-1@acme.portico");
+    CHECK(m.transport.sent[i].message_id.ends_with("@acme.portico"));
+    CHECK(m.transport.sent[i].message_id.find(':') == std::string::npos);  // a dot-atom
+    CHECK(m.transport.sent[i].message_id != m.transport.sent[i - 1].message_id);
+  }
   CHECK(created.subject == "[Acme Support] #1 received: Help");
   CHECK(created.text.find("https://help.acme.test/p/acme/tickets/1") != std::string::npos);
   const auto& reply = m.transport.sent[1];
@@ -206,4 +221,63 @@ TEST_CASE("a delivery given up after its last attempt is told to DelivererOption
   CHECK(warnings[0].find("given up after 8 attempts: smtp: 451 try later") != std::string::npos);
   CHECK(deliverer.deliver_due().value().failed == 0);  // nothing left to try, nothing more told
   CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("a delivery the mail server refuses for good is dead at once and told") {
+  Mailing m;
+  std::vector<std::string> warnings;
+  mail::DelivererOptions options{"https://help.acme.test", "support@acme.test", 50ms, {}};
+  options.on_warning = [&warnings](std::string_view line) { warnings.emplace_back(line); };
+  mail::Deliverer deliverer{*m.d.log, *m.d.portal, m.transport, options};
+  m.transport.refused = "ann@globex.test";
+  m.d.open("c-ann");
+  REQUIRE(m.runner.wait_for(m.d.log->head().value(), 10s));
+  CHECK(deliverer.deliver_due().value().failed == 1);
+  proj::Outbox outbox(*m.d.log);
+  CHECK(outbox.pending_count().value() == 0);
+  auto dead = outbox.dead();
+  REQUIRE(dead);
+  REQUIRE(dead->size() == 1);
+  CHECK(dead->front().attempts == 1);
+  CHECK(dead->front().last_error == "smtp: 550 no such mailbox");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("given up after 1 attempt: smtp: 550") != std::string::npos);
+}
+
+TEST_CASE("while the transport is down the rest of a batch waits untried") {
+  Mailing m;
+  m.d.open("c-ann");
+  m.d.open("c-ann");
+  m.d.open("c-ann");
+  m.transport.down = true;
+  CHECK(m.deliver().failed == 1);
+  CHECK(m.transport.tried == 1);  // one connection attempt, not one per e-mail
+  proj::Outbox outbox(*m.d.log);
+  auto pending = outbox.pending();
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 3);
+  std::vector<std::uint32_t> attempts;
+  for (const auto& d : *pending) attempts.push_back(d.attempts);
+  std::sort(attempts.begin(), attempts.end());
+  CHECK(attempts == std::vector<std::uint32_t>{0, 0, 1});
+  m.transport.down = false;
+  CHECK(m.deliverer.deliver_due().value().sent == 2);  // the untried ones go at once
+}
+
+TEST_CASE("the first retry waits DelivererOptions first_retry and then twice as long") {
+  Mailing m;
+  mail::DelivererOptions options{"https://help.acme.test", "support@acme.test", 50ms, {}};
+  options.clock = [&m] { return m.d.now.load(); };
+  options.first_retry = 2 * dom::kSecond;
+  mail::Deliverer deliverer{*m.d.log, *m.d.portal, m.transport, options};
+  m.d.open("c-ann");
+  REQUIRE(m.runner.wait_for(m.d.log->head().value(), 10s));
+  m.transport.down = true;
+  const auto start = m.d.now.load();
+  CHECK(deliverer.deliver_due().value().failed == 1);
+  proj::Outbox outbox(*m.d.log);
+  CHECK(outbox.pending().value().front().next_attempt_at == start + 2 * dom::kSecond);
+  m.d.now = start + 2 * dom::kSecond;
+  CHECK(deliverer.deliver_due().value().failed == 1);
+  CHECK(outbox.pending().value().front().next_attempt_at == start + 6 * dom::kSecond);
 }

@@ -45,7 +45,10 @@ class Outbox {
   // Register in log::Options::async_projections and feed with Runner(log, "outbox").
   static std::shared_ptr<log::Projection> projection();
 
-  explicit Outbox(log::Log& log) : log_(log) {}
+  static constexpr domain::TimeUs kFirstRetry = 30 * domain::kSecond;
+  // `first_retry`: the wait after a first failure (then doubled at each one, at most 6 h).
+  explicit Outbox(log::Log& log, domain::TimeUs first_retry = kFirstRetry)
+      : log_(log), first_retry_(first_retry) {}
 
   // Deliveries whose next attempt is due at `now`, oldest first.
   Result<std::vector<Delivery>> due(domain::TimeUs now, std::size_t limit = 100) const;
@@ -58,11 +61,17 @@ class Outbox {
   // These went out: all removed in one write (one commit for a batch of mail, not one each).
   // Ids no longer pending (settled meanwhile) are skipped.
   Result<void> delivered(std::span<const std::string> ids);
-  // It did not: tried again after 30 s × 2^(attempts-1) (at most 6 h), or parked as dead.
-  Result<void> failed(const std::string& id, domain::TimeUs now, const std::string& error);
+  // Whether a failed delivery is worth another attempt: `never` when the receiving side gave
+  // its final answer (an SMTP 5xx), `later` for everything that may pass (a server down).
+  enum class Retry { later, never };
+  // It did not: tried again after first_retry × 2^(attempts-1) (at most 6 h), or parked as
+  // dead after kMaxAttempts or at once when `retry` is never.
+  Result<void> failed(const std::string& id, domain::TimeUs now, const std::string& error,
+                      Retry retry = Retry::later);
 
  private:
   log::Log& log_;
+  domain::TimeUs first_retry_;
 };
 
 }  // namespace portico::projections

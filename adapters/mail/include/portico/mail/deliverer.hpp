@@ -33,6 +33,9 @@ struct DelivererOptions {
   // dead) and, from the thread of start(), of a deliver_due that failed (the outbox's own
   // bookkeeping). Called from the thread that delivers (portico/warning.hpp); empty: the default.
   WarningSink on_warning = warn_on_stderr;
+  // The wait after a delivery's first temporary failure, doubled at each next one (at most 6 h;
+  // dead after Outbox::kMaxAttempts). A delivery the mail server refused (5xx) is dead at once.
+  domain::TimeUs first_retry = projections::Outbox::kFirstRetry;
 };
 
 struct DeliveryCount {
@@ -43,6 +46,10 @@ struct DeliveryCount {
 
 // The code compose() answers when nobody is to be told (the recipient may not read the ticket).
 inline constexpr std::string_view kNoReader = "no_reader";
+
+// The Message-ID of a ticket's first e-mail ("ticket-N@project.portico"): every later e-mail of
+// the ticket names it in In-Reply-To and References.
+std::string ticket_message_id(std::string_view project, std::uint64_t ticket);
 
 // The e-mail for one delivery, from the ticket and project as they are now; kNoReader when the
 // recipient may not read the ticket.

@@ -1,7 +1,7 @@
 // portico::mail — outgoing e-mail: a message, a transport, and the templates Portico sends.
 //
 // Transports: MailDir (development: each message one RFC 5322 .eml file, written atomically)
-// now; SMTP later. A transport is safe to call from several threads at once.
+// and Smtp (portico/mail/smtp.hpp). A transport is safe to call from several threads at once.
 #pragma once
 
 #include <filesystem>
@@ -20,6 +20,9 @@ struct Message {
   std::string subject;       // UTF-8; control characters become spaces, encoded as RFC 2047 needs
   std::string text;          // UTF-8 plain text; lines end in '\n'
   std::string message_id;    // stable across retries when set (a fresh one otherwise)
+  // The Message-ID this one follows (In-Reply-To and References): a ticket's e-mails all name
+  // its first one, so mail clients show them as one conversation. Empty: none.
+  std::string in_reply_to;
 };
 
 // One plain addr-spec (local@domain): no list, no display name, no white space or quotes.
@@ -48,6 +51,14 @@ class MailDir final : public Transport {
 // The message as RFC 5322 text (CRLF line ends, MIME text/plain UTF-8, quoted-printable body).
 Result<std::string> format_rfc5322(const Message& message, const std::string& message_id,
                                    const std::string& date);
+
+// The message as it goes out now: RFC 5322 text dated now, its own Message-ID or a fresh one
+// "<unique>@portico" (`unique` is also the name MailDir gives the file).
+struct Outgoing {
+  std::string text;
+  std::string unique;
+};
+Result<Outgoing> format_now(const Message& message);
 
 // A person's or a project's name as it may appear in an e-mail, in its text or a header: one line
 // (control, separator and bidirectional characters become spaces, runs of white space one, ends
