@@ -115,6 +115,16 @@ inline std::string read_mail(const std::filesystem::path& file) {
   return out;
 }
 
+// A received message's text (CRLF or LF lines) with its quoted-printable undone.
+inline std::string read_mail_text(const std::string& raw) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("portico-mail-" + std::to_string(::getpid()) + ".eml");
+  { std::ofstream(dir) << raw; }
+  std::string text = read_mail(dir);
+  std::filesystem::remove(dir);
+  return text;
+}
+
 // The token= of the newest e-mail to `to` in `mail_dir` not among `seen` (waits up to 10 s).
 inline std::string mailed_token(const std::filesystem::path& mail_dir, const std::string& to,
                                 std::set<std::string>& seen) {
@@ -126,7 +136,7 @@ inline std::string mailed_token(const std::filesystem::path& mail_dir, const std
   for (int i = 0; i < 1000; ++i) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(mail_dir, ec)) {
-      const std::string name = entry.path().filename().string();
+      const std::string name = entry.path().string();  // whole: SMTP test servers reuse names
       if (!name.ends_with(".eml") || seen.contains(name)) continue;
       const std::string mail = read_mail(entry.path());
       if (mail.find("To: " + to) == std::string::npos) continue;
@@ -159,20 +169,26 @@ struct Caller {
   }
 };
 
-// A customer signed in on `project` by the e-mailed magic link (the server's mail directory is
-// DATA/mail).
-inline Caller customer(unsigned short port, const std::filesystem::path& data,
-                       const std::string& project, const std::string& email) {
+// A customer signed in on `project` by the magic link e-mailed into `mail_dir` (the server's
+// mail directory, or where a test's SMTP server keeps what it receives).
+inline Caller customer_by_mail(unsigned short port, const std::filesystem::path& mail_dir,
+                               const std::string& project, const std::string& email) {
   static std::set<std::string> seen;
   hc::Connection c(port);
   auto asked = c.request(boost::beast::http::verb::post, "/api/v1/auth/magic-link",
                          R"({"project":")" + project + R"(","email":")" + email + R"("})");
   REQUIRE_MESSAGE(asked.result_int() == 202, asked.body());
-  const std::string token = mailed_token(data / "mail", email, seen);
+  const std::string token = mailed_token(mail_dir, email, seen);
   auto session = c.request(boost::beast::http::verb::post, "/api/v1/auth/magic-link/verify",
                            R"({"token":")" + token + R"("})");
   REQUIRE_MESSAGE(session.result_int() == 200, session.body());
   return {port, std::string(hc::json(session).at("token").as_string())};
+}
+
+// A customer signed in on `project` by the magic link the server wrote into DATA/mail.
+inline Caller customer(unsigned short port, const std::filesystem::path& data,
+                       const std::string& project, const std::string& email) {
+  return customer_by_mail(port, data / "mail", project, email);
 }
 
 // A staff member signed in with their password.
