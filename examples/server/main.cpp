@@ -141,7 +141,8 @@ const std::vector<Setting>& settings() {
        }},
       {"smtp-require-tls", false, false,
        [](Args& a, std::string_view v, const Source&) { a.smtp_require_tls = v == "true"; }},
-      {"smtp-user", true, false, [](Args& a, std::string_view v, const Source&) { a.smtp_user = v; }},
+      {"smtp-user", true, false,
+       [](Args& a, std::string_view v, const Source&) { a.smtp_user = v; }},
       {"smtp-password", true, true,
        [](Args& a, std::string_view v, const Source&) { a.smtp_password = v; }},
       {"smtp-ca-file", true, false,
@@ -297,8 +298,8 @@ Args parse(int argc, char** argv) {
   }
   if (a.data.empty()) usage("--data DIR is required (or data = \"DIR\" in the --config file)");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
-  if (a.smtp.empty() && (a.smtp_require_tls || !a.smtp_user.empty() ||
-                         !a.smtp_password.empty() || !a.smtp_ca_file.empty())) {
+  if (a.smtp.empty() && (a.smtp_require_tls || !a.smtp_user.empty() || !a.smtp_password.empty() ||
+                         !a.smtp_ca_file.empty())) {
     usage("--smtp-require-tls, --smtp-user, --smtp-password and --smtp-ca-file need --smtp");
   }
   if (a.smtp_user.empty() != a.smtp_password.empty()) {

@@ -274,8 +274,8 @@ Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std
       bump_pending(t, -1);
       return {};
     }
-    const domain::TimeUs backoff =
-        std::min<domain::TimeUs>(first_retry_ << std::min<std::uint32_t>(d->attempts - 1, 20), 6 * domain::kHour);
+    const domain::TimeUs backoff = std::min<domain::TimeUs>(
+        first_retry_ << std::min<std::uint32_t>(d->attempts - 1, 20), 6 * domain::kHour);
     d->next_attempt_at = now + backoff;
     const std::string next = pending_key(*d);
     t.put(kPending, next, detail::encode(*d));

@@ -64,8 +64,8 @@ class SmtpProcess {
     return out;
   }
   // Waits until at least `n` messages arrived (up to `timeout`); the messages.
-  std::vector<std::string> wait_for(std::size_t n, std::chrono::milliseconds timeout =
-                                                       std::chrono::seconds(15)) const {
+  std::vector<std::string> wait_for(
+      std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(15)) const {
     const auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       auto got = messages();
@@ -76,10 +76,9 @@ class SmtpProcess {
 
  private:
   static std::vector<std::string> args(const std::filesystem::path& dir,
-                                       const std::vector<std::string>& extra,
-                                       unsigned short port) {
+                                       const std::vector<std::string>& extra, unsigned short port) {
     std::vector<std::string> a = {"/usr/bin/python3", PORTICO_SMTP_SERVER, "--dir", dir.string(),
-                                  "--port", std::to_string(port)};
+                                  "--port",           std::to_string(port)};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
 #include <portico/errc.hpp>
 #include <portico/log/types.hpp>
 #include <portico/mail/deliverer.hpp>
@@ -112,7 +111,11 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   const std::string first = ticket_message_id(d.project, d.ticket);
   std::string own = d.id + "@" + d.project + ".portico";
   std::replace(own.begin(), own.end(), ':', '.');  // a msg-id's left part is a dot-atom
-  Message out{name, options.from_address, recipient->email, std::move(subject), std::move(text),
+  Message out{name,
+              options.from_address,
+              recipient->email,
+              std::move(subject),
+              std::move(text),
               d.kind == "ticket_created" ? first : own};
   out.in_reply_to = first;
   return out;
@@ -120,7 +123,10 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
 
 Deliverer::Deliverer(log::Log& log, service::Portal& portal, Transport& transport,
                      DelivererOptions options)
-    : outbox_(log, options.first_retry), portal_(portal), transport_(transport), options_(std::move(options)) {
+    : outbox_(log, options.first_retry),
+      portal_(portal),
+      transport_(transport),
+      options_(std::move(options)) {
   if (!options_.on_warning) options_.on_warning = warn_on_stderr;
 }
 
@@ -158,10 +164,9 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
       const bool final_answer = sent.error().code == errc::kInvalidRequest;
       // The outbox's own bookkeeping must succeed, or the batch stops (nothing is then sent
       // twice in a tight loop, nor retried without backoff).
-      auto parked =
-          outbox_.failed(d.id, at, sent.error().message,
-                         final_answer ? projections::Outbox::Retry::never
-                                      : projections::Outbox::Retry::later);
+      auto parked = outbox_.failed(
+          d.id, at, sent.error().message,
+          final_answer ? projections::Outbox::Retry::never : projections::Outbox::Retry::later);
       if (!parked && parked.error().code != errc::kNotFound) {
         if (auto ok = settle(); !ok) return Unexpected(ok.error());
         return Unexpected(parked.error());

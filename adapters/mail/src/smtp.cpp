@@ -73,8 +73,7 @@ Result<void> check_smtp_url(std::string_view url) {
   const std::string path = url_part(u.get(), CURLUPART_PATH);
   if ((!path.empty() && path != "/") || !url_part(u.get(), CURLUPART_QUERY).empty() ||
       !url_part(u.get(), CURLUPART_FRAGMENT).empty()) {
-    return fail(errc::kInvalidRequest, "the SMTP URL is only a scheme, a host and a port",
-                "smtp");
+    return fail(errc::kInvalidRequest, "the SMTP URL is only a scheme, a host and a port", "smtp");
   }
   if (!url_part(u.get(), CURLUPART_USER).empty()) {
     return fail(errc::kInvalidRequest,

@@ -18,8 +18,12 @@ using portico::test::TempDir;
 namespace {
 
 mail::Message message(std::string to = "ann@example.com") {
-  mail::Message m{"Acme Support",  "support@acme.test", std::move(to), "Your ticket #4",
-                  "Hello,\n.a line that starts with a dot\n..and two\n", "reply-7@acme.portico"};
+  mail::Message m{"Acme Support",
+                  "support@acme.test",
+                  std::move(to),
+                  "Your ticket #4",
+                  "Hello,\n.a line that starts with a dot\n..and two\n",
+                  "reply-7@acme.portico"};
   m.in_reply_to = "ticket-4@acme.portico";
   return m;
 }
@@ -112,7 +116,8 @@ TEST_CASE("smtps with a login: the right password sends, a wrong one is temporar
   TempDir dir;
   REQUIRE(portico::test::write_self_signed(dir.path()));
   const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
-  SmtpProcess server(dir / "in", {"--smtps", cert, key, "--user", "portico", "--password", "s3cret"});
+  SmtpProcess server(dir / "in",
+                     {"--smtps", cert, key, "--user", "portico", "--password", "s3cret"});
   auto o = options(server, "smtps");
   o.ca_file = cert;
   o.user = "portico";
@@ -174,9 +179,9 @@ TEST_CASE("an SMTP URL is a scheme a host and a port") {
   CHECK(mail::check_smtp_url("smtp://mail.example.com:587"));
   CHECK(mail::check_smtp_url("smtps://mail.example.com:465"));
   CHECK(mail::check_smtp_url("smtp://127.0.0.1:25/"));
-  for (const char* bad : {"http://mail.example.com", "mail.example.com:25", "smtp://",
-                          "smtp://u:p@mail.example.com", "smtp://mail.example.com/x",
-                          "smtp://mail.example.com?x=1", ""}) {
+  for (const char* bad :
+       {"http://mail.example.com", "mail.example.com:25", "smtp://", "smtp://u:p@mail.example.com",
+        "smtp://mail.example.com/x", "smtp://mail.example.com?x=1", ""}) {
     CAPTURE(bad);
     auto checked = mail::check_smtp_url(bad);
     REQUIRE_FALSE(checked);

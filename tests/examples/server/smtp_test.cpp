@@ -125,8 +125,8 @@ TEST_CASE("--smtp-require-tls sends only over STARTTLS verified with --smtp-ca-f
   new_desk(data, kStaffPassword);
   SUBCASE("a server offering STARTTLS with the operator's certificate") {
     SmtpProcess smtp(dir / "smtp", {"--starttls", cert, key});
-    ServerProcess server(
-        data, {"--smtp", smtp.url(), "--smtp-require-tls", "--smtp-ca-file", cert});
+    ServerProcess server(data,
+                         {"--smtp", smtp.url(), "--smtp-require-tls", "--smtp-ca-file", cert});
     CHECK(magic_link(server.port(), "ann@example.com") == 202);
     auto got = smtp.wait_for(1);
     REQUIRE(got.size() == 1);
