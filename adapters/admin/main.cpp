@@ -13,6 +13,8 @@
 //   staff remove --project SLUG --email E              (their sessions end at once)
 //   team add|remove --project SLUG --name TEAM
 //   team members --project SLUG --name TEAM --add E | --remove E
+//   outbox list [--dead]                               (deliveries waiting, or given up)
+//   outbox retry ID                                    (a dead delivery tried again now)
 //
 // Exit status: 0 done, 1 refused or failed (the reason on standard error, naming the flag when a
 // value is wrong; nothing was changed), 2 bad usage.
@@ -24,7 +26,10 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <portico/clock.hpp>
 #include <portico/errc.hpp>
+#include <portico/log/types.hpp>
+#include <portico/projections/outbox.hpp>
 #include <portico/projections/register.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
@@ -56,6 +61,8 @@ constexpr const char* kUsage =
     "  staff remove --project SLUG --email E\n"
     "  team add|remove --project SLUG --name TEAM\n"
     "  team members --project SLUG --name TEAM (--add E | --remove E)\n"
+    "  outbox list [--dead]\n"
+    "  outbox retry ID\n"
     "SETTINGS (each changes one thing; LIST is comma-separated, DUR is 45s, 30m, 48h, 14d or 0):\n"
     "  --name N  --customer-reply keep_status|reopen\n"
     "  --closed-tickets closed_is_final|reply_reopens  --sign-in LIST  --allowed-domains LIST\n"
@@ -433,6 +440,38 @@ int team(const Global& g, const std::vector<std::string_view>& args) {
   return 0;
 }
 
+// One line per delivery: id, kind, customer, project#ticket, attempts, next attempt (or "dead"),
+// last error ("-" for none), tab-separated.
+int outbox_list(const Global& g, const std::vector<std::string_view>& args) {
+  const bool dead = args.size() == 3 && args[2] == "--dead";
+  if (args.size() > 3 || (args.size() == 3 && !dead)) usage("outbox list takes only --dead");
+  auto log = open_log(g.data);
+  if (!log) return 1;
+  proj::Outbox outbox(*log);
+  auto rows = dead ? outbox.dead(100'000) : outbox.pending(100'000);
+  if (!rows) return print_error("outbox", rows.error());
+  for (const proj::Delivery& d : *rows) {
+    const std::string next = dead ? "dead" : plog::format_time_us(d.next_attempt_at);
+    std::printf("%s\t%s\t%s\t%s#%llu\t%u\t%s\t%s\n", d.id.c_str(), d.kind.c_str(),
+                d.recipient.c_str(), d.project.c_str(), static_cast<unsigned long long>(d.ticket),
+                d.attempts, next.c_str(), d.last_error.empty() ? "-" : d.last_error.c_str());
+  }
+  return 0;
+}
+
+int outbox_retry(const Global& g, const std::vector<std::string_view>& args) {
+  if (args.size() != 3 || args[2].starts_with("--")) usage("outbox retry takes a delivery ID");
+  auto log = open_log(g.data);
+  if (!log) return 1;
+  proj::Outbox outbox(*log);
+  const std::string id(args[2]);
+  if (auto done = outbox.retry(id, portico::system_clock_us()); !done) {
+    return print_error("outbox retry " + id, done.error());
+  }
+  std::printf("delivery %s will be tried again now\n", id.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -466,6 +505,9 @@ int main(int argc, char** argv) {
     if (verb == "remove") return staff_remove(g, rest);
   } else if (noun == "team") {
     return team(g, rest);
+  } else if (noun == "outbox") {
+    if (verb == "list") return outbox_list(g, rest);
+    if (verb == "retry") return outbox_retry(g, rest);
   }
   usage("unknown command '" + std::string(noun) + " " + std::string(verb) + "'");
 }

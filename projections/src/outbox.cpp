@@ -284,4 +284,20 @@ Result<void> Outbox::failed(const std::string& id, domain::TimeUs now, const std
   });
 }
 
+Result<void> Outbox::retry(const std::string& id, domain::TimeUs now) {
+  return write_outbox(log_, [&](TableWriter& t) -> Result<void> {
+    auto stored = t.get(kDead, id);
+    auto d = stored ? detail::decode<Delivery>(*stored) : std::nullopt;
+    if (!d) return fail(errc::kNotFound, "no dead delivery " + id);
+    t.erase(kDead, id);
+    d->attempts = 0;
+    d->next_attempt_at = now;
+    const std::string key = pending_key(*d);
+    t.put(kPending, key, detail::encode(*d));
+    t.put(kIds, id, key);
+    bump_pending(t, +1);
+    return {};
+  });
+}
+
 }  // namespace portico::projections

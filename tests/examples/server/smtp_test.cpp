@@ -163,3 +163,48 @@ TEST_CASE("the SMTP settings are checked when the server starts") {
   CHECK(from.exit_code == 2);
   CHECK(from.out.find("--mail-from takes one e-mail address") != std::string::npos);
 }
+
+TEST_CASE("a delivery the mail server refuses is dead and portico-admin outbox retry sends it") {
+  TempDir dir;
+  const auto data = dir / "data";
+  new_desk(data, kStaffPassword);
+  auto smtp = std::make_unique<SmtpProcess>(dir / "smtp");
+  const unsigned short smtp_port = smtp->port();
+  ServerProcess server(data, {"--smtp", smtp->url()});
+  const auto ann = customer_by_mail(server.port(), smtp->dir(), "acme", "ann@example.com");
+  // Ann's mailbox is refused for a while (550): her "ticket received" e-mail is given up at once.
+  smtp.reset();  // the port is free before the next server takes it
+  smtp = std::make_unique<SmtpProcess>(dir / "smtp",
+                                       std::vector<std::string>{"--reject", "ann@example.com"},
+                                       smtp_port);
+  auto opened = ann.call(verb::post, "/api/v1/projects/acme/tickets",
+                         R"({"subject":"Bounced","message":"Is my mailbox full?"})");
+  REQUIRE(opened.result_int() == 201);
+  std::string line;
+  for (int i = 0; i < 500 && line.empty(); ++i) {
+    auto dead = admin(data, {"outbox", "list", "--dead"});
+    REQUIRE(dead.exit_code == 0);
+    line = dead.out;
+    if (line.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_FALSE(line.empty());
+  CHECK(line.find("\tticket_created\t") != std::string::npos);
+  CHECK(line.find("\tacme#1\t1\tdead\t") != std::string::npos);
+  CHECK(line.find("550") != std::string::npos);
+  CHECK(admin(data, {"outbox", "list"}).out.empty());  // nothing else waits
+  CHECK(with_subject(smtp->messages(), "#1 received").empty());
+
+  // The mailbox works again; the operator sends the e-mail once more.
+  smtp.reset();
+  smtp = std::make_unique<SmtpProcess>(dir / "smtp", std::vector<std::string>{}, smtp_port);
+  const std::string id = line.substr(0, line.find('\t'));
+  auto retried = admin(data, {"outbox", "retry", id});
+  CHECK_MESSAGE(retried.exit_code == 0, retried.out);
+  CHECK(retried.out == "delivery " + id + " will be tried again now\n");
+  CHECK_FALSE(wait_for_subject(*smtp, "#1 received").empty());
+  CHECK(admin(data, {"outbox", "list", "--dead"}).out.empty());
+  auto again = admin(data, {"outbox", "retry", id});  // no longer dead
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("no dead delivery " + id) != std::string::npos);
+  CHECK(admin(data, {"outbox", "list", "--everything"}).exit_code == 2);
+}

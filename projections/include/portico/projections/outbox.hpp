@@ -68,6 +68,9 @@ class Outbox {
   // dead after kMaxAttempts or at once when `retry` is never.
   Result<void> failed(const std::string& id, domain::TimeUs now, const std::string& error,
                       Retry retry = Retry::later);
+  // A dead delivery pending again, due at `now`, with a fresh set of attempts (its last error
+  // kept): the operator fixed what made it fail. An id that is not dead is not_found.
+  Result<void> retry(const std::string& id, domain::TimeUs now);
 
  private:
   log::Log& log_;
