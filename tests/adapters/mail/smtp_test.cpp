@@ -76,7 +76,7 @@ TEST_CASE("messages sent one after another share one connection") {
   CHECK(header(got[1], "X-Peer") == header(got[2], "X-Peer"));
 }
 
-TEST_CASE("STARTTLS with a certificate made in the test, verified against it") {
+TEST_CASE("STARTTLS with a certificate made in the test and verified against it") {
   TempDir dir;
   REQUIRE(portico::test::write_self_signed(dir.path()));
   const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
@@ -112,7 +112,7 @@ TEST_CASE("require_tls refuses to send to a server that offers no STARTTLS") {
   CHECK(server.messages().empty());
 }
 
-TEST_CASE("smtps with a login: the right password sends, a wrong one is temporary") {
+TEST_CASE("smtps with a login: the right password sends and a wrong one is temporary") {
   TempDir dir;
   REQUIRE(portico::test::write_self_signed(dir.path()));
   const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
@@ -157,7 +157,7 @@ TEST_CASE("a 5xx for the recipient is final and a 4xx is temporary") {
   CHECK(header(got[0], "X-Envelope-To") == "ann@example.com");
 }
 
-TEST_CASE("a server that is not there is unavailable, and one that comes back is used") {
+TEST_CASE("a server that is not there is unavailable and one that comes back is used") {
   TempDir dir;
   unsigned short port = 0;
   {
