@@ -174,9 +174,8 @@ TEST_CASE("a delivery the mail server refuses is dead and portico-admin outbox r
   const auto ann = customer_by_mail(server.port(), smtp->dir(), "acme", "ann@example.com");
   // Ann's mailbox is refused for a while (550): her "ticket received" e-mail is given up at once.
   smtp.reset();  // the port is free before the next server takes it
-  smtp = std::make_unique<SmtpProcess>(dir / "smtp",
-                                       std::vector<std::string>{"--reject", "ann@example.com"},
-                                       smtp_port);
+  smtp = std::make_unique<SmtpProcess>(
+      dir / "smtp", std::vector<std::string>{"--reject", "ann@example.com"}, smtp_port);
   auto opened = ann.call(verb::post, "/api/v1/projects/acme/tickets",
                          R"({"subject":"Bounced","message":"Is my mailbox full?"})");
   REQUIRE(opened.result_int() == 201);
