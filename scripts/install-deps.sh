@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   liblmdb-dev libfmt-dev doctest-dev libssl-dev libsodium-dev
   libtomlplusplus-dev libhowardhinnant-date-dev tzdata libcurl4-openssl-dev
+  liboath-dev libqrencode-dev
   john-data
   python3-aiosmtpd openssl
   chromium fonts-liberation fonts-noto-color-emoji

@@ -53,7 +53,7 @@ constexpr const char* kUsage =
     "                      [--tls-cert PEM --tls-key PEM] [--mail-from ADDRESS]\n"
     "                      [--smtp smtp://HOST:PORT|smtps://HOST:PORT [--smtp-require-tls]\n"
     "                       [--smtp-user U --smtp-password-file FILE] [--smtp-ca-file PEM]]\n"
-    "                      [--mail-retry DURATION]\n"
+    "                      [--mail-retry DURATION] [--key-file FILE]\n"
     "                      [--password-list FILE] [--sign-in-rate N] [--write-rate N]\n"
     "                      [--trusted-proxy CIDR]... [--max-connections-per-address N]\n"
     "                      [--metrics-token TOKEN | --metrics-token-file FILE] [--demo]\n"
@@ -82,7 +82,8 @@ struct Args {
   std::string tls_cert;
   std::string tls_key;
   std::string mail_from = "support@portico.invalid";
-  std::string smtp;  // smtp:// or smtps:// URL; empty: e-mail goes to mail_dir
+  std::string key_file;  // the server's key; DATA/secret.key when empty
+  std::string smtp;      // smtp:// or smtps:// URL; empty: e-mail goes to mail_dir
   bool smtp_require_tls = false;
   std::string smtp_user;
   std::string smtp_password;
@@ -132,6 +133,7 @@ const std::vector<Setting>& settings() {
        }},
       {"base-url", true, false, [](Args& a, std::string_view v, const Source&) { a.base_url = v; }},
       {"mail-dir", true, false, [](Args& a, std::string_view v, const Source&) { a.mail_dir = v; }},
+      {"key-file", true, false, [](Args& a, std::string_view v, const Source&) { a.key_file = v; }},
       {"smtp", true, false,
        [](Args& a, std::string_view v, const Source& from) {
          if (auto ok = portico::mail::check_smtp_url(v); !ok) {
@@ -298,6 +300,7 @@ Args parse(int argc, char** argv) {
   }
   if (a.data.empty()) usage("--data DIR is required (or data = \"DIR\" in the --config file)");
   if (a.mail_dir.empty()) a.mail_dir = a.data + "/mail";  // the development default
+  if (a.key_file.empty()) a.key_file = a.data + "/secret.key";
   if (a.smtp.empty() && (a.smtp_require_tls || !a.smtp_user.empty() || !a.smtp_password.empty() ||
                          !a.smtp_ca_file.empty())) {
     usage("--smtp-require-tls, --smtp-user, --smtp-password and --smtp-ca-file need --smtp");
@@ -321,9 +324,9 @@ struct DemoPasswords {
   std::string customer;
 };
 
-// The key that signs survey links (DATA/secret.key, 32 random bytes, made on first start).
-std::optional<std::string> load_secret(const std::string& data) {
-  const std::string path = data + "/secret.key";
+// The server's key (DATA/secret.key or --key-file; 32 random bytes, made on first start): it
+// signs survey links and seals two-factor secrets.
+std::optional<std::string> load_secret(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
     const std::string key = portico::service::new_token();
@@ -437,10 +440,10 @@ int main(int argc, char** argv) {
   }
   svc::Portal portal(**log);
   proj::Views views(**log);
-  const auto secret = load_secret(args.data);
+  const auto secret = load_secret(args.key_file);
   if (!secret) {
-    std::fprintf(stderr, "portico-server: cannot read or make %s/secret.key: %s\n",
-                 args.data.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "portico-server: cannot read or make %s: %s\n", args.key_file.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   auto common = svc::load_password_list(args.password_list);
@@ -452,6 +455,7 @@ int main(int argc, char** argv) {
   app_options.base_url = args.base_url;
   app_options.mail_from = args.mail_from;
   app_options.secret = *secret;
+  app_options.accounts.server_key = *secret;  // seals two-factor secrets
   app_options.accounts.password_rules.is_common = *common;
   app_options.limits.per_address = {static_cast<double>(args.sign_in_rate),
                                     static_cast<double>(args.sign_in_rate)};

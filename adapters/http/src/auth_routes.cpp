@@ -28,10 +28,12 @@ std::string set_cookie(std::string_view name, std::string_view value, long max_a
 }
 
 // The body's string fields `names`, in order: 415/400 for a body that is not a JSON object, 400
-// with `field` for the first one missing or not a string.
+// with `field` for the first one missing or not a string. `totp`, when given, receives the
+// optional second factor ("" when absent; 400 when it is not a string).
 template <std::size_t N>
 Result<std::array<std::string, N>> strings(const Request& request,
-                                           const std::array<std::string_view, N>& names) {
+                                           const std::array<std::string_view, N>& names,
+                                           std::string* totp = nullptr) {
   auto body = parse_body(request);
   if (!body) return Unexpected(body.error());
   std::array<std::string, N> out;
@@ -40,8 +42,9 @@ Result<std::array<std::string, N>> strings(const Request& request,
     if (!v) return Unexpected(v.error());
     out[i] = std::move(*v);
   }
-  // An optional second factor: accepted for later (TOTP comes with a later issue), a string.
-  if (auto totp = optional_string(*body, "totp"); !totp) return Unexpected(totp.error());
+  auto second = optional_string(*body, "totp");
+  if (!second) return Unexpected(second.error());
+  if (totp != nullptr) *totp = second->value_or("");
   return out;
 }
 
@@ -101,6 +104,8 @@ void App::Impl::add_auth_routes() {
   // budget, and given back when the password was not wrong. Two budgets (SignInLimits): the
   // (account, client address) pair's, and the account's unless this address signed in to it
   // before. Refused: "rate_limited" with the wait in seconds as its message.
+  // A wrong two-factor code counts like a wrong password (invalid_credentials at sign-in; at
+  // confirm and disable, invalid_request naming "code").
   auto password_attempt = [this](const Call& c, const std::string& account,
                                  const std::function<Result<service::NewSession>()>& attempt)
       -> Result<service::NewSession> {
@@ -205,7 +210,8 @@ void App::Impl::add_auth_routes() {
 
   router.add(verb::post, "/api/v1/auth/login", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto f = strings<3>(c.request, {"project", "email", "password"});
+    std::string totp;
+    auto f = strings<3>(c.request, {"project", "email", "password"}, &totp);
     if (!f) return error_response(c.request, f.error());
     const auto& [project, email, password] = *f;
     // Validated before anything becomes a key: no project can have that slug (404, as the
@@ -218,8 +224,9 @@ void App::Impl::add_auth_routes() {
       return error_response(c.request, 401, errc::kInvalidCredentials,
                             "the e-mail address or the password is wrong");
     }
-    const auto s = password_attempt(c, "customer:" + *address,
-                                    [&] { return accounts.sign_in(project, email, password); });
+    const auto s = password_attempt(c, "customer:" + *address, [&] {
+      return accounts.sign_in(project, email, password, totp);
+    });
     if (!s && s.error().code == errc::kRateLimited) return too_many(c, wait_of(s.error()));
     return customer_session(c, s);
   });
@@ -292,14 +299,77 @@ void App::Impl::add_auth_routes() {
       auto p = portal.project(slug);
       if (p && p->exists) projects.push_back({{"slug", slug}, {"name", p->settings.name}});
     }
+    auto totp = accounts.totp_enabled(who->caller);
+    if (!totp) return error_response(c.request, totp.error());
     return json_response(c.request, 200,
                          boost::json::object{{"customer", customer_json(*customer)},
-                                             {"projects", std::move(projects)}});
+                                             {"projects", std::move(projects)},
+                                             {"totp_enabled", *totp}});
   });
+
+  // Two-factor enrolment, the same for both realms. A wrong code at confirm or disable counts
+  // against the account's budget of wrong passwords: six digits cannot be guessed one by one.
+  auto totp_routes = [=, this](dom::Realm realm, const std::string& base) {
+    auto code_attempt = [this](const service::Caller& who,
+                               const std::function<Result<void>()>& attempt) -> Result<void> {
+      const auto now = detail::Clock::now();
+      const auto& limit = options.limits.failed_passwords_account;
+      const std::string key = "totp:" + std::string(dom::to_string(who.realm)) + ":" + who.id;
+      if (auto wait = password_limiter.take(key, limit, now)) {
+        return fail(errc::kRateLimited, std::to_string(wait->count()));
+      }
+      auto done = attempt();
+      if (done || done.error().field != "code") password_limiter.give_back(key, limit, now);
+      return done;
+    };
+    router.add(verb::post, base + "/totp", [=, this](const Call& c) {
+      auto who = authenticate(c, realm);
+      if (!who) return error_response(c.request, who.error());
+      auto started = accounts.start_totp(who->caller);
+      if (!started) return error_response(c.request, started.error());
+      return json_response(
+          c.request, 200,
+          boost::json::object{{"secret", started->secret}, {"otpauth_url", started->otpauth_url}});
+    });
+    router.add(verb::post, base + "/totp/confirm", [=, this](const Call& c) {
+      auto who = authenticate(c, realm);
+      if (!who) return error_response(c.request, who.error());
+      auto f = strings<1>(c.request, {"code"});
+      if (!f) return error_response(c.request, f.error());
+      std::vector<std::string> codes;
+      auto done = code_attempt(who->caller, [&]() -> Result<void> {
+        auto confirmed = accounts.confirm_totp(who->caller, (*f)[0]);
+        if (!confirmed) return Unexpected(confirmed.error());
+        codes = std::move(*confirmed);
+        return {};
+      });
+      if (!done && done.error().code == errc::kRateLimited)
+        return too_many(c, wait_of(done.error()));
+      if (!done) return error_response(c.request, done.error());
+      boost::json::array shown;
+      for (auto& code : codes) shown.emplace_back(code);
+      return json_response(c.request, 200, boost::json::object{{"recovery_codes", shown}});
+    });
+    router.add(verb::post, base + "/totp/disable", [=, this](const Call& c) {
+      auto who = authenticate(c, realm);
+      if (!who) return error_response(c.request, who.error());
+      auto f = strings<1>(c.request, {"code"});
+      if (!f) return error_response(c.request, f.error());
+      auto done =
+          code_attempt(who->caller, [&] { return accounts.disable_totp(who->caller, (*f)[0]); });
+      if (!done && done.error().code == errc::kRateLimited)
+        return too_many(c, wait_of(done.error()));
+      if (!done) return error_response(c.request, done.error());
+      return no_content(c.request);
+    });
+  };
+  totp_routes(dom::Realm::customer, "/api/v1/me");
+  totp_routes(dom::Realm::staff, "/api/v1/staff/me");
 
   router.add(verb::post, "/api/v1/staff/auth/login", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
-    auto f = strings<2>(c.request, {"email", "password"});
+    std::string totp;
+    auto f = strings<2>(c.request, {"email", "password"}, &totp);
     if (!f) return error_response(c.request, f.error());
     const auto& [email, password] = *f;
     const auto address = dom::account::normalize_email(email);
@@ -308,7 +378,7 @@ void App::Impl::add_auth_routes() {
                             "the e-mail address or the password is wrong");
     }
     const auto s = password_attempt(c, "staff:" + *address,
-                                    [&] { return accounts.staff_sign_in(email, password); });
+                                    [&] { return accounts.staff_sign_in(email, password, totp); });
     if (!s) {
       if (s.error().code == errc::kRateLimited) return too_many(c, wait_of(s.error()));
       return error_response(c.request, s.error());

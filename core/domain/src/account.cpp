@@ -51,6 +51,11 @@ State evolve(State s, const Event& event) {
                  },
                  [&](const StaffSessionsEnded& e) { s.sessions_valid_from = e.at; },
                  [&](const StaffEmailClaimed& e) { s.claimed_by = e.staff_id; },
+                 [&](const totp::TotpEnrolStarted& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpEnabled& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpDisabled& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpCodeUsed& e) { totp::apply(s.totp, e); },
+                 [&](const totp::RecoveryCodeUsed& e) { totp::apply(s.totp, e); },
              },
              event);
   return s;

@@ -49,6 +49,11 @@ State evolve(State s, const Event& event) {
                    s.email_verified = true;
                  },
                  [&](const EmailVerified&) { s.email_verified = true; },
+                 [&](const totp::TotpEnrolStarted& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpEnabled& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpDisabled& e) { totp::apply(s.totp, e); },
+                 [&](const totp::TotpCodeUsed& e) { totp::apply(s.totp, e); },
+                 [&](const totp::RecoveryCodeUsed& e) { totp::apply(s.totp, e); },
              },
              event);
   return s;

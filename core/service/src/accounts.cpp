@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "second_factor.hpp"
 #include "store.hpp"
 
 namespace portico::service {
@@ -14,6 +15,7 @@ namespace portico::service {
 namespace account = domain::account;
 namespace customer = domain::customer;
 namespace project = domain::project;
+namespace totp = domain::totp;
 using detail::AccountTraits;
 using detail::CustomerTraits;
 using domain::Realm;
@@ -55,6 +57,13 @@ Result<Answer> decide(log::Log& log, std::string_view what, Attempt&& attempt) {
 template <class Answer>
 using Decision = detail::Decision<Answer>;
 
+// A two-factor rule's event with what the caller is answered when it is recorded.
+template <class Answer>
+Result<std::pair<totp::Event, Answer>> with_answer(Result<totp::Event> event, Answer answer) {
+  if (!event) return Unexpected(event.error());
+  return std::pair<totp::Event, Answer>{std::move(*event), std::move(answer)};
+}
+
 }  // namespace
 
 Result<std::function<bool(std::string_view)>> load_password_list(
@@ -93,9 +102,14 @@ struct Accounts::Impl {
     std::unordered_map<std::string, TimeUs> at;
   };
   std::shared_ptr<Refreshing> refreshing = std::make_shared<Refreshing>();
+  detail::SecondFactor second_factor;
 
   Impl(log::Log& l, Portal& p, AccountsOptions o)
-      : log(l), portal(p), options(std::move(o)), caches(detail::caches_of(p)) {
+      : log(l),
+        portal(p),
+        options(std::move(o)),
+        caches(detail::caches_of(p)),
+        second_factor(options.server_key) {
     // The Portal's clock unless given one: a test that fakes time sets it once.
     if (!options.clock) options.clock = [&p] { return p.now(); };
     if (sodium_init() < 0) std::abort();  // no randomness: refuse to hand out secrets
@@ -103,6 +117,39 @@ struct Accounts::Impl {
   }
 
   TimeUs now() const { return options.clock(); }
+
+  // What `code` is for `state` now (a TOTP code's time step, a recovery code, nothing, wrong).
+  totp::Presented presented(const totp::State& state, std::string_view code, bool pending) const {
+    return second_factor.match(state, code, pending, now() / domain::kSecond);
+  }
+
+  // Runs `rule` on the two-factor state of the caller's own account (customer or staff) and
+  // appends the event it decides, at the version it was decided on. `rule` returns
+  // Result<std::pair<totp::Event, Answer>>.
+  template <class Answer, class Rule>
+  Result<Answer> change_totp(const Caller& who, Rule&& rule) {
+    if (who.realm == Realm::customer) {
+      return change_totp_on<CustomerTraits, Answer>(customer::stream_id(who.id), who, rule);
+    }
+    if (who.realm == Realm::staff) {
+      return change_totp_on<AccountTraits, Answer>(account::staff_stream(who.id), who, rule);
+    }
+    return fail(errc::kForbidden, "only people sign in with two factors");
+  }
+  template <class Traits, class Answer, class Rule>
+  Result<Answer> change_totp_on(const std::string& stream, const Caller& who, Rule& rule) {
+    return decide<Answer>(log, "two-factor sign-in", [&](int) -> Result<Decision<Answer>> {
+      auto loaded = load<Traits>(stream);
+      if (!loaded) return Unexpected(loaded.error());
+      if (!(*loaded)->state.exists) return fail(errc::kNotFound, "no such account");
+      auto decided = rule((*loaded)->state);
+      if (!decided) return Unexpected(decided.error());
+      auto writes = writes_by({who.realm, who.id});
+      writes.add<Traits>(stream, log::ExpectedVersion::exactly((*loaded)->version),
+                         {totp::widen<typename Traits::Event>(decided->first)});
+      return Decision<Answer>{std::move(writes).take(), std::move(decided->second)};
+    });
+  }
 
   Result<std::string> hash_password(std::string_view password) const {
     char out[crypto_pwhash_STRBYTES];
@@ -185,6 +232,8 @@ struct Accounts::Impl {
     bool create = false;  // make the identity when the address has none
     std::optional<std::pair<std::string, std::uint64_t>> token;  // stream, version to use it at
     const account::TokenIssued* link = nullptr;  // the link followed (account::follow_link)
+    // A password sign-in's second factor as presented ("" for none); unset for e-mailed links.
+    std::optional<std::string_view> totp;
   };
 
   Result<NewSession> sign_in_customer(const CustomerSignIn& in) {
@@ -216,6 +265,11 @@ struct Accounts::Impl {
       }
       const std::string id = made ? made->customer_id : **owner;
       std::vector<customer::Event> events;
+      if (in.totp) {
+        auto second = totp::sign_in(state.totp, presented(state.totp, *in.totp, false), t);
+        if (!second) return Unexpected(second.error());
+        if (*second) events.push_back(totp::widen<customer::Event>(**second));
+      }
       if (in.link) {
         auto own = account::follow_link(state, *in.link, t);
         if (!own) return Unexpected(own.error());
@@ -431,7 +485,7 @@ Result<NewSession> Accounts::verify_email(std::string_view token) {
 }
 
 Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view email,
-                                     std::string_view password) {
+                                     std::string_view password, std::string_view code) {
   auto p = impl_->project_offering(slug, "password");
   if (!p) return Unexpected(p.error());
   if (password.size() > 4 * impl_->options.password_rules.max_length) {
@@ -454,7 +508,8 @@ Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view e
   if (auto ok = account::check_password_sign_in(found ? &*found : nullptr, matches); !ok) {
     return Unexpected(ok.error());
   }
-  return impl_->sign_in_customer({slug, *address, {}, "password", false, std::nullopt, nullptr});
+  return impl_->sign_in_customer(
+      {slug, *address, {}, "password", false, std::nullopt, nullptr, code});
 }
 
 Result<void> Accounts::check_password_reset(const std::string& slug, std::string_view email) {
@@ -599,7 +654,8 @@ Result<std::optional<StaffAccount>> Accounts::staff(const std::string& staff_id)
   return std::optional<StaffAccount>(StaffAccount{st.staff_id, st.email, st.display_name});
 }
 
-Result<NewSession> Accounts::staff_sign_in(std::string_view email, std::string_view password) {
+Result<NewSession> Accounts::staff_sign_in(std::string_view email, std::string_view password,
+                                           std::string_view code) {
   if (password.size() > 4 * impl_->options.password_rules.max_length) {
     return invalid_credentials();
   }
@@ -619,9 +675,79 @@ Result<NewSession> Accounts::staff_sign_in(std::string_view email, std::string_v
   if (hash.empty() || !matches) return invalid_credentials();
   return decide<NewSession>(impl_->log, "the session", [&](int) -> Result<Decision<NewSession>> {
     auto writes = writes_by({Realm::staff, id});
+    // The second factor, decided on the account as it is now: a code used by a sign-in that
+    // won a race is refused here on the next attempt.
+    const std::string stream = account::staff_stream(id);
+    auto staff = impl_->load<AccountTraits>(stream);
+    if (!staff) return Unexpected(staff.error());
+    const totp::State& factor = (*staff)->state.totp;
+    auto second = totp::sign_in(factor, impl_->presented(factor, code, false), impl_->now());
+    if (!second) return Unexpected(second.error());
+    if (*second) {
+      writes.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*staff)->version),
+                                {totp::widen<account::Event>(**second)});
+    }
     NewSession session = impl_->start(writes, Realm::staff, id, {}, "password");
     return Decision<NewSession>{std::move(writes).take(), std::move(session)};
   });
+}
+
+Result<Accounts::TotpEnrolment> Accounts::start_totp(const Caller& who) {
+  auto secret = impl_->second_factor.new_secret();
+  if (!secret) return Unexpected(secret.error());
+  // The app shows the issuer and the account: the project and the address for a customer.
+  std::string issuer = impl_->options.totp_issuer, account_name;
+  if (who.realm == Realm::customer) {
+    auto c = impl_->portal.customer(who.id);
+    if (!c) return Unexpected(c.error());
+    account_name = c->email;
+    if (auto s = impl_->load<AccountTraits>(account::session_stream(who.session_hash));
+        s && (*s)->state.session) {
+      if (auto p = impl_->portal.project((*s)->state.session->project); p && p->exists) {
+        issuer = p->settings.name;
+      }
+    }
+  } else {
+    auto s = staff(who.id);
+    if (!s) return Unexpected(s.error());
+    if (*s) account_name = (*s)->email;
+  }
+  TotpEnrolment out{secret->base32,
+                    detail::SecondFactor::otpauth_url(issuer, account_name, secret->base32)};
+  auto done = impl_->change_totp<bool>(who, [&](const auto& state) {
+    return with_answer(totp::enrol(state.totp, secret->sealed, impl_->now()), true);
+  });
+  if (!done) return Unexpected(done.error());
+  return out;
+}
+
+Result<std::vector<std::string>> Accounts::confirm_totp(const Caller& who, std::string_view code) {
+  const auto recovery = impl_->second_factor.recovery_codes();
+  return impl_->change_totp<std::vector<std::string>>(who, [&](const auto& state) {
+    return with_answer(totp::confirm(state.totp, impl_->presented(state.totp, code, true),
+                                     recovery.hashes, impl_->now()),
+                       recovery.codes);
+  });
+}
+
+Result<void> Accounts::disable_totp(const Caller& who, std::string_view code) {
+  auto done = impl_->change_totp<bool>(who, [&](const auto& state) {
+    return with_answer(
+        totp::disable(state.totp, impl_->presented(state.totp, code, false), impl_->now()), true);
+  });
+  if (!done) return Unexpected(done.error());
+  return {};
+}
+
+Result<bool> Accounts::totp_enabled(const Caller& who) const {
+  if (who.realm == Realm::customer) {
+    auto c = impl_->load<CustomerTraits>(customer::stream_id(who.id));
+    if (!c) return Unexpected(c.error());
+    return (*c)->state.totp.enabled;
+  }
+  auto s = impl_->load<AccountTraits>(account::staff_stream(who.id));
+  if (!s) return Unexpected(s.error());
+  return (*s)->state.totp.enabled;
 }
 
 Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {

@@ -8,9 +8,9 @@
 //                             verification or a password reset. Using one is appending TokenUsed
 //                             at version 1, so two uses can never both succeed.
 //   "session:{sha256 hex}"    SessionStarted, SessionRefreshed*, SessionEnded: one sign-in.
-//   "staff:{id}"              StaffAccountCreated, StaffPasswordSet, StaffSessionsEnded: a staff
-//                             identity (global;
-//                             which projects it serves is the project aggregate's StaffAdded).
+//   "staff:{id}"              StaffAccountCreated, StaffPasswordSet, StaffSessionsEnded and the
+//                             two-factor events (totp.hpp): a staff identity (global; which
+//                             projects it serves is the project aggregate's StaffAdded).
 //   "staff-email:{address}"   StaffEmailClaimed: one staff identity per e-mail address.
 // Only hashes of tokens are stored; the tokens themselves go out by e-mail or in the answer.
 #pragma once
@@ -23,6 +23,7 @@
 #include <optional>
 #include <portico/domain/common.hpp>
 #include <portico/domain/customer.hpp>
+#include <portico/domain/totp.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -117,9 +118,11 @@ BOOST_DESCRIBE_STRUCT(StaffPasswordSet, (), (at, hash))
 BOOST_DESCRIBE_STRUCT(StaffEmailClaimed, (), (at, email, staff_id))
 BOOST_DESCRIBE_STRUCT(StaffSessionsEnded, (), (at, reason))
 
-using Event =
-    std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
-                 StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed, StaffSessionsEnded>;
+// A staff stream also carries the two-factor events (totp.hpp).
+using Event = std::variant<TokenIssued, TokenUsed, SessionStarted, SessionRefreshed, SessionEnded,
+                           StaffAccountCreated, StaffPasswordSet, StaffEmailClaimed,
+                           StaffSessionsEnded, totp::TotpEnrolStarted, totp::TotpEnabled,
+                           totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
 // The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
 std::uint32_t schema_version(const Event& event) noexcept;
@@ -146,6 +149,7 @@ struct State {
   std::string password_hash;
   std::string claimed_by;          // staff-email: the staff id holding the address
   TimeUs sessions_valid_from = 0;  // staff: sessions started before this have ended
+  totp::State totp;                // staff: two-factor sign-in
 
   friend bool operator==(const State&, const State&) = default;
 };

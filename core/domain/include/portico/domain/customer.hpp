@@ -3,7 +3,8 @@
 //
 // Streams (docs/events.md):
 //   "customer:{id}"       CustomerRegistered, MembershipJoined, MembershipLeft, PasswordSet,
-//                         PasswordVerified, EmailVerified.
+//                         PasswordVerified, EmailVerified, and the two-factor events
+//                         (totp.hpp).
 //   "handle:{handle}"     HandleClaimed: one customer per handle.
 //   "email:{address}"     EmailClaimed: one customer identity per e-mail address.
 // Same layout as ticket.hpp.
@@ -13,6 +14,7 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <portico/domain/common.hpp>
+#include <portico/domain/totp.hpp>
 #include <set>
 #include <string>
 #include <string_view>
@@ -94,8 +96,11 @@ BOOST_DESCRIBE_STRUCT(PasswordSet, (), (at, hash, verified, ends_sessions))
 BOOST_DESCRIBE_STRUCT(PasswordVerified, (), (at, password_set_at))
 BOOST_DESCRIBE_STRUCT(EmailVerified, (), (at))
 
-using Event = std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed,
-                           EmailClaimed, PasswordSet, PasswordVerified, EmailVerified>;
+// A customer's stream also carries the two-factor events (totp.hpp).
+using Event =
+    std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed, EmailClaimed,
+                 PasswordSet, PasswordVerified, EmailVerified, totp::TotpEnrolStarted,
+                 totp::TotpEnabled, totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
 // The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
 std::uint32_t schema_version(const Event& event) noexcept;
@@ -119,6 +124,7 @@ struct State {
   bool email_verified = false;
   TimeUs sessions_valid_from = 0;  // sessions started before this were ended (password reset)
   std::string claimed_by;          // "email:{address}" streams: the customer holding it
+  totp::State totp;                // two-factor sign-in
   friend bool operator==(const State&, const State&) = default;
 };
 

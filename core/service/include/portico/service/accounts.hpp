@@ -38,6 +38,12 @@ struct AccountsOptions {
   // Argon2id cost: libsodium's "interactive" limits by default (2 passes over 64 MiB).
   unsigned long long argon2_passes = 2;
   std::size_t argon2_memory = 64 * 1024 * 1024;
+  // The server's secret (portico-server: DATA/secret.key, or --key-file): two-factor secrets are
+  // sealed with a key derived from it, so the log alone (a backup, a copy of data.mdb) does not
+  // reveal them. At least 16 bytes; empty leaves two-factor sign-in unavailable.
+  std::string server_key;
+  // The issuer an authenticator app shows for staff accounts (customers see the project's name).
+  std::string totp_issuer = "Portico";
 };
 
 // A deny list of common passwords, one per line ("#!comment" lines skipped), matched
@@ -124,9 +130,12 @@ class Accounts {
     std::string project;
   };
   Result<LinkInfo> describe_link(std::string_view token);
-  // Errors: invalid_credentials, email_not_verified, not_found, forbidden, domain_not_allowed.
+  // With two-factor sign-in on, `totp` is a current code or an unused recovery code: without
+  // one totp_required, a wrong or replayed one invalid_credentials (and nothing is recorded).
+  // Errors: invalid_credentials, totp_required, email_not_verified, not_found, forbidden,
+  // domain_not_allowed.
   Result<NewSession> sign_in(const std::string& project, std::string_view email,
-                             std::string_view password);
+                             std::string_view password, std::string_view totp = {});
   // nullopt when no account has the address (answer as if one had: no enumeration).
   Result<std::optional<Mailing>> request_password_reset(const std::string& project,
                                                         std::string_view email);
@@ -148,9 +157,28 @@ class Accounts {
                                          std::string_view password);
   Result<std::optional<StaffAccount>> staff_by_email(std::string_view email) const;
   Result<std::optional<StaffAccount>> staff(const std::string& staff_id) const;
-  Result<NewSession> staff_sign_in(std::string_view email, std::string_view password);
+  // `totp` as for sign_in. Errors: invalid_credentials, totp_required.
+  Result<NewSession> staff_sign_in(std::string_view email, std::string_view password,
+                                   std::string_view totp = {});
   // Ends every session the staff member holds now (staff remove). Errors: not_found.
   Result<void> end_staff_sessions(const std::string& staff_id, std::string_view reason);
+
+  // ---- Two-factor sign-in (TOTP, RFC 6238), customers and staff alike ----
+  struct TotpEnrolment {
+    std::string secret;       // base32, for typing into an authenticator app
+    std::string otpauth_url;  // the same as a URL (a QR code of it)
+  };
+  // A new secret, pending until confirm_totp (again: another one replaces it). Errors: conflict
+  // (two-factor is on already), unavailable (no server key), not_found.
+  Result<TotpEnrolment> start_totp(const Caller& who);
+  // The first code from the app turns it on; the ten recovery codes are returned this once.
+  // Errors: invalid_request "code", conflict (nothing pending, or on already).
+  Result<std::vector<std::string>> confirm_totp(const Caller& who, std::string_view code);
+  // Off, with a current code or an unused recovery code. Errors: invalid_request "code",
+  // conflict (not on).
+  Result<void> disable_totp(const Caller& who, std::string_view code);
+  // Whether the caller's account has two-factor sign-in on.
+  Result<bool> totp_enabled(const Caller& who) const;
 
   // ---- Sessions ----
   // The holder of an active session of `realm`; unauthenticated otherwise (unknown, ended,

@@ -1,0 +1,290 @@
+// Two-factor sign-in against a real portico-server (--demo), as a person uses it: enrol from an
+// authenticator app (the codes are computed here with liboath from the secret the server gave),
+// confirm, sign in with a code, a replayed code, recovery codes, disable; the same for staff;
+// wrong codes limited like wrong passwords; the secret never stored in the clear.
+#include <doctest/doctest.h>
+#include <liboath/oath.h>
+
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "../../support/demo_passwords.hpp"
+#include "../../support/server_process.hpp"
+#include "../../support/temp_dir.hpp"
+
+using namespace portico::test;
+using boost::beast::http::verb;
+
+namespace {
+
+// The code an authenticator app shows at `t` for the base32 `secret`.
+std::string code_at(const std::string& secret, std::time_t t) {
+  REQUIRE(oath_init() == OATH_OK);
+  char* raw = nullptr;
+  size_t len = 0;
+  REQUIRE(oath_base32_decode(secret.data(), secret.size(), &raw, &len) == OATH_OK);
+  char otp[7] = {};
+  const int rc = oath_totp_generate(raw, len, t, 30, 0, 6, otp);
+  std::free(raw);
+  REQUIRE(rc == OATH_OK);
+  return otp;
+}
+std::string code_now(const std::string& secret) { return code_at(secret, std::time(nullptr)); }
+// The next step's code: within the server's window of one step, and newer than any used yet.
+std::string code_next(const std::string& secret) {
+  return code_at(secret, std::time(nullptr) + 30);
+}
+// A code that is not the right one now (nor a neighbour's, but for a one-in-a-million chance).
+std::string wrong_code(const std::string& secret) {
+  std::string c = code_now(secret);
+  c[0] = c[0] == '9' ? '0' : static_cast<char>(c[0] + 1);
+  return c;
+}
+
+struct Answer {
+  unsigned status;
+  boost::json::value body;
+};
+Answer post(unsigned short port, const std::string& target, const std::string& body,
+            const std::string& token = {}) {
+  hc::Connection c(port);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  auto r = c.request(verb::post, target, body, headers);
+  boost::json::value v;
+  if (!r.body().empty()) v = hc::json(r);
+  return {r.result_int(), v};
+}
+// The error's code or field ({"error": {code, message, field?}}), or "".
+std::string error_part(const Answer& a, std::string_view part) {
+  if (!a.body.is_object() || !a.body.as_object().contains("error")) return "";
+  const auto& e = a.body.at("error").as_object();
+  return e.contains(part) ? std::string(e.at(part).as_string()) : "";
+}
+std::string code_of(const Answer& a) { return error_part(a, "code"); }
+std::string field_of(const Answer& a) { return error_part(a, "field"); }
+
+std::string login_body(const std::string& password, const std::string& totp = {}) {
+  std::string b = R"({"project":"demo","email":"ann@example.com","password":")" + password + "\"";
+  if (!totp.empty()) b += R"(,"totp":")" + totp + "\"";
+  return b + "}";
+}
+std::string staff_body(const std::string& password, const std::string& totp = {}) {
+  std::string b = R"({"email":"agent@demo.test","password":")" + password + "\"";
+  if (!totp.empty()) b += R"(,"totp":")" + totp + "\"";
+  return b + "}";
+}
+
+std::vector<std::string> demo_args(const std::filesystem::path& data,
+                                   std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {PORTICO_SERVER, "--data", data.string(),    "--listen",
+                                "127.0.0.1:0",  "--demo", "--sign-in-rate", "1000"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+struct Demo {
+  TempDir dir;
+  ChildProcess process;
+  unsigned short port;
+  DemoPasswords passwords;
+  explicit Demo(std::vector<std::string> extra = {})
+      : process(demo_args(dir / "data", std::move(extra))),
+        port(listening_port(process)),
+        passwords(demo_passwords(process)) {}
+  ~Demo() {
+    process.kill(SIGTERM);
+    process.wait();
+  }
+};
+
+// Enrols the holder of `token` under `base` ("/api/v1/me" or "/api/v1/staff/me"): the secret and
+// the recovery codes.
+std::pair<std::string, std::vector<std::string>> enrol(unsigned short port, const std::string& base,
+                                                       const std::string& token) {
+  auto started = post(port, base + "/totp", "", token);
+  REQUIRE_MESSAGE(started.status == 200, boost::json::serialize(started.body));
+  const std::string secret(started.body.at("secret").as_string());
+  CHECK(std::regex_match(secret, std::regex("[A-Z2-7]{32}")));
+  const std::string url(started.body.at("otpauth_url").as_string());
+  CHECK(url.starts_with("otpauth://totp/"));
+  CHECK(url.find("secret=" + secret) != std::string::npos);
+  CHECK(url.find("&algorithm=SHA1&digits=6&period=30") != std::string::npos);
+
+  auto wrong =
+      post(port, base + "/totp/confirm", R"({"code":")" + wrong_code(secret) + "\"}", token);
+  CHECK(wrong.status == 400);
+  CHECK(field_of(wrong) == "code");
+  auto confirmed =
+      post(port, base + "/totp/confirm", R"({"code":")" + code_now(secret) + "\"}", token);
+  REQUIRE_MESSAGE(confirmed.status == 200, boost::json::serialize(confirmed.body));
+  std::vector<std::string> codes;
+  for (const auto& c : confirmed.body.at("recovery_codes").as_array()) {
+    codes.emplace_back(c.as_string());
+    CHECK(std::regex_match(codes.back(), std::regex("[A-Z2-7]{4}(-[A-Z2-7]{4}){3}")));
+  }
+  CHECK(codes.size() == 10);
+  CHECK(std::set<std::string>(codes.begin(), codes.end()).size() == 10);
+  return {secret, codes};
+}
+
+std::string file_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("a customer turns on two-factor sign-in and signs in with codes and recovery codes") {
+  Demo demo;
+  const unsigned short port = demo.port;
+  const std::string& password = demo.passwords.customer;
+  auto first = post(port, "/api/v1/auth/login", login_body(password));
+  REQUIRE(first.status == 200);
+  const std::string token(first.body.at("token").as_string());
+  hc::Connection c(port);
+  auto me = c.request(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer " + token}});
+  CHECK(hc::json(me).at("totp_enabled").as_bool() == false);
+
+  const auto [secret, recovery] = enrol(port, "/api/v1/me", token);
+  me = c.request(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer " + token}});
+  CHECK(hc::json(me).at("totp_enabled").as_bool() == true);
+  // Sealed with the server's key: a copy of the log does not hold the secret.
+  CHECK(file_text(demo.dir / "data" / "data.mdb").find(secret) == std::string::npos);
+
+  auto without = post(port, "/api/v1/auth/login", login_body(password));
+  CHECK(without.status == 401);
+  CHECK(code_of(without) == "totp_required");
+  CHECK_FALSE(without.body.as_object().contains("token"));
+  auto wrong = post(port, "/api/v1/auth/login", login_body(password, wrong_code(secret)));
+  CHECK(wrong.status == 401);
+  CHECK(code_of(wrong) == "invalid_credentials");
+  auto bad_password = post(port, "/api/v1/auth/login", login_body("not it", code_next(secret)));
+  CHECK(bad_password.status == 401);
+
+  const std::string next = code_next(secret);
+  auto with = post(port, "/api/v1/auth/login", login_body(password, next));
+  CHECK_MESSAGE(with.status == 200, boost::json::serialize(with.body));
+  auto replay = post(port, "/api/v1/auth/login", login_body(password, next));
+  CHECK(replay.status == 401);
+  CHECK(code_of(replay) == "invalid_credentials");
+
+  CHECK(post(port, "/api/v1/auth/login", login_body(password, recovery[0])).status == 200);
+  CHECK(post(port, "/api/v1/auth/login", login_body(password, recovery[0])).status == 401);
+  // As typed by a person: lower case, without the dashes.
+  std::string typed;
+  for (char ch : recovery[1]) {
+    if (ch != '-') typed.push_back(static_cast<char>(std::tolower(ch)));
+  }
+  CHECK(post(port, "/api/v1/auth/login", login_body(password, typed)).status == 200);
+
+  auto used = post(port, "/api/v1/me/totp/disable", R"({"code":")" + recovery[0] + "\"}", token);
+  CHECK(used.status == 400);
+  CHECK(field_of(used) == "code");
+  auto again = post(port, "/api/v1/me/totp", "", token);  // on: disable first
+  CHECK(again.status == 409);
+  CHECK(post(port, "/api/v1/me/totp/disable", R"({"code":")" + recovery[2] + "\"}", token).status ==
+        204);
+  me = c.request(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer " + token}});
+  CHECK(hc::json(me).at("totp_enabled").as_bool() == false);
+  CHECK(post(port, "/api/v1/auth/login", login_body(password)).status == 200);
+  auto off = post(port, "/api/v1/me/totp/disable", R"({"code":")" + recovery[3] + "\"}", token);
+  CHECK(off.status == 409);
+}
+
+TEST_CASE("staff turn on two-factor sign-in the same way") {
+  Demo demo;
+  const unsigned short port = demo.port;
+  const std::string& password = demo.passwords.staff;
+  auto first = post(port, "/api/v1/staff/auth/login", staff_body(password));
+  REQUIRE(first.status == 200);
+  const std::string token(first.body.at("token").as_string());
+  // A customer's session is not a staff member's, nor the other way round.
+  CHECK(post(port, "/api/v1/me/totp", "", token).status == 401);
+  const auto [secret, recovery] = enrol(port, "/api/v1/staff/me", token);
+  auto without = post(port, "/api/v1/staff/auth/login", staff_body(password));
+  CHECK(without.status == 401);
+  CHECK(code_of(without) == "totp_required");
+  const std::string next = code_next(secret);
+  CHECK(post(port, "/api/v1/staff/auth/login", staff_body(password, next)).status == 200);
+  CHECK(post(port, "/api/v1/staff/auth/login", staff_body(password, next)).status == 401);
+  CHECK(post(port, "/api/v1/staff/auth/login", staff_body(password, recovery[9])).status == 200);
+  CHECK(post(port, "/api/v1/staff/me/totp/disable", R"({"code":")" + recovery[9] + "\"}", token)
+            .status == 400);
+  CHECK(post(port, "/api/v1/staff/me/totp/disable", R"({"code":")" + recovery[8] + "\"}", token)
+            .status == 204);
+  CHECK(post(port, "/api/v1/staff/auth/login", staff_body(password)).status == 200);
+}
+
+TEST_CASE("wrong two-factor codes count against the same budget as wrong passwords") {
+  Demo demo;
+  const unsigned short port = demo.port;
+  const std::string& password = demo.passwords.customer;
+  auto first = post(port, "/api/v1/auth/login", login_body(password));
+  REQUIRE(first.status == 200);
+  const std::string token(first.body.at("token").as_string());
+  const auto [secret, recovery] = enrol(port, "/api/v1/me", token);
+  unsigned refused = 0, limited = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto a = post(port, "/api/v1/auth/login", login_body(password, wrong_code(secret)));
+    if (a.status == 401) ++refused;
+    if (a.status == 429) ++limited;
+  }
+  CHECK(refused == 10);  // the (account, address) budget: 10 wrong ones
+  CHECK(limited == 2);
+  // The right code is refused too while the budget is spent: guessing cannot go on around it.
+  CHECK(post(port, "/api/v1/auth/login", login_body(password, code_next(secret))).status == 429);
+  // At disable, a signed-in session cannot guess either.
+  unsigned disable_refused = 0;
+  for (int i = 0; i < 51; ++i) {
+    auto a =
+        post(port, "/api/v1/me/totp/disable", R"({"code":")" + wrong_code(secret) + "\"}", token);
+    if (a.status == 400) ++disable_refused;
+    if (a.status == 429) break;
+  }
+  CHECK(disable_refused == 49);  // one of the 50 went to the wrong code at confirmation
+}
+
+TEST_CASE("the key that seals two-factor secrets can live outside the data directory") {
+  TempDir keys;
+  const std::string key = (keys / "portico.key").string();
+  std::string secret, password;
+  std::filesystem::path data;
+  TempDir dir;
+  data = dir / "data";
+  {
+    ChildProcess server(demo_args(data, {"--key-file", key}));
+    const auto port = listening_port(server);
+    password = demo_passwords(server).customer;
+    auto first = post(port, "/api/v1/auth/login", login_body(password));
+    REQUIRE(first.status == 200);
+    secret = enrol(port, "/api/v1/me", std::string(first.body.at("token").as_string())).first;
+    server.kill(SIGTERM);
+    server.wait();
+  }
+  CHECK(std::filesystem::exists(key));
+  CHECK_FALSE(std::filesystem::exists(data / "secret.key"));
+  {
+    // The data directory with another key: the sealed secret does not open, no code works.
+    ChildProcess server(demo_args(data, {"--key-file", (keys / "other.key").string()}));
+    const auto port = listening_port(server);
+    auto refused = post(port, "/api/v1/auth/login", login_body(password, code_next(secret)));
+    CHECK(refused.status == 401);
+    CHECK(code_of(refused) == "invalid_credentials");
+    server.kill(SIGTERM);
+    server.wait();
+  }
+  {
+    ChildProcess server(demo_args(data, {"--key-file", key}));  // its own key again
+    const auto port = listening_port(server);
+    CHECK(post(port, "/api/v1/auth/login", login_body(password, code_next(secret))).status == 200);
+    server.kill(SIGTERM);
+    server.wait();
+  }
+}
