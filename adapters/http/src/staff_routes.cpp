@@ -13,7 +13,8 @@ namespace dt = dom::ticket;
 namespace proj = projections;
 
 void App::Impl::add_staff_routes() {
-  // Signed in as staff of project {p}: 401 without a staff session, 404 for another project's.
+  // Signed in as staff of project {p}: 401 without a staff session, 404 for another project's,
+  // 403 while the project requires two-factor sign-in the member has not turned on.
   struct Staff {
     Authed who;
     dom::project::State project;
@@ -31,6 +32,11 @@ void App::Impl::add_staff_routes() {
       if (!project) return error_response(c.request, project.error());
       if (!project->exists || !dom::project::is_staff(*project, who->caller.id)) {
         return error_response(c.request, 404, errc::kNotFound, "no such project");
+      }
+      auto totp = accounts.totp_enabled(who->caller);
+      if (!totp) return error_response(c.request, totp.error());
+      if (auto allowed = dom::project::check_staff_totp(*project, *totp); !allowed) {
+        return error_response(c.request, allowed.error());
       }
       return handler(c, Staff{std::move(*who), std::move(*project)});
     };

@@ -3,6 +3,7 @@
 // index) is given here as `Presented`.
 #include <doctest/doctest.h>
 
+#include <portico/domain/project.hpp>
 #include <portico/domain/totp.hpp>
 #include <portico/errc.hpp>
 
@@ -143,4 +144,16 @@ TEST_CASE("disabling takes a fresh code or an unused recovery code and leaves ol
   totp::apply(s, totp::TotpEnrolStarted{kNow, "sealed-new"});
   CHECK_FALSE(totp::confirm(s, code(100), ten_hashes(), kNow));
   CHECK(totp::confirm(s, code(103), ten_hashes(), kNow));
+}
+
+TEST_CASE("a project requiring two-factor sign-in for staff refuses a member without it") {
+  portico::domain::project::State p;
+  p.settings.name = "Acme Support";
+  CHECK(portico::domain::project::check_staff_totp(p, false));  // optional by default
+  p.settings.staff_totp = "required";
+  auto refused = portico::domain::project::check_staff_totp(p, false);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::kForbidden);
+  CHECK(refused.error().message.find("two-factor") != std::string::npos);
+  CHECK(portico::domain::project::check_staff_totp(p, true));
 }

@@ -264,6 +264,9 @@ bool domain_allowed(const State& state, std::string_view email);
 // The organisation `email` belongs to in this project, "" for none.
 std::string organization_of(const State& state, std::string_view email);
 bool is_staff(const State& state, std::string_view staff_id);
+// The project's staff_totp policy: in a project that requires two-factor sign-in, a staff member
+// who has not turned it on may do nothing but enrol (forbidden, saying so).
+Result<void> check_staff_totp(const State& state, bool totp_enabled);
 std::string stream_id(std::string_view slug);
 
 }  // namespace portico::domain::project
