@@ -4,6 +4,7 @@
 // screenshots go to PORTICO_E2E_ARTIFACTS.
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -138,6 +139,18 @@ async function staffSignIn(page) {
   await page.getByLabel('Project').fill('demo');
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
+}
+
+// What an authenticator app shows for the base32 `secret`, `steps` time steps from now (RFC 6238).
+function totpCode(secret, steps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...secret].map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0')).join('');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const at = mac[19] & 15;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 async function shot(page, name) {
@@ -870,4 +883,93 @@ test('asking for sign-in links again and again: the page says how long to wait',
   await magic.getByText(/Too many attempts\. Please wait \d+ (seconds|minutes) and try again\./).waitFor();
   assert.deepEqual(await contrastProblems(judy), []);  // the sign-in page with an error on it
   assert.deepEqual(judy.errors, []);
+});
+
+test('a customer turns on two-factor sign-in on her profile and signs in with a code and a recovery code', async () => {
+  const tia = await newPage();
+  const seen = mailbox();
+  await tia.goto(`${base}/p/demo/register`);
+  await tia.getByLabel('Your name').fill('Tia Berg');
+  await tia.getByLabel('E-mail address').fill('tia@example.com');
+  await tia.getByLabel(/^Password/).fill('tia keeps two keys safe');
+  await tia.getByRole('button', {name: 'Create account'}).click();
+  await tia.getByText('Almost there').waitFor();
+  await tia.goto(await mailedLink('tia@example.com', seen));
+  await tia.getByRole('button', {name: 'Confirm and sign in as tia@example.com'}).click();
+  await tia.getByRole('heading', {level: 1, name: 'Hello, Tia Berg'}).waitFor();
+
+  await tia.getByRole('link', {name: 'Your profile (Tia Berg)'}).click();
+  await tia.getByRole('heading', {level: 1, name: 'Your profile'}).waitFor();
+  await tia.getByRole('button', {name: 'Turn on two-factor sign-in'}).click();
+  const qr = tia.getByRole('img', {name: 'QR code for your authenticator app'});
+  await qr.waitFor();
+  assert.ok((await qr.evaluate((img) => img.naturalWidth)) > 0, 'the QR code does not load');
+  const secret = (await tia.locator('.totp-secret').textContent()).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  const right = totpCode(secret);
+  await tia.getByLabel('Code from the app').fill(right === '000000' ? '111111' : '000000');
+  await tia.getByRole('button', {name: 'Turn it on'}).click();
+  await tia.locator('.field-error').waitFor();  // a wrong code is refused by its field
+  await tia.getByLabel('Code from the app').fill(totpCode(secret));
+  await tia.getByRole('button', {name: 'Turn it on'}).click();
+  await tia.getByText('Two-factor sign-in is on.').waitFor();
+  const codes = await tia.locator('.recovery-codes code').allTextContents();
+  assert.equal(codes.length, 10);
+  await shot(tia, 'profile-recovery-codes');
+  await tia.getByRole('button', {name: 'I have saved them'}).click();
+  await tia.getByRole('button', {name: 'Turn off two-factor sign-in'}).waitFor();
+
+  // Signing in now asks for the code after the password.
+  await tia.getByRole('button', {name: 'Sign out'}).click();
+  await signInByPassword(tia, 'tia@example.com', 'tia keeps two keys safe');
+  const region = tia.getByRole('region', {name: 'Sign in with your password'});
+  const code = region.getByLabel('Code from your authenticator app');
+  await code.waitFor();
+  await tia.getByText('Enter the code from your authenticator app.').waitFor();
+  assert.equal(await code.evaluate((el) => el === document.activeElement), true, 'the code field has no focus');
+  await code.fill(totpCode(secret, 1));
+  await region.getByRole('button', {name: 'Sign in'}).click();
+  await tia.getByRole('heading', {level: 1, name: 'Hello, Tia Berg'}).waitFor();
+
+  // A recovery code instead, as a person types it.
+  await tia.getByRole('button', {name: 'Sign out'}).click();
+  await signInByPassword(tia, 'tia@example.com', 'tia keeps two keys safe');
+  await region.getByLabel('Code from your authenticator app').fill(codes[0].toLowerCase());
+  await region.getByRole('button', {name: 'Sign in'}).click();
+  await tia.getByRole('heading', {level: 1, name: 'Hello, Tia Berg'}).waitFor();
+
+  await tia.getByRole('link', {name: 'Your profile (Tia Berg)'}).click();
+  await tia.getByLabel('A code from the app, or a recovery code').fill(codes[1]);
+  await tia.getByRole('button', {name: 'Turn off two-factor sign-in'}).click();
+  await tia.getByRole('button', {name: 'Turn on two-factor sign-in'}).waitFor();
+  assert.deepEqual(tia.errors, []);
+});
+
+test('staff with two-factor sign-in on give the code at the console\'s sign-in', async () => {
+  // The agent turns two-factor on over the API (the console has no page for it yet).
+  const login = await fetch(`${base}/api/v1/staff/auth/login`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({email: 'agent@demo.test', password: staffPassword})});
+  const token = (await login.json()).token;
+  const call = async (route, body) => fetch(`${base}${route}`, {method: 'POST',
+    headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`}, body: body && JSON.stringify(body)});
+  const started = await (await call('/api/v1/staff/me/totp')).json();
+  const confirmed = await call('/api/v1/staff/me/totp/confirm', {code: totpCode(started.secret)});
+  assert.equal(confirmed.status, 200);
+  const {recovery_codes: codes} = await confirmed.json();
+  try {
+    const agent = await newPage();
+    await agent.goto(`${base}/staff/`);
+    await agent.getByLabel('E-mail address').fill('agent@demo.test');
+    await agent.getByLabel('Password').fill(staffPassword);
+    await agent.getByLabel('Project').fill('demo');
+    await agent.getByRole('button', {name: 'Sign in'}).click();
+    await agent.getByLabel('Code from your authenticator app').fill(totpCode(started.secret, 1));
+    await agent.getByRole('button', {name: 'Sign in'}).click();
+    await agent.getByRole('heading', {level: 1, name: 'Queue'}).waitFor();
+    assert.deepEqual(agent.errors, []);
+  } finally {
+    // Off again: the other tests sign the agent in with the password alone.
+    const off = await call('/api/v1/staff/me/totp/disable', {code: codes[0]});
+    assert.equal(off.status, 204);
+  }
 });

@@ -9,6 +9,7 @@
 #include <portico/mail/sign_in.hpp>
 
 #include "app_impl.hpp"
+#include "qr_code.hpp"
 #include "render.hpp"
 
 namespace portico::http {
@@ -327,9 +328,10 @@ void App::Impl::add_auth_routes() {
       if (!who) return error_response(c.request, who.error());
       auto started = accounts.start_totp(who->caller);
       if (!started) return error_response(c.request, started.error());
-      return json_response(
-          c.request, 200,
-          boost::json::object{{"secret", started->secret}, {"otpauth_url", started->otpauth_url}});
+      boost::json::object body{{"secret", started->secret}, {"otpauth_url", started->otpauth_url}};
+      // For the portal's page: the URL as a QR code image for the app's camera.
+      if (auto qr = detail::qr_code_data_url(started->otpauth_url)) body["qr_code"] = *qr;
+      return json_response(c.request, 200, body);
     });
     router.add(verb::post, base + "/totp/confirm", [=, this](const Call& c) {
       auto who = authenticate(c, realm);

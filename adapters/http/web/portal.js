@@ -104,7 +104,7 @@ function words(e) {
     case 'headers_too_large': return 'The request was too large for the server. Signing out and in again may help.';
     case 'method_not_allowed': return 'The server does not offer this action here. Reload the page and try again.';
     case 'unavailable': return 'The service is busy or out of space right now; nothing was saved. Please try again shortly.';
-    case 'forbidden': return 'You are not allowed to do that here.';
+    case 'forbidden': return /two-factor/.test(e.message || '') ? e.message : 'You are not allowed to do that here.';
     case 'invalid_request': return e.message || 'Please check what you entered.';
     default: return e.message || 'Something went wrong.';
   }
@@ -230,6 +230,71 @@ function field(label, input, hint) {
 }
 const value = (f, name) => f.elements[name].value;
 
+// A password sign-in that may need the authenticator app's code: the code field appears once the
+// server says the account has two-factor sign-in on (totp_required), and goes with every try after.
+async function withSecondFactor(f, send) {
+  const code = f.elements.totp ? value(f, 'totp').trim() : '';
+  try {
+    return await send(code ? {totp: code} : {});
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'totp_required' && !f.elements.totp) {
+      const input = h('input', {name: 'totp', autocomplete: 'one-time-code', inputmode: 'numeric', required: true});
+      f.querySelector('.actions').before(field('Code from your authenticator app', input,
+        'Six digits, or one of your recovery codes.'));
+      throw new ApiError(401, 'totp_required', 'Enter the code from your authenticator app.', 'totp');
+    }
+    throw e;
+  }
+}
+
+// Two-factor sign-in on the profile page: turn on (scan the QR code, confirm with a code, keep the
+// recovery codes shown this once) and turn off (a code or a recovery code).
+function twoFactorCard(realm, enabled) {
+  const path = realm === 'staff' ? '/api/v1/staff/me/totp' : '/api/v1/me/totp';
+  const area = h('div', {'aria-live': 'polite'});
+  const codeInput = (label, hint) => field(label, h('input', {name: 'code', autocomplete: 'one-time-code',
+    inputmode: 'numeric', required: true}), hint);
+  function offView() {
+    area.replaceChildren(
+      h('p', {}, 'Off. With it on, signing in with your password also asks for a code from an authenticator app on your phone.'),
+      form([], 'Turn on two-factor sign-in', async () => enrolView(await api('POST', path, undefined, {realm}))));
+  }
+  function enrolView(e) {
+    area.replaceChildren(
+      h('p', {}, 'Scan this QR code with your authenticator app, or type the key into it. Then enter the six digits it shows.'),
+      e.qr_code ? h('img', {src: e.qr_code, alt: 'QR code for your authenticator app', class: 'qr', width: 200, height: 200}) : null,
+      h('p', {}, 'Key: ', h('code', {class: 'totp-secret'}, e.secret)),
+      form([codeInput('Code from the app')], 'Turn it on', async (f) => {
+        const r = await api('POST', `${path}/confirm`, {code: value(f, 'code').trim()}, {realm});
+        codesView(r.recovery_codes);
+      }));
+  }
+  function codesView(codes) {
+    area.replaceChildren(
+      h('p', {class: 'success', role: 'status'}, 'Two-factor sign-in is on.'),
+      h('p', {}, 'Keep these recovery codes somewhere safe: each one signs you in once if you lose your phone. They are shown only now.'),
+      h('ol', {class: 'recovery-codes'}, codes.map((c) => h('li', {}, h('code', {}, c)))),
+      h('div', {class: 'actions'}, h('button', {type: 'button', onclick: () => onView()}, 'I have saved them')));
+  }
+  function onView() {
+    area.replaceChildren(
+      h('p', {}, 'On: signing in with your password asks for a code from your authenticator app.'),
+      form([codeInput('A code from the app, or a recovery code')], 'Turn off two-factor sign-in', async (f) => {
+        await api('POST', `${path}/disable`, {code: value(f, 'code').trim()}, {realm});
+        offView();
+      }));
+  }
+  if (enabled) onView(); else offView();
+  return h('section', {class: 'card', 'aria-labelledby': 'totp-h'}, h('h2', {id: 'totp-h'}, 'Two-factor sign-in'), area);
+}
+
+function profilePage() {
+  show(h('h1', {}, 'Your profile'),
+    h('section', {class: 'card', 'aria-labelledby': 'account-h'}, h('h2', {id: 'account-h'}, 'Your account'),
+      h('p', {}, me.customer.display_name, ' · ', me.customer.email)),
+    twoFactorCard('customer', me.totp_enabled));
+}
+
 // ---- The project's theme ----
 
 function luminance(hex) {
@@ -310,7 +375,8 @@ async function customerHeader(p) {
     h('a', {href: `${base}/tickets/new`}, 'New ticket'),
     h('a', {href: `${base}/tickets`}, 'My tickets'),
     h('a', {href: `${base}/favorites`}, 'Favorites'),
-    bell, h('span', {}, me.customer.display_name), out));
+    bell, h('a', {href: `${base}/profile`, 'aria-label': `Your profile (${me.customer.display_name})`},
+      me.customer.display_name), out));
 }
 
 function signInPage(p, {message} = {}) {
@@ -336,7 +402,8 @@ function signInPage(p, {message} = {}) {
         field('E-mail address', h('input', {name: 'email', type: 'email', autocomplete: 'username', required: true})),
         field('Password', h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: true})),
       ], 'Sign in', async (f) => {
-        const s = await api('POST', '/api/v1/auth/login', {project: p.slug, email: value(f, 'email'), password: value(f, 'password')});
+        const s = await withSecondFactor(f, (extra) => api('POST', '/api/v1/auth/login',
+          {project: p.slug, email: value(f, 'email'), password: value(f, 'password'), ...extra}));
         signedIn(s, 'customer');
         go(afterSignIn(base));
       }),
@@ -844,6 +911,7 @@ async function customerRoute(slug, rest) {
     if (first === 'tickets' && /^[1-9][0-9]*$/.test(second || '')) return await ticketPage(p, second);
     if (first === 'favorites') return await listPage(p, 'favorites');
     if (first === 'notifications') return await notificationsPage(p);
+    if (first === 'profile' && !second) return profilePage();
   } catch (e) { return errorPage(e); }
   errorPage(new ApiError(404, 'not_found', ''));
 }
@@ -917,7 +985,8 @@ function staffSignIn(already, named) {
     if (!named) {
       try { await project(slug); } catch { throw new ApiError(400, 'invalid_request', 'There is no project by that name.', 'project'); }
     }
-    const s = await api('POST', '/api/v1/staff/auth/login', {email: value(f, 'email'), password: value(f, 'password')}, {realm: 'staff'});
+    const s = await withSecondFactor(f, (extra) => api('POST', '/api/v1/staff/auth/login',
+      {email: value(f, 'email'), password: value(f, 'password'), ...extra}, {realm: 'staff'}));
     signedIn(s, 'staff');
     localStorage.setItem('portico.staff.id', s.staff.id);
     localStorage.setItem('portico.staff.project', slug);
