@@ -365,6 +365,22 @@ void App::Impl::add_auth_routes() {
       return no_content(c.request);
     });
   };
+  // The staff member signed in (an addition to API.md: the console's account page reads it).
+  router.add(verb::get, "/api/v1/staff/me", [this](const Call& c) {
+    auto who = authenticate(c, dom::Realm::staff);
+    if (!who) return error_response(c.request, who.error());
+    auto staff = accounts.staff(who->caller.id);
+    if (!staff) return error_response(c.request, staff.error());
+    if (!*staff) return error_response(c.request, 401, errc::kUnauthenticated, "no such staff");
+    auto totp = accounts.totp_enabled(who->caller);
+    if (!totp) return error_response(c.request, totp.error());
+    return json_response(c.request, 200,
+                         boost::json::object{{"staff",
+                                              {{"id", (*staff)->id},
+                                               {"display_name", (*staff)->display_name},
+                                               {"email", (*staff)->email}}},
+                                             {"totp_enabled", *totp}});
+  });
   totp_routes(dom::Realm::customer, "/api/v1/me");
   totp_routes(dom::Realm::staff, "/api/v1/staff/me");
 

@@ -949,18 +949,34 @@ async function staffRoute(rest) {
   applyTheme(p);
   siteName = `${p.name} — staff console`;
   top.replaceChildren(h('a', {class: 'brand', href: `/staff/${encodeURIComponent(slug)}/`}, `${p.name} · staff`),
-    h('nav', {'aria-label': 'Main'}, h('a', {href: `/p/${encodeURIComponent(slug)}/`}, 'Customer portal'), signOut));
+    h('nav', {'aria-label': 'Main'}, h('a', {href: `/p/${encodeURIComponent(slug)}/`}, 'Customer portal'),
+      h('a', {href: `/staff/${encodeURIComponent(slug)}/account`}, 'Your account'), signOut));
   try {
     if (!second) return await queuePage(p);
     if (second === 'tickets' && /^[1-9][0-9]*$/.test(third || '')) return await staffTicketPage(p, third);
+    if (second === 'account' && !third) return await staffAccountPage(p);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       localStorage.removeItem(csrfKey('staff'));
       return go('/staff/', {replace: true});
     }
+    // The project requires two-factor sign-in the member has not turned on: say so, and where.
+    if (e instanceof ApiError && e.code === 'forbidden' && /two-factor/.test(e.message || '')) {
+      return show(h('h1', {}, 'Two-factor sign-in needed'), alertBox(e),
+        h('p', {}, h('a', {class: 'button', href: `/staff/${encodeURIComponent(slug)}/account`}, 'Turn on two-factor sign-in')));
+    }
     return errorPage(e);
   }
   errorPage(new ApiError(404, 'not_found', ''));
+}
+
+async function staffAccountPage(p) {
+  const who = await api('GET', '/api/v1/staff/me', undefined, {realm: 'staff'});
+  show(h('h1', {}, 'Your account'),
+    h('section', {class: 'card', 'aria-labelledby': 'account-h'}, h('h2', {id: 'account-h'}, 'Signed in as'),
+      h('p', {}, who.staff.display_name, ' · ', who.staff.email)),
+    twoFactorCard('staff', who.totp_enabled),
+    h('p', {}, h('a', {href: `/staff/${encodeURIComponent(p.slug)}/`}, 'Back to the queue')));
 }
 
 // The staff sign-in form; at /staff/{slug}/ (named) it signs in to that project and does not ask.
