@@ -1,9 +1,8 @@
 #include "qr_code.hpp"
 
+#include <fmt/format.h>
 #include <qrencode.h>
 #include <sodium.h>
-
-#include <fmt/format.h>
 
 #include <memory>
 
@@ -20,7 +19,8 @@ std::optional<std::string> qr_code_data_url(std::string_view text) {
   std::string path;
   for (int y = 0; y < width; ++y) {
     for (int x = 0; x < width; ++x) {
-      if (qr->data[y * width + x] & 1) path += fmt::format("M{} {}h1v1h-1z", x + kQuiet, y + kQuiet);
+      if (qr->data[y * width + x] & 1)
+        path += fmt::format("M{} {}h1v1h-1z", x + kQuiet, y + kQuiet);
     }
   }
   const std::string svg = fmt::format(

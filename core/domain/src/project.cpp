@@ -511,9 +511,9 @@ std::string organization_of(const State& s, std::string_view email) {
 
 Result<void> check_staff_totp(const State& s, bool totp_enabled) {
   if (totp_enabled || s.settings.staff_totp != "required") return {};
-  return fail(errc::kForbidden,
-              s.settings.name + " requires two-factor sign-in for staff: turn it on first "
-                                "(POST /api/v1/staff/me/totp, then …/totp/confirm)");
+  return fail(errc::kForbidden, s.settings.name +
+                                    " requires two-factor sign-in for staff: turn it on first "
+                                    "(POST /api/v1/staff/me/totp, then …/totp/confirm)");
 }
 
 bool is_staff(const State& s, std::string_view staff_id) {

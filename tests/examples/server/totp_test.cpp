@@ -289,10 +289,12 @@ TEST_CASE("the key that seals two-factor secrets can live outside the data direc
   }
 }
 
-TEST_CASE("a project that requires two-factor sign-in for staff lets a member without it only enrol") {
+TEST_CASE(
+    "a project that requires two-factor sign-in for staff lets a member without it only enrol") {
   Demo demo;
   const unsigned short port = demo.port;
-  auto required = admin(demo.dir / "data", {"project", "update", "demo", "--staff-totp", "required"});
+  auto required =
+      admin(demo.dir / "data", {"project", "update", "demo", "--staff-totp", "required"});
   REQUIRE_MESSAGE(required.exit_code == 0, required.out);
   auto signed_in = post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
   REQUIRE(signed_in.status == 200);  // a session that may enrol
@@ -304,8 +306,8 @@ TEST_CASE("a project that requires two-factor sign-in for staff lets a member wi
   const auto error = hc::json(queue).at("error");
   CHECK(error.at("code").as_string() == "forbidden");
   CHECK(std::string(error.at("message").as_string()).find("two-factor") != std::string::npos);
-  auto reply = post(port, "/api/v1/staff/projects/demo/tickets/1/messages", R"({"body":"hi"})",
-                    token);
+  auto reply =
+      post(port, "/api/v1/staff/projects/demo/tickets/1/messages", R"({"body":"hi"})", token);
   CHECK(reply.status == 403);
 
   enrol(port, "/api/v1/staff/me", token);
