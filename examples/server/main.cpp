@@ -324,11 +324,12 @@ struct DemoPasswords {
   std::string customer;
 };
 
-// The server's key (DATA/secret.key or --key-file; 32 random bytes, made on first start): it
-// signs survey links and seals two-factor secrets.
-std::optional<std::string> load_secret(const std::string& path) {
+// The server's key (DATA/secret.key, made on first start with 32 random bytes, or the file
+// --key-file names, which must exist): it signs survey links and seals two-factor secrets. A key
+// made anew where one was expected would lock out everyone with two-factor sign-in on.
+std::optional<std::string> load_secret(const std::string& path, bool make_if_missing) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
+  if (fd < 0 && errno == ENOENT && make_if_missing) {
     const std::string key = portico::service::new_token();
     const std::string tmp = path + ".tmp";
     int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -440,10 +441,12 @@ int main(int argc, char** argv) {
   }
   svc::Portal portal(**log);
   proj::Views views(**log);
-  const auto secret = load_secret(args.key_file);
+  const bool default_key = args.key_file == args.data + "/secret.key";
+  const auto secret = load_secret(args.key_file, default_key);
   if (!secret) {
-    std::fprintf(stderr, "portico-server: cannot read or make %s: %s\n", args.key_file.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "portico-server: cannot read%s %s: %s%s\n", default_key ? " or make" : "",
+                 args.key_file.c_str(), std::strerror(errno),
+                 default_key ? "" : " (make one with: openssl rand -base64 32 > FILE; chmod 600 FILE)");
     return 1;
   }
   auto common = svc::load_password_list(args.password_list);

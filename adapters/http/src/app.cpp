@@ -215,7 +215,10 @@ Response App::handle(const Request& request, const Peer& peer) {
       // a corrected body) simply asks again. Answers that set a cookie (sign-ins) carry a
       // session's secrets and are not kept in memory: a retried sign-in signs in anew.
       const unsigned status = response.result_int();
-      if (status >= 200 && status < 300 && response[beast_http::field::set_cookie].empty()) {
+      // Nor are two-factor enrolments (a secret, recovery codes), for the same reason.
+      const bool secret = target.find("/totp") != std::string_view::npos;
+      if (status >= 200 && status < 300 && response[beast_http::field::set_cookie].empty() &&
+          !secret) {
         claim->keep(response);
       } else {
         claim->drop();

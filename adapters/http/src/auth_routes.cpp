@@ -105,11 +105,11 @@ void App::Impl::add_auth_routes() {
   // budget, and given back when the password was not wrong. Two budgets (SignInLimits): the
   // (account, client address) pair's, and the account's unless this address signed in to it
   // before. Refused: "rate_limited" with the wait in seconds as its message.
-  // A wrong two-factor code counts like a wrong password (invalid_credentials at sign-in; at
-  // confirm and disable, invalid_request naming "code").
-  auto password_attempt = [this](const Call& c, const std::string& account,
-                                 const std::function<Result<service::NewSession>()>& attempt)
-      -> Result<service::NewSession> {
+  // A wrong two-factor code counts like a wrong password, in the same budgets: at sign-in it is
+  // invalid_credentials; at confirm and disable (guarded_attempt with `wrong` naming "code").
+  auto guarded_attempt = [this](const Call& c, const std::string& account,
+                                const std::function<Result<void>()>& attempt,
+                                const std::function<bool(const Error&)>& wrong) -> Result<void> {
     const auto now = detail::Clock::now();
     const auto& pair_limit = options.limits.failed_passwords;
     const auto& account_limit = options.limits.failed_passwords_account;
@@ -127,12 +127,28 @@ void App::Impl::add_auth_routes() {
     }
     auto s = attempt();
     const auto after = detail::Clock::now();
-    if (s || s.error().code != errc::kInvalidCredentials) {
+    if (s || !wrong(s.error())) {
       password_limiter.give_back(pair_key, pair_limit, after);
       if (!known) password_limiter.give_back(account_key, account_limit, after);
     }
     if (s) known_addresses.add(here, after);
     return s;
+  };
+  auto password_attempt = [guarded_attempt](const Call& c, const std::string& account,
+                                            const std::function<Result<service::NewSession>()>&
+                                                attempt) -> Result<service::NewSession> {
+    std::optional<service::NewSession> session;
+    auto done = guarded_attempt(
+        c, account,
+        [&]() -> Result<void> {
+          auto s = attempt();
+          if (!s) return Unexpected(s.error());
+          session = std::move(*s);
+          return {};
+        },
+        [](const Error& e) { return e.code == errc::kInvalidCredentials; });
+    if (!done) return Unexpected(done.error());
+    return std::move(*session);
   };
 
   // Runs `job` after the answer (Background); false when too much is queued already.
@@ -153,7 +169,14 @@ void App::Impl::add_auth_routes() {
     if (auto limited = limit_mails(c, project, email, "magic_link")) return *limited;
     auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
-    if (auto sent = mail_out(*mailing); !sent) return error_response(c.request, sent.error());
+    if (auto sent = mail_out(*mailing); !sent) {
+      // Whatever went wrong (the mail server down, or refusing the address), the person hears
+      // only that the e-mail could not go out: the server's setup and what its mail server
+      // accepts are the operator's to read (on_warning, without the address), not the caller's.
+      options.on_warning("http: a sign-in e-mail did not go out: " + sent.error().message);
+      return error_response(c.request, 503, errc::kUnavailable,
+                            "the e-mail could not be sent; try again in a few minutes");
+    }
     return json_response(c.request, 202, boost::json::object{});
   });
 
@@ -311,17 +334,23 @@ void App::Impl::add_auth_routes() {
   // Two-factor enrolment, the same for both realms. A wrong code at confirm or disable counts
   // against the account's budget of wrong passwords: six digits cannot be guessed one by one.
   auto totp_routes = [=, this](dom::Realm realm, const std::string& base) {
-    auto code_attempt = [this](const service::Caller& who,
-                               const std::function<Result<void>()>& attempt) -> Result<void> {
-      const auto now = detail::Clock::now();
-      const auto& limit = options.limits.failed_passwords_account;
-      const std::string key = "totp:" + std::string(dom::to_string(who.realm)) + ":" + who.id;
-      if (auto wait = password_limiter.take(key, limit, now)) {
-        return fail(errc::kRateLimited, std::to_string(wait->count()));
+    // The account's budgets are keyed by realm and address, as at sign-in.
+    auto code_attempt = [this, guarded_attempt](const Call& c, const service::Caller& who,
+                                                const std::function<Result<void>()>& attempt)
+        -> Result<void> {
+      std::string email;
+      if (who.realm == dom::Realm::customer) {
+        auto customer = portal.customer(who.id);
+        if (!customer) return Unexpected(customer.error());
+        email = customer->email;
+      } else {
+        auto staff = accounts.staff(who.id);
+        if (!staff) return Unexpected(staff.error());
+        if (*staff) email = (*staff)->email;
       }
-      auto done = attempt();
-      if (done || done.error().field != "code") password_limiter.give_back(key, limit, now);
-      return done;
+      const std::string account = std::string(dom::to_string(who.realm)) + ":" + email;
+      return guarded_attempt(c, account, attempt,
+                             [](const Error& e) { return e.field == "code"; });
     };
     router.add(verb::post, base + "/totp", [=, this](const Call& c) {
       auto who = authenticate(c, realm);
@@ -339,7 +368,7 @@ void App::Impl::add_auth_routes() {
       auto f = strings<1>(c.request, {"code"});
       if (!f) return error_response(c.request, f.error());
       std::vector<std::string> codes;
-      auto done = code_attempt(who->caller, [&]() -> Result<void> {
+      auto done = code_attempt(c, who->caller, [&]() -> Result<void> {
         auto confirmed = accounts.confirm_totp(who->caller, (*f)[0]);
         if (!confirmed) return Unexpected(confirmed.error());
         codes = std::move(*confirmed);
@@ -358,7 +387,7 @@ void App::Impl::add_auth_routes() {
       auto f = strings<1>(c.request, {"code"});
       if (!f) return error_response(c.request, f.error());
       auto done =
-          code_attempt(who->caller, [&] { return accounts.disable_totp(who->caller, (*f)[0]); });
+          code_attempt(c, who->caller, [&] { return accounts.disable_totp(who->caller, (*f)[0]); });
       if (!done && done.error().code == errc::kRateLimited)
         return too_many(c, wait_of(done.error()));
       if (!done) return error_response(c.request, done.error());

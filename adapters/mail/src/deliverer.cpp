@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <portico/errc.hpp>
 #include <portico/log/types.hpp>
 #include <portico/mail/deliverer.hpp>
@@ -38,8 +39,25 @@ dom::TimeUs now_of(const DelivererOptions& options) {
 
 }  // namespace
 
-std::string ticket_message_id(std::string_view project, std::uint64_t ticket) {
-  return fmt::format("ticket-{}@{}.portico", ticket, project);
+std::string ticket_message_id(std::string_view project, std::uint64_t ticket,
+                              std::string_view base_url) {
+  return fmt::format("ticket-{}.{}@{}", ticket, project, message_id_domain(base_url));
+}
+
+std::string message_id_domain(std::string_view base_url) {
+  std::string_view host = base_url;
+  if (const auto scheme = host.find("://"); scheme != std::string_view::npos) {
+    host.remove_prefix(scheme + 3);
+  }
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (const auto at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+  if (host.starts_with('[')) host = host.substr(0, host.find(']') + 1);  // IPv6: as it is
+  else host = host.substr(0, host.find(':'));
+  std::string out;
+  for (char c : host) {  // a dot-atom: nothing a header could be broken with
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') out.push_back(c);
+  }
+  return out.empty() ? "portico.invalid" : out;
 }
 
 Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
@@ -108,9 +126,10 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   text += fmt::format("\n-- \n{} ({})\n", name, options.base_url);
   // The same Message-ID on every attempt: a copy sent twice can be told for what it is. The
   // ticket's first e-mail is the one every later one follows, so they thread in mail clients.
-  const std::string first = ticket_message_id(d.project, d.ticket);
-  std::string own = d.id + "@" + d.project + ".portico";
+  const std::string first = ticket_message_id(d.project, d.ticket, options.base_url);
+  std::string own = d.id + "." + d.project;
   std::replace(own.begin(), own.end(), ':', '.');  // a msg-id's left part is a dot-atom
+  own += "@" + message_id_domain(options.base_url);
   Message out{name,
               options.from_address,
               recipient->email,
@@ -136,6 +155,9 @@ dom::TimeUs Deliverer::now() const { return now_of(options_); }
 
 Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
   const dom::TimeUs at = now();
+  // The transport failed last time (a mail server down): nothing is tried until the pause is
+  // over, so an outage costs one attempt of one delivery per pause, not every delivery's.
+  if (at < paused_until_) return DeliveryCount{};
   auto due = outbox_.due(at, limit);
   if (!due) return Unexpected(due.error());
   DeliveryCount count;
@@ -177,11 +199,19 @@ Result<DeliveryCount> Deliverer::deliver_due(std::size_t limit) {
             d.id, d.kind, d.recipient, d.project, d.ticket, d.attempts + 1,
             d.attempts == 0 ? "" : "s", sent.error().message));
       }
-      // The transport is failing (a mail server down): the rest of the batch waits for the
-      // next round instead of each costing a connection attempt (or its timeout) now.
-      if (!final_answer) break;
+      // The transport is failing (a mail server down): the rest of the batch waits, and the
+      // deliverer pauses (first_retry, doubling with each failed round, at most 10 minutes).
+      if (!final_answer) {
+        ++transport_failures_;
+        const dom::TimeUs pause = std::min<dom::TimeUs>(
+            options_.first_retry << std::min<std::uint32_t>(transport_failures_ - 1, 20),
+            10 * 60 * dom::kSecond);
+        paused_until_ = at + pause;
+        break;
+      }
       continue;
     }
+    transport_failures_ = 0;
     ++count.sent;
     settled.push_back(d.id);
   }

@@ -150,7 +150,10 @@ Result<void> Smtp::send(const Message& message) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_USE_SSL, o.require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY);
+  // With credentials, TLS is required too: a man in the middle who strips STARTTLS from the
+  // server's answer must not get the password in the clear.
+  const bool tls_required = o.require_tls || !o.user.empty();
+  curl_easy_setopt(c, CURLOPT_USE_SSL, tls_required ? CURLUSESSL_ALL : CURLUSESSL_TRY);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
@@ -169,19 +172,21 @@ Result<void> Smtp::send(const Message& message) {
   const CURLcode rc = curl_easy_perform(c);
   long reply = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
+  const std::string said = error[0] != 0 ? error : curl_easy_strerror(rc);
+  curl_easy_reset(c);  // nothing of this call (its buffers) stays on the handle
   impl_->give_back(c, rc == CURLE_OK);
   if (rc == CURLE_OK) return {};
 
-  const std::string why =
-      fmt::format("SMTP {}: {}{}", o.url, error[0] != 0 ? error : curl_easy_strerror(rc),
-                  reply != 0 ? fmt::format(" (the server answered {})", reply) : "");
-  // 5xx is the server's final word on this message. 530-539 are about the session, not the
-  // message (authentication required or refused, encryption needed): the operator's to fix,
-  // and the messages wait for it, like a server that cannot be reached.
-  const bool session_refused = (reply >= 530 && reply < 540) || rc == CURLE_LOGIN_DENIED;
-  if (reply >= 500 && reply < 600 && !session_refused) {
-    return fail(errc::kInvalidRequest, why, "to");
-  }
+  const std::string why = fmt::format(
+      "SMTP {}: {}{}", o.url, said,
+      reply != 0 ? fmt::format(" (the server answered {})", reply) : "");
+  // Only a 5xx to RCPT TO is the server's final word on this message (no such mailbox). A 5xx
+  // at the greeting, to EHLO, STARTTLS, AUTH or MAIL FROM is about this server's setup (a
+  // blocklisted address, a wrong --mail-from, relaying refused without a login) and would
+  // refuse every message alike: those wait, like a server that cannot be reached, for the
+  // operator to fix it.
+  const bool recipient_refused = said.starts_with("RCPT failed") && reply >= 500 && reply < 600;
+  if (recipient_refused) return fail(errc::kInvalidRequest, why, "to");
   return fail(errc::kUnavailable, why);
 }
 

@@ -152,8 +152,8 @@ totp::Presented SecondFactor::match(const totp::State& state, std::string_view p
   if (pending || presented.size() > 64) return {Kind::wrong};
   const std::string hash = recovery_hash(normalised(presented));
   for (std::size_t i = 0; i < state.recovery_hashes.size(); ++i) {
-    if (sodium_memcmp(hash.data(), state.recovery_hashes[i].data(), hash.size()) == 0 &&
-        state.recovery_hashes[i].size() == hash.size()) {
+    if (state.recovery_hashes[i].size() == hash.size() &&
+        sodium_memcmp(hash.data(), state.recovery_hashes[i].data(), hash.size()) == 0) {
       return {Kind::recovery, 0, static_cast<std::uint32_t>(i)};
     }
   }

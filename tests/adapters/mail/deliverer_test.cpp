@@ -79,11 +79,11 @@ TEST_CASE("ticket created staff replied and status changed reach the creator wit
   CHECK(created.from_name == "Acme Support");
   CHECK(created.from_address == "support@acme.test");
   // The ticket's e-mails thread: the first one's Message-ID is the ticket's, the others follow it.
-  CHECK(created.message_id == "ticket-1@acme.portico");
-  CHECK(created.message_id == mail::ticket_message_id("acme", 1));
+  CHECK(created.message_id == "ticket-1.acme@help.acme.test");
+  CHECK(created.message_id == mail::ticket_message_id("acme", 1, "https://help.acme.test"));
   for (std::size_t i = 1; i < m.transport.sent.size(); ++i) {
-    CHECK(m.transport.sent[i].in_reply_to == "ticket-1@acme.portico");
-    CHECK(m.transport.sent[i].message_id.ends_with("@acme.portico"));
+    CHECK(m.transport.sent[i].in_reply_to == "ticket-1.acme@help.acme.test");
+    CHECK(m.transport.sent[i].message_id.ends_with(".acme@help.acme.test"));
     CHECK(m.transport.sent[i].message_id.find(':') == std::string::npos);  // a dot-atom
     CHECK(m.transport.sent[i].message_id != m.transport.sent[i - 1].message_id);
   }
@@ -218,7 +218,8 @@ TEST_CASE("a delivery given up after its last attempt is told to DelivererOption
   CHECK(outbox.dead().value().size() == 1);
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].starts_with("mail delivery: "));
-  CHECK(warnings[0].find("given up after 8 attempts: smtp: 451 try later") != std::string::npos);
+  CHECK(warnings[0].find("given up after " + std::to_string(proj::Outbox::kMaxAttempts) +
+                         " attempts: smtp: 451 try later") != std::string::npos);
   CHECK(deliverer.deliver_due().value().failed == 0);  // nothing left to try, nothing more told
   CHECK(warnings.size() == 1);
 }
@@ -244,13 +245,17 @@ TEST_CASE("a delivery the mail server refuses for good is dead at once and told"
   CHECK(warnings[0].find("given up after 1 attempt: smtp: 550") != std::string::npos);
 }
 
-TEST_CASE("while the transport is down the rest of a batch waits untried") {
+TEST_CASE("while the transport is down the rest of a batch waits untried and the deliverer pauses") {
   Mailing m;
+  mail::DelivererOptions options{"https://help.acme.test", "support@acme.test", 50ms, {}};
+  options.clock = [&m] { return m.d.now.load(); };
+  mail::Deliverer deliverer{*m.d.log, *m.d.portal, m.transport, options};
   m.d.open("c-ann");
   m.d.open("c-ann");
   m.d.open("c-ann");
+  REQUIRE(m.runner.wait_for(m.d.log->head().value(), 10s));
   m.transport.down = true;
-  CHECK(m.deliver().failed == 1);
+  CHECK(deliverer.deliver_due().value().failed == 1);
   CHECK(m.transport.tried == 1);  // one connection attempt, not one per e-mail
   proj::Outbox outbox(*m.d.log);
   auto pending = outbox.pending();
@@ -260,8 +265,23 @@ TEST_CASE("while the transport is down the rest of a batch waits untried") {
   for (const auto& d : *pending) attempts.push_back(d.attempts);
   std::sort(attempts.begin(), attempts.end());
   CHECK(attempts == std::vector<std::uint32_t>{0, 0, 1});
+  // Paused for first_retry (30 s): nothing is tried meanwhile, even the untried ones.
+  m.d.now = m.d.now + 29 * dom::kSecond;
+  CHECK(deliverer.deliver_due().value().sent == 0);
+  CHECK(m.transport.tried == 1);
+  // Still down after the pause: one more attempt, and a pause twice as long (60 s).
+  m.d.now = m.d.now + 1 * dom::kSecond;
+  CHECK(deliverer.deliver_due().value().failed == 1);
+  CHECK(m.transport.tried == 2);
+  m.d.now = m.d.now + 59 * dom::kSecond;
+  CHECK(deliverer.deliver_due().value().failed == 0);
+  CHECK(m.transport.tried == 2);
   m.transport.down = false;
-  CHECK(m.deliverer.deliver_due().value().sent == 2);  // the untried ones go at once
+  m.d.now = m.d.now + 1 * dom::kSecond;
+  // Back: everything goes, the one never tried and the two whose backoff is over.
+  CHECK(deliverer.deliver_due().value().sent == 3);
+  CHECK(outbox.pending_count().value() == 0);
+  CHECK(outbox.dead().value().empty());
 }
 
 TEST_CASE("the first retry waits DelivererOptions first_retry and then twice as long") {
@@ -280,4 +300,12 @@ TEST_CASE("the first retry waits DelivererOptions first_retry and then twice as 
   m.d.now = start + 2 * dom::kSecond;
   CHECK(deliverer.deliver_due().value().failed == 1);
   CHECK(outbox.pending().value().front().next_attempt_at == start + 6 * dom::kSecond);
+}
+
+TEST_CASE("Message-IDs are named by the host of the base URL") {
+  CHECK(mail::message_id_domain("https://support.acme.test:8443/desk") == "support.acme.test");
+  CHECK(mail::message_id_domain("http://127.0.0.1:8080") == "127.0.0.1");
+  CHECK(mail::message_id_domain("https://user@help.acme.test") == "help.acme.test");
+  CHECK(mail::message_id_domain("") == "portico.invalid");
+  CHECK(mail::message_id_domain("https://bad>host\r\n.test") == "badhost.test");
 }

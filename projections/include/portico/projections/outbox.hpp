@@ -41,7 +41,9 @@ struct Delivery {
 class Outbox {
  public:
   static constexpr std::string_view kName = "outbox";
-  static constexpr std::uint32_t kMaxAttempts = 8;
+  // With the backoff below (doubling from 30 s up to 6 h), 30 attempts span about five days, as
+  // mail servers keep trying: a receiving side down for a weekend loses nothing.
+  static constexpr std::uint32_t kMaxAttempts = 30;
   // Register in log::Options::async_projections and feed with Runner(log, "outbox").
   static std::shared_ptr<log::Projection> projection();
 

@@ -47,9 +47,13 @@ struct DeliveryCount {
 // The code compose() answers when nobody is to be told (the recipient may not read the ticket).
 inline constexpr std::string_view kNoReader = "no_reader";
 
-// The Message-ID of a ticket's first e-mail ("ticket-N@project.portico"): every later e-mail of
-// the ticket names it in In-Reply-To and References.
-std::string ticket_message_id(std::string_view project, std::uint64_t ticket);
+// The Message-ID of a ticket's first e-mail ("ticket-N.PROJECT@HOST", HOST the base URL's, so
+// that two installations never share one): every later e-mail of the ticket names it in
+// In-Reply-To and References. Each e-mail's own is "{delivery}.PROJECT@HOST".
+std::string ticket_message_id(std::string_view project, std::uint64_t ticket,
+                              std::string_view base_url);
+// The right-hand side of Portico's Message-IDs: the base URL's host name.
+std::string message_id_domain(std::string_view base_url);
 
 // The e-mail for one delivery, from the ticket and project as they are now; kNoReader when the
 // recipient may not read the ticket.
@@ -65,7 +69,8 @@ class Deliverer {
   Deliverer(const Deliverer&) = delete;
   Deliverer& operator=(const Deliverer&) = delete;
 
-  // Sends what is due now (at most `limit`).
+  // Sends what is due now (at most `limit`). After a round that the transport failed, rounds
+  // send nothing for a pause (first_retry, doubling with each failed round, at most 10 min).
   Result<DeliveryCount> deliver_due(std::size_t limit = 100);
   // A thread that calls deliver_due every `poll`.
   void start();
@@ -79,6 +84,9 @@ class Deliverer {
   Transport& transport_;
   DelivererOptions options_;
   std::atomic<bool> stopping_{false};
+  // After a transport failure: no round before paused_until_ (deliver_due's thread only).
+  std::uint32_t transport_failures_ = 0;
+  domain::TimeUs paused_until_ = 0;
   std::thread thread_;
 };
 

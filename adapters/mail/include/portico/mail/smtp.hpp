@@ -6,11 +6,13 @@
 // open and reused: a batch of deliveries costs one connection, not one per message.
 //
 // What a failure means, for whoever retries (Deliverer, the sign-in routes):
-//   unavailable       temporary: the server could not be reached, TLS failed, it answered 4xx
-//                     or 530-539 (authentication needed or refused, encryption required),
-//                     or it refused the credentials (the operator's to fix; nothing is lost);
-//   invalid_request   permanent: the server answered 5xx to the sender, the recipient or the
-//                     message (sending it again changes nothing), or the message is malformed.
+//   unavailable       temporary: the server could not be reached, TLS failed, it answered 4xx,
+//                     or it refused this server's setup (5xx at the greeting, EHLO, STARTTLS,
+//                     AUTH, MAIL FROM or DATA: the operator's to fix; nothing is lost);
+//   invalid_request   permanent: the server answered 5xx to the recipient (no such mailbox:
+//                     sending it again changes nothing), or the message is malformed.
+// With `user` set, TLS is required whatever `require_tls` says: credentials never go in the
+// clear (a man in the middle could strip STARTTLS from the server's answer).
 //
 // Thread safety: send() may be called from several threads at once; each call uses a
 // connection of its own (idle ones are kept for the next calls).
