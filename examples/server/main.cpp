@@ -444,9 +444,10 @@ int main(int argc, char** argv) {
   const bool default_key = args.key_file == args.data + "/secret.key";
   const auto secret = load_secret(args.key_file, default_key);
   if (!secret) {
-    std::fprintf(stderr, "portico-server: cannot read%s %s: %s%s\n", default_key ? " or make" : "",
-                 args.key_file.c_str(), std::strerror(errno),
-                 default_key ? "" : " (make one with: openssl rand -base64 32 > FILE; chmod 600 FILE)");
+    std::fprintf(
+        stderr, "portico-server: cannot read%s %s: %s%s\n", default_key ? " or make" : "",
+        args.key_file.c_str(), std::strerror(errno),
+        default_key ? "" : " (make one with: openssl rand -base64 32 > FILE; chmod 600 FILE)");
     return 1;
   }
   auto common = svc::load_password_list(args.password_list);

@@ -134,9 +134,10 @@ void App::Impl::add_auth_routes() {
     if (s) known_addresses.add(here, after);
     return s;
   };
-  auto password_attempt = [guarded_attempt](const Call& c, const std::string& account,
-                                            const std::function<Result<service::NewSession>()>&
-                                                attempt) -> Result<service::NewSession> {
+  auto password_attempt = [guarded_attempt](
+                              const Call& c, const std::string& account,
+                              const std::function<Result<service::NewSession>()>& attempt)
+      -> Result<service::NewSession> {
     std::optional<service::NewSession> session;
     auto done = guarded_attempt(
         c, account,
@@ -335,9 +336,9 @@ void App::Impl::add_auth_routes() {
   // against the account's budget of wrong passwords: six digits cannot be guessed one by one.
   auto totp_routes = [=, this](dom::Realm realm, const std::string& base) {
     // The account's budgets are keyed by realm and address, as at sign-in.
-    auto code_attempt = [this, guarded_attempt](const Call& c, const service::Caller& who,
-                                                const std::function<Result<void>()>& attempt)
-        -> Result<void> {
+    auto code_attempt = [this, guarded_attempt](
+                            const Call& c, const service::Caller& who,
+                            const std::function<Result<void>()>& attempt) -> Result<void> {
       std::string email;
       if (who.realm == dom::Realm::customer) {
         auto customer = portal.customer(who.id);
@@ -349,8 +350,7 @@ void App::Impl::add_auth_routes() {
         if (*staff) email = (*staff)->email;
       }
       const std::string account = std::string(dom::to_string(who.realm)) + ":" + email;
-      return guarded_attempt(c, account, attempt,
-                             [](const Error& e) { return e.field == "code"; });
+      return guarded_attempt(c, account, attempt, [](const Error& e) { return e.field == "code"; });
     };
     router.add(verb::post, base + "/totp", [=, this](const Call& c) {
       auto who = authenticate(c, realm);

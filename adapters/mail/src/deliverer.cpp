@@ -51,8 +51,10 @@ std::string message_id_domain(std::string_view base_url) {
   }
   host = host.substr(0, host.find_first_of("/?#"));
   if (const auto at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
-  if (host.starts_with('[')) host = host.substr(0, host.find(']') + 1);  // IPv6: as it is
-  else host = host.substr(0, host.find(':'));
+  if (host.starts_with('['))
+    host = host.substr(0, host.find(']') + 1);  // IPv6: as it is
+  else
+    host = host.substr(0, host.find(':'));
   std::string out;
   for (char c : host) {  // a dot-atom: nothing a header could be broken with
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') out.push_back(c);

@@ -177,9 +177,9 @@ Result<void> Smtp::send(const Message& message) {
   impl_->give_back(c, rc == CURLE_OK);
   if (rc == CURLE_OK) return {};
 
-  const std::string why = fmt::format(
-      "SMTP {}: {}{}", o.url, said,
-      reply != 0 ? fmt::format(" (the server answered {})", reply) : "");
+  const std::string why =
+      fmt::format("SMTP {}: {}{}", o.url, said,
+                  reply != 0 ? fmt::format(" (the server answered {})", reply) : "");
   // Only a 5xx to RCPT TO is the server's final word on this message (no such mailbox). A 5xx
   // at the greeting, to EHLO, STARTTLS, AUTH or MAIL FROM is about this server's setup (a
   // blocklisted address, a wrong --mail-from, relaying refused without a login) and would

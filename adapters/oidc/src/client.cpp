@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 
 #include <boost/json/parse.hpp>
+#include <map>
 #include <mutex>
 #include <portico/errc.hpp>
 #include <portico/oidc/client.hpp>
@@ -15,7 +16,10 @@ namespace {
 
 constexpr std::size_t kMaxAnswer = 1 << 20;
 constexpr auto kMetadataFor = std::chrono::hours(1);
-constexpr auto kKeysAtMostEvery = std::chrono::minutes(1);
+// An unknown kid fetches the keys again (a rotation), but not more than once a second, and not
+// again within a minute for the same kid: tokens with made-up kids cannot hammer the provider.
+constexpr auto kKeysAtMostEvery = std::chrono::seconds(1);
+constexpr auto kSameKidAtMostEvery = std::chrono::minutes(1);
 
 void init_curl_once() {
   static std::once_flag once;
@@ -155,6 +159,7 @@ struct Client::Impl {
   Steady::time_point metadata_at{};
   std::shared_ptr<const KeySet> keys;
   std::optional<Steady::time_point> keys_at;
+  std::map<std::string, Steady::time_point> looked_for;  // kids fetched for (bounded)
 
   Result<Metadata> load_metadata() {
     if (!config.discovered()) {
@@ -164,8 +169,8 @@ struct Client::Impl {
     auto answer = fetch(config, {config.discovery_url});
     if (!answer) return Unexpected(answer.error());
     if (answer->status != 200) {
-      return fail(errc::kUnavailable, "the discovery document answered " +
-                                          std::to_string(answer->status));
+      return fail(errc::kUnavailable,
+                  "the discovery document answered " + std::to_string(answer->status));
     }
     auto doc = json_object(*answer, "the discovery document");
     if (!doc) return Unexpected(doc.error());
@@ -182,7 +187,8 @@ struct Client::Impl {
         return fail(errc::kUnavailable, "the discovery document lacks an https:// endpoint");
       }
     }
-    if (!m.userinfo_endpoint.empty() && !acceptable(m.userinfo_endpoint)) m.userinfo_endpoint.clear();
+    if (!m.userinfo_endpoint.empty() && !acceptable(m.userinfo_endpoint))
+      m.userinfo_endpoint.clear();
     return m;
   }
 
@@ -190,7 +196,8 @@ struct Client::Impl {
     auto answer = fetch(config, {uri});
     if (!answer) return Unexpected(answer.error());
     if (answer->status != 200) {
-      return fail(errc::kUnavailable, "the provider's keys answered " + std::to_string(answer->status));
+      return fail(errc::kUnavailable,
+                  "the provider's keys answered " + std::to_string(answer->status));
     }
     auto set = KeySet::parse(answer->body);
     if (!set) return fail(errc::kUnavailable, "the provider's keys: " + set.error().message);
@@ -242,8 +249,8 @@ Result<Tokens> Client::exchange(std::string_view code, std::string_view verifier
                            "&redirect_uri=" + form_encoded(redirect_uri) +
                            "&code_verifier=" + form_encoded(verifier);
   // RFC 6749 §2.3.1: the id and secret are form-encoded before they go into Basic.
-  auto answer = fetch(c, {m->token_endpoint, &form, form_encoded(c.client_id),
-                          form_encoded(c.client_secret), {}});
+  auto answer = fetch(
+      c, {m->token_endpoint, &form, form_encoded(c.client_id), form_encoded(c.client_secret), {}});
   if (!answer) return Unexpected(answer.error());
   auto doc = json_object(*answer, "the token endpoint's answer");
   if (answer->status != 200) {
@@ -253,7 +260,8 @@ Result<Tokens> Client::exchange(std::string_view code, std::string_view verifier
                                              (why.empty() ? std::to_string(answer->status) : why) +
                                              ")");
     }
-    return fail(errc::kUnavailable, "the token endpoint answered " + std::to_string(answer->status));
+    return fail(errc::kUnavailable,
+                "the token endpoint answered " + std::to_string(answer->status));
   }
   if (!doc) return Unexpected(doc.error());
   Tokens t{string_of(*doc, "id_token"), string_of(*doc, "access_token")};
@@ -270,9 +278,17 @@ Result<json::object> Client::verify(std::string_view id_token, std::string_view 
     std::shared_ptr<const KeySet> keys;
     {
       std::lock_guard lock(impl_->mutex);
-      const bool stale = !impl_->keys || (attempt == 1 && (!impl_->keys_at ||
-                                                           Steady::now() - *impl_->keys_at >=
-                                                               kKeysAtMostEvery));
+      bool stale = !impl_->keys;
+      if (attempt == 1) {
+        const auto at = Steady::now();
+        const std::string kid = token_kid(id_token);
+        auto seen = impl_->looked_for.find(kid);
+        stale = at - *impl_->keys_at >= kKeysAtMostEvery &&
+                (seen == impl_->looked_for.end() || at - seen->second >= kSameKidAtMostEvery);
+        if (!stale) break;
+        if (impl_->looked_for.size() > 1000) impl_->looked_for.clear();
+        impl_->looked_for[kid] = at;
+      }
       if (stale) {
         auto loaded = impl_->load_keys(m->jwks_uri);
         if (!loaded) return Unexpected(loaded.error());
@@ -296,7 +312,8 @@ Result<json::object> Client::userinfo(std::string_view access_token) {
   auto answer = fetch(impl_->config, r);
   if (!answer) return Unexpected(answer.error());
   if (answer->status != 200) {
-    return fail(errc::kUnavailable, "the userinfo endpoint answered " + std::to_string(answer->status));
+    return fail(errc::kUnavailable,
+                "the userinfo endpoint answered " + std::to_string(answer->status));
   }
   return json_object(*answer, "the userinfo answer");
 }

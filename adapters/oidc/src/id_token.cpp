@@ -196,6 +196,14 @@ const KeySet::Key* KeySet::find(std::string_view kid) const noexcept {
   return nullptr;
 }
 
+std::string token_kid(std::string_view token) {
+  auto header_text = base64url(token.substr(0, std::min(token.find('.'), std::size_t{4096})));
+  if (!header_text) return {};
+  boost::system::error_code ec;
+  json::value header = json::parse(*header_text, ec);
+  return !ec && header.is_object() ? string_of(header.as_object(), "kid") : std::string();
+}
+
 Result<json::object> verify_id_token(std::string_view token, const KeySet& keys,
                                      const Expected& expected) {
   if (token.size() > 16 * 1024) return refused("the ID token is too long");

@@ -245,7 +245,8 @@ TEST_CASE("a delivery the mail server refuses for good is dead at once and told"
   CHECK(warnings[0].find("given up after 1 attempt: smtp: 550") != std::string::npos);
 }
 
-TEST_CASE("while the transport is down the rest of a batch waits untried and the deliverer pauses") {
+TEST_CASE(
+    "while the transport is down the rest of a batch waits untried and the deliverer pauses") {
   Mailing m;
   mail::DelivererOptions options{"https://help.acme.test", "support@acme.test", 50ms, {}};
   options.clock = [&m] { return m.d.now.load(); };

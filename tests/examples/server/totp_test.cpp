@@ -242,8 +242,8 @@ TEST_CASE("wrong two-factor codes count against the same budget as wrong passwor
   // The right code is refused too while the budget is spent: guessing cannot go on around it.
   CHECK(post(port, "/api/v1/auth/login", login_body(password, code_next(secret))).status == 429);
   // And a signed-in session cannot guess at disable instead: the same budget.
-  auto disable = post(port, "/api/v1/me/totp/disable", R"({"code":")" + wrong_code(secret) + "\"}",
-                      token);
+  auto disable =
+      post(port, "/api/v1/me/totp/disable", R"({"code":")" + wrong_code(secret) + "\"}", token);
   CHECK(disable.status == 429);
 }
 
@@ -261,8 +261,8 @@ TEST_CASE("the key that seals two-factor secrets can live outside the data direc
   }
   auto write_key = [](const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   };
   write_key(key, "a key of the operator's own, 32 characters or more\n");
   write_key((keys / "other.key").string(), "another key entirely, also long enough for it\n");

@@ -1,8 +1,8 @@
 // portico::oidc::Client — one provider's side of the authorization code flow (OpenID Connect
 // Core 1.0 §3.1; RFC 7636 PKCE): its metadata (discovered over HTTPS, or the preset's), its keys
-// (the JWKS, cached, fetched again when a token names a kid it does not hold, at most once a
-// minute), the authorization URL, the code exchange, the userinfo endpoint, and the ID token's
-// checks (id_token.hpp).
+// (the JWKS, cached, fetched again when a token names a kid it does not hold: at most once a
+// second, and once a minute for one kid), the authorization URL, the code exchange, the userinfo
+// endpoint, and the ID token's checks (id_token.hpp).
 //
 // HTTP with libcurl: https:// only (plain http:// on the loopback, for tests), certificates
 // verified (the system's store or ProviderConfig::ca_file), answers of at most 1 MiB, timeouts.
@@ -58,7 +58,8 @@ class Client {
                           std::string_view redirect_uri);
 
   // The ID token checked against the provider's keys; a kid it does not know fetches the keys
-  // again (rotation), at most once a minute. `now` in seconds since the epoch.
+  // again (rotation: at most once a second, once a minute per kid). `now` in seconds since
+  // the epoch.
   Result<boost::json::object> verify(std::string_view id_token, std::string_view nonce,
                                      std::int64_t now);
 

@@ -57,6 +57,9 @@ class KeySet {
   std::vector<std::unique_ptr<Key>> keys_;
 };
 
+// The `kid` the token's header names ("" when none, or not a JWS).
+std::string token_kid(std::string_view token);
+
 // The token's claims when every check passes. Errors: unknown_key (no key of that kid, or none
 // at all); invalid_token naming the check that failed.
 Result<boost::json::object> verify_id_token(std::string_view token, const KeySet& keys,
