@@ -11,6 +11,7 @@
 //             (the password on standard input: one line)
 //   staff list --project SLUG                          (email, name, role, teams)
 //   staff remove --project SLUG --email E              (their sessions end at once)
+//   staff totp-reset --email E                         (two-factor off, sessions ended)
 //   team add|remove --project SLUG --name TEAM
 //   team members --project SLUG --name TEAM --add E | --remove E
 //   outbox list [--dead]                               (deliveries waiting, or given up)
@@ -59,6 +60,7 @@ constexpr const char* kUsage =
     "            (the password on standard input: one line)\n"
     "  staff list --project SLUG\n"
     "  staff remove --project SLUG --email E\n"
+    "  staff totp-reset --email E  (two-factor sign-in off, sessions ended)\n"
     "  team add|remove --project SLUG --name TEAM\n"
     "  team members --project SLUG --name TEAM (--add E | --remove E)\n"
     "  outbox list [--dead]\n"
@@ -394,6 +396,25 @@ int staff_remove(const Global& g, const std::vector<std::string_view>& args) {
   return 0;
 }
 
+// A member who lost the phone and the recovery codes: two-factor sign-in off, sessions ended.
+int staff_totp_reset(const Global& g, const std::vector<std::string_view>& args) {
+  const Flags flags = parse_flags(args, 2, {"--email"}, false);
+  if (!flags.has("--email")) usage("staff totp-reset needs --email");
+  auto log = open_log(g.data);
+  if (!log) return 1;
+  svc::Portal portal(*log);
+  svc::Accounts accounts(*log, portal);
+  auto staff = accounts.staff_by_email(flags.one("--email"));
+  if (!staff) return print_error("staff totp-reset", staff.error());
+  if (!*staff) return refuse("--email: no staff member " + flags.one("--email"));
+  if (auto done = accounts.reset_staff_totp((*staff)->id); !done) {
+    return print_error("staff totp-reset", done.error());
+  }
+  std::printf("two-factor sign-in of %s is off and their sessions have ended\n",
+              (*staff)->email.c_str());
+  return 0;
+}
+
 int team(const Global& g, const std::vector<std::string_view>& args) {
   const std::string_view verb = args[1];
   const bool members = verb == "members";
@@ -503,6 +524,7 @@ int main(int argc, char** argv) {
     if (verb == "add") return staff_add(g, rest);
     if (verb == "list") return staff_list(g, rest);
     if (verb == "remove") return staff_remove(g, rest);
+    if (verb == "totp-reset") return staff_totp_reset(g, rest);
   } else if (noun == "team") {
     return team(g, rest);
   } else if (noun == "outbox") {

@@ -77,6 +77,13 @@ Result<std::optional<Event>> sign_in(const State& s, const Presented& p, TimeUs 
   return std::optional<Event>{RecoveryCodeUsed{now, p.index}};
 }
 
+Result<Event> reset(const State& s, TimeUs now) {
+  if (!s.enabled && s.pending_secret.empty()) {
+    return fail(errc::kConflict, "two-factor sign-in is not on");
+  }
+  return TotpDisabled{now};
+}
+
 Result<Event> disable(const State& s, const Presented& p, TimeUs now) {
   if (!s.enabled) return fail(errc::kConflict, "two-factor sign-in is not on");
   if (!fresh(s, p)) {

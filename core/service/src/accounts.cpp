@@ -739,6 +739,23 @@ Result<void> Accounts::disable_totp(const Caller& who, std::string_view code) {
   return {};
 }
 
+Result<void> Accounts::reset_staff_totp(const std::string& staff_id) {
+  const std::string stream = account::staff_stream(staff_id);
+  return detail::as_void(decide<std::monostate>(
+      impl_->log, "the staff account", [&](int) -> Result<Decision<std::monostate>> {
+        auto s = impl_->load<AccountTraits>(stream);
+        if (!s) return Unexpected(s.error());
+        if (!(*s)->state.exists) return fail(errc::kNotFound, "no such staff member");
+        auto off = totp::reset((*s)->state.totp, impl_->now());
+        if (!off) return Unexpected(off.error());
+        auto writes = writes_by(domain::system_actor());
+        writes.add<AccountTraits>(stream, log::ExpectedVersion::exactly((*s)->version),
+                                  {totp::widen<account::Event>(*off),
+                                   account::StaffSessionsEnded{impl_->now(), "totp_reset"}});
+        return Decision<std::monostate>{std::move(writes).take(), {}};
+      }));
+}
+
 Result<bool> Accounts::totp_enabled(const Caller& who) const {
   if (who.realm == Realm::customer) {
     auto c = impl_->load<CustomerTraits>(customer::stream_id(who.id));

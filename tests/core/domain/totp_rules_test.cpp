@@ -157,3 +157,14 @@ TEST_CASE("a project requiring two-factor sign-in for staff refuses a member wit
   CHECK(refused.error().message.find("two-factor") != std::string::npos);
   CHECK(portico::domain::project::check_staff_totp(p, true));
 }
+
+TEST_CASE("the operator's reset turns off two-factor sign-in without a code") {
+  totp::State s = enabled();
+  CHECK(is<totp::TotpDisabled>(totp::reset(s, kNow)));
+  totp::State pending;
+  totp::apply(pending, totp::TotpEnrolStarted{kNow, "sealed"});
+  CHECK(is<totp::TotpDisabled>(totp::reset(pending, kNow)));
+  auto off = totp::reset(totp::State{}, kNow);
+  REQUIRE_FALSE(off);
+  CHECK(off.error().code == errc::kConflict);
+}

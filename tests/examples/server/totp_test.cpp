@@ -330,3 +330,27 @@ TEST_CASE(
   REQUIRE(admin(demo.dir / "data", {"project", "update", "demo", "--staff-totp", "optional"})
               .exit_code == 0);
 }
+
+TEST_CASE("the operator turns off the two-factor sign-in of a staff member who lost the phone") {
+  Demo demo;
+  const unsigned short port = demo.port;
+  auto signed_in = post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
+  REQUIRE(signed_in.status == 200);
+  const std::string token(signed_in.body.at("token").as_string());
+  enrol(port, "/api/v1/staff/me", token);
+  CHECK(code_of(post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff))) ==
+        "totp_required");
+  auto reset = admin(demo.dir / "data", {"staff", "totp-reset", "--email", "agent@demo.test"});
+  CHECK_MESSAGE(reset.exit_code == 0, reset.out);
+  CHECK(reset.out ==
+        "two-factor sign-in of agent@demo.test is off and their sessions have ended\n");
+  hc::Connection c(port);
+  CHECK(c.request(verb::get, "/api/v1/staff/me", {}, {{"Authorization", "Bearer " + token}})
+            .result_int() == 401);  // the session ended with it
+  CHECK(post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff)).status == 200);
+  auto again = admin(demo.dir / "data", {"staff", "totp-reset", "--email", "agent@demo.test"});
+  CHECK(again.exit_code == 1);  // nothing to turn off
+  CHECK(
+      admin(demo.dir / "data", {"staff", "totp-reset", "--email", "nobody@demo.test"}).exit_code ==
+      1);
+}

@@ -121,6 +121,9 @@ Result<Event> confirm(const State& state, const Presented& presented,
 // when nothing was presented; invalid_credentials for a wrong code, a code of a step already
 // used (a replay) or a used recovery code; else the event that uses it up.
 Result<std::optional<Event>> sign_in(const State& state, const Presented& presented, TimeUs now);
+// Off by the operator's hand (a member who lost the phone and the recovery codes): no code.
+// conflict when it is neither on nor being enrolled.
+Result<Event> reset(const State& state, TimeUs now);
 // Off again, with a current code or an unused recovery code. conflict when it is not on;
 // invalid_request (field "code") otherwise.
 Result<Event> disable(const State& state, const Presented& presented, TimeUs now);

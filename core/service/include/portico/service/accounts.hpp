@@ -177,6 +177,10 @@ class Accounts {
   // Off, with a current code or an unused recovery code. Errors: invalid_request "code",
   // conflict (not on).
   Result<void> disable_totp(const Caller& who, std::string_view code);
+  // The operator turns a staff member's two-factor sign-in off (portico-admin staff totp-reset:
+  // the phone and the recovery codes are lost) and ends their sessions. Errors: not_found,
+  // conflict (it is not on).
+  Result<void> reset_staff_totp(const std::string& staff_id);
   // Whether the caller's account has two-factor sign-in on.
   Result<bool> totp_enabled(const Caller& who) const;
 
