@@ -10,27 +10,10 @@
 #include <openssl/rsa.h>
 
 #include <boost/json.hpp>
+#include <portico/encoding.hpp>
 #include <string>
 
 namespace portico::test {
-
-inline std::string b64url(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned value = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    value = (value << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(value >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(value << (6 - bits)) & 63]);
-  return out;
-}
 
 inline std::string bn_bytes(EVP_PKEY* key, const char* name, std::size_t pad = 0) {
   BIGNUM* bn = nullptr;
@@ -59,21 +42,21 @@ struct Signer {
               {"crv", "P-256"},
               {"kid", kid},
               {"use", "sig"},
-              {"x", b64url(bn_bytes(key, OSSL_PKEY_PARAM_EC_PUB_X, 32))},
-              {"y", b64url(bn_bytes(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
+              {"x", portico::base64url(bn_bytes(key, OSSL_PKEY_PARAM_EC_PUB_X, 32))},
+              {"y", portico::base64url(bn_bytes(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
     }
     return {{"kty", "RSA"},
             {"kid", kid},
             {"alg", "RS256"},
-            {"n", b64url(bn_bytes(key, OSSL_PKEY_PARAM_RSA_N))},
-            {"e", b64url(bn_bytes(key, OSSL_PKEY_PARAM_RSA_E))}};
+            {"n", portico::base64url(bn_bytes(key, OSSL_PKEY_PARAM_RSA_N))},
+            {"e", portico::base64url(bn_bytes(key, OSSL_PKEY_PARAM_RSA_E))}};
   }
 
   std::string sign(const boost::json::object& claims, boost::json::object header = {}) const {
     if (!header.contains("alg")) header["alg"] = alg;
     if (!header.contains("kid")) header["kid"] = kid;
-    const std::string input =
-        b64url(boost::json::serialize(header)) + "." + b64url(boost::json::serialize(claims));
+    const std::string input = portico::base64url(boost::json::serialize(header)) + "." +
+                              portico::base64url(boost::json::serialize(claims));
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = 0;
     REQUIRE(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1);
@@ -95,7 +78,7 @@ struct Signer {
       ECDSA_SIG_free(s);
       sig = raw;
     }
-    return input + "." + b64url(sig);
+    return input + "." + portico::base64url(sig);
   }
 };
 

@@ -90,12 +90,8 @@ inline void new_desk(const std::filesystem::path& data, const std::string& staff
   REQUIRE_MESSAGE(staffed.exit_code == 0, staffed.out);
 }
 
-// An .eml file's text with its quoted-printable undone (soft line breaks, =XX escapes).
-inline std::string read_mail(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream raw;
-  raw << in.rdbuf();
-  const std::string qp = raw.str();
+// A message's text with its quoted-printable undone (soft line breaks, =XX escapes).
+inline std::string unquote_mail(const std::string& qp) {
   auto hex = [](char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
   };
@@ -115,14 +111,12 @@ inline std::string read_mail(const std::filesystem::path& file) {
   return out;
 }
 
-// A received message's text (CRLF or LF lines) with its quoted-printable undone.
-inline std::string read_mail_text(const std::string& raw) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("portico-mail-" + std::to_string(::getpid()) + ".eml");
-  { std::ofstream(dir) << raw; }
-  std::string text = read_mail(dir);
-  std::filesystem::remove(dir);
-  return text;
+// An .eml file's text with its quoted-printable undone.
+inline std::string read_mail(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream raw;
+  raw << in.rdbuf();
+  return unquote_mail(raw.str());
 }
 
 // The token= of the newest e-mail to `to` in `mail_dir` not among `seen` (waits up to 10 s).

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -17,18 +18,20 @@
 
 namespace portico::test {
 
+// The value of header `name` in a message (the first line excluded: envelope lines), or "".
+inline std::string mail_header(const std::string& mail, const std::string& name) {
+  const auto at = mail.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return {};
+  const auto from = at + name.size() + 4;
+  return mail.substr(from, mail.find("\r\n", from) - from);
+}
+
 class SmtpProcess {
  public:
   // `extra`: smtp_server.py's options (--starttls CERT KEY, --smtps …, --user, --reject …).
-  // `port` 0 takes a free one; another number starts it again where it was.
-  explicit SmtpProcess(std::filesystem::path dir, std::vector<std::string> extra = {},
-                       unsigned short port = 0)
-      : dir_(std::move(dir)), process_(args(dir_, extra, port)) {
-    using namespace std::chrono_literals;
-    constexpr std::string_view kSays = "smtp: listening on ";
-    auto line = process_.read_line(30s);
-    REQUIRE_MESSAGE((line && line->starts_with(kSays)), "the SMTP server did not start");
-    port_ = static_cast<unsigned short>(std::stoi(line->substr(kSays.size())));
+  explicit SmtpProcess(std::filesystem::path dir, std::vector<std::string> extra = {})
+      : dir_(std::move(dir)) {
+    start(std::move(extra));
   }
   ~SmtpProcess() { stop(); }
   SmtpProcess(const SmtpProcess&) = delete;
@@ -39,11 +42,25 @@ class SmtpProcess {
     return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_);
   }
   const std::filesystem::path& dir() const { return dir_; }
+  // The server gone: connections to its port are refused.
   void stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    process_.kill(SIGTERM);
-    process_.wait();
+    if (!process_) return;
+    process_->kill(SIGTERM);
+    process_->wait();
+    process_.reset();
+  }
+  // Started (again, after stop, on the same port and directory) with `extra`'s options.
+  void start(std::vector<std::string> extra = {}) {
+    using namespace std::chrono_literals;
+    stop();
+    std::vector<std::string> a = {"/usr/bin/python3", PORTICO_SMTP_SERVER,  "--dir", dir_.string(),
+                                  "--port",           std::to_string(port_)};
+    a.insert(a.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<ChildProcess>(a);
+    constexpr std::string_view kSays = "smtp: listening on ";
+    auto line = process_->read_line(30s);
+    REQUIRE_MESSAGE((line && line->starts_with(kSays)), "the SMTP server did not start");
+    port_ = static_cast<unsigned short>(std::stoi(line->substr(kSays.size())));
   }
 
   // The messages received so far, in the order they came.
@@ -75,17 +92,9 @@ class SmtpProcess {
   }
 
  private:
-  static std::vector<std::string> args(const std::filesystem::path& dir,
-                                       const std::vector<std::string>& extra, unsigned short port) {
-    std::vector<std::string> a = {"/usr/bin/python3", PORTICO_SMTP_SERVER, "--dir", dir.string(),
-                                  "--port",           std::to_string(port)};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
   std::filesystem::path dir_;
-  ChildProcess process_;
-  unsigned short port_ = 0;
-  bool stopped_ = false;
+  std::unique_ptr<ChildProcess> process_;
+  unsigned short port_ = 0;  // 0 until the first start: a free one
 };
 
 }  // namespace portico::test

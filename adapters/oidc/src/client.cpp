@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <map>
 #include <mutex>
+#include <portico/encoding.hpp>
 #include <portico/errc.hpp>
 #include <portico/oidc/client.hpp>
 
@@ -24,41 +25,6 @@ constexpr auto kSameKidAtMostEvery = std::chrono::minutes(1);
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string base64url(const unsigned char* bytes, std::size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned value = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    value = (value << 8) | bytes[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(value >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(value << (6 - bits)) & 63]);
-  return out;
-}
-
-// application/x-www-form-urlencoded, as queries and token requests need.
-std::string form_encoded(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 // https://, or plain HTTP on the loopback (a test's provider).
@@ -149,7 +115,7 @@ std::string code_challenge(std::string_view verifier) {
   unsigned char digest[32];
   unsigned int len = 0;
   EVP_Digest(verifier.data(), verifier.size(), digest, &len, EVP_sha256(), nullptr);
-  return base64url(digest, len);
+  return base64url(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 struct Client::Impl {
@@ -233,9 +199,9 @@ Result<std::string> Client::authorization_url(std::string_view state, std::strin
   const auto& c = impl_->config;
   std::string url = m->authorization_endpoint;
   url += url.find('?') == std::string::npos ? '?' : '&';
-  url += "response_type=code&client_id=" + form_encoded(c.client_id) +
-         "&redirect_uri=" + form_encoded(redirect_uri) + "&scope=" + form_encoded(c.scopes) +
-         "&state=" + form_encoded(state) + "&nonce=" + form_encoded(nonce) +
+  url += "response_type=code&client_id=" + percent_encoded(c.client_id) +
+         "&redirect_uri=" + percent_encoded(redirect_uri) + "&scope=" + percent_encoded(c.scopes) +
+         "&state=" + percent_encoded(state) + "&nonce=" + percent_encoded(nonce) +
          "&code_challenge=" + code_challenge(verifier) + "&code_challenge_method=S256";
   return url;
 }
@@ -245,12 +211,15 @@ Result<Tokens> Client::exchange(std::string_view code, std::string_view verifier
   auto m = metadata();
   if (!m) return Unexpected(m.error());
   const auto& c = impl_->config;
-  const std::string form = "grant_type=authorization_code&code=" + form_encoded(code) +
-                           "&redirect_uri=" + form_encoded(redirect_uri) +
-                           "&code_verifier=" + form_encoded(verifier);
+  const std::string form = "grant_type=authorization_code&code=" + percent_encoded(code) +
+                           "&redirect_uri=" + percent_encoded(redirect_uri) +
+                           "&code_verifier=" + percent_encoded(verifier);
   // RFC 6749 §2.3.1: the id and secret are form-encoded before they go into Basic.
-  auto answer = fetch(
-      c, {m->token_endpoint, &form, form_encoded(c.client_id), form_encoded(c.client_secret), {}});
+  auto answer = fetch(c, {m->token_endpoint,
+                          &form,
+                          percent_encoded(c.client_id),
+                          percent_encoded(c.client_secret),
+                          {}});
   if (!answer) return Unexpected(answer.error());
   auto doc = json_object(*answer, "the token endpoint's answer");
   if (answer->status != 200) {

@@ -5,6 +5,7 @@
 #include <openssl/param_build.h>
 
 #include <boost/json/parse.hpp>
+#include <portico/encoding.hpp>
 #include <portico/errc.hpp>
 #include <portico/oidc/id_token.hpp>
 
@@ -20,36 +21,6 @@ struct KeySet::Key {
 };
 
 namespace {
-
-// RFC 4648 §5 without padding (as JOSE writes it); nullopt on anything else.
-std::optional<std::string> base64url(std::string_view in) {
-  std::string out;
-  unsigned value = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return std::nullopt;
-    value = (value << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((value >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone character cannot end a byte
-  return out;
-}
 
 std::string string_of(const json::object& o, std::string_view name) {
   const auto* v = o.if_contains(name);
@@ -170,11 +141,11 @@ Result<KeySet> KeySet::parse(std::string_view text) {
     auto key = std::make_unique<Key>();
     key->kid = string_of(k, "kid");
     if (kty == "RSA" && (alg.empty() || alg == "RS256")) {
-      auto n = base64url(string_of(k, "n")), e = base64url(string_of(k, "e"));
+      auto n = unbase64url(string_of(k, "n")), e = unbase64url(string_of(k, "e"));
       key->alg = "RS256";
       key->pkey = n && e ? rsa_key(*n, *e) : nullptr;
     } else if (kty == "EC" && string_of(k, "crv") == "P-256" && (alg.empty() || alg == "ES256")) {
-      auto x = base64url(string_of(k, "x")), y = base64url(string_of(k, "y"));
+      auto x = unbase64url(string_of(k, "x")), y = unbase64url(string_of(k, "y"));
       key->alg = "ES256";
       key->pkey = x && y ? p256_key(*x, *y) : nullptr;
     } else {
@@ -197,7 +168,7 @@ const KeySet::Key* KeySet::find(std::string_view kid) const noexcept {
 }
 
 std::string token_kid(std::string_view token) {
-  auto header_text = base64url(token.substr(0, std::min(token.find('.'), std::size_t{4096})));
+  auto header_text = unbase64url(token.substr(0, std::min(token.find('.'), std::size_t{4096})));
   if (!header_text) return {};
   boost::system::error_code ec;
   json::value header = json::parse(*header_text, ec);
@@ -212,9 +183,9 @@ Result<json::object> verify_id_token(std::string_view token, const KeySet& keys,
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
     return refused("the ID token is not a compact JWS");
   }
-  auto header_text = base64url(token.substr(0, first));
-  auto payload_text = base64url(token.substr(first + 1, second - first - 1));
-  auto signature = base64url(token.substr(second + 1));
+  auto header_text = unbase64url(token.substr(0, first));
+  auto payload_text = unbase64url(token.substr(first + 1, second - first - 1));
+  auto signature = unbase64url(token.substr(second + 1));
   if (!header_text || !payload_text || !signature) return refused("the ID token is not base64url");
   boost::system::error_code ec;
   json::value header = json::parse(*header_text, ec);

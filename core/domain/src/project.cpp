@@ -509,8 +509,10 @@ std::string organization_of(const State& s, std::string_view email) {
   return {};
 }
 
+bool requires_staff_totp(const State& s) { return s.settings.staff_totp == "required"; }
+
 Result<void> check_staff_totp(const State& s, bool totp_enabled) {
-  if (totp_enabled || s.settings.staff_totp != "required") return {};
+  if (totp_enabled || !requires_staff_totp(s)) return {};
   return fail(errc::kForbidden, s.settings.name +
                                     " requires two-factor sign-in for staff: turn it on first "
                                     "(POST /api/v1/staff/me/totp, then …/totp/confirm)");

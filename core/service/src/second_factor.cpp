@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <portico/encoding.hpp>
 #include <portico/errc.hpp>
 
 namespace portico::service::detail {
@@ -44,21 +45,6 @@ std::string hex(const unsigned char* bytes, std::size_t n) {
   std::string out(2 * n + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), bytes, n);
   out.pop_back();
-  return out;
-}
-
-std::string percent_encoded(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
   return out;
 }
 

@@ -7,46 +7,12 @@
 #include <array>
 #include <charconv>
 #include <cstdlib>
+#include <portico/encoding.hpp>
 #include <portico/service/tokens.hpp>
 
 namespace portico::service {
 
 namespace {
-
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(std::string_view bytes) {
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : bytes) {
-    buffer = (buffer << 8) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64[(buffer >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64[(buffer << (6 - bits)) & 63]);
-  return out;
-}
-
-std::optional<std::string> unbase64url(std::string_view text) {
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    const char* at = std::char_traits<char>::find(kB64, 64, c);
-    if (at == nullptr) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(at - kB64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string mac(std::string_view secret, std::string_view payload) {
   unsigned char digest[EVP_MAX_MD_SIZE];

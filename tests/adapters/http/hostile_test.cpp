@@ -8,6 +8,7 @@
 
 #include <boost/json/parse.hpp>
 #include <map>
+#include <portico/encoding.hpp>
 #include <portico/log/types.hpp>
 #include <portico/service/tokens.hpp>
 #include <portico/utf8.hpp>
@@ -24,21 +25,7 @@ constexpr const char* kPassword = "correct horse battery";
 
 // ---- Requests ----
 
-std::string pct(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string pct(std::string_view s) { return portico::percent_encoded(s); }
 
 std::string json(const boost::json::value& v) { return boost::json::serialize(v); }
 

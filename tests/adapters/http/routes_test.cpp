@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <portico/encoding.hpp>
 #include <portico/http/tokens.hpp>
 #include <portico/service/tokens.hpp>
 #include <set>
@@ -38,20 +39,7 @@ std::string field_of(const hc::Response& r) {
 }
 
 // Percent-encodes everything but unreserved characters (for cursors and emoji in URLs).
-std::string enc(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
+std::string enc(std::string_view text) { return portico::percent_encoded(text); }
 
 std::string tickets(const std::string& project = "acme") {
   return "/api/v1/projects/" + project + "/tickets";

@@ -28,13 +28,6 @@ mail::Message message(std::string to = "ann@example.com") {
   return m;
 }
 
-std::string header(const std::string& mail, const std::string& name) {
-  const auto at = mail.find("\r\n" + name + ": ");
-  if (at == std::string::npos) return {};
-  const auto from = at + name.size() + 4;
-  return mail.substr(from, mail.find("\r\n", from) - from);
-}
-
 mail::SmtpOptions options(const SmtpProcess& server, std::string_view scheme = "smtp") {
   mail::SmtpOptions o;
   o.url = server.url(scheme);
@@ -54,12 +47,12 @@ TEST_CASE("a message reaches a real SMTP server with its envelope and threading 
   REQUIRE(got.size() == 1);
   const std::string& m = got[0];
   CHECK(m.starts_with("X-Envelope-From: support@acme.test\r\n"));
-  CHECK(header(m, "X-Envelope-To") == "ann@example.com");
-  CHECK(header(m, "X-Tls") == "no");
-  CHECK(header(m, "Message-ID") == "<reply-7@acme.portico>");
-  CHECK(header(m, "In-Reply-To") == "<ticket-4@acme.portico>");
-  CHECK(header(m, "References") == "<ticket-4@acme.portico>");
-  CHECK(header(m, "Subject") == "Your ticket #4");
+  CHECK(portico::test::mail_header(m, "X-Envelope-To") == "ann@example.com");
+  CHECK(portico::test::mail_header(m, "X-Tls") == "no");
+  CHECK(portico::test::mail_header(m, "Message-ID") == "<reply-7@acme.portico>");
+  CHECK(portico::test::mail_header(m, "In-Reply-To") == "<ticket-4@acme.portico>");
+  CHECK(portico::test::mail_header(m, "References") == "<ticket-4@acme.portico>");
+  CHECK(portico::test::mail_header(m, "Subject") == "Your ticket #4");
   // SMTP's end-of-data is a line with one dot: lines of the text that start with dots arrive
   // as written (libcurl doubles them on the wire and the server takes the extra one off).
   CHECK(m.find("\r\n.a line that starts with a dot\r\n..and two\r\n") != std::string::npos);
@@ -72,8 +65,10 @@ TEST_CASE("messages sent one after another share one connection") {
   for (int i = 0; i < 3; ++i) REQUIRE(smtp.send(message()));
   auto got = server.wait_for(3);
   REQUIRE(got.size() == 3);
-  CHECK(header(got[0], "X-Peer") == header(got[1], "X-Peer"));
-  CHECK(header(got[1], "X-Peer") == header(got[2], "X-Peer"));
+  CHECK(portico::test::mail_header(got[0], "X-Peer") ==
+        portico::test::mail_header(got[1], "X-Peer"));
+  CHECK(portico::test::mail_header(got[1], "X-Peer") ==
+        portico::test::mail_header(got[2], "X-Peer"));
 }
 
 TEST_CASE("STARTTLS with a certificate made in the test and verified against it") {
@@ -89,7 +84,7 @@ TEST_CASE("STARTTLS with a certificate made in the test and verified against it"
     REQUIRE(smtp.send(message()));
     auto got = server.wait_for(1);
     REQUIRE(got.size() == 1);
-    CHECK(header(got[0], "X-Tls") == "yes");
+    CHECK(portico::test::mail_header(got[0], "X-Tls") == "yes");
   }
   SUBCASE("a certificate nobody vouches for: nothing is sent, and it may be tried again") {
     mail::Smtp smtp(options(server));
@@ -127,7 +122,7 @@ TEST_CASE("smtps with a login: the right password sends and a wrong one is tempo
     REQUIRE(smtp.send(message()));
     auto got = server.wait_for(1);
     REQUIRE(got.size() == 1);
-    CHECK(header(got[0], "X-Tls") == "yes");
+    CHECK(portico::test::mail_header(got[0], "X-Tls") == "yes");
   }
   SUBCASE("wrong: the operator's to fix, so the message waits (not dead)") {
     o.password = "wrong";
@@ -154,25 +149,20 @@ TEST_CASE("a 5xx for the recipient is final and a 4xx is temporary") {
   REQUIRE(smtp.send(message()));
   auto got = server.wait_for(1);
   REQUIRE(got.size() == 1);
-  CHECK(header(got[0], "X-Envelope-To") == "ann@example.com");
+  CHECK(portico::test::mail_header(got[0], "X-Envelope-To") == "ann@example.com");
 }
 
 TEST_CASE("a server that is not there is unavailable and one that comes back is used") {
   TempDir dir;
-  unsigned short port = 0;
-  {
-    SmtpProcess first(dir / "in");
-    port = first.port();
-  }
-  mail::SmtpOptions o;
-  o.url = "smtp://127.0.0.1:" + std::to_string(port);
-  mail::Smtp smtp(o);
+  SmtpProcess server(dir / "in");
+  server.stop();
+  mail::Smtp smtp(options(server));
   auto sent = smtp.send(message());
   REQUIRE_FALSE(sent);
   CHECK(sent.error().code == errc::kUnavailable);
-  SmtpProcess again(dir / "in", {}, port);
+  server.start();  // back on its port
   REQUIRE(smtp.send(message()));
-  CHECK(again.wait_for(1).size() == 1);
+  CHECK(server.wait_for(1).size() == 1);
 }
 
 TEST_CASE("an SMTP URL is a scheme a host and a port") {

@@ -19,7 +19,6 @@
 
 namespace oidc = portico::oidc;
 namespace json = boost::json;
-using portico::test::b64url;
 using portico::test::ChildProcess;
 using portico::test::Signer;
 using portico::test::TempDir;
@@ -139,7 +138,8 @@ TEST_CASE("the authorization URL asks for a code with state nonce and the PKCE S
   unsigned char digest[32];
   unsigned int len = 0;
   EVP_Digest(verifier.data(), verifier.size(), digest, &len, EVP_sha256(), nullptr);
-  const std::string expected = b64url(std::string(reinterpret_cast<char*>(digest), len));
+  const std::string expected =
+      portico::base64url(std::string(reinterpret_cast<char*>(digest), len));
   CHECK(query_value(*url, "code_challenge") == expected);
   CHECK(oidc::code_challenge(verifier) == expected);
 }

@@ -15,7 +15,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::int64_t kNow = 1'795'000'000;
-using portico::test::b64url;
 using portico::test::Signer;
 
 oidc::KeySet keys_of(std::initializer_list<const Signer*> signers, json::array extra = {}) {
@@ -72,7 +71,7 @@ TEST_CASE("a token whose signature does not hold is refused") {
   const auto dot = token.find('.');
   auto changed = claims();
   changed["sub"] = "admin";
-  token = token.substr(0, dot + 1) + b64url(json::serialize(changed)) +
+  token = token.substr(0, dot + 1) + portico::base64url(json::serialize(changed)) +
           token.substr(token.find('.', dot + 1));
   refused(oidc::verify_id_token(token, keys, expected()), "signature");
   refused(oidc::verify_id_token("not.a.token", keys, expected()), "");
@@ -83,8 +82,8 @@ TEST_CASE("only RS256 and ES256 are accepted and each only with its own kind of 
   const Signer rsa("RS256", "r1"), ec("ES256", "e1");
   const auto keys = keys_of({&rsa, &ec});
   // alg none: no signature at all.
-  const std::string none =
-      b64url(R"({"alg":"none","kid":"r1"})") + "." + b64url(json::serialize(claims())) + ".";
+  const std::string none = portico::base64url(R"({"alg":"none","kid":"r1"})") + "." +
+                           portico::base64url(json::serialize(claims())) + ".";
   refused(oidc::verify_id_token(none, keys, expected()), "algorithm 'none'");
   refused(oidc::verify_id_token(rsa.sign(claims(), {{"alg", "HS256"}}), keys, expected()),
           "algorithm 'HS256'");

@@ -18,17 +18,10 @@ namespace {
 
 constexpr const char* kStaffPassword = "a staff passphrase for smtp";
 
-std::string header(const std::string& mail, const std::string& name) {
-  const auto at = mail.find("\r\n" + name + ": ");
-  if (at == std::string::npos) return {};
-  const auto from = at + name.size() + 4;
-  return mail.substr(from, mail.find("\r\n", from) - from);
-}
-
 // The first message in `mails` whose subject contains `words`, or empty.
 std::string with_subject(const std::vector<std::string>& mails, const std::string& words) {
   for (const auto& m : mails) {
-    if (header(m, "Subject").find(words) != std::string::npos) return m;
+    if (mail_header(m, "Subject").find(words) != std::string::npos) return m;
   }
   return {};
 }
@@ -63,7 +56,7 @@ TEST_CASE("with --smtp the sign-in link and a ticket's e-mails reach a real SMTP
   auto signed_in = smtp.messages();
   REQUIRE(signed_in.size() == 1);
   CHECK(signed_in[0].starts_with("X-Envelope-From: help@acme.test\r\n"));
-  CHECK(header(signed_in[0], "X-Envelope-To") == "ann@example.com");
+  CHECK(mail_header(signed_in[0], "X-Envelope-To") == "ann@example.com");
   CHECK_FALSE(std::filesystem::exists(data / "mail"));
 
   auto opened = ann.call(verb::post, "/api/v1/projects/acme/tickets",
@@ -78,31 +71,30 @@ TEST_CASE("with --smtp the sign-in link and a ticket's e-mails reach a real SMTP
   const std::string reply = wait_for_subject(smtp, "#1 new reply");
   REQUIRE_FALSE(received.empty());
   REQUIRE_FALSE(reply.empty());
-  CHECK(header(received, "X-Envelope-To") == "ann@example.com");
+  CHECK(mail_header(received, "X-Envelope-To") == "ann@example.com");
   // One conversation in a mail client: the reply follows the first e-mail of the ticket.
   // Named by the server's host: two installations never share a Message-ID.
-  CHECK(header(received, "Message-ID") == "<ticket-1.acme@127.0.0.1>");
-  CHECK(header(reply, "In-Reply-To") == "<ticket-1.acme@127.0.0.1>");
-  CHECK(header(reply, "References") == "<ticket-1.acme@127.0.0.1>");
-  CHECK(header(reply, "Message-ID") != header(received, "Message-ID"));
-  CHECK(read_mail_text(reply).find("Use the extinguisher.") != std::string::npos);
+  CHECK(mail_header(received, "Message-ID") == "<ticket-1.acme@127.0.0.1>");
+  CHECK(mail_header(reply, "In-Reply-To") == "<ticket-1.acme@127.0.0.1>");
+  CHECK(mail_header(reply, "References") == "<ticket-1.acme@127.0.0.1>");
+  CHECK(mail_header(reply, "Message-ID") != mail_header(received, "Message-ID"));
+  CHECK(unquote_mail(reply).find("Use the extinguisher.") != std::string::npos);
 }
 
 TEST_CASE("an SMTP server that goes away: sign-in answers 503 and actions wait for it to return") {
   TempDir dir;
   const auto data = dir / "data";
   new_desk(data, kStaffPassword);
-  auto smtp = std::make_unique<SmtpProcess>(dir / "smtp");
-  const unsigned short smtp_port = smtp->port();
-  ServerProcess server(data, {"--smtp", smtp->url(), "--mail-retry", "1s"});
-  const auto ann = customer_by_mail(server.port(), smtp->dir(), "acme", "ann@example.com");
+  SmtpProcess smtp(dir / "smtp");
+  ServerProcess server(data, {"--smtp", smtp.url(), "--mail-retry", "1s"});
+  const auto ann = customer_by_mail(server.port(), smtp.dir(), "acme", "ann@example.com");
   const auto agent = staff(server.port(), "agent@acme.test", kStaffPassword);
   auto opened = ann.call(verb::post, "/api/v1/projects/acme/tickets",
                          R"({"subject":"Lost keys","message":"Cannot get in."})");
   REQUIRE(opened.result_int() == 201);
-  REQUIRE_FALSE(wait_for_subject(*smtp, "#1 received").empty());
+  REQUIRE_FALSE(wait_for_subject(smtp, "#1 received").empty());
 
-  smtp.reset();  // the mail server is gone
+  smtp.stop();  // the mail server is gone
   // A sign-in link that cannot go out is said so at once: nobody waits for an e-mail.
   CHECK(magic_link(server.port(), "bob@example.com") == 503);
   // Actions go on: the reply is acknowledged and its e-mail waits in the outbox.
@@ -111,10 +103,10 @@ TEST_CASE("an SMTP server that goes away: sign-in answers 503 and actions wait f
   REQUIRE_MESSAGE(replied.result_int() == 201, replied.body());
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // at least one failed attempt
 
-  SmtpProcess back(dir / "smtp", {}, smtp_port);  // the same server, started again
-  const std::string reply = wait_for_subject(back, "#1 new reply");
+  smtp.start();  // the same server, started again
+  const std::string reply = wait_for_subject(smtp, "#1 new reply");
   REQUIRE_FALSE(reply.empty());
-  CHECK(read_mail_text(reply).find("The spare is under the mat.") != std::string::npos);
+  CHECK(unquote_mail(reply).find("The spare is under the mat.") != std::string::npos);
   CHECK(magic_link(server.port(), "bob@example.com") == 202);
 }
 
@@ -131,7 +123,7 @@ TEST_CASE("--smtp-require-tls sends only over STARTTLS verified with --smtp-ca-f
     CHECK(magic_link(server.port(), "ann@example.com") == 202);
     auto got = smtp.wait_for(1);
     REQUIRE(got.size() == 1);
-    CHECK(header(got[0], "X-Tls") == "yes");
+    CHECK(mail_header(got[0], "X-Tls") == "yes");
   }
   SUBCASE("a server without STARTTLS gets nothing in the clear") {
     SmtpProcess smtp(dir / "smtp");
@@ -169,14 +161,11 @@ TEST_CASE("a delivery the mail server refuses is dead and portico-admin outbox r
   TempDir dir;
   const auto data = dir / "data";
   new_desk(data, kStaffPassword);
-  auto smtp = std::make_unique<SmtpProcess>(dir / "smtp");
-  const unsigned short smtp_port = smtp->port();
-  ServerProcess server(data, {"--smtp", smtp->url()});
-  const auto ann = customer_by_mail(server.port(), smtp->dir(), "acme", "ann@example.com");
+  SmtpProcess smtp(dir / "smtp");
+  ServerProcess server(data, {"--smtp", smtp.url()});
+  const auto ann = customer_by_mail(server.port(), smtp.dir(), "acme", "ann@example.com");
   // Ann's mailbox is refused for a while (550): her "ticket received" e-mail is given up at once.
-  smtp.reset();  // the port is free before the next server takes it
-  smtp = std::make_unique<SmtpProcess>(
-      dir / "smtp", std::vector<std::string>{"--reject", "ann@example.com"}, smtp_port);
+  smtp.start({"--reject", "ann@example.com"});
   auto opened = ann.call(verb::post, "/api/v1/projects/acme/tickets",
                          R"({"subject":"Bounced","message":"Is my mailbox full?"})");
   REQUIRE(opened.result_int() == 201);
@@ -192,16 +181,15 @@ TEST_CASE("a delivery the mail server refuses is dead and portico-admin outbox r
   CHECK(line.find("\tacme#1\t1\tdead\t") != std::string::npos);
   CHECK(line.find("550") != std::string::npos);
   CHECK(admin(data, {"outbox", "list"}).out.empty());  // nothing else waits
-  CHECK(with_subject(smtp->messages(), "#1 received").empty());
+  CHECK(with_subject(smtp.messages(), "#1 received").empty());
 
   // The mailbox works again; the operator sends the e-mail once more.
-  smtp.reset();
-  smtp = std::make_unique<SmtpProcess>(dir / "smtp", std::vector<std::string>{}, smtp_port);
+  smtp.start();
   const std::string id = line.substr(0, line.find('\t'));
   auto retried = admin(data, {"outbox", "retry", id});
   CHECK_MESSAGE(retried.exit_code == 0, retried.out);
   CHECK(retried.out == "delivery " + id + " will be tried again now\n");
-  CHECK_FALSE(wait_for_subject(*smtp, "#1 received").empty());
+  CHECK_FALSE(wait_for_subject(smtp, "#1 received").empty());
   CHECK(admin(data, {"outbox", "list", "--dead"}).out.empty());
   auto again = admin(data, {"outbox", "retry", id});  // no longer dead
   CHECK(again.exit_code == 1);

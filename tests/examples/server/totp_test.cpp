@@ -83,6 +83,13 @@ std::string error_part(const Answer& a, std::string_view part) {
 std::string code_of(const Answer& a) { return error_part(a, "code"); }
 std::string field_of(const Answer& a) { return error_part(a, "field"); }
 
+// The token of a sign-in that must succeed.
+std::string session_token(unsigned short port, const std::string& route, const std::string& body) {
+  auto a = post(port, route, body);
+  REQUIRE_MESSAGE(a.status == 200, boost::json::serialize(a.body));
+  return std::string(a.body.at("token").as_string());
+}
+
 std::string login_body(const std::string& password, const std::string& totp = {}) {
   std::string b = R"({"project":"demo","email":"ann@example.com","password":")" + password + "\"";
   if (!totp.empty()) b += R"(,"totp":")" + totp + "\"";
@@ -129,6 +136,13 @@ std::pair<std::string, std::vector<std::string>> enrol(unsigned short port, cons
   CHECK(url.starts_with("otpauth://totp/"));
   CHECK(url.find("secret=" + secret) != std::string::npos);
   CHECK(url.find("&algorithm=SHA1&digits=6&period=30") != std::string::npos);
+  // The app shows the project (for a customer) or Portico (for staff), and the address.
+  if (base == "/api/v1/me") {
+    CHECK(url.starts_with("otpauth://totp/Demo%20Support:ann%40example.com?"));
+    CHECK(url.find("&issuer=Demo%20Support&") != std::string::npos);
+  } else {
+    CHECK(url.starts_with("otpauth://totp/Portico:agent%40demo.test?"));
+  }
 
   auto wrong =
       post(port, base + "/totp/confirm", R"({"code":")" + wrong_code(secret) + "\"}", token);
@@ -160,9 +174,7 @@ TEST_CASE("a customer turns on two-factor sign-in and signs in with codes and re
   Demo demo;
   const unsigned short port = demo.port;
   const std::string& password = demo.passwords.customer;
-  auto first = post(port, "/api/v1/auth/login", login_body(password));
-  REQUIRE(first.status == 200);
-  const std::string token(first.body.at("token").as_string());
+  const std::string token = session_token(port, "/api/v1/auth/login", login_body(password));
   hc::Connection c(port);
   auto me = c.request(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer " + token}});
   CHECK(hc::json(me).at("totp_enabled").as_bool() == false);
@@ -171,7 +183,16 @@ TEST_CASE("a customer turns on two-factor sign-in and signs in with codes and re
   me = c.request(verb::get, "/api/v1/me", {}, {{"Authorization", "Bearer " + token}});
   CHECK(hc::json(me).at("totp_enabled").as_bool() == true);
   // Sealed with the server's key: a copy of the log does not hold the secret.
-  CHECK(file_text(demo.dir / "data" / "data.mdb").find(secret) == std::string::npos);
+  const std::string log = file_text(demo.dir / "data" / "data.mdb");
+  CHECK(log.find(secret) == std::string::npos);
+  for (const auto& code : recovery) {  // only keyed hashes of the recovery codes
+    std::string plain;
+    for (char ch : code) {
+      if (ch != '-') plain.push_back(ch);
+    }
+    CHECK(log.find(code) == std::string::npos);
+    CHECK(log.find(plain) == std::string::npos);
+  }
 
   auto without = post(port, "/api/v1/auth/login", login_body(password));
   CHECK(without.status == 401);
@@ -217,9 +238,7 @@ TEST_CASE("staff turn on two-factor sign-in the same way") {
   Demo demo;
   const unsigned short port = demo.port;
   const std::string& password = demo.passwords.staff;
-  auto first = post(port, "/api/v1/staff/auth/login", staff_body(password));
-  REQUIRE(first.status == 200);
-  const std::string token(first.body.at("token").as_string());
+  const std::string token = session_token(port, "/api/v1/staff/auth/login", staff_body(password));
   // A customer's session is not a staff member's, nor the other way round.
   CHECK(post(port, "/api/v1/me/totp", "", token).status == 401);
   const auto [secret, recovery] = enrol(port, "/api/v1/staff/me", token);
@@ -241,9 +260,7 @@ TEST_CASE("wrong two-factor codes count against the same budget as wrong passwor
   Demo demo;
   const unsigned short port = demo.port;
   const std::string& password = demo.passwords.customer;
-  auto first = post(port, "/api/v1/auth/login", login_body(password));
-  REQUIRE(first.status == 200);
-  const std::string token(first.body.at("token").as_string());
+  const std::string token = session_token(port, "/api/v1/auth/login", login_body(password));
   const auto [secret, recovery] = enrol(port, "/api/v1/me", token);
   unsigned refused = 0, limited = 0;
   for (int i = 0; i < 12; ++i) {
@@ -289,9 +306,9 @@ TEST_CASE("the key that seals two-factor secrets can live outside the data direc
     ChildProcess server(demo_args(data, {"--key-file", key}));
     const auto port = listening_port(server);
     password = demo_passwords(server).customer;
-    auto first = post(port, "/api/v1/auth/login", login_body(password));
-    REQUIRE(first.status == 200);
-    secret = enrol(port, "/api/v1/me", std::string(first.body.at("token").as_string())).first;
+    secret =
+        enrol(port, "/api/v1/me", session_token(port, "/api/v1/auth/login", login_body(password)))
+            .first;
     server.kill(SIGTERM);
     server.wait();
   }
@@ -323,9 +340,8 @@ TEST_CASE(
   auto required =
       admin(demo.dir / "data", {"project", "update", "demo", "--staff-totp", "required"});
   REQUIRE_MESSAGE(required.exit_code == 0, required.out);
-  auto signed_in = post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
-  REQUIRE(signed_in.status == 200);  // a session that may enrol
-  const std::string token(signed_in.body.at("token").as_string());
+  const std::string token =
+      session_token(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
   hc::Connection c(port);
   auto queue = c.request(verb::get, "/api/v1/staff/projects/demo/tickets", {},
                          {{"Authorization", "Bearer " + token}});
@@ -349,9 +365,8 @@ TEST_CASE(
 TEST_CASE("the operator turns off the two-factor sign-in of a staff member who lost the phone") {
   Demo demo;
   const unsigned short port = demo.port;
-  auto signed_in = post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
-  REQUIRE(signed_in.status == 200);
-  const std::string token(signed_in.body.at("token").as_string());
+  const std::string token =
+      session_token(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff));
   enrol(port, "/api/v1/staff/me", token);
   CHECK(code_of(post(port, "/api/v1/staff/auth/login", staff_body(demo.passwords.staff))) ==
         "totp_required");

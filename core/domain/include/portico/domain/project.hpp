@@ -267,6 +267,8 @@ bool is_staff(const State& state, std::string_view staff_id);
 // The project's staff_totp policy: in a project that requires two-factor sign-in, a staff member
 // who has not turned it on may do nothing but enrol (forbidden, saying so).
 Result<void> check_staff_totp(const State& state, bool totp_enabled);
+// Whether the policy asks anything of staff (check_staff_totp can only refuse when it does).
+bool requires_staff_totp(const State& state);
 std::string stream_id(std::string_view slug);
 
 }  // namespace portico::domain::project
