@@ -18,11 +18,13 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <portico/http/app.hpp>
 #include <portico/http/server.hpp>
 #include <portico/mail/deliverer.hpp>
 #include <portico/mail/smtp.hpp>
+#include <portico/oidc/provider.hpp>
 #include <portico/projections/outbox.hpp>
 #include <portico/projections/register.hpp>
 #include <portico/projections/runner.hpp>
@@ -58,7 +60,8 @@ constexpr const char* kUsage =
     "                      [--trusted-proxy CIDR]... [--max-connections-per-address N]\n"
     "                      [--metrics-token TOKEN | --metrics-token-file FILE] [--demo]\n"
     "  --config FILE: a TOML file whose keys are these flags' names (listen = \"…\");\n"
-    "  a flag on the command line wins over the file (docs/operations.md)\n";
+    "  a flag on the command line wins over the file; its [oidc.NAME] sections are the\n"
+    "  identity providers customers may sign in with (docs/operations.md)\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "portico-server: %s\n%s", why.c_str(), kUsage);
@@ -96,6 +99,7 @@ struct Args {
   unsigned max_connections_per_address = 100;  // 0: no cap
   std::string metrics_token;                   // GET /metrics needs it when set
   bool demo = false;
+  std::vector<portico::oidc::ProviderConfig> providers;  // the file's [oidc.NAME] sections
 };
 
 // Where a setting came from, for messages: "--workers" or "workers (in FILE)".
@@ -218,9 +222,39 @@ std::string read_secret_file(const std::string& path, const Source& from) {
   return value;
 }
 
-// The configuration file's settings, in the order written. Unknown keys and values of the wrong
-// type end the start (exit 1) naming the key.
-std::vector<std::pair<std::string, std::string>> read_config(const std::string& file) {
+// An [oidc.NAME] section: an identity provider (API.md part 2). Its keys are strings; a
+// `*-file` key names a file holding the value (client-secret-file). A wrong one ends the start
+// naming the key.
+portico::oidc::ProviderConfig read_provider(const std::string& file, std::string_view name,
+                                            const toml::node& node) {
+  const std::string section = "[oidc." + std::string(name) + "]";
+  if (!node.is_table()) config_error(file + ": " + section + " is a table of settings");
+  std::map<std::string, std::string> settings;
+  for (const auto& [key, value] : *node.as_table()) {
+    std::string k(key.str());
+    const Source from = [&] { return "'" + k + "' of " + section + " in " + file; };
+    if (!value.is_string()) config_error(from() + " is a string");
+    std::string v = value.as_string()->get();
+    if (k == "client-secret-file") {
+      v = read_secret_file(v, from);
+      k = "client-secret";
+    }
+    if (!settings.emplace(k, std::move(v)).second) {
+      config_error(file + ": " + section + " gives client-secret twice");
+    }
+  }
+  auto config = portico::oidc::provider_config(name, settings);
+  if (!config) {
+    config_error(file + ": " + config.error().message +
+                 (config.error().field.empty() ? "" : " ('" + config.error().field + "')"));
+  }
+  return std::move(*config);
+}
+
+// The configuration file's settings, in the order written, and its identity providers. Unknown
+// keys and values of the wrong type end the start (exit 1) naming the key.
+std::vector<std::pair<std::string, std::string>> read_config(
+    const std::string& file, std::vector<portico::oidc::ProviderConfig>& providers) {
   toml::table table;
   try {
     table = toml::parse_file(file);
@@ -233,6 +267,14 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     const Source from = [&] { return "'" + name + "' in " + file; };
+    if (name == "oidc") {
+      if (!node.is_table())
+        config_error(file + ": [oidc] holds one [oidc.NAME] table per provider");
+      for (const auto& [provider, section] : *node.as_table()) {
+        providers.push_back(read_provider(file, provider.str(), section));
+      }
+      continue;
+    }
     auto found = find_setting(name);
     if (!found || name == "config") config_error(file + ": unknown key '" + name + "'");
     const Setting& s = *found->first;
@@ -290,7 +332,7 @@ Args parse(int argc, char** argv) {
   }
   // The file first, then the command line over it.
   if (!config.empty()) {
-    for (auto& [name, value] : read_config(config)) {
+    for (auto& [name, value] : read_config(config, a.providers)) {
       const Setting& s = *find_setting(name)->first;
       s.apply(a, value, [&, n = name] { return "'" + n + "' in " + config; });
     }
@@ -465,6 +507,7 @@ int main(int argc, char** argv) {
                                     static_cast<double>(args.sign_in_rate)};
   app_options.writes = {2.0 * args.write_rate, static_cast<double>(args.write_rate)};
   app_options.metrics_token = args.metrics_token;
+  app_options.providers = args.providers;
 
   // E-mail: the outbox follows the log; the deliverer sends what is due into the mail directory.
   proj::Runner outbox_feed(**log, std::string(proj::Outbox::kName));

@@ -34,6 +34,9 @@ App::Impl::Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptio
       secret(options.secret.empty() ? service::new_token() : options.secret) {
   if (!options.on_warning) options.on_warning = warn_on_stderr;
   portal.set_ticket_limits(options.tickets);
+  for (const auto& config : options.providers) {
+    providers.insert_or_assign(config.name, std::make_unique<oidc::Client>(config));
+  }
 }
 
 void App::Impl::record(const std::string& route, unsigned status, double seconds) {
@@ -57,10 +60,19 @@ NameBook App::Impl::names() const {
 
 namespace {
 
-boost::json::object project_json(const dom::project::State& p, dom::TimeUs now) {
+// `providers`: the identity providers the project offers that this server has. Its sign_in
+// lists only what can be used: the e-mail methods and those providers.
+boost::json::object project_json(const dom::project::State& p, dom::TimeUs now,
+                                 const std::vector<const oidc::ProviderConfig*>& providers) {
   const auto& s = p.settings;
-  boost::json::array sign_in;
-  for (const auto& m : s.sign_in) sign_in.emplace_back(m);
+  boost::json::array sign_in, buttons;
+  for (const auto& m : s.sign_in) {
+    if (m == "magic_link" || m == "password") sign_in.emplace_back(m);
+  }
+  for (const auto* provider : providers) {
+    sign_in.emplace_back(provider->name);
+    buttons.push_back({{"id", provider->name}, {"display_name", provider->display_name}});
+  }
   return {
       {"slug", p.slug},
       {"name", s.name},
@@ -69,6 +81,7 @@ boost::json::object project_json(const dom::project::State& p, dom::TimeUs now) 
         {"primary_color", s.theme.primary_color},
         {"accent_color", s.theme.accent_color}}},
       {"sign_in", std::move(sign_in)},
+      {"providers", std::move(buttons)},
       {"policies",
        {{"customer_reply", s.policies.customer_reply == dom::CustomerReplyPolicy::keep_status
                                ? "keep_status"
@@ -145,7 +158,7 @@ void App::Impl::add_routes(App& app) {
   router.add(verb::get, "/api/v1/projects/{p}", [this](const Call& c) {
     auto p = portal.project(c.param("p"));
     if (!p || !p->exists) return error_response(c.request, 404, errc::kNotFound, "no such project");
-    return json_response(c.request, 200, project_json(*p, portal.now()));
+    return json_response(c.request, 200, project_json(*p, portal.now(), offered_providers(*p)));
   });
 }
 
@@ -156,6 +169,7 @@ App::App(log::Log& log, service::Portal& portal, projections::Views& views, AppO
   impl_->add_ticket_routes();
   impl_->add_staff_routes();
   impl_->add_web_routes();
+  impl_->add_oidc_routes();
 }
 
 App::~App() = default;

@@ -10,11 +10,13 @@
 #include <portico/errc.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
+#include <portico/oidc/client.hpp>
 #include <string>
 
 #include "background.hpp"
 #include "idempotency.hpp"
 #include "limits.hpp"
+#include "oidc_flows.hpp"
 
 namespace portico::http {
 
@@ -59,6 +61,10 @@ struct App::Impl {
   // account-wide budget (a stranger cannot lock the owner out).
   detail::RecentKeys known_addresses{options.limits.max_keys, std::chrono::hours(24 * 30)};
   detail::IdempotencyStore idempotency;
+  // The identity providers of the configuration (AppOptions::providers), by name, and the
+  // sign-ins under way at them.
+  std::map<std::string, std::unique_ptr<oidc::Client>, std::less<>> providers;
+  detail::OidcFlows oidc_flows{options.limits.max_keys};
   std::string secret;  // survey links
   mutable std::mutex base_url_mu;
   std::string base_url() const {
@@ -79,6 +85,14 @@ struct App::Impl {
                               // notifications
   void add_staff_routes();    // staff_routes.cpp
   void add_web_routes();      // web_routes.cpp: the portal pages and their files
+  void add_oidc_routes();     // oidc_routes.cpp: sign-in with an identity provider, identities
+
+  // The configured provider `name`, or null.
+  oidc::Client* provider(std::string_view name) const;
+  // The providers `p` offers that this server has (in the order of its sign_in list).
+  std::vector<const oidc::ProviderConfig*> offered_providers(const dom::project::State& p) const;
+  // The Set-Cookie value that carries a new session (its realm's cookie).
+  std::string session_cookie(const Call& c, const service::NewSession& session) const;
 
   // The caller of `realm`: `Authorization: Bearer` first, else the realm's cookie; a
   // cookie-authenticated POST/PUT/PATCH/DELETE must carry X-CSRF-Token. Errors: unauthenticated,
@@ -107,6 +121,8 @@ struct App::Impl {
 
 // The value of `name` in the Cookie header, if any.
 std::optional<std::string> cookie(const Request& request, std::string_view name);
+// A Set-Cookie value: Path=/, HttpOnly, SameSite=Lax, and Secure when `secure`.
+std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure);
 // A body field: a string (required), an optional string, bool, integer; 400 with `field`.
 Result<std::string> string_field(const boost::json::object& body, std::string_view name);
 Result<std::optional<std::string>> optional_string(const boost::json::object& body,

@@ -7,6 +7,7 @@
 #include <portico/domain/project.hpp>
 #include <portico/errc.hpp>
 #include <portico/mail/sign_in.hpp>
+#include <portico/service/tokens.hpp>
 
 #include "app_impl.hpp"
 #include "qr_code.hpp"
@@ -20,13 +21,6 @@ namespace {
 
 // The wait carried by password_attempt's "rate_limited".
 std::chrono::seconds wait_of(const Error& e) { return std::chrono::seconds(std::stol(e.message)); }
-
-std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure) {
-  std::string c = std::string(name) + "=" + std::string(value) +
-                  "; Path=/; Max-Age=" + std::to_string(max_age) + "; HttpOnly; SameSite=Lax";
-  if (secure) c += "; Secure";
-  return c;
-}
 
 // The body's string fields `names`, in order: 415/400 for a body that is not a JSON object, 400
 // with `field` for the first one missing or not a string. `totp`, when given, receives the
@@ -51,6 +45,19 @@ Result<std::array<std::string, N>> strings(const Request& request,
 
 }  // namespace
 
+std::string set_cookie(std::string_view name, std::string_view value, long max_age, bool secure) {
+  std::string c = std::string(name) + "=" + std::string(value) +
+                  "; Path=/; Max-Age=" + std::to_string(max_age) + "; HttpOnly; SameSite=Lax";
+  if (secure) c += "; Secure";
+  return c;
+}
+
+std::string App::Impl::session_cookie(const Call& c, const service::NewSession& s) const {
+  const long max_age = static_cast<long>(options.accounts.session_absolute / dom::kSecond);
+  return set_cookie(s.realm == dom::Realm::staff ? kStaffCookie : kCustomerCookie, s.token, max_age,
+                    secure(c));
+}
+
 void App::Impl::add_auth_routes() {
   // The answer to a sign-in: the session cookie and {token, csrf, customer|staff}.
   auto session_response = [this](const Call& c, const service::NewSession& s,
@@ -59,10 +66,7 @@ void App::Impl::add_auth_routes() {
     boost::json::object body{{"token", s.token}, {"csrf", s.csrf}};
     body[key] = std::move(who);
     Response r = json_response(c.request, 200, body);
-    const long max_age = static_cast<long>(options.accounts.session_absolute / dom::kSecond);
-    r.set(beast_http::field::set_cookie,
-          set_cookie(s.realm == dom::Realm::staff ? kStaffCookie : kCustomerCookie, s.token,
-                     max_age, secure(c)));
+    r.set(beast_http::field::set_cookie, session_cookie(c, s));
     return r;
   };
   auto customer_session = [this, session_response](const Call& c,
@@ -287,14 +291,6 @@ void App::Impl::add_auth_routes() {
     return no_content(c.request);
   });
 
-  // OpenID Connect and OAuth 2 sign-in come with a later issue: no provider is configured yet.
-  router.add(verb::get, "/api/v1/auth/oauth/{provider}/start", [](const Call& c) {
-    return error_response(c.request, 404, errc::kNotFound, "no such sign-in provider");
-  });
-  router.add(verb::get, "/api/v1/auth/oauth/{provider}/callback", [](const Call& c) {
-    return error_response(c.request, 404, errc::kNotFound, "no such sign-in provider");
-  });
-
   auto logout = [this](dom::Realm realm) {
     return [this, realm](const Call& c) {
       auto who = authenticate(c, realm);
@@ -326,10 +322,20 @@ void App::Impl::add_auth_routes() {
     }
     auto totp = accounts.totp_enabled(who->caller);
     if (!totp) return error_response(c.request, totp.error());
-    return json_response(c.request, 200,
-                         boost::json::object{{"customer", customer_json(*customer)},
-                                             {"projects", std::move(projects)},
-                                             {"totp_enabled", *totp}});
+    boost::json::array identities;
+    for (const auto& i : customer->identities) {
+      identities.push_back({{"provider", i.provider}, {"subject", i.subject}, {"email", i.email}});
+    }
+    boost::json::object body{{"customer", customer_json(*customer)},
+                             {"projects", std::move(projects)},
+                             {"identities", std::move(identities)},
+                             {"totp_enabled", *totp}};
+    // A cookie session learns its CSRF token here (a provider's sign-in answered no JSON).
+    if (who->via_cookie) {
+      const std::string csrf = service::csrf_token(who->token);
+      if (service::token_hash(csrf) == who->caller.csrf_hash) body["csrf"] = csrf;
+    }
+    return json_response(c.request, 200, body);
   });
 
   // Two-factor enrolment, the same for both realms. A wrong code at confirm or disable counts

@@ -78,6 +78,8 @@ Result<Message> compose(const projections::Delivery& d, service::Portal& portal,
   if (!t.exists || !dt::can_read(t, *ctx)) {
     return fail(kNoReader, "the recipient may not read the ticket");
   }
+  // A customer from an identity provider that vouched for no address: the bell only.
+  if (recipient->email.empty()) return fail(kNoReader, "the recipient has no e-mail address");
 
   const std::string& name = project->settings.name;
   const std::string number = "#" + std::to_string(d.ticket);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <portico/domain/project.hpp>
 #include <portico/errc.hpp>
 #include <portico/oidc/provider.hpp>
 
@@ -34,14 +35,6 @@ ProviderConfig preset(std::string_view name) {
   return p;
 }
 
-bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 // https://, or plain HTTP on the loopback (a test's provider).
 bool acceptable_url(std::string_view url) {
   if (url.starts_with("https://")) return url.size() > 8;
@@ -65,7 +58,7 @@ bool is_preset(std::string_view name) {
 
 Result<ProviderConfig> provider_config(std::string_view name,
                                        const std::map<std::string, std::string>& settings) {
-  if (!valid_name(name)) {
+  if (!domain::project::valid_provider_name(name)) {
     return bad(name, "", "a provider's name is 1 to 32 of a-z 0-9 '-'");
   }
   ProviderConfig p = preset(name);

@@ -249,9 +249,10 @@ Result<IdentityEvents> new_identity(const NewIdentity& id, TimeUs now) {
       customer::decide({}, customer::Register{id.customer_id, id.email, id.display_name, id.handle},
                        {system_actor(), now});
   if (!registered) return Unexpected(registered.error());
-  return IdentityEvents{std::move(*registered),
-                        {customer::HandleClaimed{now, id.handle, id.customer_id}},
-                        {customer::EmailClaimed{now, id.email, id.customer_id}}};
+  IdentityEvents out{
+      std::move(*registered), {customer::HandleClaimed{now, id.handle, id.customer_id}}, {}};
+  if (!id.email.empty()) out.email.push_back(customer::EmailClaimed{now, id.email, id.customer_id});
+  return out;
 }
 
 Result<RegistrationEvents> register_with_password(const NewIdentity& id, std::string password_hash,
@@ -263,6 +264,70 @@ Result<RegistrationEvents> register_with_password(const NewIdentity& id, std::st
   return RegistrationEvents{std::move(*identity),
                             TokenIssued{now, Purpose::verify_email, std::string(project), id.email,
                                         id.customer_id, now, now + link_ttl}};
+}
+
+std::string vouched_email(const ProviderClaims& claims) {
+  if (!claims.email_verified) return {};
+  return normalize_email(claims.email).value_or("");
+}
+
+std::string handle_from_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    c = lower(c);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.') {
+      out.push_back(c);
+    } else if ((c == ' ' || c == '\t') && !out.empty() && out.back() != '.') {
+      out.push_back('.');
+    }
+    if (out.size() == 24) break;
+  }
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  if (out.size() < 2) out = "customer";
+  return out;
+}
+
+Result<LinkEvents> link_identity(const customer::State& c, const customer::State& claim,
+                                 const ProviderClaims& claims, TimeUs now) {
+  if (!c.exists) return fail(errc::kNotFound, "no such customer");
+  if (claims.issuer.empty() || claims.subject.empty()) {
+    return fail(errc::kInvalidRequest, "an identity needs an issuer and a subject");
+  }
+  if (!claim.claimed_by.empty()) {
+    if (claim.claimed_by == c.id) return LinkEvents{};
+    return fail(errc::kConflict, "identity_taken");
+  }
+  if (customer::identity_of(c, claims.provider) != nullptr) {
+    return fail(errc::kConflict,
+                "this account has another identity of this provider; remove that one first");
+  }
+  LinkEvents out;
+  const std::string vouched = vouched_email(claims);
+  if (!vouched.empty() && vouched == c.email) {
+    // The provider proved the address: as following a magic link does.
+    TokenIssued proof;
+    proof.purpose = Purpose::magic_link;
+    auto proved = follow_link(c, proof, now);
+    if (!proved) return Unexpected(proved.error());
+    out.customer = std::move(*proved);
+  }
+  out.customer.push_back(customer::IdentityLinked{now, claims.provider, claims.issuer,
+                                                  claims.subject,
+                                                  normalize_email(claims.email).value_or("")});
+  out.claim.push_back(customer::IdentityClaimed{now, claims.issuer, claims.subject, c.id});
+  return out;
+}
+
+Result<LinkEvents> unlink_identity(const customer::State& c, std::string_view provider,
+                                   TimeUs now) {
+  const customer::Identity* identity = customer::identity_of(c, provider);
+  if (identity == nullptr) return fail(errc::kNotFound, "no identity of this provider");
+  if (c.identities.size() == 1 && c.email.empty()) {
+    return fail(errc::kConflict,
+                "this is your only way to sign in: link another identity before removing it");
+  }
+  return LinkEvents{{customer::IdentityUnlinked{now, identity->issuer, identity->subject}},
+                    {customer::IdentityReleased{now}}};
 }
 
 StaffEvents set_staff_password(const State& staff, const StaffAccountCreated& if_new,

@@ -49,6 +49,19 @@ State evolve(State s, const Event& event) {
                    s.email_verified = true;
                  },
                  [&](const EmailVerified&) { s.email_verified = true; },
+                 [&](const IdentityLinked& e) {
+                   s.identities.push_back({e.provider, e.issuer, e.subject, e.email});
+                 },
+                 [&](const IdentityUnlinked& e) {
+                   std::erase_if(s.identities, [&](const Identity& i) {
+                     return i.issuer == e.issuer && i.subject == e.subject;
+                   });
+                 },
+                 [&](const IdentityClaimed& e) {  // lives in the identity's stream
+                   s.exists = true;
+                   s.claimed_by = e.customer_id;
+                 },
+                 [&](const IdentityReleased&) { s.claimed_by.clear(); },
                  [&](const totp::TotpEnrolStarted& e) { totp::apply(s.totp, e); },
                  [&](const totp::TotpEnabled& e) { totp::apply(s.totp, e); },
                  [&](const totp::TotpDisabled& e) { totp::apply(s.totp, e); },
@@ -75,7 +88,8 @@ Result<std::vector<Event>> decide(const State& s, const Command& command, const 
               return fail(errc::kForbidden, "sign-in registers customers");
             }
             if (c.customer_id.empty()) return fail(errc::kInvalidRequest, "no customer id");
-            if (project::email_domain(c.email).empty()) {
+            // No address at all: a provider's identity that vouched for none (account.hpp).
+            if (!c.email.empty() && project::email_domain(c.email).empty()) {
               return fail(errc::kInvalidRequest, "not an e-mail address", "email");
             }
             if (auto name = account::check_display_name(c.display_name); !name) {
@@ -137,6 +151,16 @@ std::string handle_stream_id(std::string_view handle) { return "handle:" + std::
 
 std::string email_stream_id(std::string_view normalized_email) {
   return "email:" + std::string(normalized_email);
+}
+
+std::string identity_stream_id(std::string_view key_hash) {
+  return "identity:" + std::string(key_hash);
+}
+
+const Identity* identity_of(const State& s, std::string_view provider) {
+  auto it = std::find_if(s.identities.begin(), s.identities.end(),
+                         [&](const Identity& i) { return i.provider == provider; });
+  return it == s.identities.end() ? nullptr : &*it;
 }
 
 }  // namespace portico::domain::customer

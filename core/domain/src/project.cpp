@@ -11,9 +11,6 @@ namespace {
 
 using detail::Overloaded;
 
-constexpr std::array<std::string_view, 5> kSignInMethods = {"magic_link", "password", "cfx",
-                                                            "google", "microsoft"};
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -75,7 +72,7 @@ Result<void> check_settings(const Settings& s) {
     return fail(errc::kInvalidRequest, "enable at least one sign-in method", "sign_in");
   }
   for (const auto& m : s.sign_in) {
-    if (std::find(kSignInMethods.begin(), kSignInMethods.end(), m) == kSignInMethods.end()) {
+    if (m != "magic_link" && m != "password" && !valid_provider_name(m)) {
       return fail(errc::kInvalidRequest, "unknown sign-in method " + m, "sign_in");
     }
   }
@@ -477,6 +474,13 @@ Result<std::vector<Event>> decide(const State& s, const Command& command, const 
       command);
   if (!done) return Unexpected(std::move(done).error());
   return out;
+}
+
+bool valid_provider_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 32 || name == "magic_link" || name == "password") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 bool valid_slug(std::string_view slug) noexcept {

@@ -196,17 +196,20 @@ struct Accounts::Impl {
 
   // A new customer identity for `email`, with a handle that is free now (the append's "no
   // stream" on the handle settles a race for it).
+  // `email` may be "" (a provider's identity that vouched for no address): the handle and the
+  // name then come from `display_name`.
   Result<account::NewIdentity> identity_for(const std::string& email,
                                             std::string_view display_name) const {
     const std::string id = log::new_uuid_v7().to_string();
-    std::string handle = account::handle_from_email(email);
+    const std::string base =
+        email.empty() ? account::handle_from_name(display_name) : account::handle_from_email(email);
+    std::string handle = base;
     for (int i = 0;; ++i) {
       auto taken = portal.customer_by_handle(handle);
       if (!taken) return Unexpected(taken.error());
       if (!*taken) break;
-      if (i == 16) return fail(errc::kConflict, "no free handle for " + email);
-      handle = account::handle_from_email(email).substr(0, 24) + "-" +
-               std::to_string(randombytes_uniform(100000));
+      if (i == 16) return fail(errc::kConflict, "no free handle for " + base);
+      handle = base.substr(0, 24) + "-" + std::to_string(randombytes_uniform(100000));
     }
     std::string name(domain::trim(display_name));
     if (name.empty()) name = email.substr(0, email.find('@'));
@@ -219,8 +222,26 @@ struct Accounts::Impl {
                                log::ExpectedVersion::no_stream(), events.customer);
     writes.add<CustomerTraits>(customer::handle_stream_id(who.handle),
                                log::ExpectedVersion::no_stream(), events.handle);
-    writes.add<CustomerTraits>(customer::email_stream_id(who.email),
-                               log::ExpectedVersion::no_stream(), events.email);
+    if (!who.email.empty()) {
+      writes.add<CustomerTraits>(customer::email_stream_id(who.email),
+                                 log::ExpectedVersion::no_stream(), events.email);
+    }
+  }
+
+  // The stream that says which customer an identity at a provider signs in as.
+  static std::string identity_stream(std::string_view issuer, std::string_view subject) {
+    return customer::identity_stream_id(
+        token_hash(std::string(issuer) + '\n' + std::string(subject)));
+  }
+
+  // A display name from a provider, as a new customer's: theirs when it is a valid one, else
+  // nothing (identity_for falls back on the address's local part, or "Customer").
+  static std::string provider_name(const account::ProviderClaims& claims) {
+    auto name = account::check_display_name(claims.display_name);
+    if (name) return *name;
+    auto email = account::normalize_email(claims.email);
+    if (email) return email->substr(0, email->find('@'));
+    return "Customer";
   }
 
   // What a sign-in adds on top of the session: the token's use, the customer's own events.
@@ -305,7 +326,9 @@ struct Accounts::Impl {
   // Adds a session to `writes` and returns its secrets.
   NewSession start(detail::Writes& writes, Realm realm, const std::string& subject,
                    const std::string& project_slug, const std::string& method) {
-    NewSession s{new_token(), new_token(), realm, subject, project_slug};
+    std::string token = new_token();
+    std::string csrf = csrf_token(token);
+    NewSession s{std::move(token), std::move(csrf), realm, subject, project_slug};
     writes.add<AccountTraits>(
         account::session_stream(token_hash(s.token)), log::ExpectedVersion::no_stream(),
         {account::start_session(realm, subject, project_slug, method, token_hash(s.csrf), now(),
@@ -510,6 +533,114 @@ Result<NewSession> Accounts::sign_in(const std::string& slug, std::string_view e
   }
   return impl_->sign_in_customer(
       {slug, *address, {}, "password", false, std::nullopt, nullptr, code});
+}
+
+Result<NewSession> Accounts::sign_in_with_identity(const std::string& slug,
+                                                   const account::ProviderClaims& claims) {
+  auto offered = impl_->project_offering(slug, claims.provider);
+  if (!offered) return Unexpected(offered.error());
+  const std::string claim_stream = Impl::identity_stream(claims.issuer, claims.subject);
+  const std::string vouched = account::vouched_email(claims);
+  return decide<NewSession>(impl_->log, "the account", [&](int) -> Result<Decision<NewSession>> {
+    auto p = impl_->portal.project(slug);
+    if (!p) return Unexpected(p.error());
+    const TimeUs t = impl_->now();
+    auto claim = impl_->load<CustomerTraits>(claim_stream);
+    if (!claim) return Unexpected(claim.error());
+    // The customer the identity is linked to, else the one holding the vouched address.
+    std::string id = (*claim)->state.claimed_by;
+    if (id.empty() && !vouched.empty()) {
+      auto owner = impl_->customer_by_email(vouched);
+      if (!owner) return Unexpected(owner.error());
+      if (*owner) id = **owner;
+    }
+    std::optional<account::NewIdentity> made;
+    account::IdentityEvents identity;
+    customer::State state;
+    std::uint64_t version = 0;
+    if (!id.empty()) {
+      auto loaded = impl_->load<CustomerTraits>(customer::stream_id(id));
+      if (!loaded) return Unexpected(loaded.error());
+      state = (*loaded)->state;
+      version = (*loaded)->version;
+    } else {
+      auto who = impl_->identity_for(vouched, Impl::provider_name(claims));
+      if (!who) return Unexpected(who.error());
+      auto events = account::new_identity(*who, t);
+      if (!events) return Unexpected(events.error());
+      id = who->customer_id;
+      made = std::move(*who);
+      identity = std::move(*events);
+      state = customer::fold(identity.customer);
+    }
+    account::LinkEvents linked;
+    if ((*claim)->state.claimed_by.empty()) {
+      auto link = account::link_identity(state, (*claim)->state, claims, t);
+      if (!link) return Unexpected(link.error());
+      linked = std::move(*link);
+    }
+    std::vector<customer::Event> events = std::move(linked.customer);
+    state = customer::fold(events, std::move(state));
+    auto joined = customer::decide(state, customer::JoinProject{slug, p->settings.allowed_domains},
+                                   {{Realm::customer, id}, t});
+    if (!joined) return Unexpected(joined.error());
+    events.insert(events.end(), joined->begin(), joined->end());
+    auto writes = writes_by({Realm::customer, id});
+    if (made) {
+      identity.customer.insert(identity.customer.end(), events.begin(), events.end());
+      Impl::add(writes, *made, identity);
+    } else {
+      writes.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
+                                 events);
+    }
+    writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
+                               linked.claim);
+    NewSession session = impl_->start(writes, Realm::customer, id, slug, claims.provider);
+    return Decision<NewSession>{std::move(writes).take(), std::move(session)};
+  });
+}
+
+Result<void> Accounts::link_identity(const std::string& customer_id,
+                                     const account::ProviderClaims& claims) {
+  const std::string claim_stream = Impl::identity_stream(claims.issuer, claims.subject);
+  auto done = decide<bool>(impl_->log, "the account", [&](int) -> Result<Decision<bool>> {
+    auto c = impl_->load<CustomerTraits>(customer::stream_id(customer_id));
+    if (!c) return Unexpected(c.error());
+    auto claim = impl_->load<CustomerTraits>(claim_stream);
+    if (!claim) return Unexpected(claim.error());
+    auto linked = account::link_identity((*c)->state, (*claim)->state, claims, impl_->now());
+    if (!linked) return Unexpected(linked.error());
+    auto writes = writes_by({Realm::customer, customer_id});
+    writes.add<CustomerTraits>(customer::stream_id(customer_id),
+                               log::ExpectedVersion::exactly((*c)->version), linked->customer);
+    writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
+                               linked->claim);
+    return Decision<bool>{std::move(writes).take(), true};
+  });
+  if (!done) return Unexpected(done.error());
+  return {};
+}
+
+Result<void> Accounts::unlink_identity(const std::string& customer_id, std::string_view provider) {
+  auto done = decide<bool>(impl_->log, "the account", [&](int) -> Result<Decision<bool>> {
+    auto c = impl_->load<CustomerTraits>(customer::stream_id(customer_id));
+    if (!c) return Unexpected(c.error());
+    const customer::Identity* identity = customer::identity_of((*c)->state, provider);
+    if (identity == nullptr) return fail(errc::kNotFound, "no identity of this provider");
+    const std::string claim_stream = Impl::identity_stream(identity->issuer, identity->subject);
+    auto claim = impl_->load<CustomerTraits>(claim_stream);
+    if (!claim) return Unexpected(claim.error());
+    auto unlinked = account::unlink_identity((*c)->state, provider, impl_->now());
+    if (!unlinked) return Unexpected(unlinked.error());
+    auto writes = writes_by({Realm::customer, customer_id});
+    writes.add<CustomerTraits>(customer::stream_id(customer_id),
+                               log::ExpectedVersion::exactly((*c)->version), unlinked->customer);
+    writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
+                               unlinked->claim);
+    return Decision<bool>{std::move(writes).take(), true};
+  });
+  if (!done) return Unexpected(done.error());
+  return {};
 }
 
 Result<void> Accounts::check_password_reset(const std::string& slug, std::string_view email) {
@@ -817,7 +948,7 @@ Result<Caller> Accounts::authenticate(Realm realm, std::string_view token) {
       }
     });
   }
-  return Caller{realm, s.session->subject, hash, s.session->csrf_hash};
+  return Caller{realm, s.session->subject, hash, s.session->csrf_hash, s.session->project};
 }
 
 Result<void> Accounts::sign_out(std::string_view token) {

@@ -64,6 +64,10 @@ std::string derived_token(std::string_view secret, std::string_view input) {
   return base64url(mac(secret, "portico/derived\n" + std::string(input)));
 }
 
+std::string csrf_token(std::string_view session_token) {
+  return base64url(mac(session_token, "portico/csrf"));
+}
+
 std::string survey_token(std::string_view secret, const SurveyRef& survey) {
   const std::string payload =
       survey.project + "\n" + std::to_string(survey.number) + "\n" + survey.survey_id;

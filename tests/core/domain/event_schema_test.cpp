@@ -320,6 +320,17 @@ std::vector<Golden<dc::Event>> customer_goldens() {
       {dc::PasswordVerified{kAt, kAt - dom::kHour}, "PasswordVerified", 1,
        R"({"at":1795000000000000,"password_set_at":1794996400000000})"},
       {dc::EmailVerified{kAt}, "EmailVerified", 1, R"({"at":1795000000000000})"},
+      {dc::IdentityLinked{kAt, "google", "https://accounts.google.com", "1089", "ann@globex.test"},
+       "IdentityLinked", 1,
+       R"({"at":1795000000000000,"provider":"google","issuer":"https://accounts.google.com",)"
+       R"("subject":"1089","email":"ann@globex.test"})"},
+      {dc::IdentityUnlinked{kAt, "https://accounts.google.com", "1089"}, "IdentityUnlinked", 1,
+       R"({"at":1795000000000000,"issuer":"https://accounts.google.com","subject":"1089"})"},
+      {dc::IdentityClaimed{kAt, "https://accounts.google.com", "1089", "c-ann"}, "IdentityClaimed",
+       1,
+       R"({"at":1795000000000000,"issuer":"https://accounts.google.com","subject":"1089",)"
+       R"("customer_id":"c-ann"})"},
+      {dc::IdentityReleased{kAt}, "IdentityReleased", 1, R"({"at":1795000000000000})"},
       // The two-factor events, which staff streams carry too (totp_goldens).
   };
 }
@@ -434,5 +445,5 @@ TEST_CASE(
   }
   CHECK(count == all.size() + shared.size());  // each shared one in exactly two
   // An event is never taken out (old logs hold it): this grows by one with each new event.
-  CHECK(all.size() == 58);
+  CHECK(all.size() == 62);
 }

@@ -45,7 +45,13 @@ TEST_CASE("only the operator creates a project - with a valid slug and settings 
   bad.name = "  ";
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) == "invalid_request/name");
   bad = settings();
-  bad.sign_in = {"password", "carrier-pigeon"};
+  bad.sign_in = {"password", "Carrier Pigeon"};
+  CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) ==
+        "invalid_request/sign_in");
+  // Any provider's name is a method (the server's configuration says which it has).
+  bad.sign_in = {"password", "acme-sso"};
+  CHECK(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator));
+  bad.sign_in = {"password", std::string(33, 'a')};
   CHECK(code(dp::decide({}, dp::CreateProject{"acme", bad}, kOperator)) ==
         "invalid_request/sign_in");
   bad = settings();

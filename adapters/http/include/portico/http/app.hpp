@@ -12,6 +12,7 @@
 #include <portico/http/router.hpp>
 #include <portico/log/log.hpp>
 #include <portico/mail/mail.hpp>
+#include <portico/oidc/provider.hpp>
 #include <portico/projections/views.hpp>
 #include <portico/service/accounts.hpp>
 #include <portico/service/portal.hpp>
@@ -80,6 +81,9 @@ struct AppOptions {
   std::string metrics_token;
   // What bounds a ticket: the App hands them to the Portal it serves (set_ticket_limits).
   domain::ticket::Limits tickets;
+  // The identity providers customers may sign in with (the configuration file's [oidc.NAME]
+  // sections, oidc::provider_config); a project offers those its sign_in list names.
+  std::vector<oidc::ProviderConfig> providers;
   // Told when a sign-in e-mail sent after its answer (registration, password reset) did not go
   // out: one line, from the App's background thread (portico/warning.hpp). Empty: the default,
   // standard error.

@@ -218,11 +218,12 @@ Result<void> check_password_sign_in(const customer::State* customer, bool matche
 // the claims are appended with "no stream", so a race for it fails the append instead.
 struct NewIdentity {
   std::string customer_id;
-  std::string email;  // normalised
+  std::string email;  // normalised; "" for a provider's identity that vouched for no address
   std::string display_name;
   std::string handle;
 };
-// The events of a new identity, per stream: the customer's own, the handle's and the address's.
+// The events of a new identity, per stream: the customer's own, the handle's and the address's
+// (none without an address).
 struct IdentityEvents {
   std::vector<customer::Event> customer;
   std::vector<customer::Event> handle;
@@ -241,6 +242,42 @@ Result<RegistrationEvents> register_with_password(const NewIdentity& identity,
                                                   std::string password_hash,
                                                   std::string_view project, TimeUs now,
                                                   TimeUs link_ttl);
+
+// ---- Identities at OpenID providers (API.md part 2, "Sign-in with an identity provider") ----
+
+// What a provider said of the person signing in, once its ID token checked out (adapters/oidc).
+struct ProviderClaims {
+  std::string provider;  // the configuration's name: "google", "cfx", "acme-sso"
+  std::string issuer;
+  std::string subject;
+  std::string email;  // normalised; "" when the provider gave none
+  bool email_verified = false;
+  std::string display_name;  // may be empty
+};
+// The address the provider vouches for: its e-mail when it says the address is verified, else
+// "". Only a vouched address joins an existing customer or becomes a new customer's address: an
+// unverified one may be anybody's, and claiming it would let a stranger sign up in its owner's
+// name ahead of them and keep a way into the account the owner then uses.
+std::string vouched_email(const ProviderClaims& claims);
+// A handle from a display name, for a customer without an address ("Ann Lee" -> "ann.lee").
+std::string handle_from_name(std::string_view name);
+
+// The events of linking an identity, per stream: the customer's and the identity's own.
+struct LinkEvents {
+  std::vector<customer::Event> customer;
+  std::vector<customer::Event> claim;
+};
+// The identity `claims` names signs in as `customer` from now on. `claim` is the identity's
+// stream. Nothing when it is the customer's already; conflict when another customer holds it
+// (message "identity_taken") or the customer has another identity of the same provider. A
+// vouched address that is the customer's is proved by it, as by a magic link (follow_link).
+Result<LinkEvents> link_identity(const customer::State& customer, const customer::State& claim,
+                                 const ProviderClaims& claims, TimeUs now);
+// The customer's identity of `provider` no longer signs in. not_found when there is none;
+// conflict when it is the last way in: no other identity, and no address that a magic link or
+// a password reset could reach.
+Result<LinkEvents> unlink_identity(const customer::State& customer, std::string_view provider,
+                                   TimeUs now);
 
 // The operator sets a staff member's password (portico-admin staff add): a new account is
 // created with it and claims its address; an existing one gets the new password, which ends the

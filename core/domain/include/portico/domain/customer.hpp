@@ -3,10 +3,12 @@
 //
 // Streams (docs/events.md):
 //   "customer:{id}"       CustomerRegistered, MembershipJoined, MembershipLeft, PasswordSet,
-//                         PasswordVerified, EmailVerified, and the two-factor events
-//                         (totp.hpp).
+//                         PasswordVerified, EmailVerified, IdentityLinked, IdentityUnlinked, and
+//                         the two-factor events (totp.hpp).
 //   "handle:{handle}"     HandleClaimed: one customer per handle.
 //   "email:{address}"     EmailClaimed: one customer identity per e-mail address.
+//   "identity:{hash}"     IdentityClaimed, IdentityReleased: one customer per identity at an
+//                         OpenID provider, (issuer, subject); the hash is the service's.
 // Same layout as ticket.hpp.
 #pragma once
 
@@ -95,12 +97,51 @@ BOOST_DESCRIBE_STRUCT(EmailClaimed, (), (at, email, customer_id))
 BOOST_DESCRIBE_STRUCT(PasswordSet, (), (at, hash, verified, ends_sessions))
 BOOST_DESCRIBE_STRUCT(PasswordVerified, (), (at, password_set_at))
 BOOST_DESCRIBE_STRUCT(EmailVerified, (), (at))
+// An identity at an OpenID provider (issuer, subject) signs in as this customer. `provider` is
+// the configuration's name for it ("google"); `email` what the provider said when it was linked
+// (shown to the customer, verified or not: the customer's own address is `email` of the state).
+struct IdentityLinked {
+  static constexpr std::string_view kType = "IdentityLinked";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  std::string provider;
+  std::string issuer;
+  std::string subject;
+  std::string email;
+};
+struct IdentityUnlinked {
+  static constexpr std::string_view kType = "IdentityUnlinked";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  std::string issuer;
+  std::string subject;
+};
+// In the identity's own stream: which customer it signs in as (appended beside IdentityLinked,
+// at the stream's version, so two customers can never hold it), and its release when unlinked.
+struct IdentityClaimed {
+  static constexpr std::string_view kType = "IdentityClaimed";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  std::string issuer;
+  std::string subject;
+  std::string customer_id;
+};
+struct IdentityReleased {
+  static constexpr std::string_view kType = "IdentityReleased";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+};
+BOOST_DESCRIBE_STRUCT(IdentityLinked, (), (at, provider, issuer, subject, email))
+BOOST_DESCRIBE_STRUCT(IdentityUnlinked, (), (at, issuer, subject))
+BOOST_DESCRIBE_STRUCT(IdentityClaimed, (), (at, issuer, subject, customer_id))
+BOOST_DESCRIBE_STRUCT(IdentityReleased, (), (at))
 
 // A customer's stream also carries the two-factor events (totp.hpp).
 using Event =
     std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed, EmailClaimed,
-                 PasswordSet, PasswordVerified, EmailVerified, totp::TotpEnrolStarted,
-                 totp::TotpEnabled, totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
+                 PasswordSet, PasswordVerified, EmailVerified, IdentityLinked, IdentityUnlinked,
+                 IdentityClaimed, IdentityReleased, totp::TotpEnrolStarted, totp::TotpEnabled,
+                 totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
 // The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
 std::uint32_t schema_version(const Event& event) noexcept;
@@ -111,10 +152,19 @@ Result<Event> from_payload(std::string_view type, boost::json::object payload);
 
 // ---- State ----
 
+// An identity at an OpenID provider that signs in as the customer (IdentityLinked).
+struct Identity {
+  std::string provider;
+  std::string issuer;
+  std::string subject;
+  std::string email;
+  friend bool operator==(const Identity&, const Identity&) = default;
+};
+
 struct State {
   bool exists = false;
   std::string id;
-  std::string email;
+  std::string email;  // "" when the customer came from a provider that vouched for no address
   std::string display_name;
   std::string handle;
   std::set<std::string> projects;  // where the customer is a member now
@@ -122,9 +172,10 @@ struct State {
   TimeUs password_set_at = 0;
   bool password_verified = false;
   bool email_verified = false;
-  TimeUs sessions_valid_from = 0;  // sessions started before this were ended (password reset)
-  std::string claimed_by;          // "email:{address}" streams: the customer holding it
-  totp::State totp;                // two-factor sign-in
+  TimeUs sessions_valid_from = 0;    // sessions started before this were ended (password reset)
+  std::string claimed_by;            // "email:" and "identity:" streams: the customer holding it
+  totp::State totp;                  // two-factor sign-in
+  std::vector<Identity> identities;  // in the order linked
   friend bool operator==(const State&, const State&) = default;
 };
 
@@ -164,5 +215,10 @@ bool valid_handle(std::string_view handle) noexcept;
 std::string stream_id(std::string_view customer_id);
 std::string handle_stream_id(std::string_view handle);
 std::string email_stream_id(std::string_view normalized_email);
+// `key_hash`: the service's hash of the identity's issuer and subject (their lengths are the
+// providers', a stream id's are bounded).
+std::string identity_stream_id(std::string_view key_hash);
+// The customer's identity of `provider`, if any.
+const Identity* identity_of(const State& state, std::string_view provider);
 
 }  // namespace portico::domain::customer

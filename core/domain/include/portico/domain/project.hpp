@@ -241,6 +241,10 @@ Result<std::vector<Event>> decide(const State& state, const Command& command, co
 
 // Slugs: 2 to 40 of a-z 0-9 and '-', starting with a letter or digit.
 bool valid_slug(std::string_view slug) noexcept;
+// An identity provider's name as the configuration file's [oidc.NAME] and a project's sign_in
+// list spell it: 1 to 32 of a-z 0-9 '-' ("cfx", "google", "acme-sso"). The server's
+// configuration says which exist; a project may list one it does not have (it is not offered).
+bool valid_provider_name(std::string_view name) noexcept;
 // Team names: 1 to 60 characters, no control characters, not only spaces.
 bool valid_team(std::string_view team) noexcept;
 // Host names: lower-case DNS names (a-z 0-9 '-' '.'), 1 to 253 characters, no port.

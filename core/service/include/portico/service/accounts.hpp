@@ -83,6 +83,7 @@ struct Caller {
   std::string id;
   std::string session_hash;
   std::string csrf_hash;
+  std::string project;  // customer: the project the session was started on
 };
 
 struct StaffAccount {
@@ -149,6 +150,23 @@ class Accounts {
   // Sets a verified password for an existing customer (an operator's or a seed's doing): the
   // same effects as a reset. Errors: not_found, invalid_request "password".
   Result<void> set_customer_password(const std::string& customer_id, std::string_view password);
+
+  // ---- Identities at OpenID providers (the flow itself is adapters/oidc's and the HTTP
+  // adapter's; these record what it proved) ----
+  // Signs in on `project` (which must offer claims.provider) as the customer the identity is
+  // linked to; else links it to the customer holding the address the provider vouches for
+  // (account::vouched_email); else makes a new customer with it (that address, or none). The
+  // membership and the session in the same append. Errors: not_found (no project), forbidden
+  // (not offered), domain_not_allowed (also a new customer without a vouched address on a
+  // project with allowed domains).
+  Result<NewSession> sign_in_with_identity(const std::string& project,
+                                           const domain::account::ProviderClaims& claims);
+  // Adds the identity to a signed-in customer. Errors: conflict ("identity_taken": another
+  // customer's; or the customer has another identity of that provider), not_found.
+  Result<void> link_identity(const std::string& customer_id,
+                             const domain::account::ProviderClaims& claims);
+  // Errors: not_found (no identity of `provider`), conflict (the last way to sign in).
+  Result<void> unlink_identity(const std::string& customer_id, std::string_view provider);
 
   // ---- Staff ----
   // Creates the staff identity for the address, or sets its password (portico-admin); a new

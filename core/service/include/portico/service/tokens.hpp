@@ -23,6 +23,12 @@ std::string token_hash(std::string_view token);
 // retried with its Idempotency-Key hands out the same invite link, even after a restart.
 std::string derived_token(std::string_view secret, std::string_view input);
 
+// A session's CSRF token (X-CSRF-Token), made from the session's own token (derived_token with
+// it as the secret): as unguessable as the session, never stored (its hash is), and found again
+// from the cookie alone — so a session started by a redirect (an identity provider's sign-in),
+// which hands no JSON answer, can learn it from GET /api/v1/me.
+std::string csrf_token(std::string_view session_token);
+
 // The survey a feedback e-mail's link answers. Its token names the survey and carries an
 // HMAC-SHA-256 of that name under the server's secret: unguessable (256 bits), and nothing is
 // stored for it. Whether the survey can still be answered is the ticket's business.
