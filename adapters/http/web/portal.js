@@ -288,10 +288,48 @@ function twoFactorCard(realm, enabled) {
   return h('section', {class: 'card', 'aria-labelledby': 'totp-h'}, h('h2', {id: 'totp-h'}, 'Two-factor sign-in'), area);
 }
 
-function profilePage() {
+// The identity providers the customer signs in with: remove one (never the last way in: the
+// server answers 409), or add one of those the project offers.
+function identitiesCard(p) {
+  const area = h('div', {'aria-live': 'polite'});
+  const nameOf = (id) => ((p.providers || []).find((x) => x.id === id) || {display_name: id}).display_name;
+  function view(note) {
+    const linked = me.identities || [];
+    const offered = (p.providers || []).filter((x) => !linked.some((i) => i.provider === x.id));
+    area.replaceChildren(
+      note || '',
+      linked.length ? h('ul', {class: 'identities'}, linked.map((i) => h('li', {},
+        h('strong', {}, nameOf(i.provider)), i.email ? ` · ${i.email}` : '',
+        ' ', h('button', {type: 'button', class: 'link', onclick: async () => {
+          try {
+            await api('DELETE', `/api/v1/me/identities/${encodeURIComponent(i.provider)}`);
+            await whoAmI();
+            view(h('p', {class: 'success', role: 'status'}, `${nameOf(i.provider)} no longer signs you in.`));
+          } catch (e) {
+            view(e.code === 'conflict'
+              ? h('p', {class: 'error', role: 'alert'}, 'This is your only way to sign in: add another before removing it.')
+              : alertBox(e));
+          }
+        }}, `Remove ${nameOf(i.provider)}`)))) : h('p', {}, 'You sign in by e-mail only.'),
+      offered.length ? h('div', {class: 'actions'}, offered.map((x) => h('button', {type: 'button', class: 'secondary',
+        onclick: async () => {
+          try {
+            const r = await api('POST', `/api/v1/me/identities/${encodeURIComponent(x.id)}`);
+            location.assign(r.url);
+          } catch (e) { view(alertBox(e)); }
+        }}, `Add ${x.display_name}`))) : '');
+  }
+  const error = signInError(new URLSearchParams(location.search).get('sign_in_error'));
+  view(error ? h('p', {class: 'error', role: 'alert'}, error) : null);
+  return h('section', {class: 'card', 'aria-labelledby': 'identities-h'},
+    h('h2', {id: 'identities-h'}, 'Ways to sign in'), area);
+}
+
+function profilePage(p) {
   show(h('h1', {}, 'Your profile'),
     h('section', {class: 'card', 'aria-labelledby': 'account-h'}, h('h2', {id: 'account-h'}, 'Your account'),
-      h('p', {}, me.customer.display_name, ' · ', me.customer.email)),
+      h('p', {}, me.customer.display_name, me.customer.email ? ` · ${me.customer.email}` : ' · no e-mail address (notifications appear under the bell only)')),
+    identitiesCard(p),
     twoFactorCard('customer', me.totp_enabled));
 }
 
@@ -348,7 +386,34 @@ async function project(slug) {
 let me = null;  // the signed-in customer ({customer, projects}), or null
 async function whoAmI() {
   try { me = await api('GET', '/api/v1/me', undefined, {realm: 'customer'}); } catch { me = null; }
+  // A cookie session from an identity provider's sign-in learns its CSRF token here.
+  if (me && me.csrf) localStorage.setItem(csrfKey('customer'), me.csrf);
   return me;
+}
+
+// What went wrong at an identity provider (the callback's ?sign_in_error=), for people.
+const SIGN_IN_ERRORS = {
+  invalid_state: 'That sign-in took too long or was started in another window. Please try again.',
+  cancelled: 'The sign-in was cancelled at the provider.',
+  provider_error: 'The sign-in provider refused the sign-in. Please try again.',
+  provider_unavailable: 'The sign-in provider could not be reached. Please try again in a few minutes.',
+  invalid_token: 'The sign-in provider\'s answer could not be trusted, so you were not signed in. Please try again.',
+  domain_not_allowed: 'This support desk only admits addresses of its own organisation, and the provider did not confirm one.',
+  not_offered: 'This support desk no longer offers that way of signing in.',
+  identity_taken: 'That account already signs in to someone else here, so it was not added.',
+  already_linked: 'You already have an account of that provider here: remove it first to add another.',
+  unavailable: 'Something went wrong on our side; you were not signed in. Please try again shortly.',
+};
+const signInError = (code) => (code ? SIGN_IN_ERRORS[code] || 'The sign-in did not work. Please try again.' : null);
+
+// "Continue with …" buttons for the project's identity providers; `returnTo`: where to land.
+function providerButtons(p, returnTo) {
+  return (p.providers || []).map((pr) => {
+    const q = new URLSearchParams({project: p.slug});
+    if (returnTo) q.set('return_to', returnTo);
+    return h('a', {class: 'button provider', href: `/api/v1/auth/oauth/${encodeURIComponent(pr.id)}/start?${q}`,
+      onclick: () => sessionStorage.removeItem('portico.after-sign-in')}, `Continue with ${pr.display_name}`);
+  });
 }
 
 async function customerHeader(p) {
@@ -410,12 +475,13 @@ function signInPage(p, {message} = {}) {
       h('p', {}, h('a', {href: `${base}/register`}, 'Create an account'), ' · ',
         h('a', {href: `${base}/auth/reset`}, 'Forgot your password?'))));
   }
-  const others = methods.filter((m) => m !== 'magic_link' && m !== 'password');
-  if (others.length) {
-    parts.push(h('section', {class: 'card'}, h('h2', {}, 'Other ways to sign in'),
-      h('div', {class: 'actions'}, others.map((m) => h('a', {class: 'button secondary',
-        href: `/api/v1/auth/oauth/${encodeURIComponent(m)}/start?project=${encodeURIComponent(p.slug)}`},
-        `Continue with ${{cfxre: 'Cfx.re', google: 'Google', microsoft: 'Microsoft'}[m] || m}`)))));
+  if ((p.providers || []).length) {
+    // Back to the invitation the person came from, if any (afterSignIn's rule).
+    const back = sessionStorage.getItem('portico.after-sign-in');
+    const returnTo = back && /^\/invite\/[A-Za-z0-9_-]+$/.test(back) ? back : null;
+    parts.splice(message ? 2 : 1, 0, h('section', {class: 'card', 'aria-labelledby': 'providers-h'},
+      h('h2', {id: 'providers-h'}, 'Sign in with your account'),
+      h('div', {class: 'actions providers'}, providerButtons(p, returnTo))));
   }
   if (!methods.length) parts.push(h('p', {class: 'notice'}, 'This support desk has no way to sign in yet.'));
   show(...parts);
@@ -874,7 +940,10 @@ async function invitePage(token) {
     h('p', {}, `${info.invited_by.display_name} invited you to “`, info.ticket.subject, '”.'),
     me ? h('button', {type: 'button', onclick: join}, 'Join the ticket')
       : h('div', {}, h('p', {}, 'Sign in first; you will come back here to join.'),
-        h('a', {class: 'button', href: `${base}/sign-in`, onclick: () => sessionStorage.setItem('portico.after-sign-in', location.pathname)}, 'Sign in to join')));
+        h('div', {class: 'actions providers'},
+          providerButtons(p, location.pathname),
+          h('a', {class: 'button', href: `${base}/sign-in`, onclick: () => sessionStorage.setItem('portico.after-sign-in', location.pathname)},
+            (p.providers || []).length ? 'Other ways to sign in' : 'Sign in to join'))));
 }
 
 async function customerRoute(slug, rest) {
@@ -902,6 +971,8 @@ async function customerRoute(slug, rest) {
   if (first === 'register') return registerPage(p);
   if (!me || !member || first === 'sign-in') {
     if (me && member && first === 'sign-in') return go(`/p/${encodeURIComponent(slug)}/`, {replace: true});
+    const failed = signInError(params.get('sign_in_error'));
+    if (failed) return signInPage(p, {message: failed});
     return signInPage(p, me && !member ? {message: `Sign in again to use ${p.name}.`} : {});
   }
   try {
@@ -911,7 +982,7 @@ async function customerRoute(slug, rest) {
     if (first === 'tickets' && /^[1-9][0-9]*$/.test(second || '')) return await ticketPage(p, second);
     if (first === 'favorites') return await listPage(p, 'favorites');
     if (first === 'notifications') return await notificationsPage(p);
-    if (first === 'profile' && !second) return profilePage();
+    if (first === 'profile' && !second) return profilePage(p);
   } catch (e) { return errorPage(e); }
   errorPage(new ApiError(404, 'not_found', ''));
 }
