@@ -61,7 +61,7 @@ before(async () => {
   const data = path.join(dir, 'data');
   const admin = (...args) => execFileSync(adminPath, ['--data', data, ...args], {encoding: 'utf8'});
   admin('project', 'create', 'acme', '--name', 'Acme Support', '--sign-in', 'magic_link,cfx,acme-sso',
-    '--primary-color', '#7b2cbf');
+    '--primary-color', '#7b2cbf', '--languages', 'en,de,fr');
   fs.writeFileSync(path.join(dir, 'cfx.secret'), 'cfx-client-secret-0123456789\n');
   fs.writeFileSync(path.join(dir, 'portico.toml'), [
     '[oidc.cfx]', `issuer = "${issuer}"`, 'client-id = "portico-cfx"',
@@ -153,6 +153,11 @@ test('a customer signs in with the Cfx.re button and lands signed in on the port
   await page.screenshot({path: path.join(artifacts, 'oidc-profile.png')});
   await ways.getByRole('button', {name: 'Remove Acme SSO'}).click();
   await ways.getByText('Acme SSO no longer signs you in.').waitFor();
+  // The language choice is kept.
+  await page.getByLabel('Language of the portal and your e-mails').selectOption('fr');
+  await page.getByRole('region', {name: 'Language'}).getByText('Saved.').waitFor();
+  await page.reload();
+  assert.equal(await page.getByLabel('Language of the portal and your e-mails').inputValue(), 'fr');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

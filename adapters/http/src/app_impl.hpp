@@ -74,6 +74,7 @@ struct App::Impl {
   mutable std::mutex metrics_mu;
   std::map<std::string, RouteMetrics> metrics;  // by route pattern ("" for unmatched)
   std::atomic<std::uint64_t> sign_ins{0}, sign_outs{0}, rate_limited{0};
+  std::atomic<std::size_t> mails_in_flight{0};  // SignInLimits::concurrent_mails
 
   Impl(log::Log& l, service::Portal& p, projections::Views& v, AppOptions o);
 

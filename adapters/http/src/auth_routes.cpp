@@ -82,6 +82,16 @@ void App::Impl::add_auth_routes() {
     if (!p) return Unexpected(p.error());
     return send(mail::sign_in_message(m, p->settings.name, base_url(), options.mail_from));
   };
+  // mail_out while the request waits for it, at most SignInLimits::concurrent_mails at once.
+  auto mail_now = [this, mail_out](const service::Mailing& m) -> Result<void> {
+    if (mails_in_flight.fetch_add(1) >= options.limits.concurrent_mails) {
+      mails_in_flight.fetch_sub(1);
+      return fail(errc::kUnavailable, "too many sign-in e-mails are being sent at once");
+    }
+    auto sent = mail_out(m);
+    mails_in_flight.fetch_sub(1);
+    return sent;
+  };
   // At most a few sign-in e-mails per address: nobody's inbox is flooded through us. Only a
   // request that will send one is counted (a project that offers `method` and admits the
   // address): anything else is refused by the accounts (404, 403, 400), takes nobody's budget
@@ -174,7 +184,7 @@ void App::Impl::add_auth_routes() {
     if (auto limited = limit_mails(c, project, email, "magic_link")) return *limited;
     auto mailing = accounts.request_magic_link(project, email);
     if (!mailing) return error_response(c.request, mailing.error());
-    if (auto sent = mail_out(*mailing); !sent) {
+    if (auto sent = mail_now(*mailing); !sent) {
       // Whatever went wrong (the mail server down, or refusing the address), the person hears
       // only that the e-mail could not go out: the server's setup and what its mail server
       // accepts are the operator's to read (on_warning, without the address), not the caller's.
@@ -310,32 +320,66 @@ void App::Impl::add_auth_routes() {
   router.add(verb::post, "/api/v1/auth/logout", logout(dom::Realm::customer));
   router.add(verb::post, "/api/v1/staff/auth/logout", logout(dom::Realm::staff));
 
-  router.add(verb::get, "/api/v1/me", [this](const Call& c) {
+  // GET /api/v1/me's answer for `who`, whose state is `customer`.
+  auto me = [this](const Call& c, const Authed& who,
+                   const dom::customer::State& customer) -> Response {
+    boost::json::array projects;
+    for (const auto& slug : customer.projects) {
+      auto p = portal.project(slug);
+      if (p && p->exists) projects.push_back({{"slug", slug}, {"name", p->settings.name}});
+    }
+    auto totp = accounts.totp_enabled(who.caller);
+    if (!totp) return error_response(c.request, totp.error());
+    boost::json::array identities;
+    for (const auto& i : customer.identities) {
+      identities.push_back({{"provider", i.provider}, {"subject", i.subject}, {"email", i.email}});
+    }
+    boost::json::object body{{"customer", customer_json(customer)},
+                             {"projects", std::move(projects)},
+                             {"identities", std::move(identities)},
+                             {"totp_enabled", *totp}};
+    body["language"] = customer.language.empty() ? boost::json::value(nullptr)
+                                                 : boost::json::value(customer.language);
+    // A cookie session learns its CSRF token here (a provider's sign-in answered no JSON).
+    if (who.via_cookie) {
+      const std::string csrf = service::csrf_token(who.token);
+      if (service::token_hash(csrf) == who.caller.csrf_hash) body["csrf"] = csrf;
+    }
+    return json_response(c.request, 200, body);
+  };
+  router.add(verb::get, "/api/v1/me", [this, me](const Call& c) {
     auto who = authenticate(c, dom::Realm::customer);
     if (!who) return error_response(c.request, who.error());
     auto customer = portal.customer(who->caller.id);
     if (!customer) return error_response(c.request, customer.error());
-    boost::json::array projects;
-    for (const auto& slug : customer->projects) {
-      auto p = portal.project(slug);
-      if (p && p->exists) projects.push_back({{"slug", slug}, {"name", p->settings.name}});
+    return me(c, *who, *customer);
+  });
+  // {language}: a tag, or null for automatic (API.md "Languages").
+  router.add(verb::patch, "/api/v1/me", [this, me](const Call& c) {
+    auto who = authenticate(c, dom::Realm::customer);
+    if (!who) return error_response(c.request, who.error());
+    if (auto limited = limit_writes(c, *who)) return *limited;
+    auto body = parse_body(c.request);
+    if (!body) return error_response(c.request, body.error());
+    for (const auto& [key, value] : *body) {
+      if (key != "language") {
+        return error_response(c.request, 400, errc::kInvalidRequest,
+                              "only language can be changed here", std::string(key));
+      }
     }
-    auto totp = accounts.totp_enabled(who->caller);
-    if (!totp) return error_response(c.request, totp.error());
-    boost::json::array identities;
-    for (const auto& i : customer->identities) {
-      identities.push_back({{"provider", i.provider}, {"subject", i.subject}, {"email", i.email}});
+    const auto* language = body->if_contains("language");
+    if (language == nullptr) {
+      return error_response(c.request, 400, errc::kInvalidRequest, "give language", "language");
     }
-    boost::json::object body{{"customer", customer_json(*customer)},
-                             {"projects", std::move(projects)},
-                             {"identities", std::move(identities)},
-                             {"totp_enabled", *totp}};
-    // A cookie session learns its CSRF token here (a provider's sign-in answered no JSON).
-    if (who->via_cookie) {
-      const std::string csrf = service::csrf_token(who->token);
-      if (service::token_hash(csrf) == who->caller.csrf_hash) body["csrf"] = csrf;
+    if (!language->is_null() && !language->is_string()) {
+      return error_response(c.request, 400, errc::kInvalidRequest, "language is a tag or null",
+                            "language");
     }
-    return json_response(c.request, 200, body);
+    auto chosen = portal.choose_language(
+        who->caller.id, language->is_null() ? std::string() : std::string(language->as_string()),
+        meta(c, *who));
+    if (!chosen) return error_response(c.request, chosen.error());
+    return me(c, *who, *chosen);
   });
 
   // Two-factor enrolment, the same for both realms. A wrong code at confirm or disable counts

@@ -222,6 +222,8 @@ void App::Impl::add_oidc_routes() {
     if (!session) {
       const auto& e = session.error();
       if (e.code == errc::kDomainNotAllowed) return failed("domain_not_allowed");
+      // The address's customer has another identity of this provider (link_identity).
+      if (e.code == errc::kConflict) return failed("already_linked");
       if (e.code == errc::kForbidden || e.code == errc::kNotFound) return failed("not_offered");
       options.on_warning("http: sign-in with " + flow->provider + " failed: " + e.message);
       return failed("unavailable");

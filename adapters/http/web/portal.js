@@ -325,11 +325,30 @@ function identitiesCard(p) {
     h('h2', {id: 'identities-h'}, 'Ways to sign in'), area);
 }
 
+// The customer's language: automatic (the browser's, else the project's first) or one of the
+// project's. Stored with PATCH /api/v1/me.
+const LANGUAGE_NAMES = {en: 'English', de: 'Deutsch', fr: 'Français'};
+function languageCard(p) {
+  const status = h('p', {'aria-live': 'polite'});
+  const select = h('select', {name: 'language', onchange: async () => {
+    try {
+      me = await api('PATCH', '/api/v1/me', {language: select.value || null});
+      status.replaceChildren(h('span', {class: 'success'}, 'Saved.'));
+    } catch (e) { status.replaceChildren(alertBox(e)); }
+  }},
+  h('option', {value: ''}, 'Automatic (your browser’s language)'),
+  (p.languages || ['en']).map((l) => h('option', {value: l}, LANGUAGE_NAMES[l] || l)));
+  select.value = me.language || '';
+  return h('section', {class: 'card', 'aria-labelledby': 'language-h'}, h('h2', {id: 'language-h'}, 'Language'),
+    field('Language of the portal and your e-mails', select), status);
+}
+
 function profilePage(p) {
   show(h('h1', {}, 'Your profile'),
     h('section', {class: 'card', 'aria-labelledby': 'account-h'}, h('h2', {id: 'account-h'}, 'Your account'),
       h('p', {}, me.customer.display_name, me.customer.email ? ` · ${me.customer.email}` : ' · no e-mail address (notifications appear under the bell only)')),
     identitiesCard(p),
+    languageCard(p),
     twoFactorCard('customer', me.totp_enabled));
 }
 

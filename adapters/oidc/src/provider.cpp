@@ -72,8 +72,9 @@ Result<ProviderConfig> provider_config(std::string_view name,
     return it == settings.end() ? nullptr : &it->second;
   };
   if (const auto* issuer = get("issuer")) {
-    std::string i = *issuer;
-    while (!i.empty() && i.back() == '/') i.pop_back();
+    // Exactly as written: the ID tokens' iss and the discovery document's issuer must be this
+    // very string (a trailing '/' included, as Auth0's has).
+    const std::string& i = *issuer;
     if (i != p.issuer) {
       // Another issuer: everything about it is discovered there.
       p.issuer = i;
@@ -87,7 +88,10 @@ Result<ProviderConfig> provider_config(std::string_view name,
   if (p.issuer.empty()) return bad(name, "issuer", "a provider other than a preset needs issuer");
   if (!acceptable_url(p.issuer)) return bad(name, "issuer", "the issuer is an https:// URL");
   if (p.discovery_url.empty() && p.jwks_uri.empty()) {
-    p.discovery_url = p.issuer + "/.well-known/openid-configuration";
+    // OpenID Connect Discovery §4: a terminating '/' of the issuer is removed before appending.
+    std::string root = p.issuer;
+    while (!root.empty() && root.back() == '/') root.pop_back();
+    p.discovery_url = root + "/.well-known/openid-configuration";
   }
   if (const auto* v = get("client-id")) p.client_id = *v;
   if (const auto* v = get("client-secret")) p.client_secret = *v;

@@ -62,6 +62,7 @@ State evolve(State s, const Event& event) {
                    s.claimed_by = e.customer_id;
                  },
                  [&](const IdentityReleased&) { s.claimed_by.clear(); },
+                 [&](const LanguageChosen& e) { s.language = e.language; },
                  [&](const totp::TotpEnrolStarted& e) { totp::apply(s.totp, e); },
                  [&](const totp::TotpEnabled& e) { totp::apply(s.totp, e); },
                  [&](const totp::TotpDisabled& e) { totp::apply(s.totp, e); },
@@ -120,6 +121,16 @@ Result<std::vector<Event>> decide(const State& s, const Command& command, const 
             }
             return {};
           },
+          [&](const ChooseLanguage& c) -> Result<void> {
+            if (!s.exists) return fail(errc::kNotFound, "no such customer");
+            if (!self) return fail(errc::kForbidden, "customers choose their own language");
+            if (!c.language.empty() && !valid_language(c.language)) {
+              return fail(errc::kInvalidRequest, "a language is a tag such as \"de\" or \"pt-BR\"",
+                          "language");
+            }
+            if (c.language != s.language) out.push_back(LanguageChosen{ctx.now, c.language});
+            return {};
+          },
           [&](const LeaveProject& c) -> Result<void> {
             if (!s.exists) return fail(errc::kNotFound, "no such customer");
             if (!self) return fail(errc::kForbidden, "customers leave projects themselves");
@@ -141,6 +152,20 @@ bool valid_handle(std::string_view h) noexcept {
   return std::all_of(h.begin(), h.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
   });
+}
+
+bool valid_language(std::string_view tag) noexcept {
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  const auto dash = tag.find('-');
+  const auto primary = tag.substr(0, dash);
+  if (primary.size() < 2 || primary.size() > 3 ||
+      !std::all_of(primary.begin(), primary.end(), lower)) {
+    return false;
+  }
+  if (dash == std::string_view::npos) return true;
+  const auto region = tag.substr(dash + 1);
+  return region.size() == 2 && std::all_of(region.begin(), region.end(), upper);
 }
 
 std::string stream_id(std::string_view customer_id) {

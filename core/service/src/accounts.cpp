@@ -234,6 +234,31 @@ struct Accounts::Impl {
         token_hash(std::string(issuer) + '\n' + std::string(subject)));
   }
 
+  // Decides `rule(customer, identity)` over the customer's stream and the identity's, which
+  // `stream_of(customer)` names, and appends what it answers (account::LinkEvents) to both at
+  // the versions read.
+  template <class StreamOf, class Rule>
+  Result<void> change_identity(const std::string& customer_id, StreamOf stream_of, Rule rule) {
+    auto done = decide<bool>(log, "the account", [&](int) -> Result<Decision<bool>> {
+      auto c = load<CustomerTraits>(customer::stream_id(customer_id));
+      if (!c) return Unexpected(c.error());
+      Result<std::string> stream = stream_of((*c)->state);
+      if (!stream) return Unexpected(stream.error());
+      auto claim = load<CustomerTraits>(*stream);
+      if (!claim) return Unexpected(claim.error());
+      Result<account::LinkEvents> events = rule((*c)->state, (*claim)->state);
+      if (!events) return Unexpected(events.error());
+      auto writes = writes_by({Realm::customer, customer_id});
+      writes.add<CustomerTraits>(customer::stream_id(customer_id),
+                                 log::ExpectedVersion::exactly((*c)->version), events->customer);
+      writes.add<CustomerTraits>(*stream, log::ExpectedVersion::exactly((*claim)->version),
+                                 events->claim);
+      return Decision<bool>{std::move(writes).take(), true};
+    });
+    if (!done) return Unexpected(done.error());
+    return {};
+  }
+
   // A display name from a provider, as a new customer's: theirs when it is a valid one, else
   // nothing (identity_for falls back on the address's local part, or "Customer").
   static std::string provider_name(const account::ProviderClaims& claims) {
@@ -602,45 +627,27 @@ Result<NewSession> Accounts::sign_in_with_identity(const std::string& slug,
 
 Result<void> Accounts::link_identity(const std::string& customer_id,
                                      const account::ProviderClaims& claims) {
-  const std::string claim_stream = Impl::identity_stream(claims.issuer, claims.subject);
-  auto done = decide<bool>(impl_->log, "the account", [&](int) -> Result<Decision<bool>> {
-    auto c = impl_->load<CustomerTraits>(customer::stream_id(customer_id));
-    if (!c) return Unexpected(c.error());
-    auto claim = impl_->load<CustomerTraits>(claim_stream);
-    if (!claim) return Unexpected(claim.error());
-    auto linked = account::link_identity((*c)->state, (*claim)->state, claims, impl_->now());
-    if (!linked) return Unexpected(linked.error());
-    auto writes = writes_by({Realm::customer, customer_id});
-    writes.add<CustomerTraits>(customer::stream_id(customer_id),
-                               log::ExpectedVersion::exactly((*c)->version), linked->customer);
-    writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
-                               linked->claim);
-    return Decision<bool>{std::move(writes).take(), true};
-  });
-  if (!done) return Unexpected(done.error());
-  return {};
+  return impl_->change_identity(
+      customer_id,
+      [&](const customer::State&) -> Result<std::string> {
+        return Impl::identity_stream(claims.issuer, claims.subject);
+      },
+      [&](const customer::State& c, const customer::State& claim) {
+        return account::link_identity(c, claim, claims, impl_->now());
+      });
 }
 
 Result<void> Accounts::unlink_identity(const std::string& customer_id, std::string_view provider) {
-  auto done = decide<bool>(impl_->log, "the account", [&](int) -> Result<Decision<bool>> {
-    auto c = impl_->load<CustomerTraits>(customer::stream_id(customer_id));
-    if (!c) return Unexpected(c.error());
-    const customer::Identity* identity = customer::identity_of((*c)->state, provider);
-    if (identity == nullptr) return fail(errc::kNotFound, "no identity of this provider");
-    const std::string claim_stream = Impl::identity_stream(identity->issuer, identity->subject);
-    auto claim = impl_->load<CustomerTraits>(claim_stream);
-    if (!claim) return Unexpected(claim.error());
-    auto unlinked = account::unlink_identity((*c)->state, provider, impl_->now());
-    if (!unlinked) return Unexpected(unlinked.error());
-    auto writes = writes_by({Realm::customer, customer_id});
-    writes.add<CustomerTraits>(customer::stream_id(customer_id),
-                               log::ExpectedVersion::exactly((*c)->version), unlinked->customer);
-    writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
-                               unlinked->claim);
-    return Decision<bool>{std::move(writes).take(), true};
-  });
-  if (!done) return Unexpected(done.error());
-  return {};
+  return impl_->change_identity(
+      customer_id,
+      [&](const customer::State& c) -> Result<std::string> {
+        const customer::Identity* identity = customer::identity_of(c, provider);
+        if (identity == nullptr) return fail(errc::kNotFound, "no identity of this provider");
+        return Impl::identity_stream(identity->issuer, identity->subject);
+      },
+      [&](const customer::State& c, const customer::State&) {
+        return account::unlink_identity(c, provider, impl_->now());
+      });
 }
 
 Result<void> Accounts::check_password_reset(const std::string& slug, std::string_view email) {

@@ -455,6 +455,14 @@ Result<customer::State> Portal::leave_project(const std::string& customer_id,
       customer::Context{meta.actor, impl_->options.clock()}, meta, impl_->options.max_attempts);
 }
 
+Result<customer::State> Portal::choose_language(const std::string& customer_id,
+                                                std::string language, const CommandMeta& meta) {
+  return run_customer(impl_->log, impl_->caches, customer_id,
+                      customer::Command{customer::ChooseLanguage{std::move(language)}},
+                      customer::Context{meta.actor, impl_->options.clock()}, meta,
+                      impl_->options.max_attempts);
+}
+
 Result<void> Portal::read_notifications(const std::string& customer_id,
                                         const domain::inbox::Command& command,
                                         const CommandMeta& meta) {

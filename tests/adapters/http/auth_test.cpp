@@ -1,10 +1,13 @@
 // Signing in over HTTP: magic links, passwords, sessions, cookies and CSRF, rate limits, realms.
 #include <doctest/doctest.h>
 
+#include <boost/json/parse.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <portico/http/json.hpp>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "api_fixture.hpp"
@@ -684,4 +687,87 @@ TEST_CASE("a handler that throws does not hold its Idempotency-Key") {
   auto retry = keyed(api, "/api/v1/test/throws", "k", "{}");
   CHECK(retry.result_int() == 201);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE(
+    "sign-in e-mails sent while their request waits are capped - the rest answer 503 at once") {
+  // A mail server that takes each e-mail and holds it until the test lets go.
+  struct Held final : portico::mail::Transport {
+    std::mutex mu;
+    std::condition_variable cv;
+    int entered = 0;
+    bool released = false;
+    portico::Result<void> send(const portico::mail::Message&) override {
+      std::unique_lock lock(mu);
+      ++entered;
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });
+      return {};
+    }
+  } held;
+  Api api([&](phttp::AppOptions& o) {
+    o.mail = &held;
+    o.limits.concurrent_mails = 2;
+  });
+  auto ask = [&](const std::string& email) {
+    return api.call(verb::post, "/api/v1/auth/magic-link",
+                    body({{"project", "acme"}, {"email", email}}));
+  };
+  std::vector<std::thread> waiting;
+  std::vector<unsigned> statuses(2);
+  for (int i = 0; i < 2; ++i) {
+    waiting.emplace_back(
+        [&, i] { statuses[i] = ask("held" + std::to_string(i) + "@example.test").result_int(); });
+  }
+  {
+    std::unique_lock lock(held.mu);
+    REQUIRE(held.cv.wait_for(lock, std::chrono::seconds(30), [&] { return held.entered == 2; }));
+  }
+  auto third = ask("third@example.test");
+  CHECK(third.result_int() == 503);
+  CHECK(code_of(third) == "unavailable");
+  {
+    std::lock_guard lock(held.mu);
+    held.released = true;
+  }
+  held.cv.notify_all();
+  for (auto& t : waiting) t.join();
+  CHECK(statuses == std::vector<unsigned>{202, 202});
+  // With the mail server free again, the next one goes out.
+  CHECK(ask("fourth@example.test").result_int() == 202);
+  CHECK(held.entered == 3);
+}
+
+TEST_CASE("a customer chooses their language with PATCH /api/v1/me - and only that") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  auto me = [&] {
+    return boost::json::parse(api.call(verb::get, "/api/v1/me", "", ann.bearer()).body());
+  };
+  CHECK(me().at("language").is_null());
+  auto chosen = api.call(verb::patch, "/api/v1/me", R"({"language":"de"})", ann.bearer());
+  REQUIRE(chosen.result_int() == 200);
+  CHECK(boost::json::parse(chosen.body()).at("language") == "de");
+  CHECK(me().at("language") == "de");
+  // Refused, and nothing changes.
+  for (const char* bad :
+       {R"({"language":"German"})", R"({"language":"de-de"})", R"({"language":7})", R"({})",
+        R"({"language":"fr","display_name":"X"})"}) {
+    CAPTURE(bad);
+    auto r = api.call(verb::patch, "/api/v1/me", bad, ann.bearer());
+    CHECK(r.result_int() == 400);
+    CHECK(code_of(r) == "invalid_request");
+  }
+  CHECK(me().at("language") == "de");
+  // A cookie session needs its CSRF token for it.
+  CHECK(api.call(verb::patch, "/api/v1/me", R"({"language":"fr"})",
+                 ann.cookie("portico_session", false))
+            .result_int() == 403);
+  CHECK(api.call(verb::patch, "/api/v1/me", R"({"language":"pt-BR"})", ann.cookie()).result_int() ==
+        200);
+  // Back to automatic.
+  CHECK(api.call(verb::patch, "/api/v1/me", R"({"language":null})", ann.bearer()).result_int() ==
+        200);
+  CHECK(me().at("language").is_null());
+  CHECK(api.call(verb::patch, "/api/v1/me", R"({"language":"de"})").result_int() == 401);
 }

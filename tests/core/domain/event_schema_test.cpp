@@ -331,6 +331,8 @@ std::vector<Golden<dc::Event>> customer_goldens() {
        R"({"at":1795000000000000,"issuer":"https://accounts.google.com","subject":"1089",)"
        R"("customer_id":"c-ann"})"},
       {dc::IdentityReleased{kAt}, "IdentityReleased", 1, R"({"at":1795000000000000})"},
+      {dc::LanguageChosen{kAt, "pt-BR"}, "LanguageChosen", 1,
+       R"({"at":1795000000000000,"language":"pt-BR"})"},
       // The two-factor events, which staff streams carry too (totp_goldens).
   };
 }
@@ -445,5 +447,5 @@ TEST_CASE(
   }
   CHECK(count == all.size() + shared.size());  // each shared one in exactly two
   // An event is never taken out (old logs hold it): this grows by one with each new event.
-  CHECK(all.size() == 62);
+  CHECK(all.size() == 63);
 }

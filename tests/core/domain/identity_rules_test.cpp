@@ -154,7 +154,7 @@ TEST_CASE("removing an identity never removes the last way in") {
   }
 }
 
-TEST_CASE("a customer may be registered without an address, never with a malformed one") {
+TEST_CASE("a customer may be registered without an address but never with a malformed one") {
   portico::domain::Actor system{portico::domain::Realm::system, ""};
   CHECK(customer::decide({}, customer::Register{"c-1", "", "Player", "player"}, {system, kNow}));
   CHECK(customer::decide({}, customer::Register{"c-1", "nope", "Player", "player"}, {system, kNow})

@@ -41,6 +41,9 @@ struct SignInLimits {
   RateLimit failed_passwords{10, 1};          // wrong passwords per account and client address
   RateLimit failed_passwords_account{50, 2};  // per account, from addresses it never used
   RateLimit mails{5, 0.2};                    // sign-in e-mails per address (one per 5 min after 5)
+  // Sign-in e-mails being sent at once while their request waits (a magic link goes out before
+  // the answer): past this, 503 at once, so a slow mail server cannot hold every worker.
+  std::size_t concurrent_mails = 8;
   // Buckets kept per table (client addresses, accounts, e-mail addresses); buckets that are full
   // again are dropped by age, one that still counts never is: past this many, a new key gets 429.
   std::size_t max_keys = 100'000;

@@ -131,6 +131,15 @@ struct IdentityReleased {
   static constexpr std::uint32_t kVersion = 1;
   TimeUs at = 0;
 };
+// The customer's choice of language for the portal and e-mails ("" again: the browser's, else
+// the project's first; API.md "Languages").
+struct LanguageChosen {
+  static constexpr std::string_view kType = "LanguageChosen";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  std::string language;
+};
+BOOST_DESCRIBE_STRUCT(LanguageChosen, (), (at, language))
 BOOST_DESCRIBE_STRUCT(IdentityLinked, (), (at, provider, issuer, subject, email))
 BOOST_DESCRIBE_STRUCT(IdentityUnlinked, (), (at, issuer, subject))
 BOOST_DESCRIBE_STRUCT(IdentityClaimed, (), (at, issuer, subject, customer_id))
@@ -140,8 +149,8 @@ BOOST_DESCRIBE_STRUCT(IdentityReleased, (), (at))
 using Event =
     std::variant<CustomerRegistered, MembershipJoined, MembershipLeft, HandleClaimed, EmailClaimed,
                  PasswordSet, PasswordVerified, EmailVerified, IdentityLinked, IdentityUnlinked,
-                 IdentityClaimed, IdentityReleased, totp::TotpEnrolStarted, totp::TotpEnabled,
-                 totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
+                 IdentityClaimed, IdentityReleased, LanguageChosen, totp::TotpEnrolStarted,
+                 totp::TotpEnabled, totp::TotpDisabled, totp::TotpCodeUsed, totp::RecoveryCodeUsed>;
 // The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
 std::uint32_t schema_version(const Event& event) noexcept;
@@ -176,6 +185,7 @@ struct State {
   std::string claimed_by;            // "email:" and "identity:" streams: the customer holding it
   totp::State totp;                  // two-factor sign-in
   std::vector<Identity> identities;  // in the order linked
+  std::string language;              // chosen; "" for automatic
   friend bool operator==(const State&, const State&) = default;
 };
 
@@ -198,7 +208,11 @@ struct JoinProject {
 struct LeaveProject {
   std::string project;
 };
-using Command = std::variant<Register, JoinProject, LeaveProject>;
+// The customer's language: a tag such as "de" or "pt-BR", or "" for automatic.
+struct ChooseLanguage {
+  std::string language;
+};
+using Command = std::variant<Register, JoinProject, LeaveProject, ChooseLanguage>;
 
 struct Context {
   Actor actor;
@@ -212,6 +226,9 @@ Result<std::vector<Event>> decide(const State& state, const Command& command, co
 bool is_member(const State& state, std::string_view project);
 // Handles: 2 to 32 of a-z 0-9 '_' '-' '.', as @mentions spell them.
 bool valid_handle(std::string_view handle) noexcept;
+// A language tag as customers choose one: 2 or 3 lower-case letters, optionally '-' and a region
+// of 2 upper-case letters ("en", "de", "pt-BR").
+bool valid_language(std::string_view tag) noexcept;
 std::string stream_id(std::string_view customer_id);
 std::string handle_stream_id(std::string_view handle);
 std::string email_stream_id(std::string_view normalized_email);

@@ -116,6 +116,9 @@ class Portal {
                                                const std::string& slug, const CommandMeta& meta);
   Result<domain::customer::State> leave_project(const std::string& customer_id,
                                                 const std::string& slug, const CommandMeta& meta);
+  // The customer's language ("" for automatic). Errors: invalid_request "language", not_found.
+  Result<domain::customer::State> choose_language(const std::string& customer_id,
+                                                  std::string language, const CommandMeta& meta);
 
   // ---- Tickets ----
   // Opens a ticket under the project's next free number (the command's number is ignored).
