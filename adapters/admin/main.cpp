@@ -14,6 +14,9 @@
 //   staff totp-reset --email E                         (two-factor off, sessions ended)
 //   team add|remove --project SLUG --name TEAM
 //   team members --project SLUG --name TEAM --add E | --remove E
+//   template set --project SLUG --file TEMPLATE.json   (adds, or replaces by key)
+//   template remove --project SLUG --key K
+//   template list --project SLUG                       (JSON: {items: [template]})
 //   outbox list [--dead]                               (deliveries waiting, or given up)
 //   outbox retry ID                                    (a dead delivery tried again now)
 //
@@ -22,12 +25,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <portico/clock.hpp>
+#include <portico/domain/templates.hpp>
 #include <portico/errc.hpp>
 #include <portico/log/types.hpp>
 #include <portico/projections/outbox.hpp>
@@ -63,6 +69,9 @@ constexpr const char* kUsage =
     "  staff totp-reset --email E  (two-factor sign-in off, sessions ended)\n"
     "  team add|remove --project SLUG --name TEAM\n"
     "  team members --project SLUG --name TEAM (--add E | --remove E)\n"
+    "  template set --project SLUG --file TEMPLATE.json  (adds, or replaces by key)\n"
+    "  template remove --project SLUG --key K\n"
+    "  template list --project SLUG\n"
     "  outbox list [--dead]\n"
     "  outbox retry ID\n"
     "SETTINGS (each changes one thing; LIST is comma-separated, DUR is 45s, 30m, 48h, 14d or 0):\n"
@@ -461,6 +470,65 @@ int team(const Global& g, const std::vector<std::string_view>& args) {
   return 0;
 }
 
+// Ticket templates (templates.hpp): set from a JSON file, removed by key, listed as JSON.
+int template_command(const Global& g, const std::vector<std::string_view>& args) {
+  const std::string_view verb = args[1];
+  if (verb != "set" && verb != "remove" && verb != "list") usage("template set, remove or list");
+  const Flags flags = verb == "set"      ? parse_flags(args, 2, {"--project", "--file"}, false)
+                      : verb == "remove" ? parse_flags(args, 2, {"--project", "--key"}, false)
+                                         : parse_flags(args, 2, {"--project"}, false);
+  if (!flags.has("--project")) usage("template " + std::string(verb) + " needs --project");
+  if (verb == "set" && !flags.has("--file")) usage("template set needs --file TEMPLATE.json");
+  if (verb == "remove" && !flags.has("--key")) usage("template remove needs --key K");
+  dom::project::Command command;
+  std::string key;
+  if (verb == "set") {
+    const std::string file = flags.one("--file");
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return refuse("--file: cannot read " + file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.size() > 1024 * 1024) return refuse("--file: " + file + " is over 1 MiB");
+    boost::system::error_code ec;
+    auto json = boost::json::parse(text, ec);
+    if (ec) return refuse("--file: " + file + " is not JSON: " + ec.message());
+    auto parsed = dom::templates::parse_template(json);
+    if (!parsed) {
+      return refuse("--file: " + (parsed.error().field.empty() ? "" : parsed.error().field + ": ") +
+                    parsed.error().message);
+    }
+    key = parsed->key;
+    command = dom::project::SetTemplate{std::move(*parsed)};
+  } else if (verb == "remove") {
+    key = flags.one("--key");
+    command = dom::project::RemoveTemplate{key};
+  }
+  auto log = open_log(g.data);
+  if (!log) return 1;
+  svc::Portal portal(*log);
+  auto project = project_of(portal, flags);
+  if (!project) return 1;
+  if (verb == "list") {
+    boost::json::array items;
+    for (const auto& [k, t] : project->templates) items.push_back(dom::templates::to_json(t));
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"items", items}}).c_str());
+    return 0;
+  }
+  auto done = portal.change_project(project->slug, command, {dom::system_actor(), "", {}});
+  if (!done) {
+    const auto& e = done.error();
+    if (verb == "remove" && e.code == portico::errc::kNotFound && e.field == "key") {
+      return refuse("--key: " + e.message);
+    }
+    if (e.code == portico::errc::kInvalidRequest) {
+      return refuse("--file: " + (e.field.empty() ? "" : e.field + ": ") + e.message);
+    }
+    return print_error("template", e);
+  }
+  std::printf("template %s of %s: %s\n", key.c_str(), project->slug.c_str(),
+              verb == "set" ? "set" : "removed");
+  return 0;
+}
+
 // One line per delivery: id, kind, customer, project#ticket, attempts, next attempt (or "dead"),
 // last error ("-" for none), tab-separated.
 int outbox_list(const Global& g, const std::vector<std::string_view>& args) {
@@ -527,6 +595,8 @@ int main(int argc, char** argv) {
     if (verb == "totp-reset") return staff_totp_reset(g, rest);
   } else if (noun == "team") {
     return team(g, rest);
+  } else if (noun == "template") {
+    return template_command(g, rest);
   } else if (noun == "outbox") {
     if (verb == "list") return outbox_list(g, rest);
     if (verb == "retry") return outbox_retry(g, rest);

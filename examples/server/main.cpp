@@ -437,20 +437,24 @@ std::optional<DemoPasswords> seed_demo(svc::Portal& portal, svc::Accounts& accou
                                    "The installer stops at 80%",
                                    "It hangs on 'copying files'.",
                                    "demo-m1",
-                                   "high",
+                                   {},
                                    {},
                                    {},
                                    {}},
                                   {{dom::Realm::customer, "c-ann"}, "demo:seed:t1", {}}),
                "open");
+  // The demo project keeps priorities to staff: the agent marks the first one high.
+  ok(portal.execute("demo", t1.state->number, dt::UpdateTicket{"high", std::nullopt},
+                    {{dom::Realm::staff, agent.id}, "demo:seed:p1", {}}),
+     "priority");
   ok(portal.execute("demo", t1.state->number,
                     dt::PostStaffMessage{"demo-m2", "Which version are you installing?", false,
                                          dom::Status::awaiting_customer},
                     {{dom::Realm::staff, agent.id}, "demo:seed:m2", {}}),
      "reply");
-  ok(portal.open_ticket(
-         "demo", {0, "How do I export my data?", "I need a CSV.", "demo-m3", "normal", {}, {}, {}},
-         {{dom::Realm::customer, "c-ann"}, "demo:seed:t2", {}}),
+  ok(portal.open_ticket("demo",
+                        {0, "How do I export my data?", "I need a CSV.", "demo-m3", {}, {}, {}, {}},
+                        {{dom::Realm::customer, "c-ann"}, "demo:seed:t2", {}}),
      "open");
   return passwords;
 }

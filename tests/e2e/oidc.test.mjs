@@ -61,7 +61,7 @@ before(async () => {
   const data = path.join(dir, 'data');
   const admin = (...args) => execFileSync(adminPath, ['--data', data, ...args], {encoding: 'utf8'});
   admin('project', 'create', 'acme', '--name', 'Acme Support', '--sign-in', 'magic_link,cfx,acme-sso',
-    '--primary-color', '#7b2cbf', '--languages', 'en,de,fr');
+    '--primary-color', '#7b2cbf', '--languages', 'en,de,fr', '--customer-priority', 'on');
   fs.writeFileSync(path.join(dir, 'cfx.secret'), 'cfx-client-secret-0123456789\n');
   fs.writeFileSync(path.join(dir, 'portico.toml'), [
     '[oidc.cfx]', `issuer = "${issuer}"`, 'client-id = "portico-cfx"',
@@ -139,8 +139,12 @@ test('a customer signs in with the Cfx.re button and lands signed in on the port
   await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'New ticket'}).click();
   await page.getByLabel('Subject').fill('Stuck in the loading screen');
   await page.getByLabel('What happened?').fill('Since the update, the server never finishes loading.');
+  await page.getByLabel('Priority').selectOption('high');  // the project lets customers choose
   await page.getByRole('button', {name: 'Open the ticket'}).click();
   await page.getByRole('heading', {name: 'Stuck in the loading screen'}).waitFor();
+  const opened = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/projects/acme/tickets')).json()).items[0].priority);
+  assert.equal(opened, 'high');
 
   // The profile shows the identity; another one is added through the provider and removed.
   await page.getByRole('link', {name: 'Your profile (Ann Lee)'}).click();

@@ -30,7 +30,18 @@ struct World {
   std::uint64_t tickets = 0;
   int ids = 0;
 
-  explicit World(unsigned seed) : rng(seed) { d.customer("c-dan", "dan@globex.test", "dan"); }
+  explicit World(unsigned seed) : rng(seed) {
+    d.customer("c-dan", "dan@globex.test", "dan");
+    configure(false, false);
+  }
+  // Customers choose priorities here (--customer-priority on), so the tickets vary in it.
+  void configure(bool visibility, bool organizations) {
+    auto settings = Desk::default_settings();
+    settings.customer_priority = true;
+    settings.policies.organization_visibility = visibility;
+    if (organizations) settings.organizations = {{"Initech", {"initech.test", "globex.test"}}};
+    (void)d.portal->configure_project("acme", settings, Desk::system());
+  }
 
   template <class Sequence>  // a std::vector or a ticket's Thread
   const auto& pick(const Sequence& v) {
@@ -105,10 +116,8 @@ struct World {
     } else if (roll < 91) {
       (void)d.portal->join_project(who, "acme", as_who);
     } else if (roll < 93) {
-      auto settings = Desk::default_settings();
-      settings.policies.organization_visibility = chance(60);
-      if (chance(30)) settings.organizations = {{"Initech", {"initech.test", "globex.test"}}};
-      (void)d.portal->configure_project("acme", settings, Desk::system());
+      const bool visibility = chance(60);
+      configure(visibility, chance(30));
     } else if (roll < 96) {
       auto bell = d.views.notifications(who, true, 5);
       if (bell && !bell->items.empty()) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <portico/domain/templates.hpp>
 #include <portico/errc.hpp>
 #include <portico/http/app.hpp>
 #include <portico/http/json.hpp>
@@ -91,7 +92,9 @@ boost::json::object project_json(const dom::project::State& p, dom::TimeUs now,
                                : "reply_reopens"},
         // Beside API.md's two: what the portal's survey card offers (docs/api.md).
         {"surveys", s.policies.surveys},
-        {"survey_options", boost::json::value_from(s.policies.survey_options)}}},
+        {"survey_options", boost::json::value_from(s.policies.survey_options)},
+        // Whether a new ticket may carry the customer's priority (--customer-priority).
+        {"customer_priority", s.customer_priority}}},
       {"languages", boost::json::value_from(s.languages)},
       {"working_hours", working_hours_json(s, now)},
   };
@@ -154,6 +157,14 @@ void App::Impl::add_routes(App& app) {
             {"project", {{"slug", project->slug}, {"name", project->settings.name}}},
             {"ticket", {{"subject", (*ticket)->subject}}},
             {"invited_by", {{"display_name", inviter ? inviter->display_name : ""}}}});
+  });
+  // The project's ticket templates, by key (public, like the project: the new-ticket form).
+  router.add(verb::get, "/api/v1/projects/{p}/templates", [this](const Call& c) {
+    auto p = portal.project(c.param("p"));
+    if (!p || !p->exists) return error_response(c.request, 404, errc::kNotFound, "no such project");
+    boost::json::array items;
+    for (const auto& [key, t] : p->templates) items.push_back(dom::templates::to_json(t));
+    return json_response(c.request, 200, boost::json::object{{"items", std::move(items)}});
   });
   router.add(verb::get, "/api/v1/projects/{p}", [this](const Call& c) {
     auto p = portal.project(c.param("p"));

@@ -156,7 +156,9 @@ void App::Impl::add_ticket_routes() {
                auto message = string_field(*body, "message");
                auto purchase = optional_string(*body, "purchase_id");
                auto template_name = optional_string(*body, "template");
+               auto priority = optional_string(*body, "priority");
                if (!subject) return error_response(c.request, subject.error());
+               if (!priority) return error_response(c.request, priority.error());
                if (!message) return error_response(c.request, message.error());
                if (!purchase) return error_response(c.request, purchase.error());
                if (!template_name) return error_response(c.request, template_name.error());
@@ -165,6 +167,7 @@ void App::Impl::add_ticket_routes() {
                open.body = std::move(*message);
                open.purchase_id = std::move(*purchase);
                open.template_name = std::move(*template_name);
+               open.priority = std::move(*priority);
                if (const auto* f = body->if_contains("fields"); f && !f->is_null()) {
                  if (!f->is_object()) {
                    return error_response(c.request, 400, errc::kInvalidRequest,

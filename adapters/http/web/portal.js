@@ -669,16 +669,24 @@ async function listPage(p, kind) {
 
 function newTicketPage(p) {
   const base = `/p/${encodeURIComponent(p.slug)}`;
+  // The customer's priority, where the project lets them choose one (--customer-priority on).
+  const choosePriority = Boolean(p.policies && p.policies.customer_priority);
   show(h('h1', {}, 'New ticket'), form([
     field('Subject', h('input', {name: 'subject', maxlength: 200, required: true}), 'A short summary, up to 200 characters.'),
     field('What happened?', h('textarea', {name: 'message', required: true, maxlength: 10000}),
       'Steps, what you expected, what you saw. Mention someone with @handle.'),
-  ], 'Open the ticket', async (f) => {
+    choosePriority ? field('Priority', h('select', {name: 'priority'},
+      [['low', 'Low'], ['normal', 'Normal'], ['high', 'High'], ['urgent', 'Urgent']].map(([v, label]) =>
+        h('option', {value: v, selected: v === 'normal'}, label))),
+    'How much it holds you up.') : null,
+  ].filter(Boolean), 'Open the ticket', async (f) => {
     const subject = value(f, 'subject').trim();
     const message = value(f, 'message').trim();
     if (!subject) throw new ApiError(400, 'invalid_request', 'Write a subject.', 'subject');
     if (!message) throw new ApiError(400, 'invalid_request', 'Describe the problem.', 'message');
-    const t = await api('POST', `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets`, {subject, message}, {key: f.idempotencyKey});
+    const body = {subject, message};
+    if (choosePriority) body.priority = value(f, 'priority');
+    const t = await api('POST', `/api/v1/projects/${encodeURIComponent(p.slug)}/tickets`, body, {key: f.idempotencyKey});
     go(`${base}/tickets/${t.number}`);
   }));
 }

@@ -368,6 +368,8 @@ State evolve(State s, const Event& event) {
                    s.host_claimed_by = e.project;
                  },
                  [&](const HostReleased&) { s.host_claimed_by.clear(); },
+                 [&](const TemplateSet& e) { s.templates[e.definition.key] = e.definition; },
+                 [&](const TemplateRemoved& e) { s.templates.erase(e.key); },
              },
              event);
   return s;
@@ -453,6 +455,33 @@ Result<std::vector<Event>> decide(const State& s, const Command& command, const 
               return fail(errc::kNotFound, "no team " + c.team + " in this project", "name");
             }
             out.push_back(TeamRemoved{ctx.now, c.team});
+            return {};
+          },
+          [&](const SetTemplate& c) -> Result<void> {
+            if (!s.exists) return fail(errc::kNotFound, "no such project");
+            if (!admin) return fail(errc::kForbidden, "only admins change templates");
+            auto checked = templates::check_template(c.definition);
+            if (!checked) return Unexpected(checked.error());
+            if (!checked->team.empty() && !s.teams.contains(checked->team)) {
+              return fail(errc::kInvalidRequest, "no team " + checked->team + " in this project",
+                          "team");
+            }
+            if (s.templates.size() >= 100 && !s.templates.contains(checked->key)) {
+              return fail(errc::kInvalidRequest, "a project has at most 100 templates", "key");
+            }
+            auto it = s.templates.find(checked->key);
+            if (it == s.templates.end() || it->second != *checked) {
+              out.push_back(TemplateSet{ctx.now, std::move(*checked)});
+            }
+            return {};
+          },
+          [&](const RemoveTemplate& c) -> Result<void> {
+            if (!s.exists) return fail(errc::kNotFound, "no such project");
+            if (!admin) return fail(errc::kForbidden, "only admins change templates");
+            if (!s.templates.contains(c.key)) {
+              return fail(errc::kNotFound, "no template " + c.key + " in this project", "key");
+            }
+            out.push_back(TemplateRemoved{ctx.now, c.key});
             return {};
           },
           [&](const SetTeamMember& c) -> Result<void> {

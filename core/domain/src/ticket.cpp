@@ -568,7 +568,12 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     if (auto ok = check_text(open->body, ctx.policies.max_message, "message"); !ok) {
       return Unexpected(ok.error());
     }
-    if (auto ok = check_priority(open->priority); !ok) return Unexpected(ok.error());
+    if (open->priority && !ctx.customer_priority) {
+      return fail(errc::kInvalidRequest, "this project does not let customers choose a priority",
+                  "priority");
+    }
+    const std::string priority = open->priority.value_or("normal");
+    if (auto ok = check_priority(priority); !ok) return Unexpected(ok.error());
     if (auto ok = check_label(open->purchase_id, ctx.limits.max_label, "purchase_id"); !ok) {
       return Unexpected(ok.error());
     }
@@ -579,7 +584,7 @@ Result<Events> decide(const State& s, const Command& command, const Context& ctx
     out.push_back(
         TicketOpened{ctx.now, ctx.project, open->number, ctx.actor.id, ctx.organization,
                      std::string(trim(open->subject)), new_or(open->message_id, ctx), open->body,
-                     open->priority, "", open->purchase_id, open->template_name, open->fields,
+                     priority, "", open->purchase_id, open->template_name, open->fields,
                      resolve_mentions(s, open->body, ctx, ctx.actor.id, ctx.organization)});
     return out;
   }

@@ -555,6 +555,7 @@ Result<ticket::Context> Portal::ticket_context(const project::State& p, const do
   ctx.now = impl_->options.clock();
   ctx.project = slug;
   ctx.policies = p.settings.policies;
+  ctx.customer_priority = p.settings.customer_priority;
   ctx.limits = ticket_limits();
   if (actor.realm == domain::Realm::staff) ctx.is_project_staff = project::is_staff(p, actor.id);
   if (actor.realm == domain::Realm::customer) {

@@ -378,3 +378,60 @@ TEST_CASE("staff: add with teams - list - remove (their sessions end at once) - 
   const auto again = staff(server.port(), "dana@acme.test", "a brand new passphrase");
   CHECK(again.call(verb::get, "/api/v1/staff/projects/acme/tickets").result_int() == 200);
 }
+
+TEST_CASE("template set - list - remove: the running server lists the templates at once") {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  new_desk(data, "a-long-staff-passphrase");
+  ServerProcess server(data);
+  auto write = [&](const std::string& name, const std::string& json) {
+    std::ofstream(dir.path() / name) << json;
+    return (dir.path() / name).string();
+  };
+  const std::string bug = write("bug.json", R"({"key":"bug","name":"Bug report",
+    "description":"Something does not work","fields":[
+    {"key":"version","label":"Game version","type":"text","required":true},
+    {"key":"platform","label":"Platform","type":"select","options":["PC","Console"]}]})");
+  auto set = admin(data, {"template", "set", "--project", "acme", "--file", bug});
+  REQUIRE_MESSAGE(set.exit_code == 0, set.out);
+  CHECK(set.out.find("template bug of acme: set") != std::string::npos);
+  auto listed = hc::json(hc::get(server.port(), "/api/v1/projects/acme/templates"));
+  REQUIRE(listed.at("items").as_array().size() == 1);
+  const auto& t = listed.at("items").at(0);
+  CHECK(t.at("name") == "Bug report");
+  CHECK(t.at("fields").at(0).at("max_length") == 200);
+  CHECK(t.at("fields").at(1).at("options").as_array().size() == 2);
+  auto shown = admin(data, {"template", "list", "--project", "acme"});
+  REQUIRE(shown.exit_code == 0);
+  CHECK(boost::json::parse(shown.out) == listed);
+
+  // Refusals exit 1 naming what is wrong, and change nothing.
+  const std::string broken = write(
+      "broken.json",
+      R"({"key":"bug","name":"Bug","fields":[{"key":"n","label":"N","type":"number","min":9,"max":1}]})");
+  auto refused = admin(data, {"template", "set", "--project", "acme", "--file", broken});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find("fields[0].min") != std::string::npos);
+  const std::string teamless = write("team.json", R"({"key":"bug","name":"Bug","team":"Nobody"})");
+  auto no_team = admin(data, {"template", "set", "--project", "acme", "--file", teamless});
+  CHECK(no_team.exit_code == 1);
+  CHECK(no_team.out.find("team") != std::string::npos);
+  CHECK(admin(data, {"template", "set", "--project", "acme", "--file", write("x.json", "{nope")})
+            .exit_code == 1);
+  CHECK(admin(data, {"template", "set", "--project", "acme", "--file",
+                     (dir.path() / "missing.json").string()})
+            .exit_code == 1);
+  CHECK(admin(data, {"template", "set", "--project", "acme"}).exit_code == 2);
+  CHECK(hc::json(hc::get(server.port(), "/api/v1/projects/acme/templates")) == listed);
+
+  auto removed = admin(data, {"template", "remove", "--project", "acme", "--key", "bug"});
+  REQUIRE_MESSAGE(removed.exit_code == 0, removed.out);
+  CHECK(hc::json(hc::get(server.port(), "/api/v1/projects/acme/templates"))
+            .at("items")
+            .as_array()
+            .empty());
+  auto again = admin(data, {"template", "remove", "--project", "acme", "--key", "bug"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("--key") != std::string::npos);
+  CHECK(hc::get(server.port(), "/api/v1/projects/nope/templates").result_int() == 404);
+}

@@ -42,7 +42,7 @@ TEST_CASE("history prints every event of a ticket and its state now or at a past
   const portico::service::CommandMeta sam{{dom::Realm::staff, "s-1"}, "", {}};
   REQUIRE(portal.join_project("c-1", "acme", ann));
   now += 60'000'000;  // 02:01
-  REQUIRE(portal.open_ticket("acme", {0, "Broken", "It fails", "m-1", "normal", {}, {}, {}}, ann));
+  REQUIRE(portal.open_ticket("acme", {0, "Broken", "It fails", "m-1", {}, {}, {}, {}}, ann));
   now += 60'000'000;  // 02:02
   REQUIRE(portal.execute("acme", 1, dt::SetStatus{dom::Status::in_progress}, sam));
   now += 60'000'000;  // 02:03

@@ -1372,3 +1372,34 @@ TEST_CASE("Idempotency-Key survives a restart: the command id is on the log") {
   REQUIRE_MESSAGE(fresh.result_int() == 201, fresh.body());
   CHECK(hc::json(fresh).at("number").to_number<std::uint64_t>() != n);
 }
+
+TEST_CASE("customer priority: refused unless the project lets customers choose - then checked") {
+  Api api;
+  auto ann = api.customer("ann@globex.test");
+  const std::string path = "/api/v1/projects/acme/tickets";
+  auto open = [&](const std::string& priority) {
+    return api.call(
+        verb::post, path,
+        R"({"subject":"Lag","message":"Every evening.","priority":")" + priority + R"("})",
+        ann.bearer());
+  };
+  expect_error(open("high"), 400, "invalid_request");
+  CHECK(hc::json(open("normal")).at("error").at("field") == "priority");  // given at all
+  CHECK(ok(api.call(verb::get, path, "", ann.bearer())).at("items").as_array().empty());
+  // Without a priority a ticket is normal.
+  auto plain =
+      api.call(verb::post, path, R"({"subject":"Lag","message":"Every evening."})", ann.bearer());
+  REQUIRE(plain.result_int() == 201);
+  CHECK(hc::json(plain).at("priority") == "normal");
+
+  auto settings = Desk::default_settings();
+  settings.customer_priority = true;
+  REQUIRE(api.desk.portal->configure_project("acme", settings, Desk::system()));
+  auto high = open("high");
+  REQUIRE_MESSAGE(high.result_int() == 201, high.body());
+  CHECK(hc::json(high).at("priority") == "high");
+  auto wrong = open("critical");
+  expect_error(wrong, 400, "invalid_request");
+  CHECK(hc::json(wrong).at("error").at("field") == "priority");
+  CHECK(ok(api.call(verb::get, path, "", ann.bearer())).at("items").as_array().size() == 2);
+}

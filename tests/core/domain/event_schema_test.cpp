@@ -33,6 +33,7 @@ namespace dc = portico::domain::customer;
 namespace da = portico::domain::account;
 namespace di = portico::domain::inbox;
 namespace dtotp = portico::domain::totp;
+namespace dtpl = portico::domain::templates;
 
 constexpr dom::TimeUs kAt = 1'795'000'000'000'000;  // 2026-11-18
 
@@ -296,6 +297,22 @@ std::vector<Golden<dp::Event>> project_goldens() {
        R"({"at":1795000000000000,"host":"help.acme.test","project":"acme"})"},
       {dp::HostReleased{kAt, "help.acme.test"}, "HostReleased", 1,
        R"({"at":1795000000000000,"host":"help.acme.test"})"},
+      {dp::TemplateSet{
+           kAt,
+           {"bug",
+            "Bug report",
+            "",
+            "",
+            {{"version", "Version", dtpl::FieldType::text, true, "", {}, {}, {}, 200},
+             {"players", "Players", dtpl::FieldType::number, false, "", {}, 1.0, 64.0, {}}}}},
+       "TemplateSet", 1,
+       R"({"at":1795000000000000,"definition":{"key":"bug","name":"Bug report",)"
+       R"("description":"","team":"","fields":[{"key":"version","label":"Version","type":"text",)"
+       R"("required":true,"help":"","options":[],"min":null,"max":null,"max_length":200},)"
+       R"({"key":"players","label":"Players","type":"number","required":false,"help":"",)"
+       R"("options":[],"min":1E0,"max":6.4E1,"max_length":null}]}})"},
+      {dp::TemplateRemoved{kAt, "bug"}, "TemplateRemoved", 1,
+       R"({"at":1795000000000000,"key":"bug"})"},
   };
 }
 
@@ -447,5 +464,5 @@ TEST_CASE(
   }
   CHECK(count == all.size() + shared.size());  // each shared one in exactly two
   // An event is never taken out (old logs hold it): this grows by one with each new event.
-  CHECK(all.size() == 63);
+  CHECK(all.size() == 65);
 }

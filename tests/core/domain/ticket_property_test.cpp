@@ -103,7 +103,8 @@ dt::Command random_command(Rng& rng, const dt::State& s, int step, dom::TimeUs n
     case 0: {
       static const std::vector<std::string> kSubjects = {
           "Server down", "  Padded  ", "", "   ", std::string(201, 's'), "Ünïcode"};
-      static const std::vector<std::string> kPriorities = {"normal", "low", "urgent", "critical"};
+      static const std::vector<std::optional<std::string>> kPriorities = {
+          std::nullopt, "normal", "low", "urgent", "critical"};
       return dt::OpenTicket{rng.chance(80) ? std::uint64_t{7} : std::uint64_t{0},
                             rng.pick(kSubjects),
                             random_body(rng),
@@ -312,7 +313,8 @@ TEST_CASE("property: random commands from everyone keep every ticket invariant")
       // Half the time anyone at all, half the time someone the command suits.
       const Who who = rng.chance(50) ? rng.pick(everyone) : fitting_actor(rng, command);
       dt::Context ctx = context(who, policies, now);
-      ctx.policies = policies;  // the project's, for everyone (org_member's default aside)
+      ctx.policies = policies;       // the project's, for everyone (org_member's default aside)
+      ctx.customer_priority = true;  // a project that lets customers choose one
       ctx.mention_candidates = candidates();
 
       std::ostringstream where;
@@ -453,7 +455,7 @@ TEST_CASE("per-project ticket numbers: stream_id is unique per (project - number
   // An opened ticket records its project and number, which name its stream.
   const auto opened = dt::decide(
       dt::State{},
-      dt::OpenTicket{12, "Subject", "Body", "m-1", "normal", std::nullopt, std::nullopt, {}},
+      dt::OpenTicket{12, "Subject", "Body", "m-1", std::nullopt, std::nullopt, std::nullopt, {}},
       context(Who::creator));
   REQUIRE(opened.has_value());
   const dt::State state = dt::fold(*opened);

@@ -143,7 +143,7 @@ void refused_as_unknown(const dt::State& state, const dt::Context& ctx) {
 }
 
 dt::OpenTicket open_command(std::string subject, std::string body,
-                            std::string priority = "normal") {
+                            std::optional<std::string> priority = std::nullopt) {
   return dt::OpenTicket{7,
                         std::move(subject),
                         std::move(body),
@@ -1155,7 +1155,18 @@ TEST_CASE("a ticket's message is 1 to 10000 characters") {
 
 TEST_CASE("a ticket's priority is low - normal - high or urgent") {
   const dt::State nothing;
-  const dt::Context creator = context(Who::creator);
+  dt::Context creator = context(Who::creator);
+  // Without the project's leave, a customer names no priority: the ticket is normal.
+  CHECK(
+      first<dt::TicketOpened>(ok(dt::decide(nothing, open_command("S", "B"), creator)))->priority ==
+      "normal");
+  for (const char* priority : {"low", "normal", "urgent"}) {
+    INFO("priority '" << std::string(priority) << "' without --customer-priority");
+    const Outcome r = dt::decide(nothing, open_command("S", "B", priority), creator);
+    CHECK(error_of(r) == "invalid_request");
+    CHECK(field_of(r) == "priority");
+  }
+  creator.customer_priority = true;
   for (const char* priority : {"low", "normal", "high", "urgent"}) {
     INFO("priority '" << std::string(priority) << "'");
     const Events e = ok(dt::decide(nothing, open_command("S", "B", priority), creator));

@@ -41,7 +41,7 @@ TEST_CASE("tickets get dense per-project numbers - unique under concurrent opens
   CHECK(*numbers.rbegin() == 62);
   // Another project counts from 1.
   REQUIRE(desk.portal->join_project("c-ann", "other", Desk::as_customer("c-ann")));
-  dt::OpenTicket cmd{0, "Elsewhere", "Body", "m-x", "normal", {}, {}, {}};
+  dt::OpenTicket cmd{0, "Elsewhere", "Body", "m-x", {}, {}, {}, {}};
   CHECK(desk.portal->open_ticket("other", cmd, Desk::as_customer("c-ann"))->state->number == 1);
 }
 
@@ -73,7 +73,7 @@ TEST_CASE("a command retried with the same id acts once and answers as the first
   CHECK(fresh.error().code == "invalid_transition");
 
   // Opening a ticket twice with one id opens one ticket.
-  dt::OpenTicket cmd{0, "Once", "Body", "m-once", "normal", {}, {}, {}};
+  dt::OpenTicket cmd{0, "Once", "Body", "m-once", {}, {}, {}, {}};
   auto a = desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", "open-1"));
   auto b = desk.portal->open_ticket("acme", cmd, Desk::as_customer("c-ann", "open-1"));
   REQUIRE(a);
@@ -297,7 +297,7 @@ TEST_CASE(
     "the same open retried while the first is in flight opens one ticket - numbers stay dense") {
   Desk desk;
   for (int round = 0; round < 20; ++round) {
-    dt::OpenTicket cmd{0, "Twice", "Body", "m-twice", "normal", {}, {}, {}};
+    dt::OpenTicket cmd{0, "Twice", "Body", "m-twice", {}, {}, {}, {}};
     const std::string key = "open-race-" + std::to_string(round);
     std::optional<portico::Result<svc::TicketOutcome>> a, b;
     std::thread ta(
@@ -331,9 +331,9 @@ TEST_CASE("a replay shows nothing to a caller who can no longer read the ticket"
 
 TEST_CASE("tickets are opened only through open_ticket") {
   Desk desk;
-  auto r = desk.portal->execute("acme", 50,
-                                dt::OpenTicket{50, "Sneaky", "Body", "m", "normal", {}, {}, {}},
-                                Desk::as_customer("c-ann"));
+  auto r =
+      desk.portal->execute("acme", 50, dt::OpenTicket{50, "Sneaky", "Body", "m", {}, {}, {}, {}},
+                           Desk::as_customer("c-ann"));
   REQUIRE_FALSE(r);
   CHECK(r.error().code == "invalid_request");
   CHECK(desk.open("c-ann") == 1);
@@ -421,8 +421,8 @@ TEST_CASE("a command's outcome names what it created and how its caller stands -
   CHECK(other->created.message_id != id);
 
   // An invite link's id, and a participant's standing after joining by it.
-  auto invite = desk.portal->execute("acme", n, dt::CreateInvite{{}, "hash-9"},
-                                     Desk::as_customer("c-ann"));
+  auto invite =
+      desk.portal->execute("acme", n, dt::CreateInvite{{}, "hash-9"}, Desk::as_customer("c-ann"));
   REQUIRE(invite);
   CHECK_FALSE(invite->created.invite_id.empty());
   CHECK(invite->state->invites.contains(invite->created.invite_id));

@@ -137,9 +137,7 @@ TEST_CASE("a timer that cannot fire stays and fires once the log takes writes ag
     REQUIRE(portal.create_project("acme", s, Desk::system()));
     REQUIRE(portal.register_customer({"c-1", "a@x.test", "Ann", "ann"}, Desk::system()));
     REQUIRE(portal.join_project("c-1", "acme", Desk::as_customer("c-1")));
-    n = portal
-            .open_ticket("acme", {0, "S", "B", "m-1", "normal", {}, {}, {}},
-                         Desk::as_customer("c-1"))
+    n = portal.open_ticket("acme", {0, "S", "B", "m-1", {}, {}, {}, {}}, Desk::as_customer("c-1"))
             ->state->number;
     REQUIRE(portal.execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-1")));
   }
@@ -175,10 +173,9 @@ TEST_CASE("a step of the scheduler thread that fails is told to SchedulerOptions
     REQUIRE(portal.create_project("acme", s, Desk::system()));
     REQUIRE(portal.register_customer({"c-1", "a@x.test", "Ann", "ann"}, Desk::system()));
     REQUIRE(portal.join_project("c-1", "acme", Desk::as_customer("c-1")));
-    const auto n = portal
-                       .open_ticket("acme", {0, "S", "B", "m-1", "normal", {}, {}, {}},
-                                    Desk::as_customer("c-1"))
-                       ->state->number;
+    const auto n =
+        portal.open_ticket("acme", {0, "S", "B", "m-1", {}, {}, {}, {}}, Desk::as_customer("c-1"))
+            ->state->number;
     REQUIRE(portal.execute("acme", n, dt::RequestClosure{}, Desk::as_customer("c-1")));
   }
   now = now + 49 * dom::kHour;  // the pending closure is due...

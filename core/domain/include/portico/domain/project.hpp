@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <portico/domain/common.hpp>
+#include <portico/domain/templates.hpp>
 #include <set>
 #include <string>
 #include <string_view>
@@ -153,6 +154,21 @@ struct HostReleased {
   TimeUs at = 0;
   std::string host;
 };
+// A ticket template added, or replaced by key (templates.hpp; portico-admin template set).
+struct TemplateSet {
+  static constexpr std::string_view kType = "TemplateSet";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  templates::Template definition;
+};
+struct TemplateRemoved {
+  static constexpr std::string_view kType = "TemplateRemoved";
+  static constexpr std::uint32_t kVersion = 1;
+  TimeUs at = 0;
+  std::string key;
+};
+BOOST_DESCRIBE_STRUCT(TemplateSet, (), (at, definition))
+BOOST_DESCRIBE_STRUCT(TemplateRemoved, (), (at, key))
 BOOST_DESCRIBE_STRUCT(ProjectCreated, (), (at, slug, settings))
 BOOST_DESCRIBE_STRUCT(ProjectConfigured, (), (at, settings, by))
 BOOST_DESCRIBE_STRUCT(StaffAdded, (), (at, staff_id, email, display_name, role))
@@ -164,9 +180,9 @@ BOOST_DESCRIBE_STRUCT(TeamMemberRemoved, (), (at, team, staff_id))
 BOOST_DESCRIBE_STRUCT(HostClaimed, (), (at, host, project))
 BOOST_DESCRIBE_STRUCT(HostReleased, (), (at, host))
 
-using Event =
-    std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved, TeamAdded,
-                 TeamRemoved, TeamMemberAdded, TeamMemberRemoved, HostClaimed, HostReleased>;
+using Event = std::variant<ProjectCreated, ProjectConfigured, StaffAdded, StaffRemoved, TeamAdded,
+                           TeamRemoved, TeamMemberAdded, TeamMemberRemoved, HostClaimed,
+                           HostReleased, TemplateSet, TemplateRemoved>;
 // The event's kType and kVersion, as for tickets (ticket.hpp).
 std::string_view type_name(const Event& event) noexcept;
 std::uint32_t schema_version(const Event& event) noexcept;
@@ -191,6 +207,7 @@ struct State {
   std::map<std::string, StaffMember> staff;            // by staff id
   std::map<std::string, std::set<std::string>> teams;  // team name -> staff ids
   std::string host_claimed_by;  // "host:{name}" streams: the project holding the name ("": none)
+  std::map<std::string, templates::Template> templates;  // by key
   friend bool operator==(const State&, const State&) = default;
 };
 
@@ -227,8 +244,16 @@ struct SetTeamMember {
   std::string staff_id;
   bool remove = false;
 };
+// Adds a ticket template, or replaces the one with its key (tickets opened with the old one keep
+// what they were opened with).
+struct SetTemplate {
+  templates::Template definition;
+};
+struct RemoveTemplate {
+  std::string key;
+};
 using Command = std::variant<CreateProject, ConfigureProject, AddStaff, RemoveStaff, AddTeam,
-                             RemoveTeam, SetTeamMember>;
+                             RemoveTeam, SetTeamMember, SetTemplate, RemoveTemplate>;
 
 struct Context {
   Actor actor;  // the system (portico-admin) or an admin of the project

@@ -408,7 +408,9 @@ struct OpenTicket {
   std::string subject;
   std::string body;
   std::string message_id;
-  std::string priority = "normal";
+  // The customer's choice, only where the project lets them (Context::customer_priority):
+  // elsewhere a given one is refused. Absent: "normal".
+  std::optional<std::string> priority;
   std::optional<std::string> purchase_id;
   std::optional<std::string> template_name;
   boost::json::object fields;
@@ -522,9 +524,10 @@ struct Context {
   Limits limits;        // the deployment's
   std::string project;  // the ticket's project
   // Facts about the actor that the handler looked up:
-  bool is_member = false;         // a customer who is a member of the project
-  std::string organization;       // that customer's organisation in the project
-  bool is_project_staff = false;  // a staff member of the project
+  bool is_member = false;          // a customer who is a member of the project
+  std::string organization;        // that customer's organisation in the project
+  bool is_project_staff = false;   // a staff member of the project
+  bool customer_priority = false;  // the project lets customers choose a priority (settings)
   std::vector<MentionCandidate> mention_candidates;
   // The ticket creator's organisation under the project's current settings (organisations may be
   // added or renamed after a ticket was opened). When unset, the one recorded at opening.
