@@ -99,6 +99,18 @@ std::vector<const oidc::ProviderConfig*> App::Impl::offered_providers(
 }
 
 void App::Impl::add_oidc_routes() {
+  // The provider `name` when project `p` offers it and this server has it; else null.
+  auto offered = [this](const dom::project::State& p, std::string_view name) -> oidc::Client* {
+    const auto& methods = p.settings.sign_in;
+    if (!p.exists || std::find(methods.begin(), methods.end(), name) == methods.end()) {
+      return nullptr;
+    }
+    return provider(name);
+  };
+  auto not_offered = [](const Call& c) {
+    return error_response(c.request, 404, errc::kNotFound,
+                          "this project offers no sign-in with this provider");
+  };
   // Where the provider sends the browser back: one fixed URL per provider, as registered there.
   auto redirect_uri = [this](std::string_view provider) {
     return base_url() + "/api/v1/auth/oauth/" + std::string(provider) + "/callback";
@@ -137,16 +149,11 @@ void App::Impl::add_oidc_routes() {
   router.add(verb::get, "/api/v1/auth/oauth/{provider}/start", [=, this](const Call& c) {
     if (auto limited = limit_address(c)) return *limited;
     const std::string slug = c.query("project").value_or("");
-    auto* client = provider(c.param("provider"));
     auto p = dom::project::valid_slug(slug) ? portal.project(slug)
                                             : Result<dom::project::State>(dom::project::State{});
     if (!p) return error_response(c.request, p.error());
-    const auto offered = p->exists ? offered_providers(*p) : decltype(offered_providers(*p)){};
-    if (client == nullptr ||
-        std::find(offered.begin(), offered.end(), &client->config()) == offered.end()) {
-      return error_response(c.request, 404, errc::kNotFound,
-                            "this project offers no sign-in with this provider");
-    }
+    auto* client = offered(*p, c.param("provider"));
+    if (client == nullptr) return not_offered(c);
     std::string return_to = c.query("return_to").value_or("/p/" + slug + "/");
     if (!local_path(return_to)) {
       return error_response(c.request, 400, errc::kInvalidRequest,
@@ -243,13 +250,8 @@ void App::Impl::add_oidc_routes() {
     const std::string& slug = who->caller.project;
     auto p = portal.project(slug);
     if (!p) return error_response(c.request, p.error());
-    auto* client = provider(c.param("provider"));
-    const auto offered = offered_providers(*p);
-    if (client == nullptr ||
-        std::find(offered.begin(), offered.end(), &client->config()) == offered.end()) {
-      return error_response(c.request, 404, errc::kNotFound,
-                            "this project offers no sign-in with this provider");
-    }
+    auto* client = offered(*p, c.param("provider"));
+    if (client == nullptr) return not_offered(c);
     std::string return_to = "/p/" + slug + "/profile";
     if (!c.request.body().empty()) {
       auto body = parse_body(c.request);

@@ -311,9 +311,12 @@ Result<std::vector<Answer>> check_answers(const Template& t, const boost::json::
       }
       continue;
     }
-    auto length_ok = [&](std::string_view s) {
+    // Within the field's max_length: else the field's error.
+    auto within_length = [&](std::string_view s) -> Result<void> {
       const auto n = utf8_length(s);
-      return n && static_cast<std::int64_t>(*n) <= f.max_length.value_or(kTextLength);
+      if (n && static_cast<std::int64_t>(*n) <= f.max_length.value_or(kTextLength)) return {};
+      return invalid(at, f.label + " is at most " +
+                             std::to_string(f.max_length.value_or(kTextLength)) + " characters");
     };
     switch (f.type) {
       case FieldType::text:
@@ -322,10 +325,7 @@ Result<std::vector<Answer>> check_answers(const Template& t, const boost::json::
         std::string s(trim(v->as_string()));
         const bool ok = f.type == FieldType::text ? utf8::valid_printable(s) : multiline_ok(s);
         if (!ok) return invalid(at, f.label + " holds characters that are not text");
-        if (!length_ok(s)) {
-          return invalid(at,
-                         f.label + " is at most " + std::to_string(*f.max_length) + " characters");
-        }
+        if (auto fits = within_length(s); !fits) return Unexpected(fits.error());
         out.push_back({f.key, f.label, boost::json::value(s)});
         break;
       }
@@ -384,10 +384,7 @@ Result<std::vector<Answer>> check_answers(const Template& t, const boost::json::
         if (!v->is_string()) return invalid(at, f.label + " is a web address");
         std::string s(trim(v->as_string()));
         if (!valid_url(s)) return invalid(at, f.label + " is a web address (http:// or https://)");
-        if (!length_ok(s)) {
-          return invalid(at,
-                         f.label + " is at most " + std::to_string(*f.max_length) + " characters");
-        }
+        if (auto fits = within_length(s); !fits) return Unexpected(fits.error());
         out.push_back({f.key, f.label, boost::json::value(s)});
         break;
       }
@@ -395,10 +392,7 @@ Result<std::vector<Answer>> check_answers(const Template& t, const boost::json::
         if (!v->is_string()) return invalid(at, f.label + " is an e-mail address");
         auto address = account::normalize_email(v->as_string());
         if (!address) return invalid(at, f.label + " is an e-mail address");
-        if (!length_ok(*address)) {
-          return invalid(at,
-                         f.label + " is at most " + std::to_string(*f.max_length) + " characters");
-        }
+        if (auto fits = within_length(*address); !fits) return Unexpected(fits.error());
         out.push_back({f.key, f.label, boost::json::value(*address)});
         break;
       }

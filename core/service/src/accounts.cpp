@@ -321,20 +321,11 @@ struct Accounts::Impl {
         if (!own) return Unexpected(own.error());
         events = std::move(*own);
       }
-      state = customer::fold(events, std::move(state));
-      auto joined =
-          customer::decide(state, customer::JoinProject{in.project, p->settings.allowed_domains},
-                           {{Realm::customer, id}, t});
-      if (!joined) return Unexpected(joined.error());
-      events.insert(events.end(), joined->begin(), joined->end());
       auto writes = writes_by({Realm::customer, id});
-      if (made) {
-        // The identity's own stream is new: its sign-in events follow the registration.
-        identity.customer.insert(identity.customer.end(), events.begin(), events.end());
-        add(writes, *made, identity);
-      } else {
-        writes.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
-                                   events);
+      if (auto joined = join_and_add(writes, *p, id, std::move(state), version, std::move(events),
+                                     made, identity, t);
+          !joined) {
+        return Unexpected(joined.error());
       }
       std::vector<std::pair<std::string, Error>> final_on;
       if (in.token) {
@@ -346,6 +337,29 @@ struct Accounts::Impl {
       return Decision<NewSession>{std::move(writes).take(), std::move(session),
                                   std::move(final_on)};
     });
+  }
+
+  // What every customer sign-in appends to the customer's stream: `events` (decided on `state`,
+  // at `version`), then the membership of project `p` (its allowed domains apply). A new identity
+  // (`made`) is written whole, its sign-in events after its registration.
+  Result<void> join_and_add(detail::Writes& writes, const project::State& p, const std::string& id,
+                            customer::State state, std::uint64_t version,
+                            std::vector<customer::Event> events,
+                            const std::optional<account::NewIdentity>& made,
+                            account::IdentityEvents& identity, TimeUs t) const {
+    state = customer::fold(events, std::move(state));
+    auto joined = customer::decide(state, customer::JoinProject{p.slug, p.settings.allowed_domains},
+                                   {{Realm::customer, id}, t});
+    if (!joined) return Unexpected(joined.error());
+    events.insert(events.end(), joined->begin(), joined->end());
+    if (made) {
+      identity.customer.insert(identity.customer.end(), events.begin(), events.end());
+      add(writes, *made, identity);
+    } else {
+      writes.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
+                                 events);
+    }
+    return {};
   }
 
   // Adds a session to `writes` and returns its secrets.
@@ -604,19 +618,11 @@ Result<NewSession> Accounts::sign_in_with_identity(const std::string& slug,
       if (!link) return Unexpected(link.error());
       linked = std::move(*link);
     }
-    std::vector<customer::Event> events = std::move(linked.customer);
-    state = customer::fold(events, std::move(state));
-    auto joined = customer::decide(state, customer::JoinProject{slug, p->settings.allowed_domains},
-                                   {{Realm::customer, id}, t});
-    if (!joined) return Unexpected(joined.error());
-    events.insert(events.end(), joined->begin(), joined->end());
     auto writes = writes_by({Realm::customer, id});
-    if (made) {
-      identity.customer.insert(identity.customer.end(), events.begin(), events.end());
-      Impl::add(writes, *made, identity);
-    } else {
-      writes.add<CustomerTraits>(customer::stream_id(id), log::ExpectedVersion::exactly(version),
-                                 events);
+    if (auto joined = impl_->join_and_add(writes, *p, id, std::move(state), version,
+                                          std::move(linked.customer), made, identity, t);
+        !joined) {
+      return Unexpected(joined.error());
     }
     writes.add<CustomerTraits>(claim_stream, log::ExpectedVersion::exactly((*claim)->version),
                                linked.claim);
